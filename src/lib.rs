@@ -1,0 +1,19 @@
+//! marline: an event-loop reactor with Twisted's transport model — TCP
+//! connections, child processes, telnet and blocking MacTCP-style streams —
+//! usable from Rust and, through `ffi`, from C.
+//!
+//! Layers: `reactor` (the loop), `transport` (what every transport shares),
+//! `tcp`, and the C ABI in `ffi`.
+
+pub mod error;
+pub mod ffi;
+pub mod log;
+pub mod reactor;
+mod sys;
+pub mod tcp;
+pub mod transport;
+
+pub use error::{Error, Result};
+pub use reactor::{DelayedCall, Reactor, Stopper};
+pub use tcp::{KeepAlive, ListeningPort};
+pub use transport::{Address, ExitInfo, Producer, Protocol, Reason, ReasonKind, Transport};

@@ -1,0 +1,60 @@
+//! The handle to one scheduled call.
+
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use super::handles::Handle;
+use super::Core;
+use crate::error::{Error, Result};
+
+/// A call scheduled by [`super::Reactor::call_later`]. It is active until it
+/// runs or is cancelled; after that every method but `active` fails with
+/// `NotActive`.
+#[derive(Clone)]
+pub struct DelayedCall {
+    core: Weak<Core>,
+    pub(crate) handle: Handle,
+}
+
+impl DelayedCall {
+    pub(crate) fn new(core: &Rc<Core>, handle: Handle) -> DelayedCall {
+        DelayedCall { core: Rc::downgrade(core), handle }
+    }
+
+    fn core(&self) -> Result<Rc<Core>> {
+        self.core.upgrade().ok_or(Error::StaleHandle)
+    }
+
+    /// True until the call has run or been cancelled.
+    pub fn active(&self) -> bool {
+        self.core().map(|c| c.timers().is_active(self.handle)).unwrap_or(false)
+    }
+
+    /// Cancels the call.
+    pub fn cancel(&self) -> Result<()> {
+        if self.core()?.timers().cancel(self.handle) {
+            Ok(())
+        } else {
+            Err(Error::NotActive)
+        }
+    }
+
+    /// Re-schedules the call `delay` from now.
+    pub fn reset(&self, delay: Duration) -> Result<()> {
+        let deadline = Instant::now() + delay;
+        if self.core()?.timers().set_deadline(self.handle, deadline) {
+            Ok(())
+        } else {
+            Err(Error::NotActive)
+        }
+    }
+
+    /// Pushes the call back by `delay` from its current deadline.
+    pub fn delay(&self, delay: Duration) -> Result<()> {
+        let core = self.core()?;
+        let mut timers = core.timers();
+        let deadline = timers.deadline(self.handle).ok_or(Error::NotActive)? + delay;
+        timers.set_deadline(self.handle, deadline);
+        Ok(())
+    }
+}

@@ -1,0 +1,388 @@
+//! The loop: a mio `Poll`, the handle table of live objects, delayed calls,
+//! calls from other threads, and callbacks deferred to the next turn.
+//!
+//! Re-entrancy rule: no `RefCell` of the core is borrowed while user code
+//! runs, so a callback may call anything on its reactor (except running it).
+
+mod cross_thread;
+mod delayed_call;
+pub mod handles;
+mod timers;
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Token};
+
+pub use cross_thread::Stopper;
+pub(crate) use cross_thread::lookup as lookup_reactor;
+pub use delayed_call::DelayedCall;
+use handles::{Handle, HandleTable};
+use timers::Timers;
+
+use crate::error::{Error, Result};
+use crate::transport::TransportOps;
+
+/// Size of the one read buffer each reactor reuses for every read.
+pub const READ_BUFFER_SIZE: usize = 64 * 1024;
+const WAKER: Token = Token(usize::MAX);
+
+/// What the poll reported for one descriptor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Readiness {
+    pub readable: bool,
+    pub writable: bool,
+    pub priority: bool,
+    pub error: bool,
+    pub read_closed: bool,
+    pub write_closed: bool,
+}
+
+/// Anything the reactor owns and dispatches to: listeners, transports, …
+pub(crate) trait Object: Any {
+    /// One of this object's descriptors (number `sub`) is ready.
+    fn ready(self: Rc<Self>, core: &Rc<Core>, sub: u8, readiness: Readiness);
+    /// The transport calls, for objects that are transports.
+    fn transport(&self) -> Option<&dyn TransportOps> {
+        None
+    }
+    /// The reactor is being freed: close and deliver final callbacks now.
+    fn shutdown(self: Rc<Self>, core: &Rc<Core>);
+    fn as_any(&self) -> &dyn Any;
+}
+
+type Deferred = Box<dyn FnOnce(&Rc<Core>)>;
+
+/// The reactor's state, shared by the handles that point into it.
+pub struct Core {
+    pub(crate) serial: u16,
+    poll: RefCell<mio::Poll>,
+    events: RefCell<mio::Events>,
+    registry: mio::Registry,
+    objects: RefCell<HandleTable<Rc<dyn Object>>>,
+    timers: RefCell<Timers>,
+    deferred: RefCell<VecDeque<Deferred>>,
+    read_buf: RefCell<Box<[u8]>>,
+    shared: Arc<cross_thread::Shared>,
+    running: Cell<bool>,
+    shutting_down: Cell<bool>,
+}
+
+/// A reactor. The value returned by [`Reactor::new`] owns the loop: dropping
+/// it closes every connection (delivering their final callbacks). The
+/// `&Reactor` passed to callbacks is a view that owns nothing.
+pub struct Reactor {
+    pub(crate) core: Rc<Core>,
+    owner: bool,
+}
+
+impl Reactor {
+    /// Creates a reactor belonging to the calling thread.
+    pub fn new() -> Result<Reactor> {
+        crate::sys::ignore_sigpipe_if_default();
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let shared = Arc::new(cross_thread::Shared {
+            waker,
+            calls: Mutex::new(Vec::new()),
+            has_calls: Default::default(),
+            stop: Default::default(),
+        });
+        let serial = cross_thread::register(&shared);
+        let core = Rc::new(Core {
+            serial,
+            poll: RefCell::new(poll),
+            events: RefCell::new(mio::Events::with_capacity(1024)),
+            registry,
+            objects: RefCell::default(),
+            timers: RefCell::default(),
+            deferred: RefCell::default(),
+            read_buf: RefCell::new(vec![0u8; READ_BUFFER_SIZE].into_boxed_slice()),
+            shared,
+            running: Cell::new(false),
+            shutting_down: Cell::new(false),
+        });
+        Ok(Reactor { core, owner: true })
+    }
+
+    pub(crate) fn view(core: &Rc<Core>) -> Reactor {
+        Reactor { core: core.clone(), owner: false }
+    }
+
+    /// Runs until [`Reactor::stop`] (or a [`Stopper`]) is called.
+    pub fn run(&self) -> Result<()> {
+        self.core.enter()?;
+        let result = loop {
+            if self.core.shared.stop.swap(false, Ordering::AcqRel) {
+                break Ok(());
+            }
+            if let Err(e) = self.core.turn(None) {
+                break Err(e);
+            }
+        };
+        self.core.running.set(false);
+        result
+    }
+
+    /// Runs one turn: waits up to `timeout` (`None` = until something
+    /// happens, zero = just poll), then handles what is ready.
+    pub fn run_once(&self, timeout: Option<Duration>) -> Result<()> {
+        self.core.enter()?;
+        let result = self.core.turn(timeout);
+        self.core.running.set(false);
+        result
+    }
+
+    /// Makes `run` return at its next turn. From another thread, use a
+    /// [`Stopper`].
+    pub fn stop(&self) {
+        self.stopper().stop()
+    }
+
+    /// A thread-safe handle for stopping the reactor and calling into it.
+    pub fn stopper(&self) -> Stopper {
+        Stopper { shared: self.core.shared.clone() }
+    }
+
+    /// Runs `f` once after `delay`. Calls due at the same time run in the
+    /// order they were scheduled.
+    pub fn call_later(&self, delay: Duration, f: impl FnOnce(&Reactor) + 'static) -> Result<DelayedCall> {
+        let h = self.core.timers.borrow_mut().schedule(delay, Box::new(f)).ok_or(Error::InvalidArgument)?;
+        Ok(DelayedCall::new(&self.core, h))
+    }
+
+    /// The epoll descriptor: when it polls readable, `run_once(Some(0))`
+    /// has work to do. For embedding in another event loop.
+    pub fn backend_fd(&self) -> RawFd {
+        self.core.poll.borrow().as_raw_fd()
+    }
+
+    /// How long the loop may sleep before a delayed call is due (`None` when
+    /// none is pending). For embedding: the foreign loop's timeout.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        if !self.core.deferred.borrow().is_empty() {
+            return Some(Duration::ZERO);
+        }
+        self.core.timers.borrow_mut().next_deadline().map(|d| d.saturating_duration_since(now))
+    }
+
+    /// Number of live objects (transports, listening ports) the loop owns.
+    pub fn object_count(&self) -> usize {
+        self.core.objects.borrow().len()
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        if self.owner {
+            self.core.shutdown();
+        }
+    }
+}
+
+impl Core {
+    fn enter(&self) -> Result<()> {
+        if self.running.replace(true) {
+            return Err(Error::Reentrant);
+        }
+        Ok(())
+    }
+
+    /// True while a turn is running (a callback is on the stack).
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    fn turn(self: &Rc<Self>, timeout: Option<Duration>) -> Result<()> {
+        let now = Instant::now();
+        let mut wait = timeout;
+        if !self.deferred.borrow().is_empty() || self.shared.has_calls.load(Ordering::Acquire) {
+            wait = Some(Duration::ZERO);
+        } else if let Some(deadline) = self.timers.borrow_mut().next_deadline() {
+            let until = deadline.saturating_duration_since(now);
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, wait) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::error::os_error(&e)),
+        }
+        for event in events.iter() {
+            if event.token() == WAKER {
+                continue;
+            }
+            let readiness = Readiness {
+                readable: event.is_readable(),
+                writable: event.is_writable(),
+                priority: event.is_priority(),
+                error: event.is_error(),
+                read_closed: event.is_read_closed(),
+                write_closed: event.is_write_closed(),
+            };
+            let (handle, sub) = decode_token(event.token());
+            let object = self.objects.borrow().get(handle).cloned();
+            if let Some(object) = object {
+                object.ready(self, sub, readiness);
+            }
+        }
+        drop(events);
+        self.run_thread_calls();
+        self.run_timers();
+        self.run_deferred();
+        Ok(())
+    }
+
+    fn run_thread_calls(self: &Rc<Self>) {
+        if !self.shared.has_calls.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let calls = std::mem::take(&mut *self.shared.calls.lock().unwrap_or_else(|e| e.into_inner()));
+        let view = Reactor::view(self);
+        for call in calls {
+            call(&view);
+        }
+    }
+
+    fn run_timers(self: &Rc<Self>) {
+        let now = Instant::now();
+        let mark = self.timers.borrow().turn_mark();
+        let mut held = Vec::new();
+        let view = Reactor::view(self);
+        loop {
+            let due = self.timers.borrow_mut().pop_due(now, mark, &mut held);
+            match due {
+                Some(callback) => callback(&view),
+                None => break,
+            }
+        }
+        self.timers.borrow_mut().restore(&mut held);
+    }
+
+    fn run_deferred(self: &Rc<Self>) {
+        let count = self.deferred.borrow().len();
+        for _ in 0..count {
+            let next = self.deferred.borrow_mut().pop_front();
+            match next {
+                Some(f) => f(self),
+                None => break,
+            }
+        }
+    }
+
+    /// Runs `f` at the end of this turn (or the next, if one is running
+    /// deferred calls now). Used for every "never from inside the user's
+    /// call" notification.
+    pub(crate) fn defer(&self, f: impl FnOnce(&Rc<Core>) + 'static) {
+        self.deferred.borrow_mut().push_back(Box::new(f));
+    }
+
+    /// Adds an object and returns its handle.
+    pub(crate) fn insert(&self, object: Rc<dyn Object>) -> Result<Handle> {
+        self.objects.borrow_mut().insert(object).ok_or(Error::InvalidArgument)
+    }
+
+    /// Removes an object; its handle becomes stale.
+    pub(crate) fn remove(&self, h: Handle) -> Option<Rc<dyn Object>> {
+        self.objects.borrow_mut().remove(h)
+    }
+
+    /// The live object `h` names.
+    pub(crate) fn object(&self, h: Handle) -> Result<Rc<dyn Object>> {
+        self.objects.borrow().get(h).cloned().ok_or(Error::StaleHandle)
+    }
+
+    /// The live object `h` names, as the concrete type `T`.
+    pub(crate) fn object_as<T: Object>(&self, h: Handle) -> Result<Rc<T>> {
+        let object = self.object(h)?;
+        if object.as_any().is::<T>() {
+            let raw = Rc::into_raw(object) as *const T;
+            // SAFETY: the type check above proves the Rc's pointee is a T,
+            // so the data pointer of the fat pointer is a valid *const T
+            // from the same allocation; from_raw takes back that one count.
+            Ok(unsafe { Rc::from_raw(raw) })
+        } else {
+            Err(Error::WrongHandleType)
+        }
+    }
+
+    /// Registers descriptor `fd` for object `h` (sub-descriptor `sub`).
+    pub(crate) fn register(&self, fd: RawFd, h: Handle, sub: u8, interest: Interest) -> io::Result<()> {
+        self.registry.register(&mut mio::unix::SourceFd(&fd), encode_token(h, sub), interest)
+    }
+
+    /// Stops watching `fd` (before it is closed).
+    pub(crate) fn deregister(&self, fd: RawFd) {
+        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&fd));
+    }
+
+    /// The reactor's read buffer. Borrowed only for the length of one read
+    /// and its data callback; callbacks never trigger reads synchronously.
+    pub(crate) fn read_buffer(&self) -> std::cell::RefMut<'_, Box<[u8]>> {
+        self.read_buf.borrow_mut()
+    }
+
+    pub(crate) fn timers(&self) -> std::cell::RefMut<'_, Timers> {
+        self.timers.borrow_mut()
+    }
+
+    /// True once the reactor is being freed.
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shutting_down.get()
+    }
+
+    /// Schedules an internal timer; the callback gets the core.
+    pub(crate) fn call_later_internal(
+        self: &Rc<Self>,
+        delay: Duration,
+        f: impl FnOnce(&Rc<Core>) + 'static,
+    ) -> Option<Handle> {
+        self.timers.borrow_mut().schedule(delay, Box::new(move |r: &Reactor| f(&r.core)))
+    }
+
+    fn shutdown(self: &Rc<Self>) {
+        if self.shutting_down.replace(true) {
+            return;
+        }
+        let handles = self.objects.borrow().handles();
+        for h in handles {
+            let object = self.objects.borrow().get(h).cloned();
+            if let Some(object) = object {
+                object.shutdown(self);
+            }
+        }
+        // Final notifications were deferred: deliver them before freeing.
+        for _ in 0..16 {
+            if self.deferred.borrow().is_empty() {
+                break;
+            }
+            self.run_deferred();
+        }
+        let callbacks = self.timers.borrow_mut().clear();
+        drop(callbacks);
+        self.deferred.borrow_mut().clear();
+        let handles = self.objects.borrow().handles();
+        for h in handles {
+            let object = self.objects.borrow_mut().remove(h);
+            drop(object);
+        }
+        cross_thread::unregister(self.serial);
+    }
+}
+
+fn encode_token(h: Handle, sub: u8) -> Token {
+    Token(((sub as usize) << 48) | h.to_bits() as usize)
+}
+
+fn decode_token(t: Token) -> (Handle, u8) {
+    (Handle::from_bits(t.0 as u64 & ((1 << 44) - 1)), (t.0 >> 48) as u8)
+}

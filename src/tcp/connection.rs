@@ -1,0 +1,654 @@
+//! A TCP connection: the read path, the write path with its fast path, the
+//! closing state machine (lose, half-close, abort) and urgent data.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::Duration;
+
+use mio::Interest;
+use socket2::Socket;
+
+use crate::error::{Error, Result};
+use crate::reactor::handles::Handle;
+use crate::reactor::{Core, Object, Readiness, READ_BUFFER_SIZE};
+use crate::sys;
+use crate::transport::write_queue::WriteQueue;
+use crate::transport::{Address, ProducerSlot, Protocol, ProtocolSlot, Reason, ReasonKind, Transport, TransportOps};
+
+/// Reads per readiness event before yielding to other connections.
+const READS_PER_EVENT: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for name resolution or for connect() to complete.
+    Connecting,
+    Connected,
+    /// The socket is closed; the final callback is on its way.
+    Closed,
+}
+
+struct State {
+    phase: Phase,
+    socket: Option<Socket>,
+    queue: WriteQueue,
+    /// lose_connection was called (or the peer closed a non-half-close
+    /// protocol): flush, then close.
+    disconnecting: bool,
+    /// lose_write_connection was called: shut down writing after the flush.
+    write_shut_requested: bool,
+    write_shut: bool,
+    read_eof: bool,
+    reading_paused: bool,
+    /// Addresses still to try, for a client.
+    candidates: Vec<SocketAddr>,
+    connect_timer: Option<Handle>,
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+}
+
+/// One TCP connection (accepted or client).
+pub(crate) struct TcpConnection {
+    handle: Cell<Option<Handle>>,
+    state: RefCell<State>,
+    protocol: ProtocolSlot<dyn Protocol>,
+    producer: ProducerSlot,
+    user: Cell<usize>,
+    half_close: bool,
+}
+
+impl TcpConnection {
+    fn new(protocol: Box<dyn Protocol>, socket: Option<Socket>, phase: Phase) -> TcpConnection {
+        let half_close = protocol.half_close();
+        TcpConnection {
+            handle: Cell::new(None),
+            state: RefCell::new(State {
+                phase,
+                socket,
+                queue: WriteQueue::default(),
+                disconnecting: false,
+                write_shut_requested: false,
+                write_shut: false,
+                read_eof: false,
+                reading_paused: false,
+                candidates: Vec::new(),
+                connect_timer: None,
+                local: None,
+                remote: None,
+            }),
+            protocol: ProtocolSlot::new(protocol),
+            producer: ProducerSlot::default(),
+            user: Cell::new(0),
+            half_close,
+        }
+    }
+
+    /// Adopts an accepted socket and calls connection_made.
+    pub(crate) fn accepted(core: &Rc<Core>, socket: Socket, protocol: Box<dyn Protocol>) -> Result<Transport> {
+        socket.set_nonblocking(true)?;
+        let conn = Rc::new(TcpConnection::new(protocol, Some(socket), Phase::Connected));
+        let t = conn.install(core)?;
+        conn.became_connected(core, &t);
+        Ok(t)
+    }
+
+    /// Starts a client connection to the first of `addrs` (or, with an empty
+    /// list, waits for `resolved`).
+    pub(crate) fn connecting(core: &Rc<Core>, protocol: Box<dyn Protocol>, timeout: Option<Duration>) -> Result<Transport> {
+        let conn = Rc::new(TcpConnection::new(protocol, None, Phase::Connecting));
+        let t = conn.install(core)?;
+        if let Some(timeout) = timeout {
+            let h = t.handle;
+            let timer = core.call_later_internal(timeout, move |core| {
+                if let Ok(c) = core.object_as::<TcpConnection>(h) {
+                    c.state.borrow_mut().connect_timer = None;
+                    c.fail_connect(core, Reason::new(ReasonKind::TimedOut, "connection attempt timed out"));
+                }
+            });
+            conn.state.borrow_mut().connect_timer = timer;
+        }
+        Ok(t)
+    }
+
+    fn install(self: &Rc<Self>, core: &Rc<Core>) -> Result<Transport> {
+        let h = core.insert(self.clone())?;
+        self.handle.set(Some(h));
+        if let Some(sock) = &self.state.borrow().socket {
+            if let Err(e) = core.register(sock.as_raw_fd(), h, 0, Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY) {
+                core.remove(h);
+                return Err(e.into());
+            }
+        }
+        Ok(Transport::new(core, h))
+    }
+
+    fn transport(&self, core: &Rc<Core>) -> Transport {
+        Transport::new(core, self.handle.get().expect("installed before use"))
+    }
+
+    /// Name resolution finished: try the addresses in order.
+    pub(crate) fn resolved(self: &Rc<Self>, core: &Rc<Core>, result: io::Result<Vec<SocketAddr>>) {
+        match result {
+            Ok(addrs) if !addrs.is_empty() => {
+                self.state.borrow_mut().candidates = addrs.into_iter().rev().collect();
+                self.try_next_address(core, None);
+            }
+            Ok(_) => self.fail_connect(core, Reason::new(ReasonKind::ResolveFailed, "the host name has no addresses")),
+            Err(e) => self.fail_connect(
+                core,
+                Reason::new(ReasonKind::ResolveFailed, &format!("the host name did not resolve: {e}")),
+            ),
+        }
+    }
+
+    fn try_next_address(self: &Rc<Self>, core: &Rc<Core>, last_error: Option<io::Error>) {
+        if self.state.borrow().phase != Phase::Connecting {
+            return;
+        }
+        let next = self.state.borrow_mut().candidates.pop();
+        let Some(addr) = next else {
+            let err = last_error.unwrap_or_else(|| io::Error::from_raw_os_error(libc::ECONNREFUSED));
+            return self.fail_connect(core, Reason::from_io(&err));
+        };
+        match start_connect(addr) {
+            Ok(sock) => {
+                let h = self.handle.get().expect("installed");
+                let fd = sock.as_raw_fd();
+                self.state.borrow_mut().socket = Some(sock);
+                if let Err(e) = core.register(fd, h, 0, Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY) {
+                    self.state.borrow_mut().socket = None;
+                    self.try_next_address(core, Some(e));
+                }
+            }
+            Err(e) => self.try_next_address(core, Some(e)),
+        }
+    }
+
+    /// The socket became writable while connecting: did it work?
+    fn finish_connect(self: &Rc<Self>, core: &Rc<Core>) {
+        let outcome = {
+            let st = self.state.borrow();
+            let sock = st.socket.as_ref().expect("connecting socket");
+            match sock.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => match sock.peer_addr() {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return, // not yet
+                    Err(e) => Err(e),
+                },
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                let timer = {
+                    let mut st = self.state.borrow_mut();
+                    st.phase = Phase::Connected;
+                    st.connect_timer.take()
+                };
+                if let Some(timer) = timer {
+                    core.timers().cancel(timer);
+                }
+                let t = self.transport(core);
+                self.became_connected(core, &t);
+            }
+            Err(e) => {
+                let sock = self.state.borrow_mut().socket.take();
+                if let Some(sock) = sock {
+                    core.deregister(sock.as_raw_fd());
+                }
+                self.try_next_address(core, Some(e));
+            }
+        }
+    }
+
+    fn became_connected(self: &Rc<Self>, core: &Rc<Core>, t: &Transport) {
+        {
+            let mut st = self.state.borrow_mut();
+            let sock = st.socket.as_ref().expect("connected socket");
+            let local = sock.local_addr().ok().and_then(|a| a.as_socket());
+            let remote = sock.peer_addr().ok().and_then(|a| a.as_socket());
+            st.local = local;
+            st.remote = remote;
+        }
+        self.protocol.with(|p| p.connection_made(t));
+        // Anything written while connecting (or from connection_made).
+        self.flush(core);
+        self.schedule_read(core);
+    }
+
+    /// Delivers connection_failed for a client that never connected.
+    fn fail_connect(self: &Rc<Self>, core: &Rc<Core>, reason: Reason) {
+        let (sock, timer) = {
+            let mut st = self.state.borrow_mut();
+            if st.phase != Phase::Connecting {
+                return;
+            }
+            st.phase = Phase::Closed;
+            st.queue.clear();
+            (st.socket.take(), st.connect_timer.take())
+        };
+        if let Some(timer) = timer {
+            core.timers().cancel(timer);
+        }
+        if let Some(sock) = sock {
+            core.deregister(sock.as_raw_fd());
+        }
+        let me = self.clone();
+        core.defer(move |core| {
+            let t = me.transport(core);
+            me.producer.stop(&t);
+            me.protocol.with(|p| p.connection_failed(&t, &reason));
+            me.protocol.take();
+            core.remove(t.handle);
+        });
+    }
+
+    // ----- reading -----
+
+    fn schedule_read(self: &Rc<Self>, core: &Rc<Core>) {
+        let me = self.clone();
+        core.defer(move |core| me.read_some(core));
+    }
+
+    fn read_some(self: &Rc<Self>, core: &Rc<Core>) {
+        let t = self.transport(core);
+        for _ in 0..READS_PER_EVENT {
+            let fd = {
+                let st = self.state.borrow();
+                if st.phase != Phase::Connected || st.reading_paused || st.read_eof || st.disconnecting {
+                    return;
+                }
+                st.socket.as_ref().expect("connected socket").as_raw_fd()
+            };
+            let mut buf = core.read_buffer();
+            match sys::recv(fd, &mut buf, 0) {
+                Ok(0) => {
+                    drop(buf);
+                    return self.peer_closed_write(core, &t);
+                }
+                Ok(n) => {
+                    self.protocol.with(|p| p.data_received(&t, &buf[..n]));
+                    if n < READ_BUFFER_SIZE {
+                        // A short read drained the socket; epoll will report
+                        // the next arrival as a new edge.
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    drop(buf);
+                    return self.close(core, Reason::from_io(&e), false);
+                }
+            }
+        }
+        // Still more to read: come back after the others had their turn.
+        self.schedule_read(core);
+    }
+
+    /// The peer sent FIN.
+    fn peer_closed_write(self: &Rc<Self>, core: &Rc<Core>, t: &Transport) {
+        let write_shut = {
+            let mut st = self.state.borrow_mut();
+            st.read_eof = true;
+            st.write_shut
+        };
+        if self.half_close {
+            self.protocol.with(|p| p.read_connection_lost(t));
+            if write_shut {
+                self.close(core, Reason::done(), false);
+            }
+        } else {
+            // Nothing written is lost: flush, then close cleanly.
+            self.begin_disconnect(core);
+        }
+    }
+
+    fn read_urgent(self: &Rc<Self>, core: &Rc<Core>) {
+        // Data before the mark goes first, so urgent data arrives in place.
+        let fd = {
+            let st = self.state.borrow();
+            match (&st.socket, st.phase) {
+                (Some(s), Phase::Connected) => s.as_raw_fd(),
+                _ => return,
+            }
+        };
+        self.read_some(core);
+        if !matches!(sys::at_mark(fd), Ok(true)) {
+            return;
+        }
+        let mut byte = [0u8; 1];
+        if let Ok(1) = sys::recv(fd, &mut byte, libc::MSG_OOB) {
+            let t = self.transport(core);
+            self.protocol.with(|p| p.urgent_data_received(&t, &byte));
+        }
+    }
+
+    // ----- writing -----
+
+    fn check_writable(st: &State) -> Result<()> {
+        if st.phase == Phase::Closed || st.disconnecting || st.write_shut_requested {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The immediate-write fast path; returns bytes the kernel took.
+    fn try_send(st: &State, bufs: &[IoSlice<'_>], urgent: bool) -> io::Result<usize> {
+        if st.phase != Phase::Connected || !st.queue.is_empty() {
+            return Ok(0);
+        }
+        let fd = st.socket.as_ref().expect("connected socket").as_raw_fd();
+        let flags = if urgent { libc::MSG_OOB } else { 0 };
+        match sys::send_vectored(fd, bufs, flags) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            other => other,
+        }
+    }
+
+    fn write_bufs(self: &Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>], urgent: bool) -> Result<()> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Self::check_writable(&self.state.borrow());
+        }
+        let (queued, outcome) = {
+            let mut st = self.state.borrow_mut();
+            Self::check_writable(&st)?;
+            let outcome = Self::try_send(&st, bufs, urgent && bufs.len() == 1);
+            let taken = *outcome.as_ref().unwrap_or(&0);
+            if taken < total {
+                if urgent {
+                    let rest: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).skip(taken).collect();
+                    st.queue.push_urgent(&rest);
+                } else {
+                    st.queue.push_rest(bufs, taken);
+                }
+            }
+            (st.queue.len(), outcome)
+        };
+        let t = self.transport(core);
+        match outcome {
+            Err(e) => self.close(core, Reason::from_io(&e), false),
+            Ok(_) if queued == 0 => self.producer.drained(core, &t),
+            Ok(_) => self.producer.after_write(&t, queued),
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued; acts on a drained queue.
+    fn flush(self: &Rc<Self>, core: &Rc<Core>) {
+        let result = {
+            let mut st = self.state.borrow_mut();
+            if st.phase != Phase::Connected || st.queue.is_empty() {
+                Ok(true)
+            } else {
+                let fd = st.socket.as_ref().expect("connected socket").as_raw_fd();
+                st.queue.flush(&mut |bufs: &[IoSlice<'_>], urgent: bool| {
+                    sys::send_vectored(fd, bufs, if urgent { libc::MSG_OOB } else { 0 })
+                })
+            }
+        };
+        match result {
+            Ok(true) => self.after_drain(core),
+            Ok(false) => {}
+            Err(e) => self.close(core, Reason::from_io(&e), false),
+        }
+    }
+
+    fn after_drain(self: &Rc<Self>, core: &Rc<Core>) {
+        let t = self.transport(core);
+        self.producer.drained(core, &t);
+        let (shut_now, close_now) = {
+            let st = self.state.borrow();
+            if st.phase != Phase::Connected {
+                return;
+            }
+            let shut_now = st.write_shut_requested && !st.write_shut;
+            let close_now = st.disconnecting && !self.producer.is_registered();
+            (shut_now, close_now)
+        };
+        if close_now {
+            return self.close(core, Reason::done(), false);
+        }
+        if shut_now {
+            self.shut_write(core);
+        }
+    }
+
+    fn shut_write(self: &Rc<Self>, core: &Rc<Core>) {
+        let read_eof = {
+            let mut st = self.state.borrow_mut();
+            st.write_shut = true;
+            if let Some(s) = &st.socket {
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            }
+            st.read_eof
+        };
+        let me = self.clone();
+        core.defer(move |core| {
+            if me.state.borrow().phase != Phase::Connected {
+                return;
+            }
+            let t = me.transport(core);
+            if me.half_close {
+                me.protocol.with(|p| p.write_connection_lost(&t));
+            }
+            // Reading goes on until the peer closes its side too.
+            if read_eof || me.state.borrow().read_eof {
+                me.close(core, Reason::done(), false);
+            }
+        });
+    }
+
+    // ----- closing -----
+
+    fn begin_disconnect(self: &Rc<Self>, core: &Rc<Core>) {
+        {
+            let mut st = self.state.borrow_mut();
+            if st.disconnecting || st.phase == Phase::Closed {
+                return;
+            }
+            st.disconnecting = true;
+        }
+        let empty = self.state.borrow().queue.is_empty();
+        if empty {
+            self.after_drain(core);
+        }
+    }
+
+    /// Closes the socket now and delivers connection_lost next turn.
+    fn close(self: &Rc<Self>, core: &Rc<Core>, reason: Reason, reset: bool) {
+        let sock = {
+            let mut st = self.state.borrow_mut();
+            if st.phase == Phase::Closed {
+                return;
+            }
+            st.phase = Phase::Closed;
+            st.queue.clear();
+            st.socket.take()
+        };
+        if let Some(sock) = sock {
+            core.deregister(sock.as_raw_fd());
+            if reset {
+                let _ = sock.set_linger(Some(Duration::ZERO));
+            }
+            drop(sock);
+        }
+        let me = self.clone();
+        let deliver = move |core: &Rc<Core>| {
+            let t = me.transport(core);
+            me.producer.stop(&t);
+            me.protocol.with(|p| p.connection_lost(&t, &reason));
+            me.protocol.take();
+            core.remove(t.handle);
+        };
+        if core.shutting_down() && !core.is_running() {
+            deliver(core);
+        } else {
+            core.defer(deliver);
+        }
+    }
+}
+
+fn start_connect(addr: SocketAddr) -> io::Result<Socket> {
+    let sock = Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM.cloexec(), None)?;
+    sock.set_nonblocking(true)?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => Ok(sock),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(sock),
+        Err(e) => Err(e),
+    }
+}
+
+impl Object for TcpConnection {
+    fn ready(self: Rc<Self>, core: &Rc<Core>, _sub: u8, r: Readiness) {
+        let phase = self.state.borrow().phase;
+        match phase {
+            Phase::Closed => {}
+            Phase::Connecting => {
+                if r.writable || r.error || r.read_closed {
+                    self.finish_connect(core);
+                }
+            }
+            Phase::Connected => {
+                if r.writable {
+                    self.flush(core);
+                }
+                if r.priority {
+                    self.read_urgent(core);
+                }
+                if r.readable || r.read_closed || r.error {
+                    self.read_some(core);
+                }
+            }
+        }
+    }
+
+    fn transport(&self) -> Option<&dyn TransportOps> {
+        Some(self)
+    }
+
+    fn shutdown(self: Rc<Self>, core: &Rc<Core>) {
+        let connecting = self.state.borrow().phase == Phase::Connecting;
+        if connecting {
+            self.fail_connect(core, Reason::new(ReasonKind::Shutdown, "the reactor was freed"));
+        } else {
+            self.close(core, Reason::new(ReasonKind::Shutdown, "the reactor was freed"), false);
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Finds the Rc of `conn` again (TransportOps methods take `&self`).
+fn rc_of(core: &Rc<Core>, conn: &TcpConnection) -> Result<Rc<TcpConnection>> {
+    core.object_as::<TcpConnection>(conn.handle.get().ok_or(Error::StaleHandle)?)
+}
+
+impl TransportOps for TcpConnection {
+    fn write(&self, core: &Rc<Core>, data: &[u8]) -> Result<()> {
+        rc_of(core, self)?.write_bufs(core, &[IoSlice::new(data)], false)
+    }
+
+    fn write_sequence(&self, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()> {
+        rc_of(core, self)?.write_bufs(core, bufs, false)
+    }
+
+    fn write_urgent(&self, core: &Rc<Core>, data: &[u8]) -> Result<()> {
+        rc_of(core, self)?.write_bufs(core, &[IoSlice::new(data)], true)
+    }
+
+    fn lose_connection(&self, core: &Rc<Core>) -> Result<()> {
+        let me = rc_of(core, self)?;
+        if me.state.borrow().phase == Phase::Connecting {
+            me.fail_connect(core, Reason::new(ReasonKind::Cancelled, "the connection attempt was cancelled"));
+        } else {
+            me.begin_disconnect(core);
+        }
+        Ok(())
+    }
+
+    fn lose_write_connection(&self, core: &Rc<Core>) -> Result<()> {
+        let me = rc_of(core, self)?;
+        {
+            let mut st = me.state.borrow_mut();
+            if st.phase == Phase::Closed || st.write_shut_requested {
+                return Ok(());
+            }
+            st.write_shut_requested = true;
+        }
+        if me.state.borrow().queue.is_empty() {
+            me.after_drain(core);
+        }
+        Ok(())
+    }
+
+    fn abort_connection(&self, core: &Rc<Core>) -> Result<()> {
+        let me = rc_of(core, self)?;
+        let phase = me.state.borrow().phase;
+        match phase {
+            Phase::Connecting => me.fail_connect(core, Reason::new(ReasonKind::Cancelled, "the connection attempt was aborted")),
+            Phase::Connected => {
+                let t = me.transport(core);
+                me.producer.stop(&t);
+                me.close(core, Reason::new(ReasonKind::Aborted, "the connection was aborted"), true)
+            }
+            Phase::Closed => {}
+        }
+        Ok(())
+    }
+
+    fn host(&self) -> Result<Address> {
+        self.state.borrow().local.map(Address::Inet).ok_or(Error::NotConnected)
+    }
+
+    fn peer(&self) -> Result<Address> {
+        self.state.borrow().remote.map(Address::Inet).ok_or(Error::NotConnected)
+    }
+
+    fn producer(&self) -> &ProducerSlot {
+        &self.producer
+    }
+
+    fn set_reading(&self, core: &Rc<Core>, reading: bool) -> Result<()> {
+        let me = rc_of(core, self)?;
+        let was_paused = std::mem::replace(&mut me.state.borrow_mut().reading_paused, !reading);
+        if reading && was_paused {
+            // Edge-triggered: data may have arrived while paused.
+            me.schedule_read(core);
+        }
+        Ok(())
+    }
+
+    fn queued(&self) -> usize {
+        self.state.borrow().queue.len()
+    }
+
+    fn producer_unregistered(&self, core: &Rc<Core>) {
+        if let Ok(me) = rc_of(core, self) {
+            if me.state.borrow().queue.is_empty() {
+                me.after_drain(core);
+            }
+        }
+    }
+
+    fn user_data(&self) -> &Cell<usize> {
+        &self.user
+    }
+}
+
+impl TcpConnection {
+    /// Runs `f` on the socket, for the TCP option calls.
+    pub(crate) fn with_socket<R>(&self, f: impl FnOnce(&Socket) -> io::Result<R>) -> Result<R> {
+        let st = self.state.borrow();
+        let sock = st.socket.as_ref().ok_or(Error::NotConnected)?;
+        f(sock).map_err(Error::from)
+    }
+}

@@ -1,0 +1,261 @@
+//! What every transport shares: the protocol and producer interfaces, the
+//! handle users hold, the write queue, flow control and reasons.
+
+mod address;
+mod producer;
+mod reason;
+pub mod write_queue;
+
+use std::cell::{Cell, RefCell};
+use std::io::IoSlice;
+use std::rc::{Rc, Weak};
+
+pub use address::Address;
+pub(crate) use producer::ProducerSlot;
+pub use reason::{ExitInfo, Reason, ReasonKind};
+
+use crate::error::{Error, Result};
+use crate::reactor::handles::Handle;
+use crate::reactor::Core;
+
+/// Default write-queue size above which a streaming producer is paused.
+pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+/// Receives a connection's events. Every method has a default, so a
+/// protocol implements only what it needs.
+pub trait Protocol {
+    /// The connection is established.
+    fn connection_made(&mut self, _t: &Transport) {}
+    /// Bytes arrived. `data` is valid for the call only.
+    fn data_received(&mut self, _t: &Transport, _data: &[u8]) {}
+    /// TCP urgent (out-of-band) data arrived, at its place in the stream:
+    /// everything sent before it has already been delivered.
+    fn urgent_data_received(&mut self, _t: &Transport, _data: &[u8]) {}
+    /// The connection is gone. Fires exactly once, from the loop; the
+    /// handle is dead when it returns.
+    fn connection_lost(&mut self, _t: &Transport, _reason: &Reason) {}
+    /// A client connection could not be made (instead of connection_lost).
+    fn connection_failed(&mut self, _t: &Transport, _reason: &Reason) {}
+    /// Opt into half-close: the two notifications below are delivered
+    /// instead of closing when one direction ends.
+    fn half_close(&self) -> bool {
+        false
+    }
+    /// The peer closed its sending side; we may keep writing.
+    fn read_connection_lost(&mut self, _t: &Transport) {}
+    /// Our sending side was shut down after the queue drained.
+    fn write_connection_lost(&mut self, _t: &Transport) {}
+}
+
+/// A source of data for a transport (Twisted's IProducer).
+pub trait Producer {
+    /// Stop producing for now (streaming producers).
+    fn pause_producing(&mut self, _t: &Transport) {}
+    /// Produce more.
+    fn resume_producing(&mut self, _t: &Transport) {}
+    /// Stop for good: the transport is gone or asked it to stop.
+    fn stop_producing(&mut self, _t: &Transport) {}
+}
+
+/// The calls every transport kind implements.
+pub(crate) trait TransportOps {
+    fn write(&self, core: &Rc<Core>, data: &[u8]) -> Result<()>;
+    fn write_sequence(&self, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()>;
+    fn write_urgent(&self, _core: &Rc<Core>, _data: &[u8]) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+    fn lose_connection(&self, core: &Rc<Core>) -> Result<()>;
+    fn lose_write_connection(&self, _core: &Rc<Core>) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+    fn abort_connection(&self, core: &Rc<Core>) -> Result<()>;
+    fn host(&self) -> Result<Address>;
+    fn peer(&self) -> Result<Address>;
+    fn producer(&self) -> &ProducerSlot;
+    /// Stop / start reading (the transport as a producer of incoming data).
+    fn set_reading(&self, core: &Rc<Core>, reading: bool) -> Result<()>;
+    /// Data the kernel has not taken yet.
+    fn queued(&self) -> usize;
+    /// Called after a producer is unregistered (a pending close may go on).
+    fn producer_unregistered(&self, _core: &Rc<Core>) {}
+    /// An opaque word the C layer keeps per transport (its `user` pointer).
+    fn user_data(&self) -> &Cell<usize>;
+}
+
+/// A handle to a transport. Cloning it is cheap; all clones name the same
+/// connection. Once `connection_lost` has returned, every call fails with
+/// `StaleHandle`.
+#[derive(Clone)]
+pub struct Transport {
+    core: Weak<Core>,
+    pub(crate) handle: Handle,
+}
+
+impl PartialEq for Transport {
+    fn eq(&self, other: &Transport) -> bool {
+        self.handle == other.handle && Weak::ptr_eq(&self.core, &other.core)
+    }
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Transport({:?})", self.handle)
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(core: &Rc<Core>, handle: Handle) -> Transport {
+        Transport { core: Rc::downgrade(core), handle }
+    }
+
+    pub(crate) fn core(&self) -> Result<Rc<Core>> {
+        self.core.upgrade().ok_or(Error::StaleHandle)
+    }
+
+    /// Runs `f` with the live transport object.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Rc<Core>, &dyn TransportOps) -> Result<R>) -> Result<R> {
+        let core = self.core()?;
+        let object = core.object(self.handle)?;
+        let ops = object.transport().ok_or(Error::WrongHandleType)?;
+        f(&core, ops)
+    }
+
+    /// Sends `data`: at once if nothing is queued, otherwise after what is.
+    /// Never blocks; a write after closing started fails with `Closed`.
+    pub fn write(&self, data: &[u8]) -> Result<()> {
+        self.with(|core, t| t.write(core, data))
+    }
+
+    /// Sends several buffers as one gather write; only what the kernel did
+    /// not take is copied.
+    pub fn write_sequence(&self, bufs: &[IoSlice<'_>]) -> Result<()> {
+        self.with(|core, t| t.write_sequence(core, bufs))
+    }
+
+    /// Sends `data` as TCP urgent data (the urgent pointer at its end).
+    pub fn write_urgent(&self, data: &[u8]) -> Result<()> {
+        self.with(|core, t| t.write_urgent(core, data))
+    }
+
+    /// Stops reading, flushes what is queued, then closes (reason DONE).
+    pub fn lose_connection(&self) -> Result<()> {
+        self.with(|core, t| t.lose_connection(core))
+    }
+
+    /// Shuts down the sending side once the queue has drained.
+    pub fn lose_write_connection(&self) -> Result<()> {
+        self.with(|core, t| t.lose_write_connection(core))
+    }
+
+    /// Drops the queue and resets the connection (reason ABORTED).
+    pub fn abort_connection(&self) -> Result<()> {
+        self.with(|core, t| t.abort_connection(core))
+    }
+
+    /// The local address.
+    pub fn host(&self) -> Result<Address> {
+        self.with(|_, t| t.host())
+    }
+
+    /// The remote address.
+    pub fn peer(&self) -> Result<Address> {
+        self.with(|_, t| t.peer())
+    }
+
+    /// Bytes written but not yet taken by the kernel.
+    pub fn queued(&self) -> Result<usize> {
+        self.with(|_, t| Ok(t.queued()))
+    }
+
+    /// Registers a producer; `streaming` producers are paused and resumed,
+    /// pull producers are asked for more each time the queue empties.
+    pub fn register_producer(&self, producer: Box<dyn Producer>, streaming: bool) -> Result<()> {
+        let core = self.core()?;
+        let object = match core.object(self.handle) {
+            Ok(o) => o,
+            Err(e) => {
+                // Registering on a dead transport stops the producer at once.
+                let mut producer = producer;
+                producer.stop_producing(self);
+                return Err(e);
+            }
+        };
+        let ops = object.transport().ok_or(Error::WrongHandleType)?;
+        ops.producer().register(&core, self, ops.queued(), producer, streaming)
+    }
+
+    /// Removes the registered producer.
+    pub fn unregister_producer(&self) -> Result<()> {
+        self.with(|core, t| {
+            t.producer().unregister()?;
+            t.producer_unregistered(core);
+            Ok(())
+        })
+    }
+
+    /// Stops reading from the peer until `resume_producing`.
+    pub fn pause_producing(&self) -> Result<()> {
+        self.with(|core, t| t.set_reading(core, false))
+    }
+
+    /// Starts reading again.
+    pub fn resume_producing(&self) -> Result<()> {
+        self.with(|core, t| t.set_reading(core, true))
+    }
+
+    /// Closes the connection (as the consumer asked the producer to stop).
+    pub fn stop_producing(&self) -> Result<()> {
+        self.lose_connection()
+    }
+
+    /// Sets the queue size above which a streaming producer is paused.
+    pub fn set_write_high_water(&self, bytes: usize) -> Result<()> {
+        self.with(|_, t| {
+            t.producer().set_high_water(bytes);
+            Ok(())
+        })
+    }
+
+    pub(crate) fn user_data(&self) -> Result<usize> {
+        self.with(|_, t| Ok(t.user_data().get()))
+    }
+
+    pub(crate) fn set_user_data(&self, value: usize) -> Result<()> {
+        self.with(|_, t| {
+            t.user_data().set(value);
+            Ok(())
+        })
+    }
+}
+
+/// Holds a protocol between callbacks. While a callback runs the protocol is
+/// taken out, so a nested call can never alias it.
+pub(crate) struct ProtocolSlot<P: ?Sized>(RefCell<Option<Box<P>>>);
+
+impl<P: ?Sized> ProtocolSlot<P> {
+    pub fn new(p: Box<P>) -> Self {
+        ProtocolSlot(RefCell::new(Some(p)))
+    }
+
+    /// Calls `f` with the protocol, unless another callback holds it.
+    pub fn with(&self, f: impl FnOnce(&mut P)) {
+        let taken = self.0.borrow_mut().take();
+        if let Some(mut p) = taken {
+            f(&mut p);
+            let mut slot = self.0.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(p);
+            }
+        }
+    }
+
+    /// Takes the protocol out for good (after the final callback).
+    pub fn take(&self) -> Option<Box<P>> {
+        self.0.borrow_mut().take()
+    }
+
+    /// Looks at the protocol without calling it (None while a callback runs).
+    pub fn peek<R>(&self, f: impl FnOnce(&P) -> R) -> Option<R> {
+        self.0.borrow().as_deref().map(f)
+    }
+}
