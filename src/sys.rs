@@ -17,7 +17,7 @@ macro_rules! syscall {
 pub(crate) use syscall;
 
 /// The most buffers one gather write passes to the kernel.
-pub const MAX_IOV: usize = 64;
+pub(crate) const MAX_IOV: usize = 64;
 
 /// `sendmsg` of several buffers with `MSG_NOSIGNAL`, so a reset peer can
 /// never raise SIGPIPE. Returns the number of bytes taken.

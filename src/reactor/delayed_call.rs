@@ -58,3 +58,12 @@ impl DelayedCall {
         Ok(())
     }
 }
+
+impl DelayedCall {
+    /// Time left before the call runs (zero when overdue).
+    pub fn time_left(&self) -> Result<Duration> {
+        let core = self.core()?;
+        let deadline = core.timers().deadline(self.handle).ok_or(Error::NotActive)?;
+        Ok(deadline.saturating_duration_since(Instant::now()))
+    }
+}

@@ -10,7 +10,7 @@ pub struct Handle {
 }
 
 /// Entries per table before `insert` refuses (20 bits of index).
-pub const MAX_ENTRIES: usize = 1 << 20;
+pub(crate) const MAX_ENTRIES: usize = 1 << 20;
 const GENERATION_MASK: u32 = (1 << 24) - 1;
 
 impl Handle {

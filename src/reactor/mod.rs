@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::transport::TransportOps;
 
 /// Size of the one read buffer each reactor reuses for every read.
-pub const READ_BUFFER_SIZE: usize = 64 * 1024;
+pub(crate) const READ_BUFFER_SIZE: usize = 64 * 1024;
 const WAKER: Token = Token(usize::MAX);
 
 /// What the poll reported for one descriptor.

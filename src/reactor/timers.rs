@@ -115,8 +115,4 @@ impl Timers {
         let handles = self.table.handles();
         handles.into_iter().filter_map(|h| self.table.remove(h)).map(|e| e.callback).collect()
     }
-
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
 }

@@ -253,9 +253,4 @@ impl<P: ?Sized> ProtocolSlot<P> {
     pub fn take(&self) -> Option<Box<P>> {
         self.0.borrow_mut().take()
     }
-
-    /// Looks at the protocol without calling it (None while a callback runs).
-    pub fn peek<R>(&self, f: impl FnOnce(&P) -> R) -> Option<R> {
-        self.0.borrow().as_deref().map(f)
-    }
 }

@@ -1,0 +1,149 @@
+//! Addresses returned by transport_get_host / transport_get_peer.
+
+use std::ffi::{c_char, CString};
+
+use super::status::marline_status_t;
+use super::{non_null, put};
+use crate::error::{Error, Result};
+use crate::transport::Address;
+
+/// An endpoint address, allocated by marline; free it with
+/// marline_address_free.
+///
+/// Methods: marline_address_family, marline_address_port,
+/// marline_address_bytes, marline_address_string, marline_address_free.
+pub struct marline_address_t {
+    address: Address,
+    text: CString,
+}
+
+/// Address families. Numbers are stable.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum marline_family_t {
+    /// The pointer was NULL.
+    MARLINE_FAMILY_INVALID = -1,
+    MARLINE_FAMILY_IPV4 = 4,
+    MARLINE_FAMILY_IPV6 = 6,
+    /// A process transport: no socket address; marline_address_port gives
+    /// the pid.
+    MARLINE_FAMILY_PROCESS = 100,
+}
+
+/// Boxes `address` and writes it to `*out`.
+///
+/// # Safety
+/// `out` was checked non-NULL and is writable.
+pub(crate) unsafe fn give(out: *mut *mut marline_address_t, address: Address) {
+    let text = CString::new(address.to_string()).expect("addresses print without NUL");
+    // SAFETY: caller contract.
+    unsafe { put(out, Box::into_raw(Box::new(marline_address_t { address, text }))) };
+}
+
+/// Writes the address `get` returns to `*out` (allocated; free with
+/// marline_address_free).
+pub(crate) fn give_address(out: *mut *mut marline_address_t, get: impl FnOnce() -> Result<Address>) -> marline_status_t {
+    super::guard(|| {
+        non_null(out)?;
+        let a = get()?;
+        // SAFETY: checked non-NULL.
+        unsafe { give(out, a) };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` is NULL or a live address from marline.
+unsafe fn addr<'a>(a: *const marline_address_t) -> Option<&'a marline_address_t> {
+    // SAFETY: caller contract.
+    unsafe { a.as_ref() }
+}
+
+/// The family of `address`.
+///
+/// # Safety
+/// `address` is NULL or a live address from marline.
+#[no_mangle]
+pub unsafe extern "C" fn marline_address_family(address: *const marline_address_t) -> marline_family_t {
+    // SAFETY: forwarded contract.
+    match unsafe { addr(address) }.map(|a| a.address) {
+        None => marline_family_t::MARLINE_FAMILY_INVALID,
+        Some(Address::Inet(s)) if s.is_ipv4() => marline_family_t::MARLINE_FAMILY_IPV4,
+        Some(Address::Inet(_)) => marline_family_t::MARLINE_FAMILY_IPV6,
+        Some(Address::Process { .. }) => marline_family_t::MARLINE_FAMILY_PROCESS,
+    }
+}
+
+/// The port (the pid for a process address); -1 for NULL.
+///
+/// # Safety
+/// As for marline_address_family.
+#[no_mangle]
+pub unsafe extern "C" fn marline_address_port(address: *const marline_address_t) -> i64 {
+    // SAFETY: forwarded contract.
+    match unsafe { addr(address) }.map(|a| a.address) {
+        None => -1,
+        Some(Address::Inet(s)) => s.port() as i64,
+        Some(Address::Process { pid }) => pid as i64,
+    }
+}
+
+/// Copies the raw address bytes (4 for IPv4, 16 for IPv6, 0 for a process)
+/// into `out` (capacity `cap`) and their number into `*len`.
+///
+/// # Safety
+/// `address` as for marline_address_family; `out` has `cap` writable bytes;
+/// `len` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn marline_address_bytes(
+    address: *const marline_address_t,
+    out: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> marline_status_t {
+    super::guard(|| {
+        non_null(len)?;
+        // SAFETY: forwarded contract.
+        let a = unsafe { addr(address) }.ok_or(Error::NullPointer)?;
+        let bytes: Vec<u8> = match a.address {
+            Address::Inet(std::net::SocketAddr::V4(s)) => s.ip().octets().to_vec(),
+            Address::Inet(std::net::SocketAddr::V6(s)) => s.ip().octets().to_vec(),
+            Address::Process { .. } => Vec::new(),
+        };
+        if bytes.len() > cap {
+            return Err(Error::BufferTooSmall);
+        }
+        if !bytes.is_empty() {
+            non_null(out)?;
+            // SAFETY: out has cap >= bytes.len() writable bytes.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
+        }
+        // SAFETY: checked non-NULL.
+        unsafe { put(len, bytes.len()) };
+        Ok(())
+    })
+}
+
+/// The printable form ("127.0.0.1:8080", "[::1]:8080", "process 1234"),
+/// valid until the address is freed; "" for NULL.
+///
+/// # Safety
+/// As for marline_address_family.
+#[no_mangle]
+pub unsafe extern "C" fn marline_address_string(address: *const marline_address_t) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { addr(address) }.map_or(c"".as_ptr(), |a| a.text.as_ptr())
+}
+
+/// Frees an address. NULL is ignored.
+///
+/// # Safety
+/// `address` is NULL or an address from marline not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn marline_address_free(address: *mut marline_address_t) {
+    if !address.is_null() {
+        // SAFETY: it came from Box::into_raw in `give` and is freed once.
+        drop(unsafe { Box::from_raw(address) });
+    }
+}

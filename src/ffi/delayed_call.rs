@@ -1,0 +1,96 @@
+//! delayed_call_t: reactor_call_later and what can be done with its result.
+
+use std::ffi::c_void;
+
+use super::handle::{encode, object_of, reactor_handle, reactor_t, Kind};
+use super::reactor::marline_reactor_cb;
+use super::status::marline_status_t;
+use super::{guard, guard_value, non_null, put, reactor_of, seconds};
+use crate::error::{Error, Result};
+use crate::reactor::DelayedCall;
+
+/// A scheduled call. Active until it runs or is cancelled; after that the
+/// calls below fail with MARLINE_ERR_NOT_ACTIVE (delayed_call_active gives
+/// false). Nothing to free.
+///
+/// Methods: delayed_call_cancel, delayed_call_reset, delayed_call_delay,
+/// delayed_call_active.
+pub struct delayed_call_t {
+    _private: [u8; 0],
+}
+
+/// Schedules `callback(reactor, user)` to run once, `seconds` from now.
+/// Calls due at the same time run in the order scheduled. `*out` (may be
+/// NULL if not wanted) receives the handle. On error the callback is never
+/// called.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn reactor_call_later(
+    reactor: *mut reactor_t,
+    seconds_from_now: f64,
+    callback: marline_reactor_cb,
+    user: *mut c_void,
+    out: *mut *mut delayed_call_t,
+) -> marline_status_t {
+    guard(|| {
+        let f = callback.ok_or(Error::NullPointer)?;
+        let delay = seconds(seconds_from_now)?;
+        let r = reactor_of(reactor)?;
+        let user = user as usize;
+        let call = r.call_later(delay, move |r| {
+            // SAFETY: the user's callback, on the reactor thread.
+            unsafe { f(reactor_handle(&r.core), user as *mut c_void) }
+        })?;
+        if !out.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe { put(out, encode(r.core.serial, Kind::DelayedCall, call.handle)) };
+        }
+        Ok(())
+    })
+}
+
+fn call_of(call: *mut delayed_call_t) -> Result<DelayedCall> {
+    let (core, h) = object_of(call, Kind::DelayedCall)?;
+    Ok(DelayedCall::new(&core, h))
+}
+
+/// Cancels the call.
+#[no_mangle]
+pub extern "C" fn delayed_call_cancel(call: *mut delayed_call_t) -> marline_status_t {
+    guard(|| call_of(call)?.cancel())
+}
+
+/// Re-schedules the call `seconds` from now.
+#[no_mangle]
+pub extern "C" fn delayed_call_reset(call: *mut delayed_call_t, seconds_from_now: f64) -> marline_status_t {
+    guard(|| call_of(call)?.reset(seconds(seconds_from_now)?))
+}
+
+/// Pushes the call back by `seconds` from its current time.
+#[no_mangle]
+pub extern "C" fn delayed_call_delay(call: *mut delayed_call_t, by_seconds: f64) -> marline_status_t {
+    guard(|| call_of(call)?.delay(seconds(by_seconds)?))
+}
+
+/// True while the call has neither run nor been cancelled.
+#[no_mangle]
+pub extern "C" fn delayed_call_active(call: *mut delayed_call_t) -> bool {
+    guard_value(false, || Ok(call_of(call)?.active()))
+}
+
+/// Writes the seconds left before the call runs to `*seconds_left`.
+///
+/// # Safety
+/// `seconds_left` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn delayed_call_get_time_left(call: *mut delayed_call_t, seconds_left: *mut f64) -> marline_status_t {
+    guard(|| {
+        non_null(seconds_left)?;
+        let left = call_of(call)?.time_left()?;
+        // SAFETY: checked non-NULL.
+        unsafe { put(seconds_left, left.as_secs_f64()) };
+        Ok(())
+    })
+}

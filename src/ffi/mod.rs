@@ -1,0 +1,87 @@
+//! The C ABI: thin `extern "C"` functions, one file per C object.
+//!
+//! Handles given to C are not pointers to memory: each encodes the owning
+//! reactor's serial, the object kind and a generation-checked table index,
+//! so a closed or freed handle is detected, never dereferenced.
+
+#![allow(non_camel_case_types)] // C names: reactor_t, transport_t, …
+
+mod address;
+mod delayed_call;
+mod handle;
+mod producer;
+mod protocol;
+mod reactor;
+mod reason;
+mod status;
+mod tcp;
+mod transport;
+
+pub use address::*;
+pub use delayed_call::*;
+pub use handle::{listening_port_t, reactor_t, transport_t};
+pub use producer::*;
+pub use protocol::*;
+pub use reactor::*;
+pub use reason::*;
+pub use status::*;
+pub use tcp::*;
+pub use transport::*;
+
+pub(crate) use handle::{decode_reactor, encode_transport, guard, guard_value, reactor_of, transport_of};
+
+use std::ffi::{c_char, CStr};
+
+use crate::error::{Error, Result};
+
+/// A C string argument as `&str`: NULL → `NullPointer`, bad UTF-8 →
+/// `InvalidArgument`.
+///
+/// # Safety
+/// `s` is NULL or points to a NUL-terminated string valid for the call.
+pub(crate) unsafe fn c_str<'a>(s: *const c_char) -> Result<&'a str> {
+    if s.is_null() {
+        return Err(Error::NullPointer);
+    }
+    // SAFETY: the caller guarantees a NUL-terminated string.
+    unsafe { CStr::from_ptr(s) }.to_str().map_err(|_| Error::InvalidArgument)
+}
+
+/// A (pointer, length) pair as a slice: NULL with a non-zero length →
+/// `NullPointer`; NULL with length 0 is the empty slice.
+///
+/// # Safety
+/// `data` is NULL or points to `len` readable bytes valid for the call.
+pub(crate) unsafe fn c_bytes<'a>(data: *const u8, len: usize) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(Error::NullPointer);
+    }
+    // SAFETY: non-NULL and the caller guarantees `len` readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// Writes `value` through `out` (checked for NULL first by the caller).
+///
+/// # Safety
+/// `out` is non-NULL and writable.
+pub(crate) unsafe fn put<T>(out: *mut T, value: T) {
+    // SAFETY: the caller checked `out` and guarantees it is writable.
+    unsafe { out.write(value) }
+}
+
+/// Fails with `NullPointer` when `p` is NULL.
+pub(crate) fn non_null<T>(p: *const T) -> Result<()> {
+    if p.is_null() {
+        Err(Error::NullPointer)
+    } else {
+        Ok(())
+    }
+}
+
+/// Converts seconds given as a C double into a duration.
+pub(crate) fn seconds(s: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(s).map_err(|_| Error::InvalidArgument)
+}

@@ -1,0 +1,93 @@
+//! The C producer callback table and its adapter.
+
+use std::ffi::c_void;
+
+use super::handle::{encode_transport, transport_t};
+use super::status::marline_status_t;
+use super::{guard, non_null, transport_of};
+use crate::transport::{Producer, Transport};
+
+/// Callbacks of a producer registered on a transport. Entries may be NULL.
+/// Each receives the transport and the producer's user pointer.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct marline_producer_t {
+    /// The write queue passed the high-water mark: stop writing for now
+    /// (streaming producers).
+    pub pause_producing: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
+    /// Write more: the queue drained (streaming, after a pause) or emptied
+    /// (pull producers, each time).
+    pub resume_producing: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
+    /// The transport is gone or closing: stop for good. The producer is
+    /// unregistered when this returns.
+    pub stop_producing: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
+}
+
+struct CProducer {
+    table: marline_producer_t,
+    user: *mut c_void,
+}
+
+impl CProducer {
+    fn call(&self, f: Option<unsafe extern "C" fn(*mut transport_t, *mut c_void)>, t: &Transport) {
+        if let Some(f) = f {
+            // SAFETY: a C callback the user registered, with its own pointer.
+            unsafe { f(encode_transport(t), self.user) }
+        }
+    }
+}
+
+impl Producer for CProducer {
+    fn pause_producing(&mut self, t: &Transport) {
+        self.call(self.table.pause_producing, t)
+    }
+    fn resume_producing(&mut self, t: &Transport) {
+        self.call(self.table.resume_producing, t)
+    }
+    fn stop_producing(&mut self, t: &Transport) {
+        self.call(self.table.stop_producing, t)
+    }
+}
+
+/// Registers a producer on `t`. `streaming` producers are paused past the
+/// high-water mark and resumed when the queue drains; pull producers get
+/// resume_producing each time the queue empties (the first time on the next
+/// loop turn). A second registration fails with
+/// MARLINE_ERR_PRODUCER_ALREADY_REGISTERED. On a transport that is already
+/// dead, stop_producing is called at once and MARLINE_ERR_STALE_HANDLE
+/// returned. The table is copied.
+///
+/// # Safety
+/// `callbacks` is NULL or points to a readable marline_producer_t.
+#[no_mangle]
+pub unsafe extern "C" fn transport_register_producer(
+    t: *mut transport_t,
+    callbacks: *const marline_producer_t,
+    user: *mut c_void,
+    streaming: bool,
+) -> marline_status_t {
+    guard(|| {
+        non_null(callbacks)?;
+        // SAFETY: checked non-NULL; the caller guarantees it is readable.
+        let table = unsafe { *callbacks };
+        let producer = Box::new(CProducer { table, user });
+        match transport_of(t) {
+            Ok(tr) => tr.register_producer(producer, streaming),
+            Err(crate::Error::StaleHandle) => {
+                if let Some(f) = table.stop_producing {
+                    // SAFETY: the user's callback, with its own pointer.
+                    unsafe { f(t, user) };
+                }
+                Err(crate::Error::StaleHandle)
+            }
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// Unregisters the producer of `t` (MARLINE_ERR_NO_PRODUCER if none). A
+/// lose_connection waiting for the producer goes on.
+#[no_mangle]
+pub extern "C" fn transport_unregister_producer(t: *mut transport_t) -> marline_status_t {
+    guard(|| transport_of(t)?.unregister_producer())
+}

@@ -1,0 +1,470 @@
+//! Telnet byte codec: the receive-side [`Parser`] and the send-side encoders.
+//!
+//! The parser is a state machine whose state survives chunk boundaries at every byte: a
+//! stream split anywhere produces the same events (up to how [`Event::Data`] is cut).
+//! Plain data costs one word-at-a-time scan for IAC/CR and one `Data` event per chunk,
+//! borrowed from the input.
+
+use super::cmd::{DM, DO, DONT, IAC, SB, SE, WILL, WONT};
+
+const CR: u8 = b'\r';
+const LF: u8 = b'\n';
+const NUL: u8 = 0;
+
+/// Default bound on a subnegotiation payload, in bytes (after IAC IAC unescaping).
+pub const DEFAULT_MAX_SUBNEGOTIATION: usize = 4096;
+
+/// One thing the parser found in the stream. Slices borrow the input (or the parser's
+/// subnegotiation buffer, or a static one-byte slice) and live only for the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Application data, already unescaped (IAC IAC → 0xFF) and with NVT newlines
+    /// translated (CR LF → LF, CR NUL → CR). Never empty.
+    Data(&'a [u8]),
+    /// A simple command: NOP DM BRK IP AO AYT EC EL GA EOR (see [`super::cmd::is_simple`]).
+    /// All data before it has been delivered first.
+    Command(u8),
+    /// IAC WILL option.
+    Will(u8),
+    /// IAC WONT option.
+    Wont(u8),
+    /// IAC DO option.
+    Do(u8),
+    /// IAC DONT option.
+    Dont(u8),
+    /// IAC SB option payload IAC SE, with IAC IAC in the payload turned into 0xFF (a bare
+    /// SE is payload). Also reported, with what was collected so far, when the
+    /// subnegotiation is cut short by IAC followed by anything but SE or IAC — that IAC
+    /// sequence is then processed as a command (libtelnet's recovery rule).
+    Subnegotiation(u8, &'a [u8]),
+    /// IAC followed by a byte that is not a known command (including SE outside a
+    /// subnegotiation). Reported, never fatal.
+    Unhandled(u8),
+    /// The payload of a subnegotiation for this option exceeded the parser's bound. The
+    /// rest of that subnegotiation is discarded without being buffered; the caller is
+    /// expected to drop the connection as a protocol violation.
+    SubnegotiationOverflow(u8),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Plain data.
+    Data,
+    /// A CR ended the previous chunk; its meaning depends on the next byte.
+    Cr,
+    /// After IAC.
+    Iac,
+    /// After IAC WILL/WONT/DO/DONT (the verb byte).
+    Verb(u8),
+    /// After IAC SB: the option byte comes next.
+    SbOption,
+    /// Inside a subnegotiation payload.
+    Sb,
+    /// After IAC inside a subnegotiation payload.
+    SbIac,
+}
+
+/// Incremental telnet parser (receive side). No I/O; feed it bytes as they arrive.
+///
+/// Methods: [`Parser::new`], [`Parser::feed`], [`Parser::set_synch`], [`Parser::synch`],
+/// [`Parser::set_binary`], [`Parser::binary`], [`Parser::max_subnegotiation`].
+#[derive(Debug, Clone)]
+pub struct Parser {
+    state: State,
+    max_subneg: usize,
+    sb_option: u8,
+    sb_overflowed: bool,
+    sb_buf: Vec<u8>,
+    synch: bool,
+    binary: bool,
+}
+
+impl Default for Parser {
+    /// A parser with the default subnegotiation bound ([`DEFAULT_MAX_SUBNEGOTIATION`]).
+    fn default() -> Self {
+        Parser::new(DEFAULT_MAX_SUBNEGOTIATION)
+    }
+}
+
+impl Parser {
+    /// A parser whose subnegotiation payloads may hold at most `max_subneg` bytes; a longer
+    /// one is reported as [`Event::SubnegotiationOverflow`]. The buffer grows on demand and
+    /// never beyond `max_subneg`.
+    pub fn new(max_subneg: usize) -> Self {
+        Parser {
+            state: State::Data,
+            max_subneg,
+            sb_option: 0,
+            sb_overflowed: false,
+            sb_buf: Vec::new(),
+            synch: false,
+            binary: false,
+        }
+    }
+
+    /// The bound given to [`Parser::new`].
+    pub fn max_subnegotiation(&self) -> usize {
+        self.max_subneg
+    }
+
+    /// Turn Synch mode on or off (RFC 854). While on, application data is discarded but
+    /// commands, negotiations and subnegotiations are still reported; receiving DM turns it
+    /// off (DM is reported as `Command(DM)` either way). Turn it on when the transport
+    /// learns that urgent data is pending.
+    pub fn set_synch(&mut self, on: bool) {
+        self.synch = on;
+    }
+
+    /// Whether Synch mode is on (see [`Parser::set_synch`]).
+    pub fn synch(&self) -> bool {
+        self.synch
+    }
+
+    /// Binary mode (for when the peer's TRANSMIT-BINARY option is on): CR is passed through
+    /// untouched instead of being NVT-translated. IAC handling is unchanged. Off by default.
+    /// A CR already held back at a chunk end is still translated by the NVT rules.
+    pub fn set_binary(&mut self, on: bool) {
+        self.binary = on;
+    }
+
+    /// Whether binary mode is on (see [`Parser::set_binary`]).
+    pub fn binary(&self) -> bool {
+        self.binary
+    }
+
+    /// Parse `input`, calling `sink` for every event in stream order. Bytes that cannot be
+    /// interpreted yet (a CR or an IAC sequence at the end of `input`) are remembered and
+    /// resolved by the next call. Does not allocate, except to collect a subnegotiation
+    /// payload that spans chunks or contains IAC IAC (bounded by the maximum).
+    pub fn feed<F: FnMut(Event<'_>)>(&mut self, input: &[u8], sink: &mut F) {
+        let n = input.len();
+        let mut i = 0;
+        while i < n {
+            match self.state {
+                State::Data => i = self.scan_data(input, i, i, sink),
+                State::Cr => {
+                    self.state = State::Data;
+                    match input[i] {
+                        // The LF starts the next run of data: CR LF → LF.
+                        LF => {}
+                        NUL => {
+                            self.emit_data(b"\r", sink);
+                            i += 1;
+                        }
+                        IAC => {
+                            self.emit_data(b"\r", sink);
+                            self.state = State::Iac;
+                            i += 1;
+                        }
+                        // CR then another byte → both; that byte is not re-examined.
+                        _ => {
+                            self.emit_data(b"\r", sink);
+                            i = self.scan_data(input, i, i + 1, sink);
+                        }
+                    }
+                }
+                State::Iac => {
+                    let b = input[i];
+                    self.state = State::Data;
+                    match b {
+                        // IAC IAC: the second IAC starts the next run of data as a literal.
+                        IAC => i = self.scan_data(input, i, i + 1, sink),
+                        WILL | WONT | DO | DONT => {
+                            self.state = State::Verb(b);
+                            i += 1;
+                        }
+                        SB => {
+                            self.state = State::SbOption;
+                            i += 1;
+                        }
+                        _ => {
+                            self.command(b, sink);
+                            i += 1;
+                        }
+                    }
+                }
+                State::Verb(verb) => {
+                    let opt = input[i];
+                    self.state = State::Data;
+                    sink(match verb {
+                        WILL => Event::Will(opt),
+                        WONT => Event::Wont(opt),
+                        DO => Event::Do(opt),
+                        _ => Event::Dont(opt),
+                    });
+                    i += 1;
+                }
+                State::SbOption => {
+                    self.sb_option = input[i];
+                    self.sb_overflowed = false;
+                    self.sb_buf.clear();
+                    self.state = State::Sb;
+                    i += 1;
+                }
+                State::Sb => i = self.scan_subnegotiation(input, i, sink),
+                State::SbIac => {
+                    let b = input[i];
+                    match b {
+                        SE => {
+                            self.state = State::Data;
+                            self.finish_subnegotiation(sink);
+                            i += 1;
+                        }
+                        IAC => {
+                            self.state = State::Sb;
+                            self.collect(&[IAC], sink);
+                            i += 1;
+                        }
+                        // Cut short: deliver what we have, then treat IAC b as a command
+                        // sequence (do not advance: the Iac state consumes b).
+                        _ => {
+                            self.finish_subnegotiation(sink);
+                            self.state = State::Iac;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scan plain data from `from`, with the current run of data starting at `start`
+    /// (`start..from` is already known to be literal). Returns where to continue.
+    fn scan_data<F: FnMut(Event<'_>)>(
+        &mut self,
+        input: &[u8],
+        mut start: usize,
+        mut from: usize,
+        sink: &mut F,
+    ) -> usize {
+        let n = input.len();
+        loop {
+            let rest = &input[from..];
+            let found = if self.binary {
+                find_iac(rest)
+            } else {
+                find_iac_or_cr(rest)
+            };
+            let Some(off) = found else {
+                self.emit_data(&input[start..], sink);
+                return n;
+            };
+            let p = from + off;
+            if input[p] == IAC {
+                self.emit_data(&input[start..p], sink);
+                self.state = State::Iac;
+                return p + 1;
+            }
+            // A CR in NVT mode.
+            if p + 1 == n {
+                self.emit_data(&input[start..p], sink);
+                self.state = State::Cr;
+                return n;
+            }
+            match input[p + 1] {
+                LF => {
+                    self.emit_data(&input[start..p], sink);
+                    start = p + 1;
+                }
+                NUL => {
+                    self.emit_data(&input[start..=p], sink);
+                    start = p + 2;
+                }
+                IAC => {
+                    self.emit_data(&input[start..=p], sink);
+                    self.state = State::Iac;
+                    return p + 2;
+                }
+                // CR then another byte: both stay in the run, unexamined.
+                _ => {}
+            }
+            from = p + 2;
+        }
+    }
+
+    /// Scan subnegotiation payload from `i`. Returns where to continue.
+    fn scan_subnegotiation<F: FnMut(Event<'_>)>(
+        &mut self,
+        input: &[u8],
+        i: usize,
+        sink: &mut F,
+    ) -> usize {
+        let rest = &input[i..];
+        let Some(off) = find_iac(rest) else {
+            self.collect(rest, sink);
+            return input.len();
+        };
+        let payload = &rest[..off];
+        // Fast path: the whole subnegotiation is in this chunk, nothing escaped.
+        if self.sb_buf.is_empty()
+            && !self.sb_overflowed
+            && rest.get(off + 1) == Some(&SE)
+            && payload.len() <= self.max_subneg
+        {
+            self.state = State::Data;
+            sink(Event::Subnegotiation(self.sb_option, payload));
+            return i + off + 2;
+        }
+        self.collect(payload, sink);
+        self.state = State::SbIac;
+        i + off + 1
+    }
+
+    /// Append payload bytes, enforcing the bound.
+    fn collect<F: FnMut(Event<'_>)>(&mut self, bytes: &[u8], sink: &mut F) {
+        if self.sb_overflowed || bytes.is_empty() {
+            return;
+        }
+        let needed = self.sb_buf.len() + bytes.len();
+        if needed > self.max_subneg {
+            self.sb_overflowed = true;
+            self.sb_buf.clear();
+            sink(Event::SubnegotiationOverflow(self.sb_option));
+            return;
+        }
+        if needed > self.sb_buf.capacity() {
+            let floor = needed.max(64).min(self.max_subneg);
+            let want = (self.sb_buf.capacity() * 2).clamp(floor, self.max_subneg);
+            self.sb_buf.reserve_exact(want - self.sb_buf.len());
+        }
+        self.sb_buf.extend_from_slice(bytes);
+    }
+
+    fn finish_subnegotiation<F: FnMut(Event<'_>)>(&mut self, sink: &mut F) {
+        if !self.sb_overflowed {
+            sink(Event::Subnegotiation(self.sb_option, &self.sb_buf));
+        }
+        self.sb_buf.clear();
+        self.sb_overflowed = false;
+    }
+
+    fn command<F: FnMut(Event<'_>)>(&mut self, b: u8, sink: &mut F) {
+        if super::cmd::is_simple(b) {
+            if b == DM {
+                self.synch = false;
+            }
+            sink(Event::Command(b));
+        } else {
+            sink(Event::Unhandled(b));
+        }
+    }
+
+    #[inline]
+    fn emit_data<F: FnMut(Event<'_>)>(&self, data: &[u8], sink: &mut F) {
+        if !data.is_empty() && !self.synch {
+            sink(Event::Data(data));
+        }
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero iff some byte of `v` is zero; the lowest set 0x80 bit marks the first one
+/// (bits above the first zero byte may be false positives, which we never look at).
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Position of the first IAC (0xFF) in `s`.
+#[inline]
+pub(crate) fn find_iac(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+        let z = zero_bytes(!w);
+        if z != 0 {
+            return Some(i + (z.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&b| b == IAC).map(|p| i + p)
+}
+
+/// Position of the first IAC (0xFF) or CR in `s`.
+#[inline]
+pub(crate) fn find_iac_or_cr(s: &[u8]) -> Option<usize> {
+    const CRS: u64 = LO * CR as u64;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+        let z = zero_bytes(!w) | zero_bytes(w ^ CRS);
+        if z != 0 {
+            return Some(i + (z.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&b| b == IAC || b == CR)
+        .map(|p| i + p)
+}
+
+/// Escape application data for sending in NVT mode: 0xFF is doubled, LF becomes CR LF, and
+/// a CR not followed by LF (within this call) becomes CR NUL. Appends to `out`.
+///
+/// The encoder is stateless: a CR at the very end of `data` is sent as CR NUL even if the
+/// next call starts with LF (which then becomes CR LF).
+pub fn escape_data(data: &[u8], out: &mut Vec<u8>) {
+    out.reserve(data.len() + data.len() / 16 + 2);
+    let mut start = 0;
+    let mut i = 0;
+    while let Some(off) = find_special_out(&data[i..]) {
+        let p = i + off;
+        out.extend_from_slice(&data[start..p]);
+        match data[p] {
+            IAC => out.extend_from_slice(&[IAC, IAC]),
+            LF => out.extend_from_slice(b"\r\n"),
+            _ if data.get(p + 1) == Some(&LF) => {
+                out.extend_from_slice(b"\r\n");
+                i = p + 2;
+                start = i;
+                continue;
+            }
+            _ => out.extend_from_slice(b"\r\0"),
+        }
+        i = p + 1;
+        start = i;
+    }
+    out.extend_from_slice(&data[start..]);
+}
+
+/// Escape data for sending in binary mode (TRANSMIT-BINARY on): only 0xFF is doubled.
+/// Appends to `out`.
+pub fn escape_binary(data: &[u8], out: &mut Vec<u8>) {
+    out.reserve(data.len() + 2);
+    let mut rest = data;
+    while let Some(p) = find_iac(rest) {
+        out.extend_from_slice(&rest[..=p]);
+        out.push(IAC);
+        rest = &rest[p + 1..];
+    }
+    out.extend_from_slice(rest);
+}
+
+fn find_special_out(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == IAC || b == CR || b == LF)
+}
+
+/// Append a negotiation, IAC `verb` `opt`, where `verb` is WILL, WONT, DO or DONT.
+pub fn encode_negotiation(verb: u8, opt: u8, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[IAC, verb, opt]);
+}
+
+/// Append a subnegotiation, IAC SB `opt` payload IAC SE, with 0xFF in the payload doubled
+/// (RFC 855). No newline translation is applied to the payload.
+/// Example: opt 1, data 01 02 03 → FF FA 01 01 02 03 FF F0.
+pub fn encode_subnegotiation(opt: u8, data: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&[IAC, SB, opt]);
+    escape_binary(data, out);
+    out.extend_from_slice(&[IAC, SE]);
+}
+
+/// Append a command, IAC `cmd` (for example NOP, GA, or DM for the data part of a Synch).
+pub fn encode_command(cmd: u8, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[IAC, cmd]);
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;
