@@ -11,6 +11,7 @@ pub mod log;
 pub mod reactor;
 mod sys;
 pub mod tcp;
+pub mod telnet;
 pub mod transport;
 
 pub use error::{Error, Result};
