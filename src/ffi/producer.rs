@@ -38,13 +38,13 @@ impl CProducer {
 }
 
 impl Producer for CProducer {
-    fn pause_producing(&mut self, t: &Transport) {
+    fn pause_producing(&self, t: &Transport) {
         self.call(self.table.pause_producing, t)
     }
-    fn resume_producing(&mut self, t: &Transport) {
+    fn resume_producing(&self, t: &Transport) {
         self.call(self.table.resume_producing, t)
     }
-    fn stop_producing(&mut self, t: &Transport) {
+    fn stop_producing(&self, t: &Transport) {
         self.call(self.table.stop_producing, t)
     }
 }

@@ -43,6 +43,9 @@ struct State {
     write_shut: bool,
     read_eof: bool,
     reading_paused: bool,
+    /// epoll reported the peer's FIN (or an error). That edge is never
+    /// repeated, so reads must go on until recv returns 0 or fails.
+    peer_hung_up: bool,
     /// Addresses still to try, for a client.
     candidates: Vec<SocketAddr>,
     connect_timer: Option<Handle>,
@@ -74,6 +77,7 @@ impl TcpConnection {
                 write_shut: false,
                 read_eof: false,
                 reading_paused: false,
+                peer_hung_up: false,
                 candidates: Vec::new(),
                 connect_timer: None,
                 local: None,
@@ -271,7 +275,7 @@ impl TcpConnection {
                 }
                 Ok(n) => {
                     self.protocol.with(|p| p.data_received(&t, &buf[..n]));
-                    if n < READ_BUFFER_SIZE {
+                    if n < READ_BUFFER_SIZE && !self.state.borrow().peer_hung_up {
                         // A short read drained the socket; epoll will report
                         // the next arrival as a new edge.
                         return;
@@ -405,7 +409,8 @@ impl TcpConnection {
         self.producer.drained(core, &t);
         let (shut_now, close_now) = {
             let st = self.state.borrow();
-            if st.phase != Phase::Connected {
+            // The producer may have written (or closed) in the meantime.
+            if st.phase != Phase::Connected || !st.queue.is_empty() {
                 return;
             }
             let shut_now = st.write_shut_requested && !st.write_shut;
@@ -521,6 +526,9 @@ impl Object for TcpConnection {
                 }
                 if r.priority {
                     self.read_urgent(core);
+                }
+                if r.read_closed || r.error {
+                    self.state.borrow_mut().peer_hung_up = true;
                 }
                 if r.readable || r.read_closed || r.error {
                     self.read_some(core);

@@ -48,13 +48,17 @@ pub trait Protocol {
 }
 
 /// A source of data for a transport (Twisted's IProducer).
+///
+/// The methods take `&self` because they are re-entered: a producer writing
+/// from `resume_producing` is told `pause_producing` from inside its own
+/// write, and must see it before writing again. Keep state in `Cell`s.
 pub trait Producer {
     /// Stop producing for now (streaming producers).
-    fn pause_producing(&mut self, _t: &Transport) {}
+    fn pause_producing(&self, _t: &Transport) {}
     /// Produce more.
-    fn resume_producing(&mut self, _t: &Transport) {}
+    fn resume_producing(&self, _t: &Transport) {}
     /// Stop for good: the transport is gone or asked it to stop.
-    fn stop_producing(&mut self, _t: &Transport) {}
+    fn stop_producing(&self, _t: &Transport) {}
 }
 
 /// The calls every transport kind implements.
@@ -175,7 +179,6 @@ impl Transport {
             Ok(o) => o,
             Err(e) => {
                 // Registering on a dead transport stops the producer at once.
-                let mut producer = producer;
                 producer.stop_producing(self);
                 return Err(e);
             }

@@ -9,7 +9,7 @@ use crate::reactor::Core;
 
 /// The registered producer of a transport, and its pause state.
 pub(crate) struct ProducerSlot {
-    producer: RefCell<Option<Box<dyn Producer>>>,
+    producer: RefCell<Option<Rc<dyn Producer>>>,
     registered: Cell<bool>,
     streaming: Cell<bool>,
     paused: Cell<bool>,
@@ -51,7 +51,7 @@ impl ProducerSlot {
         if self.registered.get() {
             return Err(Error::ProducerAlreadyRegistered);
         }
-        *self.producer.borrow_mut() = Some(producer);
+        *self.producer.borrow_mut() = Some(Rc::from(producer));
         self.registered.set(true);
         self.streaming.set(streaming);
         self.paused.set(false);
@@ -73,14 +73,12 @@ impl ProducerSlot {
         Ok(())
     }
 
-    fn call(&self, t: &Transport, f: impl FnOnce(&mut dyn Producer, &Transport)) {
-        let taken = self.producer.borrow_mut().take();
-        if let Some(mut p) = taken {
-            f(p.as_mut(), t);
-            let mut slot = self.producer.borrow_mut();
-            if self.registered.get() && slot.is_none() {
-                *slot = Some(p);
-            }
+    /// Calls the producer without holding any borrow, so it may re-enter
+    /// the transport (write, unregister) and be called again from there.
+    fn call(&self, t: &Transport, f: impl FnOnce(&dyn Producer, &Transport)) {
+        let producer = self.producer.borrow().clone();
+        if let Some(p) = producer {
+            f(p.as_ref(), t);
         }
     }
 
@@ -124,10 +122,11 @@ impl ProducerSlot {
 
     /// The transport is gone: the producer is told to stop and dropped.
     pub fn stop(&self, t: &Transport) {
-        if self.registered.get() {
-            self.call(t, |p, t| p.stop_producing(t));
-            self.registered.set(false);
-            self.producer.borrow_mut().take();
+        if self.registered.replace(false) {
+            let producer = self.producer.borrow_mut().take();
+            if let Some(p) = producer {
+                p.stop_producing(t);
+            }
         }
     }
 }
