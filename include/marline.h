@@ -14,6 +14,93 @@
 #define MARLINE_VERSION_STRING "0.1.0"
 
 
+// Telnet option: TRANSMIT-BINARY (RFC 856).
+#define TELNET_OPT_BINARY 0
+
+// Telnet option: ECHO (RFC 857).
+#define TELNET_OPT_ECHO 1
+
+// Telnet option: SUPPRESS-GO-AHEAD (RFC 858).
+#define TELNET_OPT_SGA 3
+
+// Telnet option: STATUS (RFC 859).
+#define TELNET_OPT_STATUS 5
+
+// Telnet option: TIMING-MARK (RFC 860).
+#define TELNET_OPT_TIMING_MARK 6
+
+// Telnet option: TERMINAL-TYPE (RFC 1091).
+#define TELNET_OPT_TTYPE 24
+
+// Telnet option: END-OF-RECORD (RFC 885).
+#define TELNET_OPT_EOR 25
+
+// Telnet option: NAWS, window size (RFC 1073).
+#define TELNET_OPT_NAWS 31
+
+// Telnet option: TERMINAL-SPEED (RFC 1079).
+#define TELNET_OPT_TSPEED 32
+
+// Telnet option: REMOTE-FLOW-CONTROL (RFC 1372).
+#define TELNET_OPT_LFLOW 33
+
+// Telnet option: LINEMODE (RFC 1184).
+#define TELNET_OPT_LINEMODE 34
+
+// Telnet option: NEW-ENVIRON (RFC 1572).
+#define TELNET_OPT_NEW_ENVIRON 39
+
+// Telnet command: end of record.
+#define TELNET_CMD_EOR 239
+
+// Telnet command: end of subnegotiation (not sendable on its own).
+#define TELNET_CMD_SE 240
+
+// Telnet command: no operation.
+#define TELNET_CMD_NOP 241
+
+// Telnet command: data mark; telnet_send_command(t, TELNET_CMD_DM) sends a Synch.
+#define TELNET_CMD_DM 242
+
+// Telnet command: break.
+#define TELNET_CMD_BRK 243
+
+// Telnet command: interrupt process.
+#define TELNET_CMD_IP 244
+
+// Telnet command: abort output.
+#define TELNET_CMD_AO 245
+
+// Telnet command: are you there.
+#define TELNET_CMD_AYT 246
+
+// Telnet command: erase character.
+#define TELNET_CMD_EC 247
+
+// Telnet command: erase line.
+#define TELNET_CMD_EL 248
+
+// Telnet command: go ahead.
+#define TELNET_CMD_GA 249
+
+// Telnet command: start of subnegotiation (use telnet_request_negotiation).
+#define TELNET_CMD_SB 250
+
+// Telnet command: WILL (use telnet_will).
+#define TELNET_CMD_WILL 251
+
+// Telnet command: WONT (use telnet_wont).
+#define TELNET_CMD_WONT 252
+
+// Telnet command: DO (use telnet_do).
+#define TELNET_CMD_DO 253
+
+// Telnet command: DONT (use telnet_dont).
+#define TELNET_CMD_DONT 254
+
+// Telnet command: interpret as command (the escape byte).
+#define TELNET_CMD_IAC 255
+
 // Address families. Numbers are stable.
 typedef enum marline_family_t {
   // The pointer was NULL.
@@ -91,6 +178,80 @@ typedef enum marline_reason_kind_t {
   // subnegotiation).
   MARLINE_REASON_PROTOCOL_VIOLATION = 10,
 } marline_reason_kind_t;
+
+// A NEW-ENVIRON list: IS answers telnet_request_environment, INFO is an update.
+typedef enum marline_telnet_env_kind_t {
+  // SB NEW-ENVIRON IS.
+  MARLINE_TELNET_ENV_IS = 0,
+  // SB NEW-ENVIRON INFO.
+  MARLINE_TELNET_ENV_INFO = 2,
+} marline_telnet_env_kind_t;
+
+// How a telnet_will / telnet_wont / telnet_do / telnet_dont request ended. The completion
+// callback gets OK, OPTION_REFUSED, CONNECTION_LOST or TIMED_OUT; the ALREADY_* values
+// name the immediate failures, which the call itself returns as
+// MARLINE_ERR_ALREADY_ENABLED / _DISABLED / _NEGOTIATING (and then the callback is never
+// called). Numbers are stable.
+typedef enum marline_telnet_result_t {
+  // The peer agreed: the option side is now in the requested state.
+  MARLINE_TELNET_OK = 0,
+  // The peer refused (WONT to our DO, DONT to our WILL).
+  MARLINE_TELNET_OPTION_REFUSED = 1,
+  // Enable requested while already enabled (returned by the call, never a completion).
+  MARLINE_TELNET_ALREADY_ENABLED = 2,
+  // Disable requested while already disabled (returned by the call).
+  MARLINE_TELNET_ALREADY_DISABLED = 3,
+  // A negotiation of this option side is already under way and the one-slot queue
+  // cannot take this request (returned by the call).
+  MARLINE_TELNET_ALREADY_NEGOTIATING = 4,
+  // The connection went before the peer answered (the reason is passed too).
+  MARLINE_TELNET_CONNECTION_LOST = 5,
+  // The negotiation timeout (telnet_set_negotiation_timeout) passed first.
+  MARLINE_TELNET_TIMED_OUT = 6,
+} marline_telnet_result_t;
+
+// The RFC 1143 state of one option side. Only YES and the WANTNO states count as enabled.
+typedef enum marline_telnet_option_state_t {
+  // Disabled, nothing pending.
+  MARLINE_TELNET_NO = 0,
+  // Enabled, nothing pending.
+  MARLINE_TELNET_YES = 1,
+  // We asked to disable (still enabled).
+  MARLINE_TELNET_WANTNO = 2,
+  // We asked to disable and an enable request is queued.
+  MARLINE_TELNET_WANTNO_OPPOSITE = 3,
+  // We asked to enable (still disabled).
+  MARLINE_TELNET_WANTYES = 4,
+  // We asked to enable and a disable request is queued.
+  MARLINE_TELNET_WANTYES_OPPOSITE = 5,
+} marline_telnet_option_state_t;
+
+// Which side of an option: LOCAL is ours (WILL/WONT, the peer answers DO/DONT), REMOTE is
+// the peer's (DO/DONT, the peer answers WILL/WONT).
+typedef enum marline_telnet_side_t {
+  // Our side.
+  MARLINE_TELNET_LOCAL = 0,
+  // The peer's side.
+  MARLINE_TELNET_REMOTE = 1,
+} marline_telnet_side_t;
+
+// How to answer the peer asking to enable an option side (telnet_set_policy).
+typedef enum marline_telnet_policy_t {
+  // Ask the protocol's enable_local / enable_remote (NULL entry: refuse). The default.
+  MARLINE_TELNET_POLICY_ASK = 0,
+  // Agree without asking.
+  MARLINE_TELNET_POLICY_ACCEPT = 1,
+  // Refuse without asking.
+  MARLINE_TELNET_POLICY_REFUSE = 2,
+} marline_telnet_policy_t;
+
+// The kind of a NEW-ENVIRON variable.
+typedef enum marline_telnet_env_var_kind_t {
+  // A well-known variable (USER, DISPLAY, …).
+  MARLINE_TELNET_ENV_VAR = 0,
+  // A user variable.
+  MARLINE_TELNET_ENV_USERVAR = 3,
+} marline_telnet_env_var_kind_t;
 
 // A scheduled call. Active until it runs or is cancelled; after that the
 // calls below fail with MARLINE_ERR_NOT_ACTIVE (delayed_call_active gives
@@ -179,6 +340,82 @@ typedef struct marline_protocol_t {
   // TCP urgent data arrived, in its place in the stream.
   void (*urgent_data_received)(struct transport_t *t, const uint8_t *data, size_t len, void *user);
 } marline_protocol_t;
+
+// One NEW-ENVIRON variable, as the environment callback receives it and
+// telnet_send_environment takes it. The bytes are not NUL-terminated. Passed to a
+// callback, it and the bytes it points to are valid for the call only.
+typedef struct marline_telnet_env_var_t {
+  // A marline_telnet_env_var_kind_t value: VAR or USERVAR.
+  int32_t kind;
+  // The name (unescaped); NULL only when name_len is 0.
+  const uint8_t *name;
+  // Its length.
+  size_t name_len;
+  // Whether the variable has a value (false: the peer says it is undefined).
+  bool has_value;
+  // The value (unescaped); NULL only when value_len is 0.
+  const uint8_t *value;
+  // Its length.
+  size_t value_len;
+} marline_telnet_env_var_t;
+
+// Callbacks of a telnet connection. Every entry may be NULL (default: ignore the event;
+// for enable_local / enable_remote: refuse). Each receives the telnet transport first and
+// its user pointer last (transport_set_user changes it). Callbacks run on the reactor
+// thread only; data pointers are valid for the call only. Setting read_connection_lost or
+// write_connection_lost opts into half-close.
+//
+// Methods (on the telnet transport_t): telnet_will, telnet_wont, telnet_do, telnet_dont,
+// telnet_get_option_state, telnet_is_enabled, telnet_set_policy,
+// telnet_request_negotiation, telnet_send_command, telnet_send_synch,
+// telnet_set_negotiation_timeout, telnet_set_max_subnegotiation,
+// telnet_set_subnegotiation_handler, telnet_send_window_size,
+// telnet_request_terminal_type, telnet_set_terminal_type, telnet_request_environment,
+// telnet_send_environment, telnet_get_inner, and every transport_* call.
+typedef struct telnet_protocol_t {
+  // The connection is established.
+  void (*connection_made)(struct transport_t *t, void *user);
+  // Application data (unescaped, CR LF → LF, CR NUL → CR).
+  void (*data_received)(struct transport_t *t, const uint8_t *data, size_t len, void *user);
+  // The connection ended, after every pending request completed with CONNECTION_LOST.
+  // Fires exactly once; the handle is stale once it returns. An oversized
+  // subnegotiation gives MARLINE_REASON_PROTOCOL_VIOLATION.
+  void (*connection_lost)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
+  // A client connection could not be made (instead of connection_lost).
+  void (*connection_failed)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
+  // The peer sent DO option while our side is off: return true to agree (WILL).
+  bool (*enable_local)(struct transport_t *t, uint8_t option, void *user);
+  // The peer sent WILL option while its side is off: return true to agree (DO).
+  bool (*enable_remote)(struct transport_t *t, uint8_t option, void *user);
+  // Our side of option went from enabled to disabled.
+  void (*disable_local)(struct transport_t *t, uint8_t option, void *user);
+  // The peer's side of option went from enabled to disabled.
+  void (*disable_remote)(struct transport_t *t, uint8_t option, void *user);
+  // A command (NOP, DM, BRK, IP, AO, AYT, EC, EL, GA, EOR) or IAC followed by an
+  // unknown byte.
+  void (*unhandled_command)(struct transport_t *t, uint8_t command, void *user);
+  // A subnegotiation that no per-option handler nor built-in helper consumed.
+  void (*unhandled_subnegotiation)(struct transport_t *t, uint8_t option, const uint8_t *data, size_t len, void *user);
+  // NAWS: the peer's window size.
+  void (*window_size)(struct transport_t *t, uint16_t width, uint16_t height, void *user);
+  // TERMINAL-TYPE: the peer's answer to telnet_request_terminal_type.
+  void (*terminal_type)(struct transport_t *t, const uint8_t *name, size_t len, void *user);
+  // NEW-ENVIRON: variables from the peer.
+  void (*environment)(struct transport_t *t, enum marline_telnet_env_kind_t kind, const struct marline_telnet_env_var_t *vars, size_t count, void *user);
+  // The peer closed its sending side (half-close only).
+  void (*read_connection_lost)(struct transport_t *t, void *user);
+  // Our sending side was shut down (half-close only).
+  void (*write_connection_lost)(struct transport_t *t, void *user);
+} telnet_protocol_t;
+
+// Called once with the outcome of a request. `reason` is non-NULL only with
+// MARLINE_TELNET_CONNECTION_LOST and valid for the call only. `t` is still usable during
+// the call (writes fail with MARLINE_ERR_CLOSED once the connection is gone).
+typedef void (*marline_telnet_completion_cb)(struct transport_t *t, uint8_t option, enum marline_telnet_result_t result, const struct marline_reason_t *reason, void *user);
+
+// A per-option subnegotiation handler (telnet_set_subnegotiation_handler): the payload,
+// unescaped, valid for the call only.
+typedef void (*marline_telnet_subnegotiation_cb)(struct transport_t *t, uint8_t option, const uint8_t *data, size_t len, void *user);
 
 // One buffer of a gather write.
 typedef struct marline_iovec_t {
@@ -448,6 +685,120 @@ enum marline_status_t transport_set_tcp_keepalive_params(struct transport_t *t, 
 // # Safety
 // Each out pointer is NULL or writable.
 enum marline_status_t transport_get_tcp_keepalive_params(struct transport_t *t, int32_t *idle_seconds, int32_t *interval_seconds, int32_t *count);
+
+// Listens for telnet connections over TCP: as reactor_listen_tcp, with a telnet callback
+// table. Each accepted connection gets its own telnet transport, a copy of `protocol` and
+// `user` as its initial user pointer. The listening port is written to `*out`.
+//
+// # Safety
+// `interface` is NULL or a NUL-terminated string; `protocol` is NULL or readable (it is
+// copied; the caller keeps ownership); `out` is NULL or writable.
+enum marline_status_t reactor_listen_telnet(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, const struct telnet_protocol_t *protocol, void *user, struct listening_port_t **out);
+
+// Connects to a telnet server over TCP: as reactor_connect_tcp, with a telnet callback
+// table. The telnet transport is written to `*out` at once; requests and writes made
+// before the connection is up are queued.
+//
+// # Safety
+// As for reactor_listen_telnet, with `host` for `interface`.
+enum marline_status_t reactor_connect_telnet(struct reactor_t *reactor, const char *host, int32_t port, double timeout_seconds, const struct telnet_protocol_t *protocol, void *user, struct transport_t **out);
+
+// Offers to enable our side of `option` (sends IAC WILL option). Returns
+// MARLINE_ERR_ALREADY_ENABLED, _ALREADY_NEGOTIATING (see marline_telnet_result_t), _CLOSED
+// or a handle error at once, and then `cb` is never called; otherwise `cb` (may be NULL)
+// is called exactly once, later, from the loop, with `user`. marline keeps nothing of
+// `user` but the pointer value.
+enum marline_status_t telnet_will(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
+
+// Disables our side of `option` (IAC WONT option); as telnet_will, with
+// MARLINE_ERR_ALREADY_DISABLED when it is already off.
+enum marline_status_t telnet_wont(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
+
+// Asks the peer to enable its side of `option` (IAC DO option); as telnet_will.
+enum marline_status_t telnet_do(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
+
+// Asks the peer to disable its side of `option` (IAC DONT option); as telnet_wont.
+enum marline_status_t telnet_dont(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
+
+// Writes the RFC 1143 state of one option side to `*state`. `side` is a
+// marline_telnet_side_t (other numbers: MARLINE_ERR_INVALID_ARGUMENT).
+//
+// # Safety
+// `state` is NULL or writable.
+enum marline_status_t telnet_get_option_state(struct transport_t *t, uint8_t option, int32_t side, enum marline_telnet_option_state_t *state);
+
+// Writes whether one option side is in effect (YES or a WANTNO state) to `*enabled`.
+//
+// # Safety
+// `enabled` is NULL or writable.
+enum marline_status_t telnet_is_enabled(struct transport_t *t, uint8_t option, int32_t side, bool *enabled);
+
+// Sets how to answer the peer asking to enable `side` of `option`: a
+// marline_telnet_policy_t (ASK, the default, calls enable_local / enable_remote).
+enum marline_status_t telnet_set_policy(struct transport_t *t, uint8_t option, int32_t side, int32_t policy);
+
+// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller keeps
+// ownership of `data`.
+//
+// # Safety
+// `data` is NULL (only with len 0) or has `len` readable bytes.
+enum marline_status_t telnet_request_negotiation(struct transport_t *t, uint8_t option, const uint8_t *data, size_t len);
+
+// Sends IAC command (NOP, GA, AYT, …). TELNET_CMD_DM sends a Synch (as telnet_send_synch).
+// WILL, WONT, DO, DONT, SB, SE and IAC fail with MARLINE_ERR_INVALID_ARGUMENT.
+enum marline_status_t telnet_send_command(struct transport_t *t, uint8_t command);
+
+// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written before.
+// MARLINE_ERR_NOT_SUPPORTED when the inner transport has no urgent data.
+enum marline_status_t telnet_send_synch(struct transport_t *t);
+
+// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
+// answered within `seconds`; ≤ 0 turns the timeout off (the default).
+enum marline_status_t telnet_set_negotiation_timeout(struct transport_t *t, double seconds_);
+
+// Bounds the payload of the peer's subnegotiations (default 4096 bytes, must be ≥ 1). A
+// peer exceeding it loses the connection with MARLINE_REASON_PROTOCOL_VIOLATION.
+enum marline_status_t telnet_set_max_subnegotiation(struct transport_t *t, size_t bytes);
+
+// Handles subnegotiations of `option` with `cb` (and `user`) instead of the built-in
+// helpers and unhandled_subnegotiation; a NULL `cb` removes the handler.
+enum marline_status_t telnet_set_subnegotiation_handler(struct transport_t *t, uint8_t option, marline_telnet_subnegotiation_cb cb, void *user);
+
+// NAWS, client side: sends our window size (SB NAWS). Enable our NAWS side first
+// (telnet_will, or accept the server's DO).
+enum marline_status_t telnet_send_window_size(struct transport_t *t, uint16_t width, uint16_t height);
+
+// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE SEND); the
+// answer arrives through the terminal_type callback.
+enum marline_status_t telnet_request_terminal_type(struct transport_t *t);
+
+// TERMINAL-TYPE, client side: the name to answer SB TTYPE SEND with (copied); NULL stops
+// answering (such requests then reach unhandled_subnegotiation).
+//
+// # Safety
+// `name` is NULL or a NUL-terminated string.
+enum marline_status_t telnet_set_terminal_type(struct transport_t *t, const char *name);
+
+// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON SEND); they
+// arrive through the environment callback.
+enum marline_status_t telnet_request_environment(struct transport_t *t);
+
+// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
+// update). Everything is copied; the caller keeps ownership.
+//
+// # Safety
+// `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
+// satisfy their lengths.
+enum marline_status_t telnet_send_environment(struct transport_t *t, int32_t kind, const struct marline_telnet_env_var_t *vars, size_t count);
+
+// Writes the transport the telnet transport wraps (a TCP transport for
+// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by the reactor,
+// like every transport; use it for TCP options, not for writing (that bypasses telnet
+// escaping).
+//
+// # Safety
+// `out` is NULL or writable.
+enum marline_status_t telnet_get_inner(struct transport_t *t, struct transport_t **out);
 
 // Writes `len` bytes. Never blocks: what the kernel does not take at once
 // is copied into the write queue and sent in order. `len` 0 is a no-op.

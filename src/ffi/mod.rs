@@ -15,6 +15,7 @@ mod reactor;
 mod reason;
 mod status;
 mod tcp;
+mod telnet;
 mod transport;
 
 pub use address::*;
@@ -26,6 +27,7 @@ pub use reactor::*;
 pub use reason::*;
 pub use status::*;
 pub use tcp::*;
+pub use telnet::*;
 pub use transport::*;
 
 pub(crate) use handle::{decode_reactor, encode_transport, guard, guard_value, reactor_of, transport_of};

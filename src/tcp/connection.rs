@@ -322,13 +322,14 @@ impl TcpConnection {
                 _ => return,
             }
         };
+        let t = self.transport(core);
+        self.protocol.with(|p| p.urgent_pending(&t));
         self.read_some(core);
         if !matches!(sys::at_mark(fd), Ok(true)) {
             return;
         }
         let mut byte = [0u8; 1];
         if let Ok(1) = sys::recv(fd, &mut byte, libc::MSG_OOB) {
-            let t = self.transport(core);
             self.protocol.with(|p| p.urgent_data_received(&t, &byte));
         }
     }

@@ -107,6 +107,12 @@ impl Parser {
         self.max_subneg
     }
 
+    /// Change the subnegotiation bound. A subnegotiation already being collected is held to
+    /// the new bound from its next payload byte on.
+    pub fn set_max_subnegotiation(&mut self, max_subneg: usize) {
+        self.max_subneg = max_subneg;
+    }
+
     /// Turn Synch mode on or off (RFC 854). While on, application data is discarded but
     /// commands, negotiations and subnegotiations are still reported; receiving DM turns it
     /// off (DM is reported as `Command(DM)` either way). Turn it on when the transport

@@ -4,12 +4,20 @@
 //!   the send-side encoders ([`codec::escape_data`], [`codec::encode_negotiation`], …).
 //! - [`negotiator`]: option negotiation with the Q method of RFC 1143
 //!   ([`negotiator::Negotiator`]).
+//! - [`transport`]: the telnet transport, which wraps any transport with the two above and
+//!   is a transport itself ([`Telnet`], [`TelnetProtocol`], [`wrap`],
+//!   `Reactor::listen_telnet`, `Reactor::connect_telnet`).
+//! - [`options`]: payload formats of NAWS, TERMINAL-TYPE and NEW-ENVIRON.
 //!
 //! Command bytes live in [`cmd`], option numbers in [`opt`] (the two are separate because
 //! `EOR` is both a command, 239, and an option, 25).
 
 pub mod codec;
 pub mod negotiator;
+pub mod options;
+pub mod transport;
+
+pub use transport::{wrap, CompletionFn, Policy, SubnegotiationFn, Telnet, TelnetProtocol};
 
 /// Telnet command bytes (the byte after IAC), RFC 854 and RFC 885 (EOR).
 pub mod cmd {

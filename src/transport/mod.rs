@@ -31,6 +31,11 @@ pub trait Protocol {
     /// TCP urgent (out-of-band) data arrived, at its place in the stream:
     /// everything sent before it has already been delivered.
     fn urgent_data_received(&mut self, _t: &Transport, _data: &[u8]) {}
+    /// The peer has sent urgent data that has not been read yet (TCP:
+    /// EPOLLPRI). Called before the data in front of the urgent mark is
+    /// delivered, so a protocol can treat that data specially (telnet Synch
+    /// discards it). `urgent_data_received` follows once the mark is reached.
+    fn urgent_pending(&mut self, _t: &Transport) {}
     /// The connection is gone. Fires exactly once, from the loop; the
     /// handle is dead when it returns.
     fn connection_lost(&mut self, _t: &Transport, _reason: &Reason) {}

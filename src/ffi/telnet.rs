@@ -1,0 +1,762 @@
+//! Telnet: the telnet_protocol_t callback table, listening and connecting, and the calls on
+//! a telnet transport (a transport_t whose other calls — transport_write and friends —
+//! work as on any transport, with IAC escaping and newline translation on write).
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use super::handle::{encode, listening_port_t, reactor_t, transport_t, Kind};
+use super::reason::{as_c, marline_reason_t};
+use super::status::marline_status_t;
+use super::{c_bytes, c_str, encode_transport, guard, non_null, put, reactor_of, seconds, transport_of};
+use crate::error::{Error, Result};
+use crate::telnet::options::{EnvKind, EnvVar, EnvVarKind};
+use crate::telnet::transport::{Completion, OptionState, Policy, Side};
+use crate::telnet::{Telnet, TelnetProtocol};
+use crate::transport::{Reason, Transport};
+
+/// Telnet option: TRANSMIT-BINARY (RFC 856).
+pub const TELNET_OPT_BINARY: u8 = 0;
+/// Telnet option: ECHO (RFC 857).
+pub const TELNET_OPT_ECHO: u8 = 1;
+/// Telnet option: SUPPRESS-GO-AHEAD (RFC 858).
+pub const TELNET_OPT_SGA: u8 = 3;
+/// Telnet option: STATUS (RFC 859).
+pub const TELNET_OPT_STATUS: u8 = 5;
+/// Telnet option: TIMING-MARK (RFC 860).
+pub const TELNET_OPT_TIMING_MARK: u8 = 6;
+/// Telnet option: TERMINAL-TYPE (RFC 1091).
+pub const TELNET_OPT_TTYPE: u8 = 24;
+/// Telnet option: END-OF-RECORD (RFC 885).
+pub const TELNET_OPT_EOR: u8 = 25;
+/// Telnet option: NAWS, window size (RFC 1073).
+pub const TELNET_OPT_NAWS: u8 = 31;
+/// Telnet option: TERMINAL-SPEED (RFC 1079).
+pub const TELNET_OPT_TSPEED: u8 = 32;
+/// Telnet option: REMOTE-FLOW-CONTROL (RFC 1372).
+pub const TELNET_OPT_LFLOW: u8 = 33;
+/// Telnet option: LINEMODE (RFC 1184).
+pub const TELNET_OPT_LINEMODE: u8 = 34;
+/// Telnet option: NEW-ENVIRON (RFC 1572).
+pub const TELNET_OPT_NEW_ENVIRON: u8 = 39;
+
+/// Telnet command: end of record.
+pub const TELNET_CMD_EOR: u8 = 239;
+/// Telnet command: end of subnegotiation (not sendable on its own).
+pub const TELNET_CMD_SE: u8 = 240;
+/// Telnet command: no operation.
+pub const TELNET_CMD_NOP: u8 = 241;
+/// Telnet command: data mark; telnet_send_command(t, TELNET_CMD_DM) sends a Synch.
+pub const TELNET_CMD_DM: u8 = 242;
+/// Telnet command: break.
+pub const TELNET_CMD_BRK: u8 = 243;
+/// Telnet command: interrupt process.
+pub const TELNET_CMD_IP: u8 = 244;
+/// Telnet command: abort output.
+pub const TELNET_CMD_AO: u8 = 245;
+/// Telnet command: are you there.
+pub const TELNET_CMD_AYT: u8 = 246;
+/// Telnet command: erase character.
+pub const TELNET_CMD_EC: u8 = 247;
+/// Telnet command: erase line.
+pub const TELNET_CMD_EL: u8 = 248;
+/// Telnet command: go ahead.
+pub const TELNET_CMD_GA: u8 = 249;
+/// Telnet command: start of subnegotiation (use telnet_request_negotiation).
+pub const TELNET_CMD_SB: u8 = 250;
+/// Telnet command: WILL (use telnet_will).
+pub const TELNET_CMD_WILL: u8 = 251;
+/// Telnet command: WONT (use telnet_wont).
+pub const TELNET_CMD_WONT: u8 = 252;
+/// Telnet command: DO (use telnet_do).
+pub const TELNET_CMD_DO: u8 = 253;
+/// Telnet command: DONT (use telnet_dont).
+pub const TELNET_CMD_DONT: u8 = 254;
+/// Telnet command: interpret as command (the escape byte).
+pub const TELNET_CMD_IAC: u8 = 255;
+
+/// How a telnet_will / telnet_wont / telnet_do / telnet_dont request ended. The completion
+/// callback gets OK, OPTION_REFUSED, CONNECTION_LOST or TIMED_OUT; the ALREADY_* values
+/// name the immediate failures, which the call itself returns as
+/// MARLINE_ERR_ALREADY_ENABLED / _DISABLED / _NEGOTIATING (and then the callback is never
+/// called). Numbers are stable.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum marline_telnet_result_t {
+    /// The peer agreed: the option side is now in the requested state.
+    MARLINE_TELNET_OK = 0,
+    /// The peer refused (WONT to our DO, DONT to our WILL).
+    MARLINE_TELNET_OPTION_REFUSED = 1,
+    /// Enable requested while already enabled (returned by the call, never a completion).
+    MARLINE_TELNET_ALREADY_ENABLED = 2,
+    /// Disable requested while already disabled (returned by the call).
+    MARLINE_TELNET_ALREADY_DISABLED = 3,
+    /// A negotiation of this option side is already under way and the one-slot queue
+    /// cannot take this request (returned by the call).
+    MARLINE_TELNET_ALREADY_NEGOTIATING = 4,
+    /// The connection went before the peer answered (the reason is passed too).
+    MARLINE_TELNET_CONNECTION_LOST = 5,
+    /// The negotiation timeout (telnet_set_negotiation_timeout) passed first.
+    MARLINE_TELNET_TIMED_OUT = 6,
+}
+
+/// Which side of an option: LOCAL is ours (WILL/WONT, the peer answers DO/DONT), REMOTE is
+/// the peer's (DO/DONT, the peer answers WILL/WONT).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum marline_telnet_side_t {
+    /// Our side.
+    MARLINE_TELNET_LOCAL = 0,
+    /// The peer's side.
+    MARLINE_TELNET_REMOTE = 1,
+}
+
+/// The RFC 1143 state of one option side. Only YES and the WANTNO states count as enabled.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum marline_telnet_option_state_t {
+    /// Disabled, nothing pending.
+    MARLINE_TELNET_NO = 0,
+    /// Enabled, nothing pending.
+    MARLINE_TELNET_YES = 1,
+    /// We asked to disable (still enabled).
+    MARLINE_TELNET_WANTNO = 2,
+    /// We asked to disable and an enable request is queued.
+    MARLINE_TELNET_WANTNO_OPPOSITE = 3,
+    /// We asked to enable (still disabled).
+    MARLINE_TELNET_WANTYES = 4,
+    /// We asked to enable and a disable request is queued.
+    MARLINE_TELNET_WANTYES_OPPOSITE = 5,
+}
+
+/// How to answer the peer asking to enable an option side (telnet_set_policy).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum marline_telnet_policy_t {
+    /// Ask the protocol's enable_local / enable_remote (NULL entry: refuse). The default.
+    MARLINE_TELNET_POLICY_ASK = 0,
+    /// Agree without asking.
+    MARLINE_TELNET_POLICY_ACCEPT = 1,
+    /// Refuse without asking.
+    MARLINE_TELNET_POLICY_REFUSE = 2,
+}
+
+/// A NEW-ENVIRON list: IS answers telnet_request_environment, INFO is an update.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum marline_telnet_env_kind_t {
+    /// SB NEW-ENVIRON IS.
+    MARLINE_TELNET_ENV_IS = 0,
+    /// SB NEW-ENVIRON INFO.
+    MARLINE_TELNET_ENV_INFO = 2,
+}
+
+/// The kind of a NEW-ENVIRON variable.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum marline_telnet_env_var_kind_t {
+    /// A well-known variable (USER, DISPLAY, …).
+    MARLINE_TELNET_ENV_VAR = 0,
+    /// A user variable.
+    MARLINE_TELNET_ENV_USERVAR = 3,
+}
+
+/// One NEW-ENVIRON variable, as the environment callback receives it and
+/// telnet_send_environment takes it. The bytes are not NUL-terminated. Passed to a
+/// callback, it and the bytes it points to are valid for the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct marline_telnet_env_var_t {
+    /// A marline_telnet_env_var_kind_t value: VAR or USERVAR.
+    pub kind: i32,
+    /// The name (unescaped); NULL only when name_len is 0.
+    pub name: *const u8,
+    /// Its length.
+    pub name_len: usize,
+    /// Whether the variable has a value (false: the peer says it is undefined).
+    pub has_value: bool,
+    /// The value (unescaped); NULL only when value_len is 0.
+    pub value: *const u8,
+    /// Its length.
+    pub value_len: usize,
+}
+
+/// Called once with the outcome of a request. `reason` is non-NULL only with
+/// MARLINE_TELNET_CONNECTION_LOST and valid for the call only. `t` is still usable during
+/// the call (writes fail with MARLINE_ERR_CLOSED once the connection is gone).
+pub type marline_telnet_completion_cb = Option<
+    unsafe extern "C" fn(
+        t: *mut transport_t,
+        option: u8,
+        result: marline_telnet_result_t,
+        reason: *const marline_reason_t,
+        user: *mut c_void,
+    ),
+>;
+
+/// A per-option subnegotiation handler (telnet_set_subnegotiation_handler): the payload,
+/// unescaped, valid for the call only.
+pub type marline_telnet_subnegotiation_cb =
+    Option<unsafe extern "C" fn(t: *mut transport_t, option: u8, data: *const u8, len: usize, user: *mut c_void)>;
+
+/// Callbacks of a telnet connection. Every entry may be NULL (default: ignore the event;
+/// for enable_local / enable_remote: refuse). Each receives the telnet transport first and
+/// its user pointer last (transport_set_user changes it). Callbacks run on the reactor
+/// thread only; data pointers are valid for the call only. Setting read_connection_lost or
+/// write_connection_lost opts into half-close.
+///
+/// Methods (on the telnet transport_t): telnet_will, telnet_wont, telnet_do, telnet_dont,
+/// telnet_get_option_state, telnet_is_enabled, telnet_set_policy,
+/// telnet_request_negotiation, telnet_send_command, telnet_send_synch,
+/// telnet_set_negotiation_timeout, telnet_set_max_subnegotiation,
+/// telnet_set_subnegotiation_handler, telnet_send_window_size,
+/// telnet_request_terminal_type, telnet_set_terminal_type, telnet_request_environment,
+/// telnet_send_environment, telnet_get_inner, and every transport_* call.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct telnet_protocol_t {
+    /// The connection is established.
+    pub connection_made: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
+    /// Application data (unescaped, CR LF → LF, CR NUL → CR).
+    pub data_received: Option<unsafe extern "C" fn(t: *mut transport_t, data: *const u8, len: usize, user: *mut c_void)>,
+    /// The connection ended, after every pending request completed with CONNECTION_LOST.
+    /// Fires exactly once; the handle is stale once it returns. An oversized
+    /// subnegotiation gives MARLINE_REASON_PROTOCOL_VIOLATION.
+    pub connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void)>,
+    /// A client connection could not be made (instead of connection_lost).
+    pub connection_failed: Option<unsafe extern "C" fn(t: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void)>,
+    /// The peer sent DO option while our side is off: return true to agree (WILL).
+    pub enable_local: Option<unsafe extern "C" fn(t: *mut transport_t, option: u8, user: *mut c_void) -> bool>,
+    /// The peer sent WILL option while its side is off: return true to agree (DO).
+    pub enable_remote: Option<unsafe extern "C" fn(t: *mut transport_t, option: u8, user: *mut c_void) -> bool>,
+    /// Our side of option went from enabled to disabled.
+    pub disable_local: Option<unsafe extern "C" fn(t: *mut transport_t, option: u8, user: *mut c_void)>,
+    /// The peer's side of option went from enabled to disabled.
+    pub disable_remote: Option<unsafe extern "C" fn(t: *mut transport_t, option: u8, user: *mut c_void)>,
+    /// A command (NOP, DM, BRK, IP, AO, AYT, EC, EL, GA, EOR) or IAC followed by an
+    /// unknown byte.
+    pub unhandled_command: Option<unsafe extern "C" fn(t: *mut transport_t, command: u8, user: *mut c_void)>,
+    /// A subnegotiation that no per-option handler nor built-in helper consumed.
+    pub unhandled_subnegotiation:
+        Option<unsafe extern "C" fn(t: *mut transport_t, option: u8, data: *const u8, len: usize, user: *mut c_void)>,
+    /// NAWS: the peer's window size.
+    pub window_size: Option<unsafe extern "C" fn(t: *mut transport_t, width: u16, height: u16, user: *mut c_void)>,
+    /// TERMINAL-TYPE: the peer's answer to telnet_request_terminal_type.
+    pub terminal_type: Option<unsafe extern "C" fn(t: *mut transport_t, name: *const u8, len: usize, user: *mut c_void)>,
+    /// NEW-ENVIRON: variables from the peer.
+    pub environment: Option<
+        unsafe extern "C" fn(
+            t: *mut transport_t,
+            kind: marline_telnet_env_kind_t,
+            vars: *const marline_telnet_env_var_t,
+            count: usize,
+            user: *mut c_void,
+        ),
+    >,
+    /// The peer closed its sending side (half-close only).
+    pub read_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
+    /// Our sending side was shut down (half-close only).
+    pub write_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
+}
+
+/// A C callback table acting as a telnet protocol.
+struct CTelnet {
+    table: telnet_protocol_t,
+    initial_user: Option<usize>,
+}
+
+impl CTelnet {
+    fn user(&mut self, t: &Telnet) -> *mut c_void {
+        if let Some(u) = self.initial_user.take() {
+            let _ = t.set_user_data(u);
+        }
+        t.user_data().unwrap_or(0) as *mut c_void
+    }
+}
+
+fn h(t: &Telnet) -> *mut transport_t {
+    encode_transport(t.transport())
+}
+
+fn env_kind(k: EnvKind) -> marline_telnet_env_kind_t {
+    match k {
+        EnvKind::Is => marline_telnet_env_kind_t::MARLINE_TELNET_ENV_IS,
+        EnvKind::Info => marline_telnet_env_kind_t::MARLINE_TELNET_ENV_INFO,
+    }
+}
+
+impl TelnetProtocol for CTelnet {
+    fn connection_made(&mut self, t: &Telnet) {
+        let user = self.user(t);
+        if let Some(f) = self.table.connection_made {
+            // SAFETY: a C callback registered for this event.
+            unsafe { f(h(t), user) }
+        }
+    }
+    fn data_received(&mut self, t: &Telnet, data: &[u8]) {
+        if let Some(f) = self.table.data_received {
+            // SAFETY: data is valid for the call, as documented.
+            unsafe { f(h(t), data.as_ptr(), data.len(), self.user(t)) }
+        }
+    }
+    fn connection_lost(&mut self, t: &Telnet, reason: &Reason) {
+        if let Some(f) = self.table.connection_lost {
+            // SAFETY: the reason outlives the call.
+            unsafe { f(h(t), as_c(reason), self.user(t)) }
+        }
+    }
+    fn connection_failed(&mut self, t: &Telnet, reason: &Reason) {
+        if let Some(f) = self.table.connection_failed {
+            // SAFETY: the reason outlives the call.
+            unsafe { f(h(t), as_c(reason), self.user(t)) }
+        }
+    }
+    fn half_close(&self) -> bool {
+        self.table.read_connection_lost.is_some() || self.table.write_connection_lost.is_some()
+    }
+    fn read_connection_lost(&mut self, t: &Telnet) {
+        if let Some(f) = self.table.read_connection_lost {
+            // SAFETY: a registered C callback.
+            unsafe { f(h(t), self.user(t)) }
+        }
+    }
+    fn write_connection_lost(&mut self, t: &Telnet) {
+        if let Some(f) = self.table.write_connection_lost {
+            // SAFETY: a registered C callback.
+            unsafe { f(h(t), self.user(t)) }
+        }
+    }
+    fn enable_local(&mut self, t: &Telnet, o: u8) -> bool {
+        // SAFETY: a registered C callback.
+        self.table.enable_local.is_some_and(|f| unsafe { f(h(t), o, self.user(t)) })
+    }
+    fn enable_remote(&mut self, t: &Telnet, o: u8) -> bool {
+        // SAFETY: a registered C callback.
+        self.table.enable_remote.is_some_and(|f| unsafe { f(h(t), o, self.user(t)) })
+    }
+    fn disable_local(&mut self, t: &Telnet, o: u8) {
+        if let Some(f) = self.table.disable_local {
+            // SAFETY: a registered C callback.
+            unsafe { f(h(t), o, self.user(t)) }
+        }
+    }
+    fn disable_remote(&mut self, t: &Telnet, o: u8) {
+        if let Some(f) = self.table.disable_remote {
+            // SAFETY: a registered C callback.
+            unsafe { f(h(t), o, self.user(t)) }
+        }
+    }
+    fn unhandled_command(&mut self, t: &Telnet, c: u8) {
+        if let Some(f) = self.table.unhandled_command {
+            // SAFETY: a registered C callback.
+            unsafe { f(h(t), c, self.user(t)) }
+        }
+    }
+    fn unhandled_subnegotiation(&mut self, t: &Telnet, o: u8, data: &[u8]) {
+        if let Some(f) = self.table.unhandled_subnegotiation {
+            // SAFETY: data is valid for the call.
+            unsafe { f(h(t), o, data.as_ptr(), data.len(), self.user(t)) }
+        }
+    }
+    fn window_size(&mut self, t: &Telnet, w: u16, hgt: u16) {
+        if let Some(f) = self.table.window_size {
+            // SAFETY: a registered C callback.
+            unsafe { f(h(t), w, hgt, self.user(t)) }
+        }
+    }
+    fn terminal_type(&mut self, t: &Telnet, name: &[u8]) {
+        if let Some(f) = self.table.terminal_type {
+            // SAFETY: name is valid for the call.
+            unsafe { f(h(t), name.as_ptr(), name.len(), self.user(t)) }
+        }
+    }
+    fn environment(&mut self, t: &Telnet, kind: EnvKind, vars: &[EnvVar]) {
+        if let Some(f) = self.table.environment {
+            let c: Vec<marline_telnet_env_var_t> = vars
+                .iter()
+                .map(|v| marline_telnet_env_var_t {
+                    kind: match v.kind {
+                        EnvVarKind::Var => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_VAR as i32,
+                        EnvVarKind::UserVar => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_USERVAR as i32,
+                    },
+                    name: v.name.as_ptr(),
+                    name_len: v.name.len(),
+                    has_value: v.value.is_some(),
+                    value: v.value.as_ref().map_or(std::ptr::null(), |x| x.as_ptr()),
+                    value_len: v.value.as_ref().map_or(0, |x| x.len()),
+                })
+                .collect();
+            // SAFETY: the array and the bytes it points to outlive the call.
+            unsafe { f(h(t), env_kind(kind), c.as_ptr(), c.len(), self.user(t)) }
+        }
+    }
+}
+
+fn port_number(port: i32) -> Result<u16> {
+    u16::try_from(port).map_err(|_| Error::InvalidArgument)
+}
+
+fn telnet_of(t: *mut transport_t) -> Result<Telnet> {
+    Telnet::from_transport(&transport_of(t)?)
+}
+
+fn side_of(side: i32) -> Result<Side> {
+    match side {
+        0 => Ok(Side::Local),
+        1 => Ok(Side::Remote),
+        _ => Err(Error::InvalidArgument),
+    }
+}
+
+/// Listens for telnet connections over TCP: as reactor_listen_tcp, with a telnet callback
+/// table. Each accepted connection gets its own telnet transport, a copy of `protocol` and
+/// `user` as its initial user pointer. The listening port is written to `*out`.
+///
+/// # Safety
+/// `interface` is NULL or a NUL-terminated string; `protocol` is NULL or readable (it is
+/// copied; the caller keeps ownership); `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn reactor_listen_telnet(
+    reactor: *mut reactor_t,
+    interface: *const c_char,
+    port: i32,
+    backlog: i32,
+    protocol: *const telnet_protocol_t,
+    user: *mut c_void,
+    out: *mut *mut listening_port_t,
+) -> marline_status_t {
+    guard(|| {
+        non_null(out)?;
+        non_null(protocol)?;
+        // SAFETY: forwarded contract.
+        let interface = unsafe { c_str(interface) }?;
+        let port = port_number(port)?;
+        let r = reactor_of(reactor)?;
+        // SAFETY: checked non-NULL; copied once here.
+        let table = unsafe { *protocol };
+        let user = user as usize;
+        let lp = r.listen_telnet(interface, port, backlog, move |_| {
+            Box::new(CTelnet { table, initial_user: Some(user) }) as Box<dyn TelnetProtocol>
+        })?;
+        // SAFETY: checked non-NULL.
+        unsafe { put(out, encode(r.core.serial, Kind::ListeningPort, lp.handle)) };
+        Ok(())
+    })
+}
+
+/// Connects to a telnet server over TCP: as reactor_connect_tcp, with a telnet callback
+/// table. The telnet transport is written to `*out` at once; requests and writes made
+/// before the connection is up are queued.
+///
+/// # Safety
+/// As for reactor_listen_telnet, with `host` for `interface`.
+#[no_mangle]
+pub unsafe extern "C" fn reactor_connect_telnet(
+    reactor: *mut reactor_t,
+    host: *const c_char,
+    port: i32,
+    timeout_seconds: f64,
+    protocol: *const telnet_protocol_t,
+    user: *mut c_void,
+    out: *mut *mut transport_t,
+) -> marline_status_t {
+    guard(|| {
+        non_null(out)?;
+        non_null(protocol)?;
+        // SAFETY: forwarded contract.
+        let host = unsafe { c_str(host) }?;
+        let port = port_number(port)?;
+        let timeout: Option<Duration> = if timeout_seconds > 0.0 { Some(seconds(timeout_seconds)?) } else { None };
+        let r = reactor_of(reactor)?;
+        // SAFETY: checked non-NULL; copied.
+        let table = unsafe { *protocol };
+        let t = r.connect_telnet(host, port, timeout, Box::new(CTelnet { table, initial_user: None }))?;
+        t.set_user_data(user as usize)?;
+        // SAFETY: checked non-NULL.
+        unsafe { put(out, encode_transport(t.transport())) };
+        Ok(())
+    })
+}
+
+fn result_of(c: Completion) -> marline_telnet_result_t {
+    use marline_telnet_result_t::*;
+    match c {
+        Completion::Ok => MARLINE_TELNET_OK,
+        Completion::Refused => MARLINE_TELNET_OPTION_REFUSED,
+        Completion::ConnectionLost => MARLINE_TELNET_CONNECTION_LOST,
+        Completion::TimedOut => MARLINE_TELNET_TIMED_OUT,
+    }
+}
+
+fn request(t: *mut transport_t, o: u8, side: Side, enable: bool, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
+    guard(|| {
+        let tn = telnet_of(t)?;
+        let user = user as usize;
+        tn.request(o, side, enable, move |t: &Telnet, result: Completion, reason: Option<&Reason>| {
+            if let Some(f) = cb {
+                let reason = reason.map_or(std::ptr::null(), as_c);
+                // SAFETY: the callback and user pointer the caller gave for this request.
+                unsafe { f(h(t), o, result_of(result), reason, user as *mut c_void) }
+            }
+        })
+    })
+}
+
+/// Offers to enable our side of `option` (sends IAC WILL option). Returns
+/// MARLINE_ERR_ALREADY_ENABLED, _ALREADY_NEGOTIATING (see marline_telnet_result_t), _CLOSED
+/// or a handle error at once, and then `cb` is never called; otherwise `cb` (may be NULL)
+/// is called exactly once, later, from the loop, with `user`. marline keeps nothing of
+/// `user` but the pointer value.
+#[no_mangle]
+pub extern "C" fn telnet_will(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
+    request(t, option, Side::Local, true, cb, user)
+}
+
+/// Disables our side of `option` (IAC WONT option); as telnet_will, with
+/// MARLINE_ERR_ALREADY_DISABLED when it is already off.
+#[no_mangle]
+pub extern "C" fn telnet_wont(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
+    request(t, option, Side::Local, false, cb, user)
+}
+
+/// Asks the peer to enable its side of `option` (IAC DO option); as telnet_will.
+#[no_mangle]
+pub extern "C" fn telnet_do(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
+    request(t, option, Side::Remote, true, cb, user)
+}
+
+/// Asks the peer to disable its side of `option` (IAC DONT option); as telnet_wont.
+#[no_mangle]
+pub extern "C" fn telnet_dont(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
+    request(t, option, Side::Remote, false, cb, user)
+}
+
+/// Writes the RFC 1143 state of one option side to `*state`. `side` is a
+/// marline_telnet_side_t (other numbers: MARLINE_ERR_INVALID_ARGUMENT).
+///
+/// # Safety
+/// `state` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn telnet_get_option_state(
+    t: *mut transport_t,
+    option: u8,
+    side: i32,
+    state: *mut marline_telnet_option_state_t,
+) -> marline_status_t {
+    guard(|| {
+        non_null(state)?;
+        use marline_telnet_option_state_t::*;
+        let s = match telnet_of(t)?.option_state(option, side_of(side)?)? {
+            OptionState::No => MARLINE_TELNET_NO,
+            OptionState::Yes => MARLINE_TELNET_YES,
+            OptionState::WantNo => MARLINE_TELNET_WANTNO,
+            OptionState::WantNoOpposite => MARLINE_TELNET_WANTNO_OPPOSITE,
+            OptionState::WantYes => MARLINE_TELNET_WANTYES,
+            OptionState::WantYesOpposite => MARLINE_TELNET_WANTYES_OPPOSITE,
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { put(state, s) };
+        Ok(())
+    })
+}
+
+/// Writes whether one option side is in effect (YES or a WANTNO state) to `*enabled`.
+///
+/// # Safety
+/// `enabled` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn telnet_is_enabled(t: *mut transport_t, option: u8, side: i32, enabled: *mut bool) -> marline_status_t {
+    guard(|| {
+        non_null(enabled)?;
+        let v = telnet_of(t)?.is_enabled(option, side_of(side)?)?;
+        // SAFETY: checked non-NULL.
+        unsafe { put(enabled, v) };
+        Ok(())
+    })
+}
+
+/// Sets how to answer the peer asking to enable `side` of `option`: a
+/// marline_telnet_policy_t (ASK, the default, calls enable_local / enable_remote).
+#[no_mangle]
+pub extern "C" fn telnet_set_policy(t: *mut transport_t, option: u8, side: i32, policy: i32) -> marline_status_t {
+    guard(|| {
+        let p = match policy {
+            0 => Policy::Ask,
+            1 => Policy::Accept,
+            2 => Policy::Refuse,
+            _ => return Err(Error::InvalidArgument),
+        };
+        telnet_of(t)?.set_policy(option, side_of(side)?, p)
+    })
+}
+
+/// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller keeps
+/// ownership of `data`.
+///
+/// # Safety
+/// `data` is NULL (only with len 0) or has `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn telnet_request_negotiation(t: *mut transport_t, option: u8, data: *const u8, len: usize) -> marline_status_t {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let bytes = unsafe { c_bytes(data, len) }?;
+        telnet_of(t)?.request_negotiation(option, bytes)
+    })
+}
+
+/// Sends IAC command (NOP, GA, AYT, …). TELNET_CMD_DM sends a Synch (as telnet_send_synch).
+/// WILL, WONT, DO, DONT, SB, SE and IAC fail with MARLINE_ERR_INVALID_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn telnet_send_command(t: *mut transport_t, command: u8) -> marline_status_t {
+    guard(|| telnet_of(t)?.send_command(command))
+}
+
+/// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written before.
+/// MARLINE_ERR_NOT_SUPPORTED when the inner transport has no urgent data.
+#[no_mangle]
+pub extern "C" fn telnet_send_synch(t: *mut transport_t) -> marline_status_t {
+    guard(|| telnet_of(t)?.send_synch())
+}
+
+/// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
+/// answered within `seconds`; ≤ 0 turns the timeout off (the default).
+#[no_mangle]
+pub extern "C" fn telnet_set_negotiation_timeout(t: *mut transport_t, seconds_: f64) -> marline_status_t {
+    guard(|| {
+        let timeout = if seconds_ > 0.0 { Some(seconds(seconds_)?) } else { None };
+        telnet_of(t)?.set_negotiation_timeout(timeout)
+    })
+}
+
+/// Bounds the payload of the peer's subnegotiations (default 4096 bytes, must be ≥ 1). A
+/// peer exceeding it loses the connection with MARLINE_REASON_PROTOCOL_VIOLATION.
+#[no_mangle]
+pub extern "C" fn telnet_set_max_subnegotiation(t: *mut transport_t, bytes: usize) -> marline_status_t {
+    guard(|| telnet_of(t)?.set_max_subnegotiation(bytes))
+}
+
+/// Handles subnegotiations of `option` with `cb` (and `user`) instead of the built-in
+/// helpers and unhandled_subnegotiation; a NULL `cb` removes the handler.
+#[no_mangle]
+pub extern "C" fn telnet_set_subnegotiation_handler(
+    t: *mut transport_t,
+    option: u8,
+    cb: marline_telnet_subnegotiation_cb,
+    user: *mut c_void,
+) -> marline_status_t {
+    guard(|| {
+        let tn = telnet_of(t)?;
+        let user = user as usize;
+        let handler = cb.map(|f| {
+            Box::new(move |t: &Telnet, data: &[u8]| {
+                // SAFETY: the callback and user pointer the caller registered.
+                unsafe { f(h(t), option, data.as_ptr(), data.len(), user as *mut c_void) }
+            }) as crate::telnet::SubnegotiationFn
+        });
+        tn.set_subnegotiation_handler(option, handler)
+    })
+}
+
+/// NAWS, client side: sends our window size (SB NAWS). Enable our NAWS side first
+/// (telnet_will, or accept the server's DO).
+#[no_mangle]
+pub extern "C" fn telnet_send_window_size(t: *mut transport_t, width: u16, height: u16) -> marline_status_t {
+    guard(|| telnet_of(t)?.send_window_size(width, height))
+}
+
+/// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE SEND); the
+/// answer arrives through the terminal_type callback.
+#[no_mangle]
+pub extern "C" fn telnet_request_terminal_type(t: *mut transport_t) -> marline_status_t {
+    guard(|| telnet_of(t)?.request_terminal_type())
+}
+
+/// TERMINAL-TYPE, client side: the name to answer SB TTYPE SEND with (copied); NULL stops
+/// answering (such requests then reach unhandled_subnegotiation).
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn telnet_set_terminal_type(t: *mut transport_t, name: *const c_char) -> marline_status_t {
+    guard(|| {
+        let tn = telnet_of(t)?;
+        if name.is_null() {
+            return tn.set_terminal_type(None);
+        }
+        // SAFETY: forwarded contract.
+        let name = unsafe { c_str(name) }?;
+        tn.set_terminal_type(Some(name.as_bytes()))
+    })
+}
+
+/// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON SEND); they
+/// arrive through the environment callback.
+#[no_mangle]
+pub extern "C" fn telnet_request_environment(t: *mut transport_t) -> marline_status_t {
+    guard(|| telnet_of(t)?.request_environment())
+}
+
+/// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
+/// update). Everything is copied; the caller keeps ownership.
+///
+/// # Safety
+/// `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
+/// satisfy their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn telnet_send_environment(
+    t: *mut transport_t,
+    kind: i32,
+    vars: *const marline_telnet_env_var_t,
+    count: usize,
+) -> marline_status_t {
+    guard(|| {
+        let kind = match kind {
+            0 => EnvKind::Is,
+            2 => EnvKind::Info,
+            _ => return Err(Error::InvalidArgument),
+        };
+        let elems: &[marline_telnet_env_var_t] = if count == 0 {
+            &[]
+        } else {
+            non_null(vars)?;
+            // SAFETY: non-NULL with `count` readable elements per the contract.
+            unsafe { std::slice::from_raw_parts(vars, count) }
+        };
+        let mut list = Vec::with_capacity(count);
+        for v in elems {
+            let kind = match v.kind {
+                0 => EnvVarKind::Var,
+                3 => EnvVarKind::UserVar,
+                _ => return Err(Error::InvalidArgument),
+            };
+            // SAFETY: forwarded contract.
+            let name = unsafe { c_bytes(v.name, v.name_len) }?.to_vec();
+            let value = if v.has_value {
+                // SAFETY: forwarded contract.
+                Some(unsafe { c_bytes(v.value, v.value_len) }?.to_vec())
+            } else {
+                None
+            };
+            list.push(EnvVar { kind, name, value });
+        }
+        telnet_of(t)?.send_environment(kind, &list)
+    })
+}
+
+/// Writes the transport the telnet transport wraps (a TCP transport for
+/// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by the reactor,
+/// like every transport; use it for TCP options, not for writing (that bypasses telnet
+/// escaping).
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn telnet_get_inner(t: *mut transport_t, out: *mut *mut transport_t) -> marline_status_t {
+    guard(|| {
+        non_null(out)?;
+        let inner: Transport = telnet_of(t)?.inner()?;
+        // SAFETY: checked non-NULL.
+        unsafe { put(out, encode_transport(&inner)) };
+        Ok(())
+    })
+}

@@ -1,0 +1,110 @@
+//! examples-c/telnet_server.c with a real telnet client (inetutils-telnet driven by expect):
+//! the first line names the port, the command runs on a pty whose size follows the
+//! client's window (NAWS, including a resize mid-session), typed lines are echoed and
+//! reach the command, and the connection closes when the command exits. Also: binding a
+//! non-loopback address needs --allow-remote. Fails (never skips) when a tool is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+fn require_tool(names: &[&str], package: &str) -> PathBuf {
+    let find = || names.iter().find_map(|n| which(n));
+    if let Some(p) = find() {
+        return p;
+    }
+    let _ = Command::new("apt-get").args(["install", "-y", "-q", package]).env("DEBIAN_FRONTEND", "noninteractive").status();
+    find().unwrap_or_else(|| panic!("required tool {names:?} not found and `apt-get install -y {package}` did not provide it"))
+}
+
+fn build_example() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(build_example_once).clone()
+}
+
+fn build_example_once() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo).args(["build", "--lib", "--quiet"]).current_dir(root()).output().expect("cargo build");
+    assert!(out.status.success(), "cargo build --lib failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("telnet_server");
+    let out = Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(root().join("include"))
+        .arg(root().join("examples-c/telnet_server.c"))
+        .arg(target.join("debug/libmarline.a"))
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&bin)
+        .output()
+        .expect("run cc");
+    assert!(out.status.success(), "compiling telnet_server.c failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    bin
+}
+
+#[test]
+fn telnet_server_example_with_a_real_client() {
+    let expect = require_tool(&["expect"], "expect");
+    let client = require_tool(&["inetutils-telnet", "telnet"], "inetutils-telnet");
+    let server = build_example();
+    let script = format!(
+        r#"
+set timeout 10
+proc fail {{what}} {{ puts "\nFAILED: $what"; exit 3 }}
+spawn -noecho {server} 0 -- sh -c {{read x; stty size; read y; stty size; read z; echo done-$z}}
+set srv $spawn_id
+expect -i $srv -re {{^listening on 127.0.0.1:([0-9]+)\r?\n}} {{}} timeout {{ fail "no listening line" }}
+set port $expect_out(1,string)
+set stty_init "rows 33 columns 101"
+spawn -noecho {client} 127.0.0.1 $port
+set cli $spawn_id
+expect -i $cli "Escape character" {{}} timeout {{ fail "no banner" }}
+sleep 0.5
+send -i $cli "first\r"
+expect -i $cli "first" {{}} timeout {{ fail "typed line not echoed" }}
+expect -i $cli "33 101" {{}} timeout {{ fail "NAWS size not on the pty" }}
+stty rows 40 columns 120 < $spawn_out(slave,name)
+sleep 0.5
+send -i $cli "second\r"
+expect -i $cli "40 120" {{}} timeout {{ fail "resize not passed to the pty" }}
+send -i $cli "third\r"
+expect -i $cli "done-third" {{}} timeout {{ fail "command output missing" }}
+expect -i $cli eof {{}} timeout {{ fail "connection not closed when the command exited" }}
+puts "\nEXAMPLE_OK"
+exit 0
+"#,
+        server = server.display(),
+        client = client.display()
+    );
+    let out = Command::new(&expect).args(["-c", &script]).stdin(Stdio::null()).output().expect("run expect");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("EXAMPLE_OK"), "session failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn telnet_server_example_refuses_public_addresses_without_the_flag() {
+    let server = build_example();
+    let out = Command::new(&server).args(["--bind", "0.0.0.0", "0", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+    let mut child = Command::new(&server)
+        .args(["--bind", "0.0.0.0", "--allow-remote", "0", "--", "true"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(line.starts_with("listening on 0.0.0.0:"), "{line}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARNING"), "a warning is printed");
+    let out = Command::new(&server).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "no command: usage");
+}
