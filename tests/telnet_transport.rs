@@ -428,13 +428,13 @@ struct Flow {
     events: Rc<RefCell<Vec<&'static str>>>,
 }
 impl Producer for Flow {
-    fn pause_producing(&mut self, _t: &Transport) {
+    fn pause_producing(&self, _t: &Transport) {
         self.events.borrow_mut().push("pause")
     }
-    fn resume_producing(&mut self, _t: &Transport) {
+    fn resume_producing(&self, _t: &Transport) {
         self.events.borrow_mut().push("resume")
     }
-    fn stop_producing(&mut self, _t: &Transport) {
+    fn stop_producing(&self, _t: &Transport) {
         self.events.borrow_mut().push("stop")
     }
 }

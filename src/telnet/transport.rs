@@ -730,7 +730,7 @@ struct Relay {
 }
 
 impl Producer for Relay {
-    fn resume_producing(&mut self, _inner: &Transport) {
+    fn resume_producing(&self, _inner: &Transport) {
         if let (Some(conn), Some(core)) = (self.conn.upgrade(), self.core.upgrade()) {
             if conn.phase.get() != Phase::Closed {
                 let t = conn.telnet(&core);
