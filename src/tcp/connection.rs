@@ -687,11 +687,9 @@ impl TransportOps for TcpConnection {
         let phase = me.state.borrow().phase;
         match phase {
             Phase::Connecting => me.fail_connect(core, Reason::new(ReasonKind::Cancelled, "the connection attempt was aborted")),
-            Phase::Connected => {
-                let t = me.transport(core);
-                me.producer.stop(&t);
-                me.close(core, Reason::new(ReasonKind::Aborted, "the connection was aborted"), true)
-            }
+            // The producer is stopped with the final notification, from the
+            // loop: stopping it here would run its code inside this call.
+            Phase::Connected => me.close(core, Reason::new(ReasonKind::Aborted, "the connection was aborted"), true),
             Phase::Closed => {}
         }
         Ok(())
