@@ -499,7 +499,11 @@ impl TcpConnection {
                 return;
             }
             let shut_now = st.write_shut_requested && !st.write_shut;
-            let close_now = st.disconnecting && !self.producer.is_registered();
+            // lose_connection waits for a registered producer to unregister,
+            // but a peer that closed a non-half-close connection is not
+            // waited on: the producer is stopped when connection_lost comes.
+            let peer_gone = st.read_eof && !self.half_close;
+            let close_now = st.disconnecting && (!self.producer.is_registered() || peer_gone);
             (shut_now, close_now)
         };
         if close_now {
