@@ -296,3 +296,55 @@ fn stop_producing_on_the_transport_closes_it() {
     assert_eq!(*log.borrow(), [Ev::Made, Ev::Lost(ReasonKind::Done)]);
     assert_eq!(read_to_eof(&mut peer), b"flushed first");
 }
+
+/// A streaming producer that writes from inside resume_producing and so
+/// crosses the mark during its own callback.
+struct WritesOnResume {
+    ev: Events,
+    chunk: Vec<u8>,
+    sent: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Producer for WritesOnResume {
+    fn pause_producing(&mut self, t: &Transport) {
+        self.ev.borrow_mut().push(("pause".into(), t.queued().unwrap()));
+    }
+    fn resume_producing(&mut self, t: &Transport) {
+        self.ev.borrow_mut().push(("resume".into(), t.queued().unwrap()));
+        t.write(&self.chunk).unwrap();
+        self.sent.borrow_mut().extend_from_slice(&self.chunk);
+    }
+}
+
+#[test]
+fn a_pause_decided_inside_resume_producing_is_delivered() {
+    let r = Reactor::new().unwrap();
+    let log: Log = Default::default();
+    let listener = std_listener(Some(4096));
+    let (t, mut peer) = client_pair_on(&r, Recorder::new(&log), &listener);
+    let ev: Events = Default::default();
+    let sent: Rc<RefCell<Vec<u8>>> = Default::default();
+    // More than the kernel can take at once, however fast the peer reads.
+    let chunk = pattern(16 << 20, 21);
+    t.register_producer(Box::new(WritesOnResume { ev: ev.clone(), chunk: chunk.clone(), sent: sent.clone() }), true)
+        .unwrap();
+    let mut first = Vec::new();
+    write_until_paused(&r, &t, &ev, &chunk, &mut first);
+    sent.borrow_mut().splice(0..0, first);
+    assert_eq!(names(&ev), ["pause"]);
+    let reader = std::thread::spawn(move || read_to_eof(&mut peer));
+    let ev2 = ev.clone();
+    let start = std::time::Instant::now();
+    while ev.borrow().len() < 7 {
+        assert!(start.elapsed() < Duration::from_secs(10), "{:?}", ev2.borrow());
+        r.run_once(Some(Duration::from_millis(20))).unwrap();
+    }
+    let n = names(&ev);
+    for pair in n.windows(2) {
+        assert_ne!(pair[0], pair[1], "pause and resume alternate: {n:?}");
+    }
+    t.unregister_producer().unwrap();
+    t.lose_connection().unwrap();
+    run_until(&r, || has(&log, is_lost));
+    assert!(reader.join().unwrap() == *sent.borrow());
+}

@@ -16,6 +16,12 @@ pub(crate) struct ProducerSlot {
     /// A pull producer is owed a resume_producing at the end of this turn.
     pull_due: Cell<bool>,
     high_water: Cell<usize>,
+    /// A pause or resume decided while the producer's own callback was
+    /// running (it wrote from resume_producing and crossed the mark, say).
+    /// It cannot be called re-entrantly, so it is delivered when that
+    /// callback returns; otherwise producer and slot would disagree on
+    /// whether it is paused and it would never be paused again.
+    owed: Cell<Option<bool>>,
 }
 
 impl Default for ProducerSlot {
@@ -27,6 +33,7 @@ impl Default for ProducerSlot {
             paused: Cell::new(false),
             pull_due: Cell::new(false),
             high_water: Cell::new(DEFAULT_HIGH_WATER),
+            owed: Cell::new(None),
         }
     }
 }
@@ -70,25 +77,46 @@ impl ProducerSlot {
         }
         self.producer.borrow_mut().take();
         self.pull_due.set(false);
+        self.owed.set(None);
         Ok(())
     }
 
     fn call(&self, t: &Transport, f: impl FnOnce(&mut dyn Producer, &Transport)) {
         let taken = self.producer.borrow_mut().take();
-        if let Some(mut p) = taken {
-            f(p.as_mut(), t);
-            let mut slot = self.producer.borrow_mut();
-            if self.registered.get() && slot.is_none() {
-                *slot = Some(p);
+        let Some(mut p) = taken else { return };
+        f(p.as_mut(), t);
+        // Deliver what was decided while `f` ran (the last decision wins).
+        while let Some(pause) = self.owed.take() {
+            if !self.registered.get() {
+                break;
+            }
+            if pause {
+                p.pause_producing(t);
+            } else {
+                p.resume_producing(t);
             }
         }
+        let mut slot = self.producer.borrow_mut();
+        if self.registered.get() && slot.is_none() {
+            *slot = Some(p);
+        }
+    }
+
+    /// Pauses (true) or resumes (false) a streaming producer, now or, from
+    /// inside its own callback, when that returns.
+    fn pause_or_resume(&self, t: &Transport, pause: bool) {
+        if self.producer.borrow().is_none() {
+            self.owed.set(Some(pause));
+            return;
+        }
+        self.call(t, |p, t| if pause { p.pause_producing(t) } else { p.resume_producing(t) });
     }
 
     /// After data was queued: pause a streaming producer past the mark.
     pub fn after_write(&self, t: &Transport, queued: usize) {
         if self.registered.get() && self.streaming.get() && !self.paused.get() && queued > self.high_water.get() {
             self.paused.set(true);
-            self.call(t, |p, t| p.pause_producing(t));
+            self.pause_or_resume(t, true);
         }
     }
 
@@ -100,7 +128,7 @@ impl ProducerSlot {
         }
         if self.streaming.get() {
             if self.paused.replace(false) {
-                self.call(t, |p, t| p.resume_producing(t));
+                self.pause_or_resume(t, false);
             }
         } else {
             self.schedule_pull(core, t);
