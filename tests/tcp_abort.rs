@@ -128,30 +128,58 @@ fn sigpipe_child() {
     let r = Reactor::new().unwrap();
     // SAFETY: restoring the default action of one signal.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let log: Log = Default::default();
-    let proto = Recorder::new(&log);
-    let reasons = proto.reasons.clone();
-    let listener = std_listener(Some(4096));
-    let (t, peer) = client_pair_on(&r, proto, &listener);
-    let chunk = pattern(1 << 20, 5);
-    while t.queued().unwrap() < (2 << 20) {
-        t.write(&chunk).unwrap();
-        r.run_once(Some(Duration::from_millis(1))).unwrap();
-    }
-    socket2::SockRef::from(&peer).set_linger(Some(Duration::ZERO)).unwrap();
-    drop(peer);
-    // Keep writing while the reset arrives: both the queue flush and the
-    // immediate path hit a dead socket.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !has(&log, is_lost) {
-        assert!(Instant::now() < deadline);
+    for queued in [true, false] {
+        let log: Log = Default::default();
+        let proto = Recorder::new(&log);
+        let reasons = proto.reasons.clone();
+        let listener = std_listener(Some(4096));
+        let (t, peer) = client_pair_on(&r, proto, &listener);
+        if queued {
+            let chunk = pattern(1 << 20, 5);
+            while t.queued().unwrap() < (2 << 20) {
+                t.write(&chunk).unwrap();
+                r.run_once(Some(Duration::from_millis(1))).unwrap();
+            }
+        }
+        socket2::SockRef::from(&peer).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(peer);
+        std::thread::sleep(Duration::from_millis(50));
+        // Take the pending ECONNRESET off marline's socket behind its back:
+        // its next send then fails with EPIPE, the case that raises SIGPIPE
+        // unless the send says MSG_NOSIGNAL.
+        let marline::Address::Inet(local) = t.host().unwrap() else { panic!() };
+        let fd = socket_fd_with_local_addr(local).expect("marline's socket");
+        // SAFETY: fd is an open socket of this process, only borrowed.
+        let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let err = socket2::SockRef::from(&b).take_error().unwrap();
+        assert_eq!(err.and_then(|e| e.raw_os_error()), Some(libc::ECONNRESET));
+        // Both the immediate path (empty queue) and the queue flush send.
         let _ = t.write(b"more");
-        r.run_once(Some(Duration::from_millis(5))).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !has(&log, is_lost) {
+            assert!(Instant::now() < deadline);
+            r.run_once(Some(Duration::from_millis(5))).unwrap();
+        }
+        assert_eq!(*log.borrow(), [Ev::Made, Ev::Lost(ReasonKind::Lost)]);
+        let errno = reasons.borrow()[0].errno();
+        assert_eq!(errno, libc::EPIPE, "queued={queued}");
     }
-    assert_eq!(*log.borrow(), [Ev::Made, Ev::Lost(ReasonKind::Lost)]);
-    let errno = reasons.borrow()[0].errno();
-    assert!(errno == libc::ECONNRESET || errno == libc::EPIPE, "errno {errno}");
     println!("CHILD-OK");
+}
+
+/// The descriptor of this process whose local address is `addr`.
+fn socket_fd_with_local_addr(addr: std::net::SocketAddr) -> Option<i32> {
+    for entry in std::fs::read_dir("/proc/self/fd").ok()? {
+        let fd: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        // SAFETY: probing; a non-socket just fails getsockname.
+        let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        if let Ok(a) = socket2::SockRef::from(&b).local_addr() {
+            if a.as_socket() == Some(addr) {
+                return Some(fd);
+            }
+        }
+    }
+    None
 }
 
 #[test]

@@ -51,8 +51,8 @@ fn child() {
     let r = Reactor::new().unwrap();
     let log: Log = Default::default();
     let l2 = log.clone();
-    let accepted: std::rc::Rc<std::cell::RefCell<Vec<std::rc::Rc<std::cell::RefCell<Option<marline::Transport>>>>>> =
-        Default::default();
+    type Slot = std::rc::Rc<std::cell::RefCell<Option<marline::Transport>>>;
+    let accepted: std::rc::Rc<std::cell::RefCell<Vec<Slot>>> = Default::default();
     let acc2 = accepted.clone();
     let lp = r
         .listen_tcp("127.0.0.1", 0, 128, move |_| {
