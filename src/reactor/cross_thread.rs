@@ -49,8 +49,8 @@ pub(crate) fn register(shared: &Arc<Shared>) -> u16 {
     let mut map = REACTORS.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let serial = (NEXT_SERIAL.fetch_add(1, Ordering::Relaxed) % 0xFFFF + 1) as u16;
-        if !map.contains_key(&serial) {
-            map.insert(serial, Arc::downgrade(shared));
+        if let std::collections::btree_map::Entry::Vacant(slot) = map.entry(serial) {
+            slot.insert(Arc::downgrade(shared));
             return serial;
         }
     }

@@ -39,9 +39,13 @@ impl DelayedCall {
         }
     }
 
-    /// Re-schedules the call `delay` from now.
+    /// Re-schedules the call `delay` from now. A delay too large for an
+    /// `Instant` is `InvalidArgument` (and the call keeps its deadline).
     pub fn reset(&self, delay: Duration) -> Result<()> {
-        let deadline = Instant::now() + delay;
+        if !self.active() {
+            return Err(Error::NotActive);
+        }
+        let deadline = Instant::now().checked_add(delay).ok_or(Error::InvalidArgument)?;
         if self.core()?.timers().set_deadline(self.handle, deadline) {
             Ok(())
         } else {
@@ -53,7 +57,8 @@ impl DelayedCall {
     pub fn delay(&self, delay: Duration) -> Result<()> {
         let core = self.core()?;
         let mut timers = core.timers();
-        let deadline = timers.deadline(self.handle).ok_or(Error::NotActive)? + delay;
+        let deadline = timers.deadline(self.handle).ok_or(Error::NotActive)?;
+        let deadline = deadline.checked_add(delay).ok_or(Error::InvalidArgument)?;
         timers.set_deadline(self.handle, deadline);
         Ok(())
     }

@@ -27,8 +27,10 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
+    /// Adds a call; `None` when the table is full or `delay` is too far in
+    /// the future for an `Instant` (adding it would panic).
     pub fn schedule(&mut self, delay: Duration, callback: TimerCallback) -> Option<Handle> {
-        let deadline = Instant::now() + delay;
+        let deadline = Instant::now().checked_add(delay)?;
         let seq = self.bump();
         let h = self.table.insert(Entry { deadline, seq, callback })?;
         self.heap.push(Reverse((deadline, seq, h)));
@@ -114,5 +116,32 @@ impl Timers {
         self.heap.clear();
         let handles = self.table.handles();
         handles.into_iter().filter_map(|h| self.table.remove(h)).map(|e| e.callback).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_deadlines_pop_in_the_order_they_were_set() {
+        let mut t = Timers::default();
+        let at = Instant::now();
+        let hs: Vec<Handle> = (0..50).map(|_| t.schedule(Duration::from_secs(60), Box::new(|_| {})).unwrap()).collect();
+        // Give them all the very same deadline, in reverse order.
+        for h in hs.iter().rev() {
+            assert!(t.set_deadline(*h, at));
+        }
+        let mark = t.turn_mark();
+        let mut held = Vec::new();
+        let mut popped = Vec::new();
+        // pop_due returns callbacks; identify them by what is left active.
+        for _ in 0..hs.len() {
+            assert!(t.pop_due(at, mark, &mut held).is_some());
+            popped.push(*hs.iter().find(|h| !t.is_active(**h) && !popped.contains(*h)).unwrap());
+        }
+        assert!(t.pop_due(at, mark, &mut held).is_none());
+        let want: Vec<Handle> = hs.iter().rev().copied().collect();
+        assert_eq!(popped, want);
     }
 }

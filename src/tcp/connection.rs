@@ -22,6 +22,16 @@ use crate::transport::{Address, ProducerSlot, Protocol, ProtocolSlot, Reason, Re
 /// Reads per readiness event before yielding to other connections.
 const READS_PER_EVENT: usize = 16;
 
+/// What [`TcpConnection::take_urgent`] did.
+enum Urgent {
+    /// The urgent byte was delivered.
+    Delivered,
+    /// Not at the mark (or nothing urgent): read normal data.
+    NotYet,
+    /// At the mark but the byte has not arrived: read nothing for now.
+    Wait,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Waiting for name resolution or for connect() to complete.
@@ -43,9 +53,14 @@ struct State {
     write_shut: bool,
     read_eof: bool,
     reading_paused: bool,
-    /// epoll reported the peer's FIN (or an error). That edge is never
-    /// repeated, so reads must go on until recv returns 0 or fails.
-    peer_hung_up: bool,
+    /// The poll reported the peer's FIN or an error. With edge-triggered
+    /// polling a short read then no longer means "drained": the EOF (or the
+    /// error) is still to be read and no new edge will announce it.
+    hup_seen: bool,
+    /// The poll reported urgent data (EPOLLPRI) not yet delivered. While
+    /// set, every read first checks for the urgent mark: a plain read that
+    /// starts exactly at the mark would silently skip the out-of-band byte.
+    urgent_pending: bool,
     /// Addresses still to try, for a client.
     candidates: Vec<SocketAddr>,
     connect_timer: Option<Handle>,
@@ -77,7 +92,8 @@ impl TcpConnection {
                 write_shut: false,
                 read_eof: false,
                 reading_paused: false,
-                peer_hung_up: false,
+                hup_seen: false,
+                urgent_pending: false,
                 candidates: Vec::new(),
                 connect_timer: None,
                 local: None,
@@ -260,13 +276,20 @@ impl TcpConnection {
     fn read_some(self: &Rc<Self>, core: &Rc<Core>) {
         let t = self.transport(core);
         for _ in 0..READS_PER_EVENT {
-            let fd = {
+            let (fd, urgent_pending) = {
                 let st = self.state.borrow();
                 if st.phase != Phase::Connected || st.reading_paused || st.read_eof || st.disconnecting {
                     return;
                 }
-                st.socket.as_ref().expect("connected socket").as_raw_fd()
+                (st.socket.as_ref().expect("connected socket").as_raw_fd(), st.urgent_pending)
             };
+            if urgent_pending {
+                match self.take_urgent(&t, fd) {
+                    Urgent::Delivered => continue,
+                    Urgent::Wait => return,
+                    Urgent::NotYet => {}
+                }
+            }
             let mut buf = core.read_buffer();
             match sys::recv(fd, &mut buf, 0) {
                 Ok(0) => {
@@ -275,9 +298,13 @@ impl TcpConnection {
                 }
                 Ok(n) => {
                     self.protocol.with(|p| p.data_received(&t, &buf[..n]));
-                    if n < READ_BUFFER_SIZE && !self.state.borrow().peer_hung_up {
+                    drop(buf);
+                    let st = self.state.borrow();
+                    if n < READ_BUFFER_SIZE && !st.hup_seen && !st.urgent_pending {
                         // A short read drained the socket; epoll will report
-                        // the next arrival as a new edge.
+                        // the next arrival as a new edge. (Not so when a FIN
+                        // or error is pending, or when the read stopped at
+                        // the urgent mark: those were announced already.)
                         return;
                     }
                 }
@@ -293,6 +320,40 @@ impl TcpConnection {
         }
         // Still more to read: come back after the others had their turn.
         self.schedule_read(core);
+    }
+
+    /// Called before each read while urgent data is announced: delivers the
+    /// out-of-band byte once the stream has been read up to its mark, so it
+    /// arrives after everything sent before it.
+    fn take_urgent(&self, t: &Transport, fd: std::os::fd::RawFd) -> Urgent {
+        let mut byte = [0u8; 1];
+        // Is there still an unread urgent byte? (EINVAL: no, or already read.)
+        match sys::recv(fd, &mut byte, libc::MSG_OOB | libc::MSG_PEEK) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                self.state.borrow_mut().urgent_pending = false;
+                return Urgent::NotYet;
+            }
+            _ => {}
+        }
+        if !matches!(sys::at_mark(fd), Ok(true)) {
+            // Normal data comes first; the next plain read stops at the mark.
+            return Urgent::NotYet;
+        }
+        match sys::recv(fd, &mut byte, libc::MSG_OOB) {
+            Ok(1) => {
+                self.state.borrow_mut().urgent_pending = false;
+                self.protocol.with(|p| p.urgent_data_received(t, &byte));
+                Urgent::Delivered
+            }
+            // The urgent pointer arrived but not the byte yet: a plain read
+            // now would skip it. Wait for the next readiness.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Urgent::Wait,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Urgent::Delivered,
+            _ => {
+                self.state.borrow_mut().urgent_pending = false;
+                Urgent::NotYet
+            }
+        }
     }
 
     /// The peer sent FIN.
@@ -313,27 +374,6 @@ impl TcpConnection {
         }
     }
 
-    fn read_urgent(self: &Rc<Self>, core: &Rc<Core>) {
-        // Data before the mark goes first, so urgent data arrives in place.
-        let fd = {
-            let st = self.state.borrow();
-            match (&st.socket, st.phase) {
-                (Some(s), Phase::Connected) => s.as_raw_fd(),
-                _ => return,
-            }
-        };
-        let t = self.transport(core);
-        self.protocol.with(|p| p.urgent_pending(&t));
-        self.read_some(core);
-        if !matches!(sys::at_mark(fd), Ok(true)) {
-            return;
-        }
-        let mut byte = [0u8; 1];
-        if let Ok(1) = sys::recv(fd, &mut byte, libc::MSG_OOB) {
-            self.protocol.with(|p| p.urgent_data_received(&t, &byte));
-        }
-    }
-
     // ----- writing -----
 
     fn check_writable(st: &State) -> Result<()> {
@@ -343,16 +383,61 @@ impl TcpConnection {
         Ok(())
     }
 
-    /// The immediate-write fast path; returns bytes the kernel took.
+    /// The immediate-write fast path: gather-writes straight from the
+    /// caller's buffers, `MAX_IOV` at a time, for as long as the kernel takes
+    /// them. Returns the bytes taken.
+    ///
+    /// It must go on until the kernel refuses (or everything is sent): the
+    /// socket is polled edge-triggered, so if it stopped after one batch with
+    /// room left in the socket, no writable edge would ever come to flush
+    /// what it queued.
     fn try_send(st: &State, bufs: &[IoSlice<'_>], urgent: bool) -> io::Result<usize> {
         if st.phase != Phase::Connected || !st.queue.is_empty() {
             return Ok(0);
         }
         let fd = st.socket.as_ref().expect("connected socket").as_raw_fd();
         let flags = if urgent { libc::MSG_OOB } else { 0 };
-        match sys::send_vectored(fd, bufs, flags) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-            other => other,
+        let mut taken = 0;
+        // Position: buffer `i`, of which `off` bytes are already sent.
+        let (mut i, mut off) = (0, 0);
+        loop {
+            while i < bufs.len() && off == bufs[i].len() {
+                i += 1;
+                off = 0;
+            }
+            if i == bufs.len() {
+                return Ok(taken);
+            }
+            let mut batch = [IoSlice::new(&[]); sys::MAX_IOV];
+            let mut n = 0;
+            for (k, b) in bufs[i..].iter().take(sys::MAX_IOV).enumerate() {
+                let b = if k == 0 { &b[off..] } else { &b[..] };
+                batch[n] = IoSlice::new(b);
+                n += 1;
+            }
+            let sent = match sys::send_vectored(fd, &batch[..n], flags) {
+                Ok(sent) => sent,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(taken),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if sent == 0 {
+                return Ok(taken);
+            }
+            taken += sent;
+            // Advance the position by `sent` bytes.
+            let mut left = sent;
+            while left > 0 {
+                let room = bufs[i].len() - off;
+                if left < room {
+                    off += left;
+                    left = 0;
+                } else {
+                    left -= room;
+                    i += 1;
+                    off = 0;
+                }
+            }
         }
     }
 
@@ -410,12 +495,15 @@ impl TcpConnection {
         self.producer.drained(core, &t);
         let (shut_now, close_now) = {
             let st = self.state.borrow();
-            // The producer may have written (or closed) in the meantime.
-            if st.phase != Phase::Connected || !st.queue.is_empty() {
+            if st.phase != Phase::Connected {
                 return;
             }
             let shut_now = st.write_shut_requested && !st.write_shut;
-            let close_now = st.disconnecting && !self.producer.is_registered();
+            // lose_connection waits for a registered producer to unregister,
+            // but a peer that closed a non-half-close connection is not
+            // waited on: the producer is stopped when connection_lost comes.
+            let peer_gone = st.read_eof && !self.half_close;
+            let close_now = st.disconnecting && (!self.producer.is_registered() || peer_gone);
             (shut_now, close_now)
         };
         if close_now {
@@ -522,16 +610,23 @@ impl Object for TcpConnection {
                 }
             }
             Phase::Connected => {
+                let newly_urgent = {
+                    let mut st = self.state.borrow_mut();
+                    st.hup_seen |= r.read_closed || r.error;
+                    let newly = r.priority && !st.urgent_pending;
+                    st.urgent_pending |= r.priority;
+                    newly
+                };
+                if newly_urgent {
+                    // Before the data in front of the mark is delivered, so
+                    // telnet can discard it (Synch).
+                    let t = self.transport(core);
+                    self.protocol.with(|p| p.urgent_pending(&t));
+                }
                 if r.writable {
                     self.flush(core);
                 }
-                if r.priority {
-                    self.read_urgent(core);
-                }
-                if r.read_closed || r.error {
-                    self.state.borrow_mut().peer_hung_up = true;
-                }
-                if r.readable || r.read_closed || r.error {
+                if r.readable || r.priority || r.read_closed || r.error {
                     self.read_some(core);
                 }
             }
@@ -604,11 +699,9 @@ impl TransportOps for TcpConnection {
         let phase = me.state.borrow().phase;
         match phase {
             Phase::Connecting => me.fail_connect(core, Reason::new(ReasonKind::Cancelled, "the connection attempt was aborted")),
-            Phase::Connected => {
-                let t = me.transport(core);
-                me.producer.stop(&t);
-                me.close(core, Reason::new(ReasonKind::Aborted, "the connection was aborted"), true)
-            }
+            // The producer is stopped with the final notification, from the
+            // loop: stopping it here would run its code inside this call.
+            Phase::Connected => me.close(core, Reason::new(ReasonKind::Aborted, "the connection was aborted"), true),
             Phase::Closed => {}
         }
         Ok(())

@@ -8,6 +8,11 @@ use super::TcpConnection;
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 
+/// Largest keepalive idle time and interval Linux accepts, in seconds.
+const MAX_KEEPALIVE_SECS: u64 = 32767;
+/// Largest keepalive probe count Linux accepts.
+const MAX_KEEPALIVE_COUNT: u32 = 127;
+
 /// Keepalive tuning (Linux TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeepAlive {
@@ -58,7 +63,12 @@ impl Transport {
 
     /// Turns keepalive on with the given timing.
     pub fn set_tcp_keepalive_params(&self, k: KeepAlive) -> Result<()> {
-        if k.idle.as_secs() == 0 || k.interval.as_secs() == 0 || k.count == 0 {
+        // Checked here against Linux's limits (MAX_TCP_KEEPIDLE,
+        // MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT) rather than left to the kernel:
+        // the three options are set one by one, so a value refused half way
+        // would leave the socket with a mix of old and new settings.
+        let secs_ok = |d: Duration| (1..=MAX_KEEPALIVE_SECS).contains(&d.as_secs());
+        if !secs_ok(k.idle) || !secs_ok(k.interval) || !(1..=MAX_KEEPALIVE_COUNT).contains(&k.count) {
             return Err(Error::InvalidArgument);
         }
         self.with_tcp(|s| {

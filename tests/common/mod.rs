@@ -29,11 +29,13 @@ pub struct Recorder {
     pub half_close: bool,
     pub hook: Option<Hook>,
     pub reasons: Rc<RefCell<Vec<Reason>>>,
+    /// The transport, once connection_made has run (for accepted ones).
+    pub current: Rc<RefCell<Option<Transport>>>,
 }
 
 impl Recorder {
     pub fn new(log: &Log) -> Recorder {
-        Recorder { log: log.clone(), half_close: false, hook: None, reasons: Default::default() }
+        Recorder { log: log.clone(), half_close: false, hook: None, reasons: Default::default(), current: Default::default() }
     }
     pub fn half_close(mut self) -> Self {
         self.half_close = true;
@@ -53,6 +55,7 @@ impl Recorder {
 
 impl marline::Protocol for Recorder {
     fn connection_made(&mut self, t: &Transport) {
+        *self.current.borrow_mut() = Some(t.clone());
         self.push(t, Ev::Made)
     }
     fn data_received(&mut self, t: &Transport, data: &[u8]) {
@@ -139,4 +142,86 @@ pub fn echo_server(r: &Reactor) -> u16 {
         marline::Address::Inet(a) => a.port(),
         other => panic!("unexpected {other}"),
     }
+}
+
+// ----- peers and pairs -----
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+
+/// A std listener on 127.0.0.1 (port 0). `rcvbuf` sets SO_RCVBUF before
+/// listen(), so accepted sockets inherit it (a peer that fills up fast).
+pub fn std_listener(rcvbuf: Option<usize>) -> TcpListener {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    if let Some(n) = rcvbuf {
+        s.set_recv_buffer_size(n).unwrap();
+    }
+    s.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    s.listen(16).unwrap();
+    s.into()
+}
+
+pub fn port_of(l: &TcpListener) -> u16 {
+    l.local_addr().unwrap().port()
+}
+
+/// A marline client (running `proto`) connected to a std peer.
+pub fn client_pair(r: &Reactor, proto: Recorder) -> (Transport, TcpStream) {
+    client_pair_on(r, proto, &std_listener(None))
+}
+
+/// Like [`client_pair`], on a given std listener.
+pub fn client_pair_on(r: &Reactor, proto: Recorder, l: &TcpListener) -> (Transport, TcpStream) {
+    let log = proto.log.clone();
+    let t = r.connect_tcp("127.0.0.1", port_of(l), None, Box::new(proto)).unwrap();
+    run_until(r, || has(&log, |e| *e == Ev::Made));
+    let (s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    (t, s)
+}
+
+/// A marline listener accepting one std client; `proto` runs on the
+/// accepted transport.
+pub fn server_pair(r: &Reactor, proto: Recorder) -> (Transport, TcpStream) {
+    let log = proto.log.clone();
+    let current = proto.current.clone();
+    let mut once = Some(proto);
+    let lp = r.listen_tcp("127.0.0.1", 0, 0, move |_| Box::new(once.take().expect("one connection"))).unwrap();
+    let port = match lp.host().unwrap() {
+        marline::Address::Inet(a) => a.port(),
+        other => panic!("unexpected {other}"),
+    };
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    run_until(r, || has(&log, |e| *e == Ev::Made));
+    lp.stop_listening().unwrap();
+    let t = current.borrow().clone().unwrap();
+    (t, s)
+}
+
+/// Reads until EOF (panics on error or after the read timeout).
+pub fn read_to_eof(s: &mut TcpStream) -> Vec<u8> {
+    let mut v = Vec::new();
+    s.read_to_end(&mut v).unwrap();
+    v
+}
+
+/// Reads exactly `n` bytes.
+pub fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut v = vec![0; n];
+    s.read_exact(&mut v).unwrap();
+    v
+}
+
+/// Runs the loop for `d` (for "nothing happens" checks).
+pub fn run_for(r: &Reactor, d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        r.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+}
+
+/// The number of `Lost`/`Failed` events in the log.
+pub fn lost_count(log: &Log) -> usize {
+    log.borrow().iter().filter(|e| is_lost(e)).count()
 }
