@@ -18,7 +18,7 @@ static int buffer_append(struct buffer *b, const uint8_t *data, size_t len) {
     if (b->len + len > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + len) cap *= 2;
-        uint8_t *grown = realloc(b->data, cap);
+        uint8_t *grown = (uint8_t *)realloc(b->data, cap);
         if (!grown) return -1;
         b->data = grown;
         b->cap = cap;
@@ -35,7 +35,7 @@ struct client {
 };
 
 static void on_made(transport_t *t, void *user) {
-    struct client *c = user;
+    struct client *c = (struct client *)user;
     if (transport_write(t, c->sent.data, c->sent.len) != MARLINE_OK ||
         transport_lose_write_connection(t) != MARLINE_OK) {
         c->failed = 1;
@@ -44,7 +44,7 @@ static void on_made(transport_t *t, void *user) {
 }
 
 static void on_data(transport_t *t, const uint8_t *data, size_t len, void *user) {
-    struct client *c = user;
+    struct client *c = (struct client *)user;
     if (buffer_append(&c->received, data, len) != 0) {
         c->failed = 1;
         transport_abort_connection(t);
@@ -59,7 +59,7 @@ static void on_read_lost(transport_t *t, void *user) {
 
 static void on_lost(transport_t *t, const marline_reason_t *reason, void *user) {
     (void)t;
-    struct client *c = user;
+    struct client *c = (struct client *)user;
     if (marline_reason_kind(reason) != MARLINE_REASON_DONE) {
         fprintf(stderr, "echo_client: connection lost: %s\n", marline_reason_message(reason));
         c->failed = 1;
@@ -69,7 +69,7 @@ static void on_lost(transport_t *t, const marline_reason_t *reason, void *user) 
 
 static void on_failed(transport_t *t, const marline_reason_t *reason, void *user) {
     (void)t;
-    struct client *c = user;
+    struct client *c = (struct client *)user;
     fprintf(stderr, "echo_client: cannot connect: %s\n", marline_reason_message(reason));
     c->failed = 1;
     reactor_stop(c->reactor);
@@ -93,7 +93,9 @@ int main(int argc, char **argv) {
     if (*argv[i] == '\0' || *end != '\0' || port < 1 || port > 65535) return usage();
     i++;
 
-    struct client c = {0};
+    struct client c;
+
+    memset(&c, 0, sizeof c);
     if (i < argc) {
         for (int w = i; w < argc; w++) {
             if (w > i) buffer_append(&c.sent, (const uint8_t *)" ", 1);
@@ -116,7 +118,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "echo_client: reactor_new: %s\n", marline_strerror(s));
         return 1;
     }
-    marline_protocol_t proto = {0};
+    marline_protocol_t proto;
+    memset(&proto, 0, sizeof proto);
     proto.connection_made = on_made;
     proto.data_received = on_data;
     proto.read_connection_lost = on_read_lost;

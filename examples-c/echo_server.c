@@ -3,6 +3,7 @@
  * on for every connection and echoes every byte until killed. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "marline.h"
 
@@ -40,7 +41,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "echo_server: reactor_new: %s\n", marline_strerror(s));
         return 1;
     }
-    marline_protocol_t echo = {0};
+    marline_protocol_t echo;
+    memset(&echo, 0, sizeof echo);
     echo.connection_made = on_made;
     echo.data_received = on_data;
     listening_port_t *lp = NULL;

@@ -6,6 +6,7 @@
  * success. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "marline.h"
 
@@ -37,7 +38,7 @@ static void produce(transport_t *t, struct demo *d) {
 }
 
 static void on_pause(transport_t *t, void *user) {
-    struct demo *d = user;
+    struct demo *d = (struct demo *)user;
     size_t queued = 0;
     transport_get_write_queue_size(t, &queued);
     d->paused = 1;
@@ -46,7 +47,7 @@ static void on_pause(transport_t *t, void *user) {
 }
 
 static void on_resume(transport_t *t, void *user) {
-    struct demo *d = user;
+    struct demo *d = (struct demo *)user;
     d->paused = 0;
     d->resumes++;
     if (d->resumes <= 5) printf("resume at %6.2f MiB sent\n", d->sent / 1048576.0);
@@ -55,7 +56,7 @@ static void on_resume(transport_t *t, void *user) {
 
 static void on_client_made(transport_t *t, void *user) {
     static const marline_producer_t producer = {on_pause, on_resume, NULL};
-    struct demo *d = user;
+    struct demo *d = (struct demo *)user;
     if (transport_register_producer(t, &producer, d, true) != MARLINE_OK) d->errors++;
     produce(t, d);
 }
@@ -63,17 +64,17 @@ static void on_client_made(transport_t *t, void *user) {
 /* The slow server: reads, then stops reading for 2 ms every 256 KiB. */
 static void resume_reading(reactor_t *r, void *user) {
     (void)r;
-    struct demo *d = user;
+    struct demo *d = (struct demo *)user;
     if (d->server_side) transport_resume_producing(d->server_side);
 }
 
 static void on_server_made(transport_t *t, void *user) {
-    struct demo *d = user;
+    struct demo *d = (struct demo *)user;
     d->server_side = t;
 }
 
 static void on_server_data(transport_t *t, const uint8_t *data, size_t len, void *user) {
-    struct demo *d = user;
+    struct demo *d = (struct demo *)user;
     for (size_t i = 0; i < len; i++) {
         if (data[i] != byte_at(d->received + i)) { d->errors++; break; }
     }
@@ -87,7 +88,7 @@ static void on_server_data(transport_t *t, const uint8_t *data, size_t len, void
 
 static void on_server_lost(transport_t *t, const marline_reason_t *reason, void *user) {
     (void)t;
-    struct demo *d = user;
+    struct demo *d = (struct demo *)user;
     d->server_side = NULL;
     if (marline_reason_kind(reason) != MARLINE_REASON_DONE) d->errors++;
     d->done = 1;
@@ -96,7 +97,7 @@ static void on_server_lost(transport_t *t, const marline_reason_t *reason, void 
 
 static void on_client_lost(transport_t *t, const marline_reason_t *reason, void *user) {
     (void)t;
-    struct demo *d = user;
+    struct demo *d = (struct demo *)user;
     if (marline_reason_kind(reason) != MARLINE_REASON_DONE) d->errors++;
 }
 
@@ -110,7 +111,9 @@ int main(int argc, char **argv) {
     d.total = (size_t)mib * 1048576;
     if (reactor_new(&d.reactor) != MARLINE_OK) return 1;
 
-    marline_protocol_t server = {0};
+    marline_protocol_t server;
+
+    memset(&server, 0, sizeof server);
     server.connection_made = on_server_made;
     server.data_received = on_server_data;
     server.connection_lost = on_server_lost;
@@ -121,7 +124,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "producer_demo: cannot listen\n");
         return 1;
     }
-    marline_protocol_t client = {0};
+    marline_protocol_t client;
+    memset(&client, 0, sizeof client);
     client.connection_made = on_client_made;
     client.connection_lost = on_client_lost;
     transport_t *t = NULL;

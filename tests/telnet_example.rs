@@ -4,48 +4,15 @@
 //! reach the command, and the connection closes when the command exits. Also: binding a
 //! non-loopback address needs --allow-remote. Fails (never skips) when a tool is missing.
 
-use std::path::{Path, PathBuf};
+mod cbuild;
+
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
-}
-
-fn require_tool(names: &[&str], package: &str) -> PathBuf {
-    let find = || names.iter().find_map(|n| which(n));
-    if let Some(p) = find() {
-        return p;
-    }
-    let _ = Command::new("apt-get").args(["install", "-y", "-q", package]).env("DEBIAN_FRONTEND", "noninteractive").status();
-    find().unwrap_or_else(|| panic!("required tool {names:?} not found and `apt-get install -y {package}` did not provide it"))
-}
+use cbuild::require_tool;
 
 fn build_example() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(build_example_once).clone()
-}
-
-fn build_example_once() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo).args(["build", "--lib", "--quiet"]).current_dir(root()).output().expect("cargo build");
-    assert!(out.status.success(), "cargo build --lib failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("telnet_server");
-    let out = Command::new("cc")
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(root().join("include"))
-        .arg(root().join("examples-c/telnet_server.c"))
-        .arg(target.join("debug/libmarline.a"))
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&bin)
-        .output()
-        .expect("run cc");
-    assert!(out.status.success(), "compiling telnet_server.c failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    bin
+    cbuild::example("telnet_server")
 }
 
 #[test]

@@ -24,14 +24,9 @@
 
 #include "marline.h"
 
-static int failures = 0;
+#include "check.h"
 
-static void check(int ok, const char *what) {
-    printf("%s - %s\n", ok ? "ok" : "FAIL", what);
-    if (!ok) {
-        failures++;
-    }
-}
+#define check(ok, what) CHECK(ok, what)
 
 /* ----- shared state ----- */
 
@@ -289,6 +284,5 @@ int main(void) {
     check(cli_never.calls == 0, "unused completion untouched");
 
     check(reactor_free(reactor) == MARLINE_OK, "reactor_free");
-    printf("%d failed\n", failures);
-    return failures == 0 ? 0 : 1;
+    return check_summary();
 }

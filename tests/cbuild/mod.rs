@@ -1,0 +1,111 @@
+//! Building C programs against libmarline for the tests: the static library
+//! (rebuilt once per run with `cargo build --lib`), and C files compiled as
+//! C99 or C++ with every warning an error, optionally with sanitizers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The debug static library, rebuilt once per test run.
+pub fn static_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--lib", "--quiet"])
+            .current_dir(root())
+            .output()
+            .expect("run cargo build --lib");
+        assert!(out.status.success(), "cargo build --lib failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+        let lib = target.join("debug/libmarline.a");
+        assert!(lib.exists(), "{} was not built", lib.display());
+        lib
+    })
+}
+
+/// The `.c` files in `dir` whose names start with `prefix`, sorted.
+pub fn sources(dir: &str, prefix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+        .unwrap_or_else(|e| panic!("read {dir}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "c")
+                && p.file_name().unwrap().to_string_lossy().starts_with(prefix)
+        })
+        .collect();
+    found.sort();
+    assert!(!found.is_empty(), "no {prefix}*.c in {dir}");
+    found
+}
+
+/// How a C file is compiled.
+#[derive(Clone, Copy)]
+pub enum Mode {
+    C99,
+    Cxx,
+    Sanitized,
+}
+
+pub fn compile(src: &Path, mode: Mode) -> PathBuf {
+    let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+    let (compiler, lang, suffix): (&str, &[&str], &str) = match mode {
+        Mode::C99 => ("cc", &["-std=c99"], "c99"),
+        Mode::Cxx => ("g++", &["-x", "c++", "-std=c++17", "-pedantic"], "cxx"),
+        Mode::Sanitized => ("cc", &["-std=c99", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"], "asan"),
+    };
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{stem}_{suffix}"));
+    let result = Command::new(compiler)
+        .args(lang)
+        .args(["-Wall", "-Wextra", "-Werror", "-g", "-D_GNU_SOURCE"])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(src)
+        // `-x none` ends g++'s `-x c++` before the library.
+        .args(["-x", "none"])
+        .arg(static_lib())
+        .args(["-lpthread", "-ldl", "-lm", "-lutil", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+    assert!(
+        result.status.success(),
+        "compiling {} ({suffix}) failed:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    out
+}
+
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+/// The first of `names` on PATH; installs `package` with apt-get if none is
+/// there, and panics (never skips) if that does not help.
+pub fn require_tool(names: &[&str], package: &str) -> PathBuf {
+    let find = || names.iter().find_map(|n| which(n));
+    if let Some(p) = find() {
+        return p;
+    }
+    let _ = Command::new("apt-get").args(["install", "-y", "-q", package]).env("DEBIAN_FRONTEND", "noninteractive").status();
+    find().unwrap_or_else(|| panic!("required tool {names:?} not found and `apt-get install -y {package}` did not provide it"))
+}
+
+/// An example from examples-c/, built once per test binary as C99.
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(n, _)| n == name) {
+        return p.clone();
+    }
+    let p = compile(&root().join(format!("examples-c/{name}.c")), Mode::C99);
+    built.push((name.to_string(), p.clone()));
+    p
+}

@@ -1,0 +1,114 @@
+//! The example programs, driven as other programs drive them: their command
+//! lines and first output lines are contracts.
+
+mod cbuild;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running example killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts echo_server with `args` and returns it with the port from its
+/// first line, which must read "listening on 127.0.0.1:PORT".
+fn start_echo_server(args: &[&str]) -> (Running, u16) {
+    let mut child = Command::new(cbuild::example("echo_server"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start echo_server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line
+        .strip_prefix("listening on 127.0.0.1:")
+        .and_then(|p| p.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (Running(child), port)
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+#[test]
+fn echo_server_returns_every_byte_to_100_concurrent_connections() {
+    let (_server, port) = start_echo_server(&["0"]);
+    let clients: Vec<_> = (0..100)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let data = pattern(64 * 1024 + i * 97, i as u8);
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut w = s.try_clone().unwrap();
+                let expected = data.clone();
+                let writer = std::thread::spawn(move || {
+                    w.write_all(&data).unwrap();
+                    w.shutdown(std::net::Shutdown::Write).unwrap();
+                });
+                let mut back = Vec::new();
+                s.read_to_end(&mut back).unwrap();
+                writer.join().unwrap();
+                assert!(back == expected, "connection {i}: {} bytes back of {}", back.len(), expected.len());
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+}
+
+#[test]
+fn echo_server_reports_usage_and_busy_ports() {
+    let out = Command::new(cbuild::example("echo_server")).arg("not-a-port").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: echo_server [PORT]"));
+    let (_server, port) = start_echo_server(&[]);
+    let out = Command::new(cbuild::example("echo_server")).arg(port.to_string()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the address is already in use"), "{out:?}");
+}
+
+#[test]
+fn echo_client_checks_every_byte() {
+    let (_server, port) = start_echo_server(&["0"]);
+    let client = cbuild::example("echo_client");
+    let out = Command::new(&client).args([&port.to_string(), "hello", "marline"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, b"hello marline\n");
+
+    let data = pattern(3 << 20, 7);
+    let mut child = Command::new(&client).arg(port.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.clone();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout == data, "3 MiB from stdin came back exactly");
+
+    drop(_server);
+    let out = Command::new(&client).args([&port.to_string(), "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing listens any more");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"), "{out:?}");
+    let out = Command::new(&client).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn producer_demo_pauses_resumes_and_delivers_everything() {
+    let out = Command::new(cbuild::example("producer_demo")).arg("32").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("sent 33554432 bytes, received 33554432 bytes"), "{text}");
+    assert!(text.contains("pause  at") && text.contains("resume at"), "{text}");
+    assert!(text.trim_end().ends_with("OK"));
+}
