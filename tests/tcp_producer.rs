@@ -348,3 +348,42 @@ fn a_pause_decided_inside_resume_producing_is_delivered() {
     run_until(&r, || has(&log, is_lost));
     assert!(reader.join().unwrap() == *sent.borrow());
 }
+
+/// Writes its last chunk from resume_producing, then unregisters and loses
+/// the connection: the close must wait for that chunk to flush.
+struct FinishesOnResume {
+    ev: Events,
+    last: Vec<u8>,
+}
+
+impl Producer for FinishesOnResume {
+    fn pause_producing(&self, t: &Transport) {
+        self.ev.borrow_mut().push(("pause".into(), t.queued().unwrap_or(0)));
+    }
+    fn resume_producing(&self, t: &Transport) {
+        self.ev.borrow_mut().push(("resume".into(), 0));
+        t.write(&self.last).unwrap();
+        t.unregister_producer().unwrap();
+        t.lose_connection().unwrap();
+    }
+}
+
+#[test]
+fn data_written_and_closed_from_resume_producing_is_all_delivered() {
+    let r = Reactor::new().unwrap();
+    let log: Log = Default::default();
+    let listener = std_listener(Some(4096));
+    let (t, mut peer) = client_pair_on(&r, Recorder::new(&log), &listener);
+    let ev: Events = Default::default();
+    let last = pattern(1 << 20, 33);
+    t.register_producer(Box::new(FinishesOnResume { ev: ev.clone(), last: last.clone() }), true).unwrap();
+    let mut sent = Vec::new();
+    write_until_paused(&r, &t, &ev, &pattern(64 * 1024, 5), &mut sent);
+    sent.extend_from_slice(&last);
+    let reader = std::thread::spawn(move || read_to_eof(&mut peer));
+    run_until(&r, || has(&log, is_lost));
+    assert_eq!(*log.borrow().last().unwrap(), Ev::Lost(ReasonKind::Done));
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), sent.len(), "every byte arrives");
+    assert!(got == sent);
+}

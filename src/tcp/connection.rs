@@ -495,7 +495,9 @@ impl TcpConnection {
         self.producer.drained(core, &t);
         let (shut_now, close_now) = {
             let st = self.state.borrow();
-            if st.phase != Phase::Connected {
+            // The producer may have written (and asked to close) meanwhile:
+            // then this is no longer a drained queue.
+            if st.phase != Phase::Connected || !st.queue.is_empty() {
                 return;
             }
             let shut_now = st.write_shut_requested && !st.write_shut;
