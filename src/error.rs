@@ -68,6 +68,10 @@ pub enum Error {
     ConnectionReset,
     #[error("the connection has been terminated")]
     Terminated,
+    #[error("the peer has closed the connection and all its data has been read")]
+    ConnectionClosing,
+    #[error("another call on this stream is in progress")]
+    StreamBusy,
 }
 
 /// Result alias used across marline.
