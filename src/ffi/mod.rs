@@ -14,6 +14,7 @@ mod protocol;
 mod reactor;
 mod reason;
 mod status;
+mod stream;
 mod tcp;
 mod transport;
 
@@ -25,6 +26,7 @@ pub use protocol::*;
 pub use reactor::*;
 pub use reason::*;
 pub use status::*;
+pub use stream::*;
 pub use tcp::*;
 pub use transport::*;
 
