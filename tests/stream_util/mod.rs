@@ -85,3 +85,18 @@ pub fn localhost(port: u16) -> SocketAddr {
 
 pub const SECOND: Option<Duration> = Some(Duration::from_secs(1));
 pub const FIVE: Option<Duration> = Some(Duration::from_secs(5));
+
+/// Like [`accepted_pair`], with a recording asr installed before the
+/// passive open; the log is emptied once PASSIVE_OPEN_DONE has come.
+pub fn accepted_pair_logged() -> (TcpStream, PlainStream, Events) {
+    let s = TcpStream::new().unwrap();
+    let (asr, log) = recorder();
+    s.set_asr(Some(asr)).unwrap();
+    s.passive_open(0).unwrap();
+    let peer = PlainStream::connect(("127.0.0.1", port_of(&s))).unwrap();
+    s.wait(Some(Duration::from_secs(5))).unwrap();
+    eventually("PASSIVE_OPEN_DONE", || !events(&log).is_empty());
+    assert_eq!(events(&log), vec![(Event::PassiveOpenDone, 0)]);
+    log.lock().unwrap().clear();
+    (s, peer, log)
+}
