@@ -97,6 +97,12 @@ pub(crate) fn os_error(err: &std::io::Error) -> Error {
     }
 }
 
+/// Sets this thread's recorded errno: for errors that happened on another
+/// thread on this thread's behalf (a stream's engine thread).
+pub(crate) fn set_last_os_error(code: i32) {
+    LAST_OS_ERROR.with(|c| c.set(code));
+}
+
 /// The errno recorded by the last failing OS call on this thread (0 if none).
 pub fn last_os_error() -> i32 {
     LAST_OS_ERROR.with(|c| c.get())

@@ -57,6 +57,7 @@ fn passive_open_on_a_port_in_use_is_a_clear_error_and_the_stream_stays_usable() 
     let port = port_of(&first);
     let second = TcpStream::new().unwrap();
     assert_eq!(second.passive_open(port), Err(Error::AddressInUse));
+    assert_eq!(marline::error::last_os_error(), libc::EADDRINUSE);
     assert!(second.is_done());
     assert_eq!(second.sock_name(), Err(Error::NotConnected));
     assert_eq!(second.status().unwrap().state, TcpState::Closed);

@@ -170,6 +170,7 @@ impl Engine {
     }
 
     fn start(self: &Rc<Self>, core: &Rc<Core>, ticket: u64, op: Op) {
+        crate::error::set_last_os_error(0); // replies carry this thread's errno
         if let Op::Abort = op {
             let result = self.abort(core);
             if ticket != 0 {

@@ -122,7 +122,7 @@ impl Engine {
             Err(e) => {
                 self.st.borrow_mut().phase = Phase::Idle;
                 self.shared.update(|p| {
-                    p.passive = Passive::Failed(e);
+                    p.passive = Passive::Failed(e, crate::error::last_os_error());
                     p.local = None;
                 });
                 self.notify(core, Event::PassiveOpenDone, -1);

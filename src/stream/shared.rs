@@ -30,8 +30,9 @@ pub(crate) enum Passive {
     /// None is in progress and no failure is waiting to be reported.
     Idle,
     Pending,
-    /// It failed; the next wait reports this once.
-    Failed(Error),
+    /// It failed (with this errno, 0 if none); the next wait reports this
+    /// once.
+    Failed(Error, i32),
 }
 
 pub(crate) struct Public {
@@ -40,7 +41,8 @@ pub(crate) struct Public {
     pub sock: Option<Arc<Socket>>,
     /// This side's address: the listening one during a passive open.
     pub local: Option<SocketAddr>,
-    replies: Vec<(u64, Result<Reply>)>,
+    /// Answers by ticket, with the errno recorded on the engine thread.
+    replies: Vec<(u64, Result<Reply>, i32)>,
     next_ticket: u64,
     /// The engine thread has finished: nothing will reply any more.
     pub dead: bool,
@@ -108,7 +110,8 @@ impl Shared {
 
     /// Engine side: the answer to operation `ticket`.
     pub fn reply(&self, ticket: u64, result: Result<Reply>) {
-        self.update(|st| st.replies.push((ticket, result)));
+        let errno = if result.is_err() { crate::error::last_os_error() } else { 0 };
+        self.update(|st| st.replies.push((ticket, result, errno)));
     }
 
     /// Caller side: blocks until operation `ticket` is answered.
@@ -116,7 +119,11 @@ impl Shared {
         let mut st = self.lock();
         loop {
             if let Some(i) = st.replies.iter().position(|r| r.0 == ticket) {
-                return st.replies.swap_remove(i).1;
+                let (_, result, errno) = st.replies.swap_remove(i);
+                if result.is_err() {
+                    crate::error::set_last_os_error(errno);
+                }
+                return result;
             }
             if st.dead {
                 return Err(if st.freed { Error::StaleHandle } else { Error::Panic });
@@ -132,8 +139,9 @@ impl Shared {
         loop {
             match st.passive {
                 Passive::Idle => return Ok(()),
-                Passive::Failed(e) => {
+                Passive::Failed(e, errno) => {
                     st.passive = Passive::Idle;
+                    crate::error::set_last_os_error(errno);
                     return Err(e);
                 }
                 Passive::Pending => {}
