@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -101,9 +101,21 @@ impl Drop for DeadOnDrop {
     }
 }
 
+/// The engine thread's first answer: its reactor's doorway, or why none.
+/// (A mutex and condition variable rather than a channel: std's channels
+/// allocate a thread handle for the waiting thread, which a C thread never
+/// frees, and valgrind rightly reports it.)
+type Ready = Arc<(Mutex<Option<Result<(Stopper, Handle)>>>, Condvar)>;
+
+fn announce(ready: &Ready, value: Result<(Stopper, Handle)>) {
+    *ready.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    ready.1.notify_all();
+}
+
 /// Starts the engine thread and waits until its reactor is ready.
 pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Link> {
-    let (tx, rx) = mpsc::channel::<Result<(Stopper, Handle)>>();
+    let ready: Ready = Arc::new((Mutex::new(None), Condvar::new()));
+    let tx = ready.clone();
     let thread = std::thread::Builder::new()
         .name("marline-stream".into())
         .spawn(move || {
@@ -114,26 +126,32 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Link> {
             });
             match setup {
                 Ok((reactor, h)) => {
-                    let _ = tx.send(Ok((reactor.stopper(), h)));
+                    announce(&tx, Ok((reactor.stopper(), h)));
                     // A panic here must still end in mark_dead, never hang a caller.
                     let _ = catch_unwind(AssertUnwindSafe(|| reactor.run()));
                     drop(reactor); // runs Engine::shutdown on this thread
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
+                Err(e) => announce(&tx, Err(e)),
             }
         })
         .map_err(Error::from)?;
-    match rx.recv() {
-        Ok(Ok((stopper, engine))) => Ok(Link { stopper, engine, thread }),
-        Ok(Err(e)) => {
+    let answer = {
+        let mut slot = ready.0.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(answer) = slot.take() {
+                break answer;
+            }
+            if thread.is_finished() {
+                break Err(Error::Panic);
+            }
+            slot = ready.1.wait_timeout(slot, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    };
+    match answer {
+        Ok((stopper, engine)) => Ok(Link { stopper, engine, thread }),
+        Err(e) => {
             let _ = thread.join();
             Err(e)
-        }
-        Err(_) => {
-            let _ = thread.join();
-            Err(Error::Panic)
         }
     }
 }

@@ -51,7 +51,8 @@ mod transfer;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::thread::{JoinHandle, ThreadId};
+use std::os::unix::thread::JoinHandleExt;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use codes::{Event, TcpState, TerminateReason};
@@ -80,7 +81,9 @@ pub struct TcpStream {
     shared: Arc<Shared>,
     stopper: Stopper,
     engine: Handle,
-    engine_thread: ThreadId,
+    /// The engine thread, as pthread_t: comparing with pthread_self()
+    /// allocates nothing (std::thread::current would, on C threads).
+    engine_thread: libc::pthread_t,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -93,13 +96,14 @@ impl TcpStream {
             shared,
             stopper: link.stopper,
             engine: link.engine,
-            engine_thread: link.thread.thread().id(),
+            engine_thread: link.thread.as_pthread_t() as libc::pthread_t,
             thread: Mutex::new(Some(link.thread)),
         })
     }
 
     fn in_asr(&self) -> bool {
-        std::thread::current().id() == self.engine_thread
+        // SAFETY: pthread_self and pthread_equal have no preconditions.
+        unsafe { libc::pthread_equal(libc::pthread_self(), self.engine_thread) != 0 }
     }
 
     /// Runs `op` on the engine and waits for its answer.
