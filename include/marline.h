@@ -302,10 +302,11 @@ typedef struct tcp_stream_status_t {
   // Send progress: bytes sent (retransmissions included), the send
   // sequence number relative to the initial one.
   uint64_t bytes_sent;
-  // Send progress: bytes the peer acknowledged.
+  // Send progress: bytes the peer acknowledged (our FIN counts as one).
   uint64_t bytes_acked;
   // Receive progress: bytes received in order, the receive sequence
-  // number relative to the peer's initial one.
+  // number relative to the peer's initial one (the peer's FIN counts
+  // as one, as a sequence number does).
   uint64_t bytes_received;
 } tcp_stream_status_t;
 

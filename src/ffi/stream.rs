@@ -166,10 +166,11 @@ pub struct tcp_stream_status_t {
     /// Send progress: bytes sent (retransmissions included), the send
     /// sequence number relative to the initial one.
     pub bytes_sent: u64,
-    /// Send progress: bytes the peer acknowledged.
+    /// Send progress: bytes the peer acknowledged (our FIN counts as one).
     pub bytes_acked: u64,
     /// Receive progress: bytes received in order, the receive sequence
-    /// number relative to the peer's initial one.
+    /// number relative to the peer's initial one (the peer's FIN counts
+    /// as one, as a sequence number does).
     pub bytes_received: u64,
 }
 

@@ -169,7 +169,11 @@ impl TcpStream {
 
     /// This side's address: the listening one during a passive open.
     pub fn sock_name(&self) -> Result<SocketAddr> {
-        self.shared.lock().local.ok_or(Error::NotConnected)
+        let st = self.shared.lock();
+        if st.freed {
+            return Err(Error::StaleHandle);
+        }
+        st.local.ok_or(Error::NotConnected)
     }
 
     /// Connects from `local_port` (0 = any) to `host` (name or literal) and
@@ -236,7 +240,7 @@ impl TcpStream {
         self.not_listening()?;
         let sock = {
             let st = self.shared.lock();
-            if st.dead {
+            if st.dead || st.freed {
                 return Err(Error::StaleHandle);
             }
             st.sock.clone()

@@ -42,10 +42,11 @@ pub struct Status {
     /// Bytes sent, retransmissions included (tcpi_bytes_sent): the send
     /// sequence number relative to the initial one.
     pub bytes_sent: u64,
-    /// Bytes the peer acknowledged (tcpi_bytes_acked).
+    /// Bytes the peer acknowledged (tcpi_bytes_acked; our FIN counts as one).
     pub bytes_acked: u64,
     /// Bytes received in order (tcpi_bytes_received): the receive sequence
-    /// number relative to the peer's initial one.
+    /// number relative to the peer's initial one (the peer's FIN counts
+    /// as one, as a sequence number does).
     pub bytes_received: u64,
 }
 

@@ -79,9 +79,11 @@ impl Engine {
     }
 
     /// Sends what the kernel takes now. Without push, MSG_MORE lets the
-    /// kernel coalesce with the next send; urgent data goes as normal data
-    /// up to its last byte, then that byte with MSG_OOB, so the urgent
-    /// pointer lands exactly at its end however the kernel splits it.
+    /// kernel coalesce with the next send. Urgent data goes with MSG_OOB,
+    /// all of it in one call when the kernel takes it (so it travels with
+    /// its urgent pointer); if the kernel takes only part, the rest goes
+    /// with MSG_OOB too, and each call moves the urgent pointer to the end
+    /// of what it sent, so it ends up exactly at the end of the data.
     pub(super) fn continue_send(&self, core: &Rc<Core>) {
         let Some(fd) = self.conn_fd() else { return };
         loop {
@@ -92,12 +94,12 @@ impl Engine {
                 if rest.is_empty() {
                     None
                 } else {
-                    let (chunk, flags) = match (*urgent, rest.len()) {
-                        (true, 1) => (rest, libc::MSG_OOB),
-                        (true, n) => (&rest[..n - 1], 0),
-                        (false, _) => (rest, if *push { 0 } else { libc::MSG_MORE }),
+                    let flags = match (*urgent, *push) {
+                        (true, _) => libc::MSG_OOB,
+                        (false, true) => 0,
+                        (false, false) => libc::MSG_MORE,
                     };
-                    let r = sys::send_vectored(fd, &[IoSlice::new(chunk)], flags);
+                    let r = sys::send_vectored(fd, &[IoSlice::new(rest)], flags);
                     if let Ok(n) = r {
                         *pos += n;
                     }
