@@ -161,7 +161,7 @@ static LAST_DETAIL: AtomicI32 = AtomicI32::new(0);
 static SAME_HANDLE: AtomicUsize = AtomicUsize::new(0);
 
 unsafe extern "C" fn asr(stream: *mut tcp_stream_t, event: tcp_stream_event_t, detail: i32, user: *mut c_void) {
-    if stream as usize == user as usize {
+    if std::ptr::eq(stream as *const c_void, user) {
         SAME_HANDLE.fetch_add(1, Ordering::SeqCst);
     }
     LAST_EVENT.store(event as i32, Ordering::SeqCst);

@@ -251,7 +251,7 @@ fn limit(seconds: f64) -> Result<Option<Duration>> {
     if seconds == 0.0 {
         return Ok(None);
     }
-    if !(seconds > 0.0) {
+    if seconds.is_nan() || seconds < 0.0 {
         return Err(Error::InvalidArgument);
     }
     Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| Error::InvalidArgument)

@@ -158,9 +158,9 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Link> {
 
 /// Runs `op` on the engine thread (the body of a call_from_thread).
 pub(crate) fn start(r: &Reactor, h: Handle, ticket: u64, op: Op) {
-    match r.core.object_as::<Engine>(h) {
-        Ok(engine) => engine.start(&r.core, ticket, op),
-        Err(_) => {} // shutting down: the caller is woken by mark_dead
+    // Gone means shutting down: the caller is woken by mark_dead.
+    if let Ok(engine) = r.core.object_as::<Engine>(h) {
+        engine.start(&r.core, ticket, op);
     }
 }
 
