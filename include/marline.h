@@ -14,6 +14,58 @@
 #define MARLINE_VERSION_STRING "0.1.0"
 
 
+// Terminate reason: the peer reset or refused the connection.
+#define TCP_STREAM_REASON_REMOTE_ABORT 2
+
+// Terminate reason: the network failed (unreachable, timed out).
+#define TCP_STREAM_REASON_NETWORK_FAILURE 3
+
+// Terminate reason: an active open's time limit passed.
+#define TCP_STREAM_REASON_ULP_TIMEOUT 5
+
+// Terminate reason: tcp_stream_abort was called.
+#define TCP_STREAM_REASON_ULP_ABORT 6
+
+// Terminate reason: both sides closed and everything was delivered.
+#define TCP_STREAM_REASON_ULP_CLOSE 7
+
+// Terminate reason: an internal or system failure.
+#define TCP_STREAM_REASON_SERVICE_ERROR 8
+
+// Connection state (tcp_stream_status_t.state): no connection.
+#define TCP_STREAM_STATE_CLOSED 0
+
+// Connection state: listening (not reported by tcp_stream_status, which
+// fails with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS during a passive open).
+#define TCP_STREAM_STATE_LISTEN 2
+
+// Connection state: a connection request was received and answered.
+#define TCP_STREAM_STATE_SYN_RECEIVED 4
+
+// Connection state: a connection request was sent.
+#define TCP_STREAM_STATE_SYN_SENT 6
+
+// Connection state: open: data flows both ways.
+#define TCP_STREAM_STATE_ESTABLISHED 8
+
+// Connection state: we closed; our FIN is not yet acknowledged.
+#define TCP_STREAM_STATE_FIN_WAIT_1 10
+
+// Connection state: we closed and our FIN is acknowledged; the peer has not closed.
+#define TCP_STREAM_STATE_FIN_WAIT_2 12
+
+// Connection state: both sides closed at once; our FIN is not yet acknowledged.
+#define TCP_STREAM_STATE_CLOSING 16
+
+// Connection state: the peer has closed; we may still send.
+#define TCP_STREAM_STATE_CLOSE_WAIT 18
+
+// Connection state: both sides closed; waiting for stray segments.
+#define TCP_STREAM_STATE_TIME_WAIT 20
+
+// Connection state: the peer closed, then we did; our FIN is not yet acknowledged.
+#define TCP_STREAM_STATE_LAST_ACK 22
+
 // Telnet option: TRANSMIT-BINARY (RFC 856).
 #define TELNET_OPT_BINARY 0
 
@@ -148,6 +200,8 @@ typedef enum marline_status_t {
   MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS = 500,
   MARLINE_ERR_INVALID_STATE = 501,
   MARLINE_ERR_TERMINATED = 502,
+  MARLINE_ERR_CONNECTION_CLOSING = 503,
+  MARLINE_ERR_STREAM_BUSY = 504,
 } marline_status_t;
 
 // The kind of a reason. Numbers are stable.
@@ -178,6 +232,27 @@ typedef enum marline_reason_kind_t {
   // subnegotiation).
   MARLINE_REASON_PROTOCOL_VIOLATION = 10,
 } marline_reason_kind_t;
+
+// Events given to the notification routine (MacTCP's numbers).
+typedef enum tcp_stream_event_t {
+  // The peer has closed and all its data has been read.
+  TCP_STREAM_EVENT_CLOSING = 1,
+  // tcp_stream_close's time limit passed with data unacknowledged.
+  TCP_STREAM_EVENT_ULP_TIMEOUT = 2,
+  // The connection is gone; detail is a TCP_STREAM_REASON_* value.
+  TCP_STREAM_EVENT_TERMINATE = 3,
+  // Data came while no tcp_stream_rcv was waiting (sent once, then not
+  // again until the next tcp_stream_rcv).
+  TCP_STREAM_EVENT_DATA_ARRIVAL = 4,
+  // Urgent data came (once per urgent mark).
+  TCP_STREAM_EVENT_URGENT = 5,
+  // Reserved: Linux does not report ICMP messages on a TCP socket, so
+  // this is never sent.
+  TCP_STREAM_EVENT_ICMP_RECEIVED = 6,
+  // The passive open completed: detail 0 on success, -1 on failure
+  // (tcp_stream_wait reports which).
+  TCP_STREAM_EVENT_PASSIVE_OPEN_DONE = 32766,
+} tcp_stream_event_t;
 
 // A NEW-ENVIRON list: IS answers telnet_request_environment, INFO is an update.
 typedef enum marline_telnet_env_kind_t {
@@ -291,6 +366,25 @@ typedef struct marline_reason_t marline_reason_t;
 // reactor_backend_fd, reactor_listen_tcp, reactor_connect_tcp.
 typedef struct reactor_t reactor_t;
 
+// A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
+// freed by tcp_stream_free; a freed handle is detected (every call then
+// returns MARLINE_ERR_STALE_HANDLE). Not bound to a thread: it may be used
+// from any one thread at a time; a second call made while one is blocked
+// fails with MARLINE_ERR_STREAM_BUSY (tcp_stream_abort and tcp_stream_free
+// excepted). Each stream has an engine thread of its own, on which its
+// notification routine (asr) runs.
+//
+// Inside the asr, tcp_stream_isdone, tcp_stream_get_sock_name,
+// tcp_stream_status, tcp_stream_set_asr and tcp_stream_free work;
+// tcp_stream_abort is carried out when the asr returns; the blocking
+// calls fail with MARLINE_ERR_REENTRANT.
+//
+// Methods: tcp_stream_new, tcp_stream_free, tcp_stream_set_asr,
+// tcp_stream_passive_open, tcp_stream_wait, tcp_stream_isdone,
+// tcp_stream_get_sock_name, tcp_stream_active_open, tcp_stream_send,
+// tcp_stream_rcv, tcp_stream_close, tcp_stream_abort, tcp_stream_status.
+typedef struct tcp_stream_t tcp_stream_t;
+
 // A transport: one connection. Owned by its reactor; dead after its
 // connection_lost (or connection_failed) callback returns.
 //
@@ -317,6 +411,65 @@ typedef struct marline_producer_t {
   // unregistered when this returns.
   void (*stop_producing)(struct transport_t *t, void *user);
 } marline_producer_t;
+
+// A notification routine: receives the stream, the event, its detail
+// (a TCP_STREAM_REASON_* for TERMINATE, see each event otherwise) and the
+// user pointer given to tcp_stream_set_asr. It runs on the stream's engine
+// thread, never concurrently with another call of it for the same stream,
+// and never after tcp_stream_free has returned.
+typedef void (*tcp_stream_asr_t)(struct tcp_stream_t *stream, enum tcp_stream_event_t event, int32_t detail, void *user);
+
+// A stream's status record, filled by tcp_stream_status.
+//
+// ABI rule: set `size` to sizeof(tcp_stream_status_t) before the call.
+// marline fills at most `size` bytes and sets `size` to the number it
+// filled, so a program built against an older (smaller) or newer (larger)
+// version of this struct keeps working: new fields are only ever
+// appended. Fields beyond the returned `size` were not written.
+typedef struct tcp_stream_status_t {
+  // In: sizeof(tcp_stream_status_t). Out: bytes filled.
+  size_t size;
+  // A TCP_STREAM_STATE_* value.
+  int32_t state;
+  // 4 or 6 (MARLINE_FAMILY_IPV4/IPV6); 0 with no connection.
+  int32_t family;
+  // Local address bytes (4 used for IPv4, 16 for IPv6).
+  uint8_t local_host[16];
+  // Remote address bytes.
+  uint8_t remote_host[16];
+  uint16_t local_port;
+  uint16_t remote_port;
+  // IP type of service (IPv4) or traffic class (IPv6).
+  uint32_t tos;
+  // The peer's advertised receive window, in bytes.
+  uint32_t send_window;
+  // Our advertised receive window, in bytes.
+  uint32_t receive_window;
+  // Bytes sent and not yet acknowledged (SIOCOUTQ; counts our FIN).
+  uint32_t unacked_bytes;
+  // Bytes received and not yet read (SIOCINQ).
+  uint32_t unread_bytes;
+  // Congestion window, in segments.
+  uint32_t congestion_window;
+  // Smoothed round-trip time, microseconds.
+  uint32_t smoothed_rtt_us;
+  // Round-trip time variance, microseconds.
+  uint32_t rtt_variance_us;
+  // Smallest round-trip time seen, microseconds (Linux keeps no "last
+  // RTT" sample).
+  uint32_t min_rtt_us;
+  // Maximum segment size for sending.
+  uint32_t max_segment_size;
+  // Send progress: bytes sent (retransmissions included), the send
+  // sequence number relative to the initial one.
+  uint64_t bytes_sent;
+  // Send progress: bytes the peer acknowledged (our FIN counts as one).
+  uint64_t bytes_acked;
+  // Receive progress: bytes received in order, the receive sequence
+  // number relative to the peer's initial one (the peer's FIN counts
+  // as one, as a sequence number does).
+  uint64_t bytes_received;
+} tcp_stream_status_t;
 
 // Callbacks of a connection. Every entry may be NULL (default behaviour:
 // ignore the event). Each receives the transport first and the transport's
@@ -616,6 +769,111 @@ const char *marline_version(void);
 // Panics inside marline's panic boundary and returns MARLINE_ERR_PANIC.
 // Exists so tests can prove that a panic never unwinds into C.
 enum marline_status_t marline_debug_panic(void);
+
+// Creates a stream with no connection and writes its handle to `*out`.
+//
+// # Safety
+// `out` is NULL or writable.
+enum marline_status_t tcp_stream_new(struct tcp_stream_t **out);
+
+// Frees a stream: a pending passive open is cancelled, a connection is
+// closed (as close(2) does: FIN, or RST if data was left unread), a call
+// blocked in another thread returns MARLINE_ERR_STALE_HANDLE, and no asr
+// runs once this returns (it waits for a running one to finish). From
+// inside the stream's own asr it returns at once; no further asr follows.
+// The handle is stale afterwards.
+enum marline_status_t tcp_stream_free(struct tcp_stream_t *stream);
+
+// Sets the notification routine (NULL removes it) and its user pointer.
+//
+// # Safety
+// `asr`, when not NULL, must be callable from the stream's engine thread
+// with `user` until it is replaced or the stream is freed.
+enum marline_status_t tcp_stream_set_asr(struct tcp_stream_t *stream, tcp_stream_asr_t asr, void *user);
+
+// Waits for one incoming connection on `port` of every IPv4 interface (0
+// picks a free port: tcp_stream_get_sock_name tells which). Returns at
+// once; a port in use fails here with MARLINE_ERR_ADDRESS_IN_USE. Until
+// the open completes only tcp_stream_wait, tcp_stream_isdone and
+// tcp_stream_get_sock_name work; other calls fail with
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
+// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+enum marline_status_t tcp_stream_passive_open(struct tcp_stream_t *stream, int32_t port_number);
+
+// Blocks until the passive open completes, or `timeout_seconds` pass (0:
+// no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
+// passive open is reported by the first wait after it; with nothing
+// pending and nothing to report, returns MARLINE_OK at once.
+enum marline_status_t tcp_stream_wait(struct tcp_stream_t *stream, double timeout_seconds);
+
+// Writes false to `*done` while a passive open is in progress, else true.
+//
+// # Safety
+// `done` is NULL or writable.
+enum marline_status_t tcp_stream_isdone(struct tcp_stream_t *stream, bool *done);
+
+// Writes this side's address to `*out` (free with marline_address_free):
+// during a passive open the listening address (0.0.0.0:port), then the
+// connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+//
+// # Safety
+// `out` is NULL or writable.
+enum marline_status_t tcp_stream_get_sock_name(struct tcp_stream_t *stream, struct marline_address_t **out);
+
+// Connects from `local_port` (0: any) to `host` (a name or literal) and
+// `remote_port`, blocking until established or failed, at most
+// `timeout_seconds` (0: no limit). A failure (MARLINE_ERR_REFUSED,
+// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
+// asr. Allowed on a new stream or one whose connection has terminated.
+//
+// # Safety
+// `host` is NULL or a NUL-terminated string.
+enum marline_status_t tcp_stream_active_open(struct tcp_stream_t *stream, int32_t local_port, const char *host, int32_t remote_port, double timeout_seconds);
+
+// Sends `len` bytes, blocking until the kernel has taken them all (they
+// are copied). `push`: send now rather than coalesce with the next send.
+// `urgent`: send as TCP urgent data, the urgent pointer at its end.
+// Allowed in ESTABLISHED and CLOSE_WAIT only: after tcp_stream_close,
+// MARLINE_ERR_CLOSED; after the connection terminated,
+// MARLINE_ERR_TERMINATED; before any open, MARLINE_ERR_NOT_CONNECTED.
+//
+// # Safety
+// `buf` is NULL (with `len` 0) or has `len` readable bytes.
+enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t *buf, size_t len, bool push, bool urgent);
+
+// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
+// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
+// writes its length to `*len`. Urgent data comes first and is never
+// merged with normal data: `*urgent` is true for data before the urgent
+// mark, `*mark` is true for the piece that is the urgent byte itself (the
+// last byte of the urgent data, returned alone). At the peer's end of
+// stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
+// on success.
+//
+// # Safety
+// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` are NULL or
+// writable.
+enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout_seconds, uint8_t *buf, size_t cap, size_t *len, bool *urgent, bool *mark);
+
+// Closes our side and blocks until the peer has acknowledged all our data
+// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit): then
+// MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
+// tcp_stream_rcv goes on working until the peer closes; when both sides
+// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+enum marline_status_t tcp_stream_close(struct tcp_stream_t *stream, double timeout_seconds);
+
+// Resets the connection at once (RST), dropping queued data both ways; a
+// call blocked in another thread returns MARLINE_ERR_TERMINATED. The asr
+// gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT.
+enum marline_status_t tcp_stream_abort(struct tcp_stream_t *stream);
+
+// Fills `*status` (see tcp_stream_status_t for the `size` rule). With no
+// connection the state is TCP_STREAM_STATE_CLOSED and the rest is zero.
+//
+// # Safety
+// `status` is NULL or points to at least `status->size` writable bytes
+// whose first field, `size`, is set.
+enum marline_status_t tcp_stream_status(struct tcp_stream_t *stream, struct tcp_stream_status_t *status);
 
 // Listens on `interface` ("127.0.0.1", "::1", "::", "" for every IPv4
 // interface) and `port` (0 picks a free port; listening_port_get_port

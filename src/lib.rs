@@ -3,13 +3,14 @@
 //! usable from Rust and, through `ffi`, from C.
 //!
 //! Layers: `reactor` (the loop), `transport` (what every transport shares),
-//! `tcp`, and the C ABI in `ffi`.
+//! `tcp`, `stream` (blocking MacTCP-style streams), and the C ABI in `ffi`.
 
 pub mod error;
 pub mod ffi;
 pub mod log;
 pub mod reactor;
 mod sys;
+pub mod stream;
 pub mod tcp;
 pub mod telnet;
 pub mod transport;

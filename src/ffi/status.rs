@@ -43,6 +43,8 @@ pub enum marline_status_t {
     MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS = 500,
     MARLINE_ERR_INVALID_STATE = 501,
     MARLINE_ERR_TERMINATED = 502,
+    MARLINE_ERR_CONNECTION_CLOSING = 503,
+    MARLINE_ERR_STREAM_BUSY = 504,
 }
 
 use marline_status_t::*;
@@ -82,6 +84,8 @@ impl From<Error> for marline_status_t {
             Error::PassiveOpenInProgress => MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS,
             Error::InvalidState => MARLINE_ERR_INVALID_STATE,
             Error::Terminated => MARLINE_ERR_TERMINATED,
+            Error::ConnectionClosing => MARLINE_ERR_CONNECTION_CLOSING,
+            Error::StreamBusy => MARLINE_ERR_STREAM_BUSY,
         }
     }
 }
@@ -126,6 +130,8 @@ pub extern "C" fn marline_strerror(status: i32) -> *const c_char {
         500 => c"a passive open is in progress",
         501 => c"the stream is not in a state that allows this call",
         502 => c"the connection has been terminated",
+        503 => c"the peer has closed the connection and all its data has been read",
+        504 => c"another call on this stream is in progress",
         _ => c"unknown status",
     };
     text.as_ptr()
@@ -166,7 +172,7 @@ mod tests {
             Error::ProcessExitedAlready, Error::NoSuchChildFd, Error::BadExecutable,
             Error::BadWorkingDirectory, Error::UnknownSignal, Error::AlreadyEnabled,
             Error::AlreadyDisabled, Error::AlreadyNegotiating, Error::PassiveOpenInProgress,
-            Error::InvalidState, Error::Terminated,
+            Error::InvalidState, Error::Terminated, Error::ConnectionClosing, Error::StreamBusy,
         ];
         for e in all {
             let status: marline_status_t = e.into();
