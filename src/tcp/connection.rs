@@ -14,7 +14,7 @@ use socket2::Socket;
 
 use crate::error::{Error, Result};
 use crate::reactor::handles::Handle;
-use crate::reactor::{Core, Object, Readiness, READ_BUFFER_SIZE};
+use crate::reactor::{Core, Object, Readiness};
 use crate::sys;
 use crate::transport::write_queue::WriteQueue;
 use crate::transport::{Address, ProducerSlot, Protocol, ProtocolSlot, Reason, ReasonKind, Transport, TransportOps};
@@ -271,11 +271,9 @@ impl TcpConnection {
                 }
                 Ok(n) => {
                     self.protocol.with(|p| p.data_received(&t, &buf[..n]));
-                    if n < READ_BUFFER_SIZE {
-                        // A short read drained the socket; epoll will report
-                        // the next arrival as a new edge.
-                        return;
-                    }
+                    // No short-read shortcut: a FIN that arrived in the same
+                    // edge as the data would never be reported again, so
+                    // read on until WouldBlock (or EOF).
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return;
