@@ -75,8 +75,9 @@ pub struct Bridge {
 impl Bridge {
     /// Bridges the live transport `remote` to a process started later with
     /// [`Bridge::spawn`].
-    pub fn new(reactor: &Reactor, remote: &Transport, merge_stderr: bool, handler: Box<dyn BridgeHandler>) -> Result<Bridge> {
+    pub fn new(remote: &Transport, merge_stderr: bool, handler: Box<dyn BridgeHandler>) -> Result<Bridge> {
         remote.queued()?; // fails unless remote is a live transport
+        let core = remote.core()?;
         let inner = Rc::new(BridgeInner {
             handle: Cell::new(None),
             remote: remote.clone(),
@@ -84,9 +85,9 @@ impl Bridge {
             handler: RefCell::new(Some(handler)),
             stage: RefCell::default(),
         });
-        let h = reactor.core.insert(inner.clone())?;
+        let h = core.insert(inner.clone())?;
         inner.handle.set(Some(h));
-        Ok(Bridge { core: Rc::downgrade(&reactor.core), handle: h })
+        Ok(Bridge { core: Rc::downgrade(&core), handle: h })
     }
 
     pub(crate) fn from_handle(core: &Rc<Core>, handle: Handle) -> Bridge {
