@@ -42,7 +42,8 @@ pub use bridge::{Bridge, BridgeHandler};
 #[doc(hidden)]
 pub use reap::force_sigchld_reaping;
 pub use signals::{signal_name, signal_number};
-pub use spawn::{ChildFd, ProcessSpec, MAX_CHILD_FD, MAX_CHILD_FDS};
+pub use spawn::{ChildFd, ProcessSpec};
+pub(crate) use spawn::MAX_CHILD_FDS;
 pub(crate) use transport::ProcessTransport;
 
 use crate::error::{Error, Result};

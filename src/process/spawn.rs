@@ -37,10 +37,10 @@ pub struct ProcessSpec {
     pub(crate) pty: bool,
 }
 
-/// Highest child fd number a fd map may use.
-pub const MAX_CHILD_FD: i32 = 1023;
+/// Highest child fd number a fd map may use (0..=1023).
+pub(crate) const MAX_CHILD_FD: i32 = 1023;
 /// Most entries a fd map may have.
-pub const MAX_CHILD_FDS: usize = 64;
+pub(crate) const MAX_CHILD_FDS: usize = 64;
 
 impl ProcessSpec {
     /// Runs `executable` with `args` (args\[0\] is the program's name, as
