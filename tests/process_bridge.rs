@@ -148,7 +148,8 @@ fn exit_signal_term_without_core_dump() {
 
 #[test]
 fn exit_signal_with_core_dump_as_the_kernel_reports_it() {
-    let (_, notes) = session(sh("ulimit -c unlimited 2>/dev/null; kill -SEGV $$"), false, false, b"");
+    let scratch = Scratch::new("core");
+    let (_, notes) = session(sh("ulimit -c unlimited 2>/dev/null; kill -SEGV $$").cwd(&scratch.0), false, false, b"");
     let notes = notes.borrow();
     // The core flag given to the remote side is the kernel's WCOREDUMP.
     let core = notes.iter().find_map(|n| n.strip_prefix("ended core=")).unwrap().to_string();

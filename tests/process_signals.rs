@@ -76,7 +76,9 @@ fn unknown_signals_are_refused_before_anything_is_sent() {
 #[test]
 fn core_dump_flag_is_what_the_kernel_reports() {
     let r = Reactor::new().unwrap();
-    let (_, reason) = run_process(&r, &ProcessSpec::new("/bin/sh", ["sh", "-c", "ulimit -c unlimited 2>/dev/null; kill -SEGV $$"]));
+    let scratch = Scratch::new("core");
+    let spec = ProcessSpec::new("/bin/sh", ["sh", "-c", "ulimit -c unlimited 2>/dev/null; kill -SEGV $$"]).cwd(&scratch.0);
+    let (_, reason) = run_process(&r, &spec);
     let exit = *reason.exit().unwrap();
     assert_eq!(exit.signal, Some(libc::SIGSEGV));
     assert_eq!(exit.core_dumped, libc::WCOREDUMP(exit.status), "the flag is the kernel's");
