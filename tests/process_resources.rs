@@ -118,3 +118,39 @@ fn check_process_order_without_exit(log: &PLog) {
     assert!(is_ended(l.last().unwrap()), "{l:?}");
     assert!(!l.iter().any(|e| matches!(e, PEv::Exited(_))), "{l:?}");
 }
+
+/// Throughput: 1000 × `sh -c 'echo hello; exit 42'`, 64 at a time, every
+/// output and exit code checked. Run with
+/// `cargo test --release --test process_resources -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn spawn_rate_benchmark() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Reactor::new().unwrap();
+    let spec = ProcessSpec::new("/bin/sh", ["sh", "-c", "echo hello; exit 42"]);
+    for round in 0..3 {
+        let start = Instant::now();
+        let mut done = 0;
+        while done < 1000 {
+            let log: PLog = Default::default();
+            let ended: std::rc::Rc<std::cell::RefCell<Vec<marline::Reason>>> = Default::default();
+            for _ in 0..64.min(1000 - done) {
+                let rec = ProcRecorder::new(&log);
+                let (e, mine) = (ended.clone(), rec.ended.clone());
+                let rec = rec.hook(move |_, ev| {
+                    if is_ended(ev) {
+                        e.borrow_mut().push(mine.borrow().clone().unwrap());
+                    }
+                });
+                r.spawn_process(&spec, Box::new(rec)).unwrap();
+            }
+            let n = 64.min(1000 - done);
+            run_until(&r, || ended.borrow().len() == n);
+            assert!(ended.borrow().iter().all(|x| x.exit().unwrap().code == Some(42)));
+            assert_eq!(out_of(&log, 1), b"hello\n".repeat(n));
+            done += n;
+        }
+        let t = start.elapsed();
+        eprintln!("round {round}: 1000 spawns in {t:?} = {:.0} spawns/s", 1000.0 / t.as_secs_f64());
+    }
+}
