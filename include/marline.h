@@ -427,6 +427,7 @@ enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t ro
 //   is sent first);
 // - `remote`'s write queue pauses the child's output (the process is
 //   registered as its streaming producer when it has none).
+//
 // Call process_bridge_close from `remote`'s connection_lost. The bridge
 // handle is written to `*out`.
 //

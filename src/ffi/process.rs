@@ -430,6 +430,7 @@ fn bridge_of(b: *mut bridge_t) -> Result<Bridge> {
 ///   is sent first);
 /// - `remote`'s write queue pauses the child's output (the process is
 ///   registered as its streaming producer when it has none).
+///
 /// Call process_bridge_close from `remote`'s connection_lost. The bridge
 /// handle is written to `*out`.
 ///

@@ -221,10 +221,8 @@ impl SigchldReaper {
             slot,
             children: RefCell::default(),
         });
-        let h = match core.insert(reaper.clone()) {
-            Ok(h) => h,
-            Err(e) => return Err(e), // dropping the reaper frees the slot
-        };
+        // On failure, dropping the reaper frees the slot.
+        let h = core.insert(reaper.clone())?;
         reaper.handle.set(Some(h));
         if let Err(e) = core.register(reaper.read.as_raw_fd(), h, 0, Interest::READABLE) {
             reaper.retire(core);
