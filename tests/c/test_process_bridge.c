@@ -77,9 +77,9 @@ static void b_ended(bridge_t *b, transport_t *remote, const marline_reason_t *re
     S.bridge_ended = 1;
 }
 
-static void spawn_now(void) {
+static void spawn_now(bridge_t *b) {
     const char *argv[] = {"sh", "-c", S.script, NULL};
-    S.spawn_status = process_bridge_spawn(S.bridge, "/bin/sh", argv, NULL, NULL, false, NULL);
+    S.spawn_status = process_bridge_spawn(b, "/bin/sh", argv, NULL, NULL, false, NULL);
 }
 
 static void srv_made(transport_t *t, void *user) {
@@ -94,31 +94,31 @@ static void srv_made(transport_t *t, void *user) {
         S.spawn_status = -1;
         return;
     }
+    /* Each connection keeps its own bridge: a late connection_lost of an
+     * earlier session must not close the current one. */
+    transport_set_user(t, S.bridge);
     if (!S.start_on_eof) {
-        spawn_now();
+        spawn_now(S.bridge);
     }
 }
 
 static void srv_data(transport_t *t, const uint8_t *data, size_t len, void *user) {
     (void)t;
-    (void)user;
-    process_bridge_feed(S.bridge, data, len);
+    process_bridge_feed((bridge_t *)user, data, len);
 }
 
 static void srv_read_lost(transport_t *t, void *user) {
     (void)t;
-    (void)user;
-    process_bridge_remote_eof(S.bridge);
+    process_bridge_remote_eof((bridge_t *)user);
     if (S.start_on_eof) {
-        spawn_now();
+        spawn_now((bridge_t *)user);
     }
 }
 
 static void srv_lost(transport_t *t, const marline_reason_t *reason, void *user) {
     (void)t;
     (void)reason;
-    (void)user;
-    process_bridge_close(S.bridge);
+    process_bridge_close((bridge_t *)user);
 }
 
 static const char *client_input;
@@ -211,6 +211,7 @@ int main(void) {
     session(reactor, port, "");
     check(strcmp(S.exit_signal, "SEGV") == 0 && !S.core, "exit-signal SEGV, core limit 0: no core");
 
+    process_bridge_close(S.bridge); /* fine whether or not srv_lost closed it already */
     check(process_bridge_close(S.bridge) == MARLINE_ERR_STALE_HANDLE, "a closed bridge handle is stale");
     check(reactor_free(reactor) == MARLINE_OK, "reactor_free");
     printf("%s\n", failures ? "FAILED" : "all passed");
