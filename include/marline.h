@@ -14,6 +14,18 @@
 #define MARLINE_VERSION_STRING "0.1.0"
 
 
+// marline_child_fd_t.kind: a new pipe we write (process_write_to_child)
+// and the child reads.
+#define MARLINE_CHILD_FD_TO_CHILD 0
+
+// marline_child_fd_t.kind: a new pipe the child writes and we read
+// (child_data_received).
+#define MARLINE_CHILD_FD_FROM_CHILD 1
+
+// marline_child_fd_t.kind: the child gets a copy of parent_fd (ours stays
+// open and ours).
+#define MARLINE_CHILD_FD_INHERIT 2
+
 // Terminate reason: the peer reset or refused the connection.
 #define TCP_STREAM_REASON_REMOTE_ABORT 2
 
@@ -194,6 +206,7 @@ typedef enum marline_status_t {
   MARLINE_ERR_BAD_EXECUTABLE = 302,
   MARLINE_ERR_BAD_WORKING_DIRECTORY = 303,
   MARLINE_ERR_UNKNOWN_SIGNAL = 304,
+  MARLINE_ERR_BAD_CHILD_FD_MAP = 305,
   MARLINE_ERR_ALREADY_ENABLED = 400,
   MARLINE_ERR_ALREADY_DISABLED = 401,
   MARLINE_ERR_ALREADY_NEGOTIATING = 402,
@@ -328,6 +341,13 @@ typedef enum marline_telnet_env_var_kind_t {
   MARLINE_TELNET_ENV_USERVAR = 3,
 } marline_telnet_env_var_kind_t;
 
+// A process bridged to a transport (SSH-session semantics). Owned by its
+// reactor; stale after process_bridge_close (or reactor_free).
+//
+// Methods: process_bridge, process_bridge_feed, process_bridge_remote_eof,
+// process_bridge_spawn, process_bridge_close.
+typedef struct bridge_t bridge_t;
+
 // A scheduled call. Active until it runs or is cancelled; after that the
 // calls below fail with MARLINE_ERR_NOT_ACTIVE (delayed_call_active gives
 // false). Nothing to free.
@@ -392,11 +412,70 @@ typedef struct tcp_stream_t tcp_stream_t;
 // transport_write_urgent, transport_lose_connection,
 // transport_lose_write_connection, transport_abort_connection,
 // transport_get_host, transport_get_peer, transport_get_user,
-// transport_set_user, the producer calls and the TCP option calls.
+// transport_set_user, the producer calls, the TCP option calls and, for
+// process transports, the process_* calls.
 typedef struct transport_t transport_t;
 
 // A callback that receives its reactor and a user pointer.
 typedef void (*marline_reactor_cb)(struct reactor_t *reactor, void *user);
+
+// One entry of a child fd map. Plain data, read during the call only.
+typedef struct marline_child_fd_t {
+  // The descriptor number in the child (0..1023, each at most once).
+  int32_t child_fd;
+  // MARLINE_CHILD_FD_TO_CHILD, _FROM_CHILD or _INHERIT.
+  int32_t kind;
+  // For MARLINE_CHILD_FD_INHERIT: our descriptor to give the child.
+  int32_t parent_fd;
+} marline_child_fd_t;
+
+// Callbacks of a process. Every entry may be NULL (ignore the event). Each
+// receives the process transport first and its user pointer last.
+// Callbacks run on the reactor thread only.
+//
+// Order: connection_made first; child_data_received as data arrives;
+// child_connection_lost once per child fd as our end closes;
+// process_exited when the child is reaped (before or after its pipes
+// close); process_ended exactly once, after process_exited and after every
+// pipe has closed — so a grandchild that keeps a pipe open delays
+// process_ended, not process_exited. The handle is stale once
+// process_ended returns.
+typedef struct marline_process_protocol_t {
+  // The process transport is ready (from the loop, before any other).
+  void (*connection_made)(struct transport_t *t, void *user);
+  // The child wrote on child fd `fd` (1 stdout, 2 stderr; a pty's output
+  // is fd 1). `data` is valid during the call only.
+  void (*child_data_received)(struct transport_t *t, int32_t fd, const uint8_t *data, size_t len, void *user);
+  // Our end of child fd `fd` closed.
+  void (*child_connection_lost)(struct transport_t *t, int32_t fd, void *user);
+  // The child was reaped: MARLINE_REASON_DONE (exit code 0) or
+  // MARLINE_REASON_TERMINATED (see marline_reason_exit_code / _signal /
+  // _core_dumped / _wait_status).
+  void (*process_exited)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
+  // The child was reaped and every pipe is closed (the same reason; or
+  // MARLINE_REASON_SHUTDOWN when the reactor was freed first, without
+  // process_exited). Free per-process state here.
+  void (*process_ended)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
+} marline_process_protocol_t;
+
+// What a bridge tells its owner. Every entry may be NULL. Each receives
+// the bridge first (possibly stale by then: after process_bridge_close the
+// callbacks still report the process's end), the remote transport (which
+// may be closed; writes then fail harmlessly), and the user pointer last.
+typedef struct marline_bridge_callbacks_t {
+  // The child wrote on stderr (SSH "extended data"); only when stderr is
+  // not merged. NULL: stderr is dropped.
+  void (*extended_data)(struct bridge_t *b, struct transport_t *remote, const uint8_t *data, size_t len, void *user);
+  // The child exited with `code` (SSH "exit-status").
+  void (*exit_status)(struct bridge_t *b, struct transport_t *remote, int32_t code, void *user);
+  // The child was killed by a signal (SSH "exit-signal"): its name
+  // without "SIG" (see process_signal_name; valid during the call) and
+  // whether it dumped core. Called instead of exit_status.
+  void (*exit_signal)(struct bridge_t *b, struct transport_t *remote, const char *signal_name, bool core_dumped, void *user);
+  // The process ended (after exit_status / exit_signal); the remote
+  // transport is then closed with transport_lose_connection.
+  void (*process_ended)(struct bridge_t *b, struct transport_t *remote, const struct marline_reason_t *reason, void *user);
+} marline_bridge_callbacks_t;
 
 // Callbacks of a producer registered on a transport. Entries may be NULL.
 // Each receives the transport and the producer's user pointer.
@@ -641,6 +720,136 @@ bool delayed_call_active(struct delayed_call_t *call);
 // # Safety
 // `seconds_left` is NULL or writable.
 enum marline_status_t delayed_call_get_time_left(struct delayed_call_t *call, double *seconds_left);
+
+// Starts `executable` (looked up in PATH when it has no '/') with `argv`
+// (argv[0] is the program's name; NULL-terminated, at least one entry),
+// `envp` ("NAME=value" strings, NULL-terminated; NULL = a copy of ours),
+// working directory `cwd` (NULL = ours), and child fds `fd_map`
+// (`fd_map_len` entries; NULL/0 = the default: 0 to the child, 1 and 2
+// from it). With a fd map the child has exactly those fds; every other
+// descriptor is closed in it. `use_pty` runs it on a new pseudo-terminal
+// (no fd map then). The process transport is written to `*out`; its user
+// pointer is `user` (see transport_set_user).
+//
+// Failures are synchronous, call no callback and leave nothing behind:
+// MARLINE_ERR_NULL_POINTER (executable, argv, protocol or out NULL),
+// MARLINE_ERR_INVALID_ARGUMENT (empty argv), MARLINE_ERR_BAD_EXECUTABLE
+// (not found, not executable, not a program), MARLINE_ERR_BAD_WORKING_DIRECTORY,
+// MARLINE_ERR_BAD_CHILD_FD_MAP (repeated or out-of-range child fd, unknown
+// kind, an inherited fd that is not open, a fd map with a pty), or
+// MARLINE_ERR_OS (marline_last_os_error has the errno, as it does for the
+// executable and directory errors).
+//
+// # Safety
+// Strings are NUL-terminated; `argv` and `envp` are NULL-terminated arrays
+// of them; `fd_map` has `fd_map_len` readable entries; `protocol` is
+// readable (it is copied); `out` is writable. Nothing is kept after the
+// call: marline copies what it needs.
+enum marline_status_t reactor_spawn_process(struct reactor_t *reactor, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, const struct marline_child_fd_t *fd_map, size_t fd_map_len, bool use_pty, const struct marline_process_protocol_t *protocol, void *user, struct transport_t **out);
+
+// Writes `len` bytes to child fd `fd` (one mapped MARLINE_CHILD_FD_TO_CHILD),
+// like transport_write. Unknown fd, or one we read →
+// MARLINE_ERR_NO_SUCH_CHILD_FD; closed → MARLINE_ERR_CLOSED; pty →
+// MARLINE_ERR_NOT_SUPPORTED; not a process → MARLINE_ERR_WRONG_HANDLE_TYPE.
+// The caller keeps ownership of `data`.
+//
+// # Safety
+// `data` is NULL (only with len 0) or has `len` readable bytes.
+enum marline_status_t process_write_to_child(struct transport_t *t, int32_t fd, const uint8_t *data, size_t len);
+
+// Closes our end of child fd `fd`: one we read at once, one we write once
+// what is queued has been written. child_connection_lost(fd) follows from
+// the loop. Closing a closed fd does nothing. Unknown fd →
+// MARLINE_ERR_NO_SUCH_CHILD_FD; pty → MARLINE_ERR_NOT_SUPPORTED.
+enum marline_status_t process_close_child_fd(struct transport_t *t, int32_t fd);
+
+// process_close_child_fd(t, 0): the child reads EOF after what was written.
+enum marline_status_t process_close_stdin(struct transport_t *t);
+
+// process_close_child_fd(t, 1).
+enum marline_status_t process_close_stdout(struct transport_t *t);
+
+// process_close_child_fd(t, 2).
+enum marline_status_t process_close_stderr(struct transport_t *t);
+
+// Sends signal `signum`. Not a signal → MARLINE_ERR_UNKNOWN_SIGNAL; the
+// child already reaped → MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is
+// sent (never to a recycled pid). After process_ended the handle is stale
+// (MARLINE_ERR_STALE_HANDLE).
+enum marline_status_t process_signal(struct transport_t *t, int32_t signum);
+
+// Sends the signal called `name`: "TERM", "SIGTERM", "hup", "BUS@linux", …
+// (case-insensitive, "SIG" optional). Unknown → MARLINE_ERR_UNKNOWN_SIGNAL;
+// otherwise as process_signal.
+//
+// # Safety
+// `name` is NULL or NUL-terminated.
+enum marline_status_t process_signal_by_name(struct transport_t *t, const char *name);
+
+// Writes the child's pid to `*pid`. Once the child has been reaped →
+// MARLINE_ERR_PROCESS_EXITED_ALREADY (the number may be reused).
+//
+// # Safety
+// `pid` is NULL or writable.
+enum marline_status_t process_get_pid(struct transport_t *t, int32_t *pid);
+
+// The name of signal `signum` without "SIG", as SSH names it: "TERM",
+// "KILL", "SEGV", …, or "NAME@linux" for a signal with no portable name
+// ("BUS@linux"). A static string (never free it); NULL when `signum` is
+// no signal.
+const char *process_signal_name(int32_t signum);
+
+// Sets the pty's window size (the child gets SIGWINCH). Not a pty →
+// MARLINE_ERR_NOT_SUPPORTED; pty closed → MARLINE_ERR_CLOSED.
+enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t rows, uint16_t cols);
+
+// Bridges the transport `remote` to a process started later with
+// process_bridge_spawn, with the semantics of an SSH session channel:
+// - feed what `remote` receives to process_bridge_feed (it goes to the
+//   child's stdin; what arrives before process_bridge_spawn is buffered)
+//   and call process_bridge_remote_eof when `remote` half-closes;
+// - the child's stdout is written to `remote`, its stderr too when
+//   `merge_stderr`, else to callbacks->extended_data;
+// - `remote` gets EOF (transport_lose_write_connection) once both stdout
+//   and stderr have closed;
+// - when the process ends: exit_signal (signal wins) or exit_status, then
+//   process_ended, then transport_lose_connection(remote) (what is queued
+//   is sent first);
+// - `remote`'s write queue pauses the child's output (the process is
+//   registered as its streaming producer when it has none).
+//
+// Call process_bridge_close from `remote`'s connection_lost. The bridge
+// handle is written to `*out`.
+//
+// # Safety
+// `callbacks` is readable (copied); `out` is writable.
+enum marline_status_t process_bridge(struct transport_t *remote, bool merge_stderr, const struct marline_bridge_callbacks_t *callbacks, void *user, struct bridge_t **out);
+
+// Data from the remote side for the child's stdin (copied; buffered until
+// the process starts). After process_bridge_remote_eof → MARLINE_ERR_CLOSED.
+//
+// # Safety
+// `data` is NULL (only with len 0) or has `len` readable bytes.
+enum marline_status_t process_bridge_feed(struct bridge_t *b, const uint8_t *data, size_t len);
+
+// The remote side sent EOF: the child's stdin closes once what was fed
+// has been written (at once, or when the process starts).
+enum marline_status_t process_bridge_remote_eof(struct bridge_t *b);
+
+// Starts the bridged process (arguments as for reactor_spawn_process, with
+// the default fd map) and writes what was fed so far. Once only
+// (MARLINE_ERR_INVALID_STATE the second time). The process transport is
+// written to `*out` when `out` is not NULL; it belongs to the bridge (its
+// user pointer is free for the caller).
+//
+// # Safety
+// As for reactor_spawn_process; `out` is NULL or writable.
+enum marline_status_t process_bridge_spawn(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, bool use_pty, struct transport_t **out);
+
+// The remote side is gone: closes the process's pipes
+// (transport_lose_connection; the child is not signalled) and makes the
+// bridge handle stale. The callbacks still report the process's end.
+enum marline_status_t process_bridge_close(struct bridge_t *b);
 
 // Registers a producer on `t`. `streaming` producers are paused past the
 // high-water mark and resumed when the queue drains; pull producers get

@@ -50,6 +50,8 @@ pub enum Error {
     BadWorkingDirectory,
     #[error("unknown signal")]
     UnknownSignal,
+    #[error("the child fd map is invalid")]
+    BadChildFdMap,
     #[error("the option is already enabled")]
     AlreadyEnabled,
     #[error("the option is already disabled")]

@@ -9,6 +9,7 @@
 mod address;
 mod delayed_call;
 mod handle;
+mod process;
 mod producer;
 mod protocol;
 mod reactor;
@@ -21,7 +22,8 @@ mod transport;
 
 pub use address::*;
 pub use delayed_call::*;
-pub use handle::{listening_port_t, reactor_t, transport_t};
+pub use handle::{bridge_t, listening_port_t, reactor_t, transport_t};
+pub use process::*;
 pub use producer::*;
 pub use protocol::*;
 pub use reactor::*;

@@ -8,19 +8,7 @@
 
 #include "marline.h"
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond, what)                                                        \
-    do {                                                                         \
-        checks++;                                                                \
-        if (cond) {                                                              \
-            printf("ok %d - %s\n", checks, what);                                \
-        } else {                                                                 \
-            failures++;                                                          \
-            printf("not ok %d - %s (%s:%d)\n", checks, what, __FILE__, __LINE__); \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 #define CHECK_STATUS(call, expected, what) \
     do {                                   \
@@ -297,6 +285,5 @@ int main(void) {
     test_session();
     test_failures();
     test_threads();
-    printf("# %d checks, %d failed\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+    return check_summary();
 }
