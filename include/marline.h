@@ -1212,7 +1212,8 @@ enum marline_status_t telnet_set_policy(struct transport_t *t, uint8_t option, i
 enum marline_status_t telnet_request_negotiation(struct transport_t *t, uint8_t option, const uint8_t *data, size_t len);
 
 // Sends IAC command (NOP, GA, AYT, …). TELNET_CMD_DM sends a Synch (as telnet_send_synch).
-// WILL, WONT, DO, DONT, SB, SE and IAC fail with MARLINE_ERR_INVALID_ARGUMENT.
+// WILL, WONT, DO, DONT, SB, SE, IAC and every byte below 236 (not a telnet command) fail
+// with MARLINE_ERR_INVALID_ARGUMENT.
 enum marline_status_t telnet_send_command(struct transport_t *t, uint8_t command);
 
 // Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written before.

@@ -605,7 +605,8 @@ pub unsafe extern "C" fn telnet_request_negotiation(t: *mut transport_t, option:
 }
 
 /// Sends IAC command (NOP, GA, AYT, …). TELNET_CMD_DM sends a Synch (as telnet_send_synch).
-/// WILL, WONT, DO, DONT, SB, SE and IAC fail with MARLINE_ERR_INVALID_ARGUMENT.
+/// WILL, WONT, DO, DONT, SB, SE, IAC and every byte below 236 (not a telnet command) fail
+/// with MARLINE_ERR_INVALID_ARGUMENT.
 #[no_mangle]
 pub extern "C" fn telnet_send_command(t: *mut transport_t, command: u8) -> marline_status_t {
     guard(|| telnet_of(t)?.send_command(command))

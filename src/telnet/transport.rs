@@ -943,11 +943,14 @@ impl Telnet {
     }
 
     /// Sends IAC `command`. `DM` sends a Synch (see [`Telnet::send_synch`]). WILL, WONT, DO
-    /// and DONT (use the requests), SB, SE and IAC are `InvalidArgument`.
+    /// and DONT (use the requests), SB, SE and IAC are `InvalidArgument`, and so is any byte
+    /// below 236 (xEOF, the lowest telnet command): IAC followed by it is not a telnet
+    /// command, so the output would no longer be a valid telnet stream.
     pub fn send_command(&self, command: u8) -> Result<()> {
         match command {
             cmd::DM => self.send_synch(),
             cmd::WILL | cmd::WONT | cmd::DO | cmd::DONT | cmd::SB | cmd::SE | cmd::IAC => Err(Error::InvalidArgument),
+            0..=235 => Err(Error::InvalidArgument),
             _ => {
                 let (core, c) = self.conn()?;
                 c.writable()?;
