@@ -99,7 +99,12 @@ pub(crate) fn disown(serial: u16) -> Option<Reactor> {
 
 /// The core of reactor `serial` if it lives on this thread.
 fn core_of(serial: u16) -> Result<Rc<Core>> {
-    let found = LOCAL.with(|l| l.borrow().iter().find(|r| r.core.serial == serial).map(|r| r.core.clone()));
+    // try_with: while the thread exits, reactors it never freed are dropped
+    // by LOCAL's destructor, and their final callbacks may still call in;
+    // they get STALE_HANDLE, not a panic.
+    let found = LOCAL
+        .try_with(|l| l.borrow().iter().find(|r| r.core.serial == serial).map(|r| r.core.clone()))
+        .map_err(|_| Error::StaleHandle)?;
     match found {
         Some(core) => Ok(core),
         None if lookup_reactor(serial).is_some() => Err(Error::WrongThread),

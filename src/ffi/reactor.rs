@@ -40,9 +40,13 @@ pub unsafe extern "C" fn reactor_new(out: *mut *mut reactor_t) -> marline_status
 pub extern "C" fn reactor_free(reactor: *mut reactor_t) -> marline_status_t {
     guard(|| {
         let r = reactor_of(reactor)?;
-        if r.core.is_running() {
+        if r.core.is_running() || r.core.shutting_down() {
             return Err(Error::Reentrant);
         }
+        // Close while the reactor is still this thread's: the final callbacks
+        // may call anything on their handles (a write gets CLOSED, an address
+        // query works), not WRONG_THREAD as for a reactor already disowned.
+        r.core.shutdown();
         let owner = disown(r.core.serial).ok_or(Error::StaleHandle)?;
         drop(r);
         drop(owner);

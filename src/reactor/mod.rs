@@ -191,7 +191,9 @@ impl Drop for Reactor {
 
 impl Core {
     fn enter(&self) -> Result<()> {
-        if self.running.replace(true) {
+        // Also refused while the reactor is being freed: its final callbacks
+        // run from inside the free.
+        if self.shutting_down.get() || self.running.replace(true) {
             return Err(Error::Reentrant);
         }
         Ok(())
@@ -286,8 +288,13 @@ impl Core {
         self.deferred.borrow_mut().push_back(Box::new(f));
     }
 
-    /// Adds an object and returns its handle.
+    /// Adds an object and returns its handle. Refused (`Reentrant`) while the
+    /// reactor is being freed: an object made from a final callback would be
+    /// dropped without ever getting its own final callback.
     pub(crate) fn insert(&self, object: Rc<dyn Object>) -> Result<Handle> {
+        if self.shutting_down.get() {
+            return Err(Error::Reentrant);
+        }
         self.objects.borrow_mut().insert(object).ok_or(Error::InvalidArgument)
     }
 
@@ -349,7 +356,11 @@ impl Core {
         self.timers.borrow_mut().schedule(delay, Box::new(move |r: &Reactor| f(&r.core)))
     }
 
-    fn shutdown(self: &Rc<Self>) {
+    /// Closes everything and delivers the final callbacks (what dropping the
+    /// owning [`Reactor`] does); later calls do nothing. The C layer calls it
+    /// while the reactor is still registered as this thread's, so those
+    /// callbacks can use their handles.
+    pub(crate) fn shutdown(self: &Rc<Self>) {
         if self.shutting_down.replace(true) {
             return;
         }
