@@ -257,6 +257,10 @@ fn nvt_decoded(d: &[u8]) -> Vec<u8> {
 fn assert_ends_cleanly(p: &mut Parser) {
     let mut tail = Vec::new();
     parse_into(p, &[255, 241], &mut tail);
+    // A bare CR may end the stream (binary mode sends CR untranslated).
+    if tail.first() == Some(&E::Data(vec![b'\r'])) {
+        tail.remove(0);
+    }
     assert_eq!(tail, [E::Cmd(241)], "the stream ended inside a telnet sequence");
 }
 
