@@ -381,8 +381,9 @@ unsafe fn child(plan: &mut Plan) -> ! {
             libc::_exit(127)
         }
     };
-    // SAFETY (whole block): plain system calls on descriptors and memory
-    // prepared by the parent before fork.
+    // SAFETY: (whole block) we are the freshly forked, single-threaded
+    // child; every call is an async-signal-safe system call on descriptors
+    // and memory the parent prepared before fork, and nothing allocates.
     unsafe {
         // The error pipe must survive the dup2s below: move it above them.
         let moved = libc::fcntl(err_fd, libc::F_DUPFD_CLOEXEC, max_target + 1);
