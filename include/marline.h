@@ -226,6 +226,21 @@ typedef enum marline_telnet_option_state_t {
   MARLINE_TELNET_WANTYES_OPPOSITE = 5,
 } marline_telnet_option_state_t;
 
+// Severity of a log message passed to a marline_log_cb (as an int). Numbers
+// are stable.
+typedef enum marline_log_level_t {
+  // Detail useful when debugging marline itself.
+  MARLINE_LOG_DEBUG = 0,
+  // Something worth knowing that needs no action.
+  MARLINE_LOG_INFO = 1,
+  // Something went wrong and marline recovered (an accept failure, an
+  // oversized telnet subnegotiation that dropped its connection, a
+  // reaped child of unknown origin).
+  MARLINE_LOG_WARN = 2,
+  // Something went wrong and marline could not recover.
+  MARLINE_LOG_ERROR = 3,
+} marline_log_level_t;
+
 // Which side of an option: LOCAL is ours (WILL/WONT, the peer answers DO/DONT), REMOTE is
 // the peer's (DO/DONT, the peer answers WILL/WONT).
 typedef enum marline_telnet_side_t {
@@ -303,6 +318,13 @@ typedef struct transport_t transport_t;
 
 // A callback that receives its reactor and a user pointer.
 typedef void (*marline_reactor_cb)(struct reactor_t *reactor, void *user);
+
+// Receives one log message: `level` is a marline_log_level_t, `message` a
+// NUL-terminated string valid for the call only, `user` the pointer given
+// to marline_set_log_callback. Runs on the thread that logged (a reactor
+// thread, from inside the loop); it must not call
+// marline_set_log_callback.
+typedef void (*marline_log_cb)(int32_t level, const char *message, void *user);
 
 // Callbacks of a producer registered on a transport. Entries may be NULL.
 // Each receives the transport and the producer's user pointer.
@@ -488,6 +510,15 @@ bool delayed_call_active(struct delayed_call_t *call);
 // # Safety
 // `seconds_left` is NULL or writable.
 enum marline_status_t delayed_call_get_time_left(struct delayed_call_t *call, double *seconds_left);
+
+// Sets the log callback of the calling thread: messages from reactors run
+// on this thread go to `cb(level, message, user)`; other threads keep their
+// own callbacks (the setting is per thread, like a reactor). A NULL `cb`
+// removes the callback, and messages are dropped again (the default).
+// Replacing a callback takes effect at once. Called from inside a log
+// callback it fails with MARLINE_ERR_REENTRANT. marline keeps nothing of
+// `user` but the pointer value.
+enum marline_status_t marline_set_log_callback(marline_log_cb cb, void *user);
 
 // Registers a producer on `t`. `streaming` producers are paused past the
 // high-water mark and resumed when the queue drains; pull producers get

@@ -9,6 +9,7 @@
 mod address;
 mod delayed_call;
 mod handle;
+mod log;
 mod producer;
 mod protocol;
 mod reactor;
@@ -21,6 +22,7 @@ mod transport;
 pub use address::*;
 pub use delayed_call::*;
 pub use handle::{listening_port_t, reactor_t, transport_t};
+pub use log::*;
 pub use producer::*;
 pub use protocol::*;
 pub use reactor::*;
