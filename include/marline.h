@@ -14,6 +14,70 @@
 #define MARLINE_VERSION_STRING "0.1.0"
 
 
+// marline_child_fd_t.kind: a new pipe we write (process_write_to_child)
+// and the child reads.
+#define MARLINE_CHILD_FD_TO_CHILD 0
+
+// marline_child_fd_t.kind: a new pipe the child writes and we read
+// (child_data_received).
+#define MARLINE_CHILD_FD_FROM_CHILD 1
+
+// marline_child_fd_t.kind: the child gets a copy of parent_fd (ours stays
+// open and ours).
+#define MARLINE_CHILD_FD_INHERIT 2
+
+// Terminate reason: the peer reset or refused the connection.
+#define TCP_STREAM_REASON_REMOTE_ABORT 2
+
+// Terminate reason: the network failed (unreachable, timed out).
+#define TCP_STREAM_REASON_NETWORK_FAILURE 3
+
+// Terminate reason: an active open's time limit passed.
+#define TCP_STREAM_REASON_ULP_TIMEOUT 5
+
+// Terminate reason: tcp_stream_abort was called.
+#define TCP_STREAM_REASON_ULP_ABORT 6
+
+// Terminate reason: both sides closed and everything was delivered.
+#define TCP_STREAM_REASON_ULP_CLOSE 7
+
+// Terminate reason: an internal or system failure.
+#define TCP_STREAM_REASON_SERVICE_ERROR 8
+
+// Connection state (tcp_stream_status_t.state): no connection.
+#define TCP_STREAM_STATE_CLOSED 0
+
+// Connection state: listening (not reported by tcp_stream_status, which
+// fails with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS during a passive open).
+#define TCP_STREAM_STATE_LISTEN 2
+
+// Connection state: a connection request was received and answered.
+#define TCP_STREAM_STATE_SYN_RECEIVED 4
+
+// Connection state: a connection request was sent.
+#define TCP_STREAM_STATE_SYN_SENT 6
+
+// Connection state: open: data flows both ways.
+#define TCP_STREAM_STATE_ESTABLISHED 8
+
+// Connection state: we closed; our FIN is not yet acknowledged.
+#define TCP_STREAM_STATE_FIN_WAIT_1 10
+
+// Connection state: we closed and our FIN is acknowledged; the peer has not closed.
+#define TCP_STREAM_STATE_FIN_WAIT_2 12
+
+// Connection state: both sides closed at once; our FIN is not yet acknowledged.
+#define TCP_STREAM_STATE_CLOSING 16
+
+// Connection state: the peer has closed; we may still send.
+#define TCP_STREAM_STATE_CLOSE_WAIT 18
+
+// Connection state: both sides closed; waiting for stray segments.
+#define TCP_STREAM_STATE_TIME_WAIT 20
+
+// Connection state: the peer closed, then we did; our FIN is not yet acknowledged.
+#define TCP_STREAM_STATE_LAST_ACK 22
+
 // Telnet option: TRANSMIT-BINARY (RFC 856).
 #define TELNET_OPT_BINARY 0
 
@@ -142,12 +206,15 @@ typedef enum marline_status_t {
   MARLINE_ERR_BAD_EXECUTABLE = 302,
   MARLINE_ERR_BAD_WORKING_DIRECTORY = 303,
   MARLINE_ERR_UNKNOWN_SIGNAL = 304,
+  MARLINE_ERR_BAD_CHILD_FD_MAP = 305,
   MARLINE_ERR_ALREADY_ENABLED = 400,
   MARLINE_ERR_ALREADY_DISABLED = 401,
   MARLINE_ERR_ALREADY_NEGOTIATING = 402,
   MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS = 500,
   MARLINE_ERR_INVALID_STATE = 501,
   MARLINE_ERR_TERMINATED = 502,
+  MARLINE_ERR_CONNECTION_CLOSING = 503,
+  MARLINE_ERR_STREAM_BUSY = 504,
 } marline_status_t;
 
 // The kind of a reason. Numbers are stable.
@@ -178,6 +245,27 @@ typedef enum marline_reason_kind_t {
   // subnegotiation).
   MARLINE_REASON_PROTOCOL_VIOLATION = 10,
 } marline_reason_kind_t;
+
+// Events given to the notification routine (MacTCP's numbers).
+typedef enum tcp_stream_event_t {
+  // The peer has closed and all its data has been read.
+  TCP_STREAM_EVENT_CLOSING = 1,
+  // tcp_stream_close's time limit passed with data unacknowledged.
+  TCP_STREAM_EVENT_ULP_TIMEOUT = 2,
+  // The connection is gone; detail is a TCP_STREAM_REASON_* value.
+  TCP_STREAM_EVENT_TERMINATE = 3,
+  // Data came while no tcp_stream_rcv was waiting (sent once, then not
+  // again until the next tcp_stream_rcv).
+  TCP_STREAM_EVENT_DATA_ARRIVAL = 4,
+  // Urgent data came (once per urgent mark).
+  TCP_STREAM_EVENT_URGENT = 5,
+  // Reserved: Linux does not report ICMP messages on a TCP socket, so
+  // this is never sent.
+  TCP_STREAM_EVENT_ICMP_RECEIVED = 6,
+  // The passive open completed: detail 0 on success, -1 on failure
+  // (tcp_stream_wait reports which).
+  TCP_STREAM_EVENT_PASSIVE_OPEN_DONE = 32766,
+} tcp_stream_event_t;
 
 // A NEW-ENVIRON list: IS answers telnet_request_environment, INFO is an update.
 typedef enum marline_telnet_env_kind_t {
@@ -268,6 +356,13 @@ typedef enum marline_telnet_env_var_kind_t {
   MARLINE_TELNET_ENV_USERVAR = 3,
 } marline_telnet_env_var_kind_t;
 
+// A process bridged to a transport (SSH-session semantics). Owned by its
+// reactor; stale after process_bridge_close (or reactor_free).
+//
+// Methods: process_bridge, process_bridge_feed, process_bridge_remote_eof,
+// process_bridge_spawn, process_bridge_close.
+typedef struct bridge_t bridge_t;
+
 // A scheduled call. Active until it runs or is cancelled; after that the
 // calls below fail with MARLINE_ERR_NOT_ACTIVE (delayed_call_active gives
 // false). Nothing to free.
@@ -306,6 +401,25 @@ typedef struct marline_reason_t marline_reason_t;
 // reactor_backend_fd, reactor_listen_tcp, reactor_connect_tcp.
 typedef struct reactor_t reactor_t;
 
+// A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
+// freed by tcp_stream_free; a freed handle is detected (every call then
+// returns MARLINE_ERR_STALE_HANDLE). Not bound to a thread: it may be used
+// from any one thread at a time; a second call made while one is blocked
+// fails with MARLINE_ERR_STREAM_BUSY (tcp_stream_abort and tcp_stream_free
+// excepted). Each stream has an engine thread of its own, on which its
+// notification routine (asr) runs.
+//
+// Inside the asr, tcp_stream_isdone, tcp_stream_get_sock_name,
+// tcp_stream_status, tcp_stream_set_asr and tcp_stream_free work;
+// tcp_stream_abort is carried out when the asr returns; the blocking
+// calls fail with MARLINE_ERR_REENTRANT.
+//
+// Methods: tcp_stream_new, tcp_stream_free, tcp_stream_set_asr,
+// tcp_stream_passive_open, tcp_stream_wait, tcp_stream_isdone,
+// tcp_stream_get_sock_name, tcp_stream_active_open, tcp_stream_send,
+// tcp_stream_rcv, tcp_stream_close, tcp_stream_abort, tcp_stream_status.
+typedef struct tcp_stream_t tcp_stream_t;
+
 // A transport: one connection. Owned by its reactor; dead after its
 // connection_lost (or connection_failed) callback returns.
 //
@@ -313,7 +427,8 @@ typedef struct reactor_t reactor_t;
 // transport_write_urgent, transport_lose_connection,
 // transport_lose_write_connection, transport_abort_connection,
 // transport_get_host, transport_get_peer, transport_get_user,
-// transport_set_user, the producer calls and the TCP option calls.
+// transport_set_user, the producer calls, the TCP option calls and, for
+// process transports, the process_* calls.
 typedef struct transport_t transport_t;
 
 // A callback that receives its reactor and a user pointer.
@@ -325,6 +440,64 @@ typedef void (*marline_reactor_cb)(struct reactor_t *reactor, void *user);
 // thread, from inside the loop); it must not call
 // marline_set_log_callback.
 typedef void (*marline_log_cb)(int32_t level, const char *message, void *user);
+
+// One entry of a child fd map. Plain data, read during the call only.
+typedef struct marline_child_fd_t {
+  // The descriptor number in the child (0..1023, each at most once).
+  int32_t child_fd;
+  // MARLINE_CHILD_FD_TO_CHILD, _FROM_CHILD or _INHERIT.
+  int32_t kind;
+  // For MARLINE_CHILD_FD_INHERIT: our descriptor to give the child.
+  int32_t parent_fd;
+} marline_child_fd_t;
+
+// Callbacks of a process. Every entry may be NULL (ignore the event). Each
+// receives the process transport first and its user pointer last.
+// Callbacks run on the reactor thread only.
+//
+// Order: connection_made first; child_data_received as data arrives;
+// child_connection_lost once per child fd as our end closes;
+// process_exited when the child is reaped (before or after its pipes
+// close); process_ended exactly once, after process_exited and after every
+// pipe has closed — so a grandchild that keeps a pipe open delays
+// process_ended, not process_exited. The handle is stale once
+// process_ended returns.
+typedef struct marline_process_protocol_t {
+  // The process transport is ready (from the loop, before any other).
+  void (*connection_made)(struct transport_t *t, void *user);
+  // The child wrote on child fd `fd` (1 stdout, 2 stderr; a pty's output
+  // is fd 1). `data` is valid during the call only.
+  void (*child_data_received)(struct transport_t *t, int32_t fd, const uint8_t *data, size_t len, void *user);
+  // Our end of child fd `fd` closed.
+  void (*child_connection_lost)(struct transport_t *t, int32_t fd, void *user);
+  // The child was reaped: MARLINE_REASON_DONE (exit code 0) or
+  // MARLINE_REASON_TERMINATED (see marline_reason_exit_code / _signal /
+  // _core_dumped / _wait_status).
+  void (*process_exited)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
+  // The child was reaped and every pipe is closed (the same reason; or
+  // MARLINE_REASON_SHUTDOWN when the reactor was freed first, without
+  // process_exited). Free per-process state here.
+  void (*process_ended)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
+} marline_process_protocol_t;
+
+// What a bridge tells its owner. Every entry may be NULL. Each receives
+// the bridge first (possibly stale by then: after process_bridge_close the
+// callbacks still report the process's end), the remote transport (which
+// may be closed; writes then fail harmlessly), and the user pointer last.
+typedef struct marline_bridge_callbacks_t {
+  // The child wrote on stderr (SSH "extended data"); only when stderr is
+  // not merged. NULL: stderr is dropped.
+  void (*extended_data)(struct bridge_t *b, struct transport_t *remote, const uint8_t *data, size_t len, void *user);
+  // The child exited with `code` (SSH "exit-status").
+  void (*exit_status)(struct bridge_t *b, struct transport_t *remote, int32_t code, void *user);
+  // The child was killed by a signal (SSH "exit-signal"): its name
+  // without "SIG" (see process_signal_name; valid during the call) and
+  // whether it dumped core. Called instead of exit_status.
+  void (*exit_signal)(struct bridge_t *b, struct transport_t *remote, const char *signal_name, bool core_dumped, void *user);
+  // The process ended (after exit_status / exit_signal); the remote
+  // transport is then closed with transport_lose_connection.
+  void (*process_ended)(struct bridge_t *b, struct transport_t *remote, const struct marline_reason_t *reason, void *user);
+} marline_bridge_callbacks_t;
 
 // Callbacks of a producer registered on a transport. Entries may be NULL.
 // Each receives the transport and the producer's user pointer.
@@ -339,6 +512,65 @@ typedef struct marline_producer_t {
   // unregistered when this returns.
   void (*stop_producing)(struct transport_t *t, void *user);
 } marline_producer_t;
+
+// A notification routine: receives the stream, the event, its detail
+// (a TCP_STREAM_REASON_* for TERMINATE, see each event otherwise) and the
+// user pointer given to tcp_stream_set_asr. It runs on the stream's engine
+// thread, never concurrently with another call of it for the same stream,
+// and never after tcp_stream_free has returned.
+typedef void (*tcp_stream_asr_t)(struct tcp_stream_t *stream, enum tcp_stream_event_t event, int32_t detail, void *user);
+
+// A stream's status record, filled by tcp_stream_status.
+//
+// ABI rule: set `size` to sizeof(tcp_stream_status_t) before the call.
+// marline fills at most `size` bytes and sets `size` to the number it
+// filled, so a program built against an older (smaller) or newer (larger)
+// version of this struct keeps working: new fields are only ever
+// appended. Fields beyond the returned `size` were not written.
+typedef struct tcp_stream_status_t {
+  // In: sizeof(tcp_stream_status_t). Out: bytes filled.
+  size_t size;
+  // A TCP_STREAM_STATE_* value.
+  int32_t state;
+  // 4 or 6 (MARLINE_FAMILY_IPV4/IPV6); 0 with no connection.
+  int32_t family;
+  // Local address bytes (4 used for IPv4, 16 for IPv6).
+  uint8_t local_host[16];
+  // Remote address bytes.
+  uint8_t remote_host[16];
+  uint16_t local_port;
+  uint16_t remote_port;
+  // IP type of service (IPv4) or traffic class (IPv6).
+  uint32_t tos;
+  // The peer's advertised receive window, in bytes.
+  uint32_t send_window;
+  // Our advertised receive window, in bytes.
+  uint32_t receive_window;
+  // Bytes sent and not yet acknowledged (SIOCOUTQ; counts our FIN).
+  uint32_t unacked_bytes;
+  // Bytes received and not yet read (SIOCINQ).
+  uint32_t unread_bytes;
+  // Congestion window, in segments.
+  uint32_t congestion_window;
+  // Smoothed round-trip time, microseconds.
+  uint32_t smoothed_rtt_us;
+  // Round-trip time variance, microseconds.
+  uint32_t rtt_variance_us;
+  // Smallest round-trip time seen, microseconds (Linux keeps no "last
+  // RTT" sample).
+  uint32_t min_rtt_us;
+  // Maximum segment size for sending.
+  uint32_t max_segment_size;
+  // Send progress: bytes sent (retransmissions included), the send
+  // sequence number relative to the initial one.
+  uint64_t bytes_sent;
+  // Send progress: bytes the peer acknowledged (our FIN counts as one).
+  uint64_t bytes_acked;
+  // Receive progress: bytes received in order, the receive sequence
+  // number relative to the peer's initial one (the peer's FIN counts
+  // as one, as a sequence number does).
+  uint64_t bytes_received;
+} tcp_stream_status_t;
 
 // Callbacks of a connection. Every entry may be NULL (default behaviour:
 // ignore the event). Each receives the transport first and the transport's
@@ -520,6 +752,136 @@ enum marline_status_t delayed_call_get_time_left(struct delayed_call_t *call, do
 // `user` but the pointer value.
 enum marline_status_t marline_set_log_callback(marline_log_cb cb, void *user);
 
+// Starts `executable` (looked up in PATH when it has no '/') with `argv`
+// (argv[0] is the program's name; NULL-terminated, at least one entry),
+// `envp` ("NAME=value" strings, NULL-terminated; NULL = a copy of ours),
+// working directory `cwd` (NULL = ours), and child fds `fd_map`
+// (`fd_map_len` entries; NULL/0 = the default: 0 to the child, 1 and 2
+// from it). With a fd map the child has exactly those fds; every other
+// descriptor is closed in it. `use_pty` runs it on a new pseudo-terminal
+// (no fd map then). The process transport is written to `*out`; its user
+// pointer is `user` (see transport_set_user).
+//
+// Failures are synchronous, call no callback and leave nothing behind:
+// MARLINE_ERR_NULL_POINTER (executable, argv, protocol or out NULL),
+// MARLINE_ERR_INVALID_ARGUMENT (empty argv), MARLINE_ERR_BAD_EXECUTABLE
+// (not found, not executable, not a program), MARLINE_ERR_BAD_WORKING_DIRECTORY,
+// MARLINE_ERR_BAD_CHILD_FD_MAP (repeated or out-of-range child fd, unknown
+// kind, an inherited fd that is not open, a fd map with a pty), or
+// MARLINE_ERR_OS (marline_last_os_error has the errno, as it does for the
+// executable and directory errors).
+//
+// # Safety
+// Strings are NUL-terminated; `argv` and `envp` are NULL-terminated arrays
+// of them; `fd_map` has `fd_map_len` readable entries; `protocol` is
+// readable (it is copied); `out` is writable. Nothing is kept after the
+// call: marline copies what it needs.
+enum marline_status_t reactor_spawn_process(struct reactor_t *reactor, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, const struct marline_child_fd_t *fd_map, size_t fd_map_len, bool use_pty, const struct marline_process_protocol_t *protocol, void *user, struct transport_t **out);
+
+// Writes `len` bytes to child fd `fd` (one mapped MARLINE_CHILD_FD_TO_CHILD),
+// like transport_write. Unknown fd, or one we read →
+// MARLINE_ERR_NO_SUCH_CHILD_FD; closed → MARLINE_ERR_CLOSED; pty →
+// MARLINE_ERR_NOT_SUPPORTED; not a process → MARLINE_ERR_WRONG_HANDLE_TYPE.
+// The caller keeps ownership of `data`.
+//
+// # Safety
+// `data` is NULL (only with len 0) or has `len` readable bytes.
+enum marline_status_t process_write_to_child(struct transport_t *t, int32_t fd, const uint8_t *data, size_t len);
+
+// Closes our end of child fd `fd`: one we read at once, one we write once
+// what is queued has been written. child_connection_lost(fd) follows from
+// the loop. Closing a closed fd does nothing. Unknown fd →
+// MARLINE_ERR_NO_SUCH_CHILD_FD; pty → MARLINE_ERR_NOT_SUPPORTED.
+enum marline_status_t process_close_child_fd(struct transport_t *t, int32_t fd);
+
+// process_close_child_fd(t, 0): the child reads EOF after what was written.
+enum marline_status_t process_close_stdin(struct transport_t *t);
+
+// process_close_child_fd(t, 1).
+enum marline_status_t process_close_stdout(struct transport_t *t);
+
+// process_close_child_fd(t, 2).
+enum marline_status_t process_close_stderr(struct transport_t *t);
+
+// Sends signal `signum`. Not a signal → MARLINE_ERR_UNKNOWN_SIGNAL; the
+// child already reaped → MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is
+// sent (never to a recycled pid). After process_ended the handle is stale
+// (MARLINE_ERR_STALE_HANDLE).
+enum marline_status_t process_signal(struct transport_t *t, int32_t signum);
+
+// Sends the signal called `name`: "TERM", "SIGTERM", "hup", "BUS@linux", …
+// (case-insensitive, "SIG" optional). Unknown → MARLINE_ERR_UNKNOWN_SIGNAL;
+// otherwise as process_signal.
+//
+// # Safety
+// `name` is NULL or NUL-terminated.
+enum marline_status_t process_signal_by_name(struct transport_t *t, const char *name);
+
+// Writes the child's pid to `*pid`. Once the child has been reaped →
+// MARLINE_ERR_PROCESS_EXITED_ALREADY (the number may be reused).
+//
+// # Safety
+// `pid` is NULL or writable.
+enum marline_status_t process_get_pid(struct transport_t *t, int32_t *pid);
+
+// The name of signal `signum` without "SIG", as SSH names it: "TERM",
+// "KILL", "SEGV", …, or "NAME@linux" for a signal with no portable name
+// ("BUS@linux"). A static string (never free it); NULL when `signum` is
+// no signal.
+const char *process_signal_name(int32_t signum);
+
+// Sets the pty's window size (the child gets SIGWINCH). Not a pty →
+// MARLINE_ERR_NOT_SUPPORTED; pty closed → MARLINE_ERR_CLOSED.
+enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t rows, uint16_t cols);
+
+// Bridges the transport `remote` to a process started later with
+// process_bridge_spawn, with the semantics of an SSH session channel:
+// - feed what `remote` receives to process_bridge_feed (it goes to the
+//   child's stdin; what arrives before process_bridge_spawn is buffered)
+//   and call process_bridge_remote_eof when `remote` half-closes;
+// - the child's stdout is written to `remote`, its stderr too when
+//   `merge_stderr`, else to callbacks->extended_data;
+// - `remote` gets EOF (transport_lose_write_connection) once both stdout
+//   and stderr have closed;
+// - when the process ends: exit_signal (signal wins) or exit_status, then
+//   process_ended, then transport_lose_connection(remote) (what is queued
+//   is sent first);
+// - `remote`'s write queue pauses the child's output (the process is
+//   registered as its streaming producer when it has none).
+//
+// Call process_bridge_close from `remote`'s connection_lost. The bridge
+// handle is written to `*out`.
+//
+// # Safety
+// `callbacks` is readable (copied); `out` is writable.
+enum marline_status_t process_bridge(struct transport_t *remote, bool merge_stderr, const struct marline_bridge_callbacks_t *callbacks, void *user, struct bridge_t **out);
+
+// Data from the remote side for the child's stdin (copied; buffered until
+// the process starts). After process_bridge_remote_eof → MARLINE_ERR_CLOSED.
+//
+// # Safety
+// `data` is NULL (only with len 0) or has `len` readable bytes.
+enum marline_status_t process_bridge_feed(struct bridge_t *b, const uint8_t *data, size_t len);
+
+// The remote side sent EOF: the child's stdin closes once what was fed
+// has been written (at once, or when the process starts).
+enum marline_status_t process_bridge_remote_eof(struct bridge_t *b);
+
+// Starts the bridged process (arguments as for reactor_spawn_process, with
+// the default fd map) and writes what was fed so far. Once only
+// (MARLINE_ERR_INVALID_STATE the second time). The process transport is
+// written to `*out` when `out` is not NULL; it belongs to the bridge (its
+// user pointer is free for the caller).
+//
+// # Safety
+// As for reactor_spawn_process; `out` is NULL or writable.
+enum marline_status_t process_bridge_spawn(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, bool use_pty, struct transport_t **out);
+
+// The remote side is gone: closes the process's pipes
+// (transport_lose_connection; the child is not signalled) and makes the
+// bridge handle stale. The callbacks still report the process's end.
+enum marline_status_t process_bridge_close(struct bridge_t *b);
+
 // Registers a producer on `t`. `streaming` producers are paused past the
 // high-water mark and resumed when the queue drains; pull producers get
 // resume_producing each time the queue empties (the first time on the next
@@ -647,6 +1009,111 @@ const char *marline_version(void);
 // Panics inside marline's panic boundary and returns MARLINE_ERR_PANIC.
 // Exists so tests can prove that a panic never unwinds into C.
 enum marline_status_t marline_debug_panic(void);
+
+// Creates a stream with no connection and writes its handle to `*out`.
+//
+// # Safety
+// `out` is NULL or writable.
+enum marline_status_t tcp_stream_new(struct tcp_stream_t **out);
+
+// Frees a stream: a pending passive open is cancelled, a connection is
+// closed (as close(2) does: FIN, or RST if data was left unread), a call
+// blocked in another thread returns MARLINE_ERR_STALE_HANDLE, and no asr
+// runs once this returns (it waits for a running one to finish). From
+// inside the stream's own asr it returns at once; no further asr follows.
+// The handle is stale afterwards.
+enum marline_status_t tcp_stream_free(struct tcp_stream_t *stream);
+
+// Sets the notification routine (NULL removes it) and its user pointer.
+//
+// # Safety
+// `asr`, when not NULL, must be callable from the stream's engine thread
+// with `user` until it is replaced or the stream is freed.
+enum marline_status_t tcp_stream_set_asr(struct tcp_stream_t *stream, tcp_stream_asr_t asr, void *user);
+
+// Waits for one incoming connection on `port` of every IPv4 interface (0
+// picks a free port: tcp_stream_get_sock_name tells which). Returns at
+// once; a port in use fails here with MARLINE_ERR_ADDRESS_IN_USE. Until
+// the open completes only tcp_stream_wait, tcp_stream_isdone and
+// tcp_stream_get_sock_name work; other calls fail with
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
+// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+enum marline_status_t tcp_stream_passive_open(struct tcp_stream_t *stream, int32_t port_number);
+
+// Blocks until the passive open completes, or `timeout_seconds` pass (0:
+// no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
+// passive open is reported by the first wait after it; with nothing
+// pending and nothing to report, returns MARLINE_OK at once.
+enum marline_status_t tcp_stream_wait(struct tcp_stream_t *stream, double timeout_seconds);
+
+// Writes false to `*done` while a passive open is in progress, else true.
+//
+// # Safety
+// `done` is NULL or writable.
+enum marline_status_t tcp_stream_isdone(struct tcp_stream_t *stream, bool *done);
+
+// Writes this side's address to `*out` (free with marline_address_free):
+// during a passive open the listening address (0.0.0.0:port), then the
+// connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+//
+// # Safety
+// `out` is NULL or writable.
+enum marline_status_t tcp_stream_get_sock_name(struct tcp_stream_t *stream, struct marline_address_t **out);
+
+// Connects from `local_port` (0: any) to `host` (a name or literal) and
+// `remote_port`, blocking until established or failed, at most
+// `timeout_seconds` (0: no limit). A failure (MARLINE_ERR_REFUSED,
+// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
+// asr. Allowed on a new stream or one whose connection has terminated.
+//
+// # Safety
+// `host` is NULL or a NUL-terminated string.
+enum marline_status_t tcp_stream_active_open(struct tcp_stream_t *stream, int32_t local_port, const char *host, int32_t remote_port, double timeout_seconds);
+
+// Sends `len` bytes, blocking until the kernel has taken them all (they
+// are copied). `push`: send now rather than coalesce with the next send.
+// `urgent`: send as TCP urgent data, the urgent pointer at its end.
+// Allowed in ESTABLISHED and CLOSE_WAIT only: after tcp_stream_close,
+// MARLINE_ERR_CLOSED; after the connection terminated,
+// MARLINE_ERR_TERMINATED; before any open, MARLINE_ERR_NOT_CONNECTED.
+//
+// # Safety
+// `buf` is NULL (with `len` 0) or has `len` readable bytes.
+enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t *buf, size_t len, bool push, bool urgent);
+
+// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
+// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
+// writes its length to `*len`. Urgent data comes first and is never
+// merged with normal data: `*urgent` is true for data before the urgent
+// mark, `*mark` is true for the piece that is the urgent byte itself (the
+// last byte of the urgent data, returned alone). At the peer's end of
+// stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
+// on success.
+//
+// # Safety
+// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` are NULL or
+// writable.
+enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout_seconds, uint8_t *buf, size_t cap, size_t *len, bool *urgent, bool *mark);
+
+// Closes our side and blocks until the peer has acknowledged all our data
+// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit): then
+// MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
+// tcp_stream_rcv goes on working until the peer closes; when both sides
+// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+enum marline_status_t tcp_stream_close(struct tcp_stream_t *stream, double timeout_seconds);
+
+// Resets the connection at once (RST), dropping queued data both ways; a
+// call blocked in another thread returns MARLINE_ERR_TERMINATED. The asr
+// gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT.
+enum marline_status_t tcp_stream_abort(struct tcp_stream_t *stream);
+
+// Fills `*status` (see tcp_stream_status_t for the `size` rule). With no
+// connection the state is TCP_STREAM_STATE_CLOSED and the rest is zero.
+//
+// # Safety
+// `status` is NULL or points to at least `status->size` writable bytes
+// whose first field, `size`, is set.
+enum marline_status_t tcp_stream_status(struct tcp_stream_t *stream, struct tcp_stream_status_t *status);
 
 // Listens on `interface` ("127.0.0.1", "::1", "::", "" for every IPv4
 // interface) and `port` (0 picks a free port; listening_port_get_port

@@ -50,6 +50,8 @@ pub enum Error {
     BadWorkingDirectory,
     #[error("unknown signal")]
     UnknownSignal,
+    #[error("the child fd map is invalid")]
+    BadChildFdMap,
     #[error("the option is already enabled")]
     AlreadyEnabled,
     #[error("the option is already disabled")]
@@ -68,6 +70,10 @@ pub enum Error {
     ConnectionReset,
     #[error("the connection has been terminated")]
     Terminated,
+    #[error("the peer has closed the connection and all its data has been read")]
+    ConnectionClosing,
+    #[error("another call on this stream is in progress")]
+    StreamBusy,
 }
 
 /// Result alias used across marline.
@@ -91,6 +97,12 @@ pub(crate) fn os_error(err: &std::io::Error) -> Error {
         libc::ECONNRESET => Error::ConnectionReset,
         _ => Error::Os,
     }
+}
+
+/// Sets this thread's recorded errno: for errors that happened on another
+/// thread on this thread's behalf (a stream's engine thread).
+pub(crate) fn set_last_os_error(code: i32) {
+    LAST_OS_ERROR.with(|c| c.set(code));
 }
 
 /// The errno recorded by the last failing OS call on this thread (0 if none).

@@ -3,18 +3,22 @@
 //! usable from Rust and, through `ffi`, from C.
 //!
 //! Layers: `reactor` (the loop), `transport` (what every transport shares),
-//! `tcp`, and the C ABI in `ffi`.
+//! `tcp`, `process`, `telnet`, `stream` (blocking MacTCP-style streams), and
+//! the C ABI in `ffi`.
 
 pub mod error;
 pub mod ffi;
 pub mod log;
+pub mod process;
 pub mod reactor;
 mod sys;
+pub mod stream;
 pub mod tcp;
 pub mod telnet;
 pub mod transport;
 
 pub use error::{Error, Result};
+pub use process::{Bridge, BridgeHandler, ChildFd, Process, ProcessProtocol, ProcessSpec};
 pub use reactor::{DelayedCall, Reactor, Stopper};
 pub use tcp::{KeepAlive, ListeningPort};
 pub use transport::{Address, ExitInfo, Producer, Protocol, Reason, ReasonKind, Transport};

@@ -93,3 +93,11 @@ pub fn ignore_sigpipe_if_default() {
         }
     }
 }
+
+/// True when urgent data is outstanding (poll reports POLLPRI): it has
+/// arrived and the reader has not yet read past the urgent mark.
+pub fn urgent_pending(fd: RawFd) -> io::Result<bool> {
+    let mut p = libc::pollfd { fd, events: libc::POLLPRI, revents: 0 };
+    syscall!(poll(&mut p, 1, 0))?;
+    Ok(p.revents & libc::POLLPRI != 0)
+}

@@ -28,7 +28,8 @@ pub struct reactor_t {
 /// transport_write_urgent, transport_lose_connection,
 /// transport_lose_write_connection, transport_abort_connection,
 /// transport_get_host, transport_get_peer, transport_get_user,
-/// transport_set_user, the producer calls and the TCP option calls.
+/// transport_set_user, the producer calls, the TCP option calls and, for
+/// process transports, the process_* calls.
 pub struct transport_t {
     _private: [u8; 0],
 }
@@ -41,12 +42,22 @@ pub struct listening_port_t {
     _private: [u8; 0],
 }
 
+/// A process bridged to a transport (SSH-session semantics). Owned by its
+/// reactor; stale after process_bridge_close (or reactor_free).
+///
+/// Methods: process_bridge, process_bridge_feed, process_bridge_remote_eof,
+/// process_bridge_spawn, process_bridge_close.
+pub struct bridge_t {
+    _private: [u8; 0],
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kind {
     Reactor = 1,
     Transport = 2,
     ListeningPort = 3,
     DelayedCall = 4,
+    Bridge = 5,
 }
 
 /// Packs serial (16 bits) | kind (4) | handle (44).

@@ -37,12 +37,15 @@ pub enum marline_status_t {
     MARLINE_ERR_BAD_EXECUTABLE = 302,
     MARLINE_ERR_BAD_WORKING_DIRECTORY = 303,
     MARLINE_ERR_UNKNOWN_SIGNAL = 304,
+    MARLINE_ERR_BAD_CHILD_FD_MAP = 305,
     MARLINE_ERR_ALREADY_ENABLED = 400,
     MARLINE_ERR_ALREADY_DISABLED = 401,
     MARLINE_ERR_ALREADY_NEGOTIATING = 402,
     MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS = 500,
     MARLINE_ERR_INVALID_STATE = 501,
     MARLINE_ERR_TERMINATED = 502,
+    MARLINE_ERR_CONNECTION_CLOSING = 503,
+    MARLINE_ERR_STREAM_BUSY = 504,
 }
 
 use marline_status_t::*;
@@ -76,12 +79,15 @@ impl From<Error> for marline_status_t {
             Error::BadExecutable => MARLINE_ERR_BAD_EXECUTABLE,
             Error::BadWorkingDirectory => MARLINE_ERR_BAD_WORKING_DIRECTORY,
             Error::UnknownSignal => MARLINE_ERR_UNKNOWN_SIGNAL,
+            Error::BadChildFdMap => MARLINE_ERR_BAD_CHILD_FD_MAP,
             Error::AlreadyEnabled => MARLINE_ERR_ALREADY_ENABLED,
             Error::AlreadyDisabled => MARLINE_ERR_ALREADY_DISABLED,
             Error::AlreadyNegotiating => MARLINE_ERR_ALREADY_NEGOTIATING,
             Error::PassiveOpenInProgress => MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS,
             Error::InvalidState => MARLINE_ERR_INVALID_STATE,
             Error::Terminated => MARLINE_ERR_TERMINATED,
+            Error::ConnectionClosing => MARLINE_ERR_CONNECTION_CLOSING,
+            Error::StreamBusy => MARLINE_ERR_STREAM_BUSY,
         }
     }
 }
@@ -120,12 +126,15 @@ pub extern "C" fn marline_strerror(status: i32) -> *const c_char {
         302 => c"the executable was not found or cannot be run",
         303 => c"the working directory cannot be used",
         304 => c"unknown signal",
+        305 => c"the child fd map is invalid",
         400 => c"the option is already enabled",
         401 => c"the option is already disabled",
         402 => c"a negotiation of this option is already under way",
         500 => c"a passive open is in progress",
         501 => c"the stream is not in a state that allows this call",
         502 => c"the connection has been terminated",
+        503 => c"the peer has closed the connection and all its data has been read",
+        504 => c"another call on this stream is in progress",
         _ => c"unknown status",
     };
     text.as_ptr()
@@ -164,9 +173,9 @@ mod tests {
             Error::Os, Error::BufferTooSmall, Error::TimedOut, Error::AddressInUse, Error::BadAddress,
             Error::PermissionDenied, Error::NotConnected, Error::Refused, Error::ConnectionReset,
             Error::ProcessExitedAlready, Error::NoSuchChildFd, Error::BadExecutable,
-            Error::BadWorkingDirectory, Error::UnknownSignal, Error::AlreadyEnabled,
+            Error::BadWorkingDirectory, Error::UnknownSignal, Error::BadChildFdMap, Error::AlreadyEnabled,
             Error::AlreadyDisabled, Error::AlreadyNegotiating, Error::PassiveOpenInProgress,
-            Error::InvalidState, Error::Terminated,
+            Error::InvalidState, Error::Terminated, Error::ConnectionClosing, Error::StreamBusy,
         ];
         for e in all {
             let status: marline_status_t = e.into();

@@ -224,4 +224,155 @@ pub fn run_for(r: &Reactor, d: Duration) {
 /// The number of `Lost`/`Failed` events in the log.
 pub fn lost_count(log: &Log) -> usize {
     log.borrow().iter().filter(|e| is_lost(e)).count()
+/// One recorded process-protocol event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PEv {
+    Made,
+    /// Data on a child fd (consecutive data on the same fd is merged).
+    Out(i32, Vec<u8>),
+    /// child_connection_lost(fd).
+    Lost(i32),
+    Exited(ReasonKind),
+    Ended(ReasonKind),
+}
+
+pub type PLog = Rc<RefCell<Vec<PEv>>>;
+pub type PHook = Box<dyn FnMut(&marline::Process, &PEv)>;
+
+/// Records process events; keeps the exited and ended reasons.
+pub struct ProcRecorder {
+    pub log: PLog,
+    pub exited: Rc<RefCell<Option<Reason>>>,
+    pub ended: Rc<RefCell<Option<Reason>>>,
+    pub hook: Option<PHook>,
+}
+
+impl ProcRecorder {
+    pub fn new(log: &PLog) -> ProcRecorder {
+        ProcRecorder { log: log.clone(), exited: Default::default(), ended: Default::default(), hook: None }
+    }
+    pub fn hook(mut self, f: impl FnMut(&marline::Process, &PEv) + 'static) -> Self {
+        self.hook = Some(Box::new(f));
+        self
+    }
+    fn push(&mut self, p: &marline::Process, ev: PEv) {
+        self.log.borrow_mut().push(ev.clone());
+        if let Some(h) = self.hook.as_mut() {
+            h(p, &ev);
+        }
+    }
+}
+
+impl marline::ProcessProtocol for ProcRecorder {
+    fn connection_made(&mut self, p: &marline::Process) {
+        self.push(p, PEv::Made)
+    }
+    fn child_data_received(&mut self, p: &marline::Process, fd: i32, data: &[u8]) {
+        let mut log = self.log.borrow_mut();
+        match log.last_mut() {
+            Some(PEv::Out(f, d)) if *f == fd => d.extend_from_slice(data),
+            _ => log.push(PEv::Out(fd, data.to_vec())),
+        }
+        drop(log);
+        if let Some(h) = self.hook.as_mut() {
+            h(p, &PEv::Out(fd, data.to_vec()));
+        }
+    }
+    fn child_connection_lost(&mut self, p: &marline::Process, fd: i32) {
+        self.push(p, PEv::Lost(fd))
+    }
+    fn process_exited(&mut self, p: &marline::Process, reason: &Reason) {
+        *self.exited.borrow_mut() = Some(reason.clone());
+        self.push(p, PEv::Exited(reason.kind()))
+    }
+    fn process_ended(&mut self, p: &marline::Process, reason: &Reason) {
+        *self.ended.borrow_mut() = Some(reason.clone());
+        self.push(p, PEv::Ended(reason.kind()))
+    }
+}
+
+/// All bytes received on child fd `fd`, concatenated.
+pub fn out_of(log: &PLog, fd: i32) -> Vec<u8> {
+    log.borrow()
+        .iter()
+        .filter_map(|e| match e {
+            PEv::Out(f, d) if *f == fd => Some(d.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+pub fn is_ended(e: &PEv) -> bool {
+    matches!(e, PEv::Ended(_))
+}
+
+/// Checks the order guarantees every process log must meet: Made first,
+/// exactly one Exited (unless shut down) and one Ended, Ended last,
+/// Exited before it, each fd's Lost once and after its data.
+pub fn check_process_order(log: &PLog) {
+    let log = log.borrow();
+    assert_eq!(log.first(), Some(&PEv::Made), "{log:?}");
+    let ended: Vec<usize> = log.iter().enumerate().filter(|(_, e)| is_ended(e)).map(|(i, _)| i).collect();
+    assert_eq!(ended, vec![log.len() - 1], "exactly one Ended, last: {log:?}");
+    let exited: Vec<usize> = log.iter().enumerate().filter(|(_, e)| matches!(e, PEv::Exited(_))).map(|(i, _)| i).collect();
+    assert_eq!(exited.len(), 1, "exactly one Exited: {log:?}");
+    for (i, e) in log.iter().enumerate() {
+        if let PEv::Lost(fd) = e {
+            assert_eq!(log.iter().filter(|x| **x == PEv::Lost(*fd)).count(), 1, "one Lost({fd}): {log:?}");
+            assert!(!log[i..].iter().any(|x| matches!(x, PEv::Out(f, _) if f == fd)), "data after Lost({fd}): {log:?}");
+        }
+    }
+}
+
+/// Spawns `spec` with a recorder and runs until process_ended.
+pub fn run_process(r: &Reactor, spec: &marline::ProcessSpec) -> (PLog, Reason) {
+    let log: PLog = Default::default();
+    let rec = ProcRecorder::new(&log);
+    let ended = rec.ended.clone();
+    r.spawn_process(spec, Box::new(rec)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !has_p(&log, is_ended) {
+        assert!(Instant::now() < deadline, "timed out; events so far: {:?}", log.borrow());
+        r.run_once(Some(Duration::from_millis(20))).unwrap();
+    }
+    check_process_order(&log);
+    let reason = ended.borrow().clone().unwrap();
+    (log, reason)
+}
+
+/// True once the process log holds an event matching `pred`.
+pub fn has_p(log: &PLog, pred: impl Fn(&PEv) -> bool) -> bool {
+    log.borrow().iter().any(pred)
+}
+
+/// The descriptors this process has open.
+pub fn open_fds() -> Vec<i32> {
+    let mut v: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A fresh scratch directory (removed by the returned guard): the working
+/// directory for children that may dump core, so no core file lands in
+/// the source tree.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("marline-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

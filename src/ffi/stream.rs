@@ -1,0 +1,503 @@
+//! Blocking MacTCP-style streams: tcp_stream_t, its notification routine,
+//! its status record and the constants MacTCP programs know.
+//!
+//! Stream handles are not bound to a reactor or a thread: they live in one
+//! process-wide generation-checked table, so a freed handle is detected.
+
+use std::ffi::{c_char, c_void};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::address::{give_address, marline_address_t};
+use super::status::marline_status_t;
+use super::{c_str, guard, non_null, put};
+use crate::error::{Error, Result};
+use crate::reactor::handles::{Handle, HandleTable};
+use crate::stream::{Event, Status, TcpStream};
+use crate::transport::Address;
+
+/// A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
+/// freed by tcp_stream_free; a freed handle is detected (every call then
+/// returns MARLINE_ERR_STALE_HANDLE). Not bound to a thread: it may be used
+/// from any one thread at a time; a second call made while one is blocked
+/// fails with MARLINE_ERR_STREAM_BUSY (tcp_stream_abort and tcp_stream_free
+/// excepted). Each stream has an engine thread of its own, on which its
+/// notification routine (asr) runs.
+///
+/// Inside the asr, tcp_stream_isdone, tcp_stream_get_sock_name,
+/// tcp_stream_status, tcp_stream_set_asr and tcp_stream_free work;
+/// tcp_stream_abort is carried out when the asr returns; the blocking
+/// calls fail with MARLINE_ERR_REENTRANT.
+///
+/// Methods: tcp_stream_new, tcp_stream_free, tcp_stream_set_asr,
+/// tcp_stream_passive_open, tcp_stream_wait, tcp_stream_isdone,
+/// tcp_stream_get_sock_name, tcp_stream_active_open, tcp_stream_send,
+/// tcp_stream_rcv, tcp_stream_close, tcp_stream_abort, tcp_stream_status.
+pub struct tcp_stream_t {
+    _private: [u8; 0],
+}
+
+/// Events given to the notification routine (MacTCP's numbers).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tcp_stream_event_t {
+    /// The peer has closed and all its data has been read.
+    TCP_STREAM_EVENT_CLOSING = 1,
+    /// tcp_stream_close's time limit passed with data unacknowledged.
+    TCP_STREAM_EVENT_ULP_TIMEOUT = 2,
+    /// The connection is gone; detail is a TCP_STREAM_REASON_* value.
+    TCP_STREAM_EVENT_TERMINATE = 3,
+    /// Data came while no tcp_stream_rcv was waiting (sent once, then not
+    /// again until the next tcp_stream_rcv).
+    TCP_STREAM_EVENT_DATA_ARRIVAL = 4,
+    /// Urgent data came (once per urgent mark).
+    TCP_STREAM_EVENT_URGENT = 5,
+    /// Reserved: Linux does not report ICMP messages on a TCP socket, so
+    /// this is never sent.
+    TCP_STREAM_EVENT_ICMP_RECEIVED = 6,
+    /// The passive open completed: detail 0 on success, -1 on failure
+    /// (tcp_stream_wait reports which).
+    TCP_STREAM_EVENT_PASSIVE_OPEN_DONE = 32766,
+}
+
+impl From<Event> for tcp_stream_event_t {
+    fn from(e: Event) -> tcp_stream_event_t {
+        use tcp_stream_event_t::*;
+        match e {
+            Event::Closing => TCP_STREAM_EVENT_CLOSING,
+            Event::UlpTimeout => TCP_STREAM_EVENT_ULP_TIMEOUT,
+            Event::Terminate => TCP_STREAM_EVENT_TERMINATE,
+            Event::DataArrival => TCP_STREAM_EVENT_DATA_ARRIVAL,
+            Event::Urgent => TCP_STREAM_EVENT_URGENT,
+            Event::IcmpReceived => TCP_STREAM_EVENT_ICMP_RECEIVED,
+            Event::PassiveOpenDone => TCP_STREAM_EVENT_PASSIVE_OPEN_DONE,
+        }
+    }
+}
+
+/// Terminate reason: the peer reset or refused the connection.
+pub const TCP_STREAM_REASON_REMOTE_ABORT: i32 = 2;
+/// Terminate reason: the network failed (unreachable, timed out).
+pub const TCP_STREAM_REASON_NETWORK_FAILURE: i32 = 3;
+/// Terminate reason: an active open's time limit passed.
+pub const TCP_STREAM_REASON_ULP_TIMEOUT: i32 = 5;
+/// Terminate reason: tcp_stream_abort was called.
+pub const TCP_STREAM_REASON_ULP_ABORT: i32 = 6;
+/// Terminate reason: both sides closed and everything was delivered.
+pub const TCP_STREAM_REASON_ULP_CLOSE: i32 = 7;
+/// Terminate reason: an internal or system failure.
+pub const TCP_STREAM_REASON_SERVICE_ERROR: i32 = 8;
+
+/// Connection state (tcp_stream_status_t.state): no connection.
+pub const TCP_STREAM_STATE_CLOSED: i32 = 0;
+/// Connection state: listening (not reported by tcp_stream_status, which
+/// fails with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS during a passive open).
+pub const TCP_STREAM_STATE_LISTEN: i32 = 2;
+/// Connection state: a connection request was received and answered.
+pub const TCP_STREAM_STATE_SYN_RECEIVED: i32 = 4;
+/// Connection state: a connection request was sent.
+pub const TCP_STREAM_STATE_SYN_SENT: i32 = 6;
+/// Connection state: open: data flows both ways.
+pub const TCP_STREAM_STATE_ESTABLISHED: i32 = 8;
+/// Connection state: we closed; our FIN is not yet acknowledged.
+pub const TCP_STREAM_STATE_FIN_WAIT_1: i32 = 10;
+/// Connection state: we closed and our FIN is acknowledged; the peer has not closed.
+pub const TCP_STREAM_STATE_FIN_WAIT_2: i32 = 12;
+/// Connection state: both sides closed at once; our FIN is not yet acknowledged.
+pub const TCP_STREAM_STATE_CLOSING: i32 = 16;
+/// Connection state: the peer has closed; we may still send.
+pub const TCP_STREAM_STATE_CLOSE_WAIT: i32 = 18;
+/// Connection state: both sides closed; waiting for stray segments.
+pub const TCP_STREAM_STATE_TIME_WAIT: i32 = 20;
+/// Connection state: the peer closed, then we did; our FIN is not yet acknowledged.
+pub const TCP_STREAM_STATE_LAST_ACK: i32 = 22;
+
+/// A notification routine: receives the stream, the event, its detail
+/// (a TCP_STREAM_REASON_* for TERMINATE, see each event otherwise) and the
+/// user pointer given to tcp_stream_set_asr. It runs on the stream's engine
+/// thread, never concurrently with another call of it for the same stream,
+/// and never after tcp_stream_free has returned.
+pub type tcp_stream_asr_t =
+    Option<unsafe extern "C" fn(stream: *mut tcp_stream_t, event: tcp_stream_event_t, detail: i32, user: *mut c_void)>;
+
+/// A stream's status record, filled by tcp_stream_status.
+///
+/// ABI rule: set `size` to sizeof(tcp_stream_status_t) before the call.
+/// marline fills at most `size` bytes and sets `size` to the number it
+/// filled, so a program built against an older (smaller) or newer (larger)
+/// version of this struct keeps working: new fields are only ever
+/// appended. Fields beyond the returned `size` were not written.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct tcp_stream_status_t {
+    /// In: sizeof(tcp_stream_status_t). Out: bytes filled.
+    pub size: usize,
+    /// A TCP_STREAM_STATE_* value.
+    pub state: i32,
+    /// 4 or 6 (MARLINE_FAMILY_IPV4/IPV6); 0 with no connection.
+    pub family: i32,
+    /// Local address bytes (4 used for IPv4, 16 for IPv6).
+    pub local_host: [u8; 16],
+    /// Remote address bytes.
+    pub remote_host: [u8; 16],
+    pub local_port: u16,
+    pub remote_port: u16,
+    /// IP type of service (IPv4) or traffic class (IPv6).
+    pub tos: u32,
+    /// The peer's advertised receive window, in bytes.
+    pub send_window: u32,
+    /// Our advertised receive window, in bytes.
+    pub receive_window: u32,
+    /// Bytes sent and not yet acknowledged (SIOCOUTQ; counts our FIN).
+    pub unacked_bytes: u32,
+    /// Bytes received and not yet read (SIOCINQ).
+    pub unread_bytes: u32,
+    /// Congestion window, in segments.
+    pub congestion_window: u32,
+    /// Smoothed round-trip time, microseconds.
+    pub smoothed_rtt_us: u32,
+    /// Round-trip time variance, microseconds.
+    pub rtt_variance_us: u32,
+    /// Smallest round-trip time seen, microseconds (Linux keeps no "last
+    /// RTT" sample).
+    pub min_rtt_us: u32,
+    /// Maximum segment size for sending.
+    pub max_segment_size: u32,
+    /// Send progress: bytes sent (retransmissions included), the send
+    /// sequence number relative to the initial one.
+    pub bytes_sent: u64,
+    /// Send progress: bytes the peer acknowledged (our FIN counts as one).
+    pub bytes_acked: u64,
+    /// Receive progress: bytes received in order, the receive sequence
+    /// number relative to the peer's initial one (the peer's FIN counts
+    /// as one, as a sequence number does).
+    pub bytes_received: u64,
+}
+
+/// The least `size` tcp_stream_status accepts: `size` and `state`.
+const STATUS_MIN_SIZE: usize = std::mem::offset_of!(tcp_stream_status_t, state) + 4;
+
+fn to_c(s: &Status) -> tcp_stream_status_t {
+    // SAFETY: every field is an integer or an integer array: all-zero is
+    // valid, and padding bytes are zero too (they are copied to C).
+    let mut c: tcp_stream_status_t = unsafe { std::mem::zeroed() };
+    c.size = std::mem::size_of::<tcp_stream_status_t>();
+    c.state = s.state as i32;
+    let put_addr = |a: Option<std::net::SocketAddr>, host: &mut [u8; 16], port: &mut u16| -> i32 {
+        match a {
+            Some(std::net::SocketAddr::V4(a)) => {
+                host[..4].copy_from_slice(&a.ip().octets());
+                *port = a.port();
+                4
+            }
+            Some(std::net::SocketAddr::V6(a)) => {
+                host.copy_from_slice(&a.ip().octets());
+                *port = a.port();
+                6
+            }
+            None => 0,
+        }
+    };
+    c.family = put_addr(s.local, &mut c.local_host, &mut c.local_port);
+    put_addr(s.remote, &mut c.remote_host, &mut c.remote_port);
+    c.tos = s.tos as u32;
+    c.send_window = s.send_window;
+    c.receive_window = s.receive_window;
+    c.unacked_bytes = s.unacked_bytes;
+    c.unread_bytes = s.unread_bytes;
+    c.congestion_window = s.congestion_window;
+    c.smoothed_rtt_us = s.smoothed_rtt_us;
+    c.rtt_variance_us = s.rtt_variance_us;
+    c.min_rtt_us = s.min_rtt_us;
+    c.max_segment_size = s.max_segment_size;
+    c.bytes_sent = s.bytes_sent;
+    c.bytes_acked = s.bytes_acked;
+    c.bytes_received = s.bytes_received;
+    c
+}
+
+/// Every live stream of the process.
+static STREAMS: LazyLock<Mutex<HandleTable<Arc<TcpStream>>>> = LazyLock::new(Default::default);
+
+/// Handle bits: kind nibble 0xF (no reactor serial) | index | generation.
+const STREAM_TAG: u64 = 0xF << 44;
+
+fn table() -> MutexGuard<'static, HandleTable<Arc<TcpStream>>> {
+    STREAMS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn encode(h: Handle) -> *mut tcp_stream_t {
+    (STREAM_TAG | h.to_bits()) as usize as *mut tcp_stream_t
+}
+
+fn decode(p: *const tcp_stream_t) -> Result<Handle> {
+    if p.is_null() {
+        return Err(Error::NullPointer);
+    }
+    let bits = p as usize as u64;
+    if bits >> 44 != STREAM_TAG >> 44 {
+        return Err(Error::WrongHandleType);
+    }
+    Ok(Handle::from_bits(bits & ((1 << 44) - 1)))
+}
+
+fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
+    let h = decode(p)?;
+    table().get(h).cloned().ok_or(Error::StaleHandle)
+}
+
+/// A C time limit: 0 means none; it must otherwise be positive and finite.
+fn limit(seconds: f64) -> Result<Option<Duration>> {
+    if seconds == 0.0 {
+        return Ok(None);
+    }
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(Error::InvalidArgument);
+    }
+    Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| Error::InvalidArgument)
+}
+
+fn port(p: i32) -> Result<u16> {
+    u16::try_from(p).map_err(|_| Error::InvalidArgument)
+}
+
+/// Creates a stream with no connection and writes its handle to `*out`.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_new(out: *mut *mut tcp_stream_t) -> marline_status_t {
+    guard(|| {
+        non_null(out)?;
+        let stream = Arc::new(TcpStream::new()?);
+        let h = table().insert(stream).ok_or(Error::InvalidArgument)?;
+        // SAFETY: checked non-NULL.
+        unsafe { put(out, encode(h)) };
+        Ok(())
+    })
+}
+
+/// Frees a stream: a pending passive open is cancelled, a connection is
+/// closed (as close(2) does: FIN, or RST if data was left unread), a call
+/// blocked in another thread returns MARLINE_ERR_STALE_HANDLE, and no asr
+/// runs once this returns (it waits for a running one to finish). From
+/// inside the stream's own asr it returns at once; no further asr follows.
+/// The handle is stale afterwards.
+#[no_mangle]
+pub extern "C" fn tcp_stream_free(stream: *mut tcp_stream_t) -> marline_status_t {
+    guard(|| {
+        let h = decode(stream)?;
+        let s = table().remove(h).ok_or(Error::StaleHandle)?;
+        s.free();
+        drop(s);
+        Ok(())
+    })
+}
+
+/// Sets the notification routine (NULL removes it) and its user pointer.
+///
+/// # Safety
+/// `asr`, when not NULL, must be callable from the stream's engine thread
+/// with `user` until it is replaced or the stream is freed.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_stream_asr_t, user: *mut c_void) -> marline_status_t {
+    guard(|| {
+        let s = stream_of(stream)?;
+        let routine = asr.map(|f| {
+            let (handle, user) = (stream as usize, user as usize);
+            Box::new(move |event: Event, detail: i32| {
+                // SAFETY: the caller promised `f` may be called with `user`.
+                unsafe { f(handle as *mut tcp_stream_t, event.into(), detail, user as *mut c_void) }
+            }) as crate::stream::Asr
+        });
+        s.set_asr(routine)
+    })
+}
+
+/// Waits for one incoming connection on `port` of every IPv4 interface (0
+/// picks a free port: tcp_stream_get_sock_name tells which). Returns at
+/// once; a port in use fails here with MARLINE_ERR_ADDRESS_IN_USE. Until
+/// the open completes only tcp_stream_wait, tcp_stream_isdone and
+/// tcp_stream_get_sock_name work; other calls fail with
+/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
+/// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+#[no_mangle]
+pub extern "C" fn tcp_stream_passive_open(stream: *mut tcp_stream_t, port_number: i32) -> marline_status_t {
+    guard(|| stream_of(stream)?.passive_open(port(port_number)?))
+}
+
+/// Blocks until the passive open completes, or `timeout_seconds` pass (0:
+/// no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
+/// passive open is reported by the first wait after it; with nothing
+/// pending and nothing to report, returns MARLINE_OK at once.
+#[no_mangle]
+pub extern "C" fn tcp_stream_wait(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
+    guard(|| {
+        let t = limit(timeout_seconds)?;
+        stream_of(stream)?.wait(t)
+    })
+}
+
+/// Writes false to `*done` while a passive open is in progress, else true.
+///
+/// # Safety
+/// `done` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_isdone(stream: *mut tcp_stream_t, done: *mut bool) -> marline_status_t {
+    guard(|| {
+        non_null(done)?;
+        let d = stream_of(stream)?.is_done();
+        // SAFETY: checked non-NULL.
+        unsafe { put(done, d) };
+        Ok(())
+    })
+}
+
+/// Writes this side's address to `*out` (free with marline_address_free):
+/// during a passive open the listening address (0.0.0.0:port), then the
+/// connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_get_sock_name(stream: *mut tcp_stream_t, out: *mut *mut marline_address_t) -> marline_status_t {
+    give_address(out, || Ok(Address::Inet(stream_of(stream)?.sock_name()?)))
+}
+
+/// Connects from `local_port` (0: any) to `host` (a name or literal) and
+/// `remote_port`, blocking until established or failed, at most
+/// `timeout_seconds` (0: no limit). A failure (MARLINE_ERR_REFUSED,
+/// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
+/// asr. Allowed on a new stream or one whose connection has terminated.
+///
+/// # Safety
+/// `host` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_active_open(
+    stream: *mut tcp_stream_t,
+    local_port: i32,
+    host: *const c_char,
+    remote_port: i32,
+    timeout_seconds: f64,
+) -> marline_status_t {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let host = unsafe { c_str(host) }?;
+        let (lp, rp) = (port(local_port)?, port(remote_port)?);
+        if rp == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let t = limit(timeout_seconds)?;
+        stream_of(stream)?.active_open(lp, host, rp, t)
+    })
+}
+
+/// Sends `len` bytes, blocking until the kernel has taken them all (they
+/// are copied). `push`: send now rather than coalesce with the next send.
+/// `urgent`: send as TCP urgent data, the urgent pointer at its end.
+/// Allowed in ESTABLISHED and CLOSE_WAIT only: after tcp_stream_close,
+/// MARLINE_ERR_CLOSED; after the connection terminated,
+/// MARLINE_ERR_TERMINATED; before any open, MARLINE_ERR_NOT_CONNECTED.
+///
+/// # Safety
+/// `buf` is NULL (with `len` 0) or has `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_send(stream: *mut tcp_stream_t, buf: *const u8, len: usize, push: bool, urgent: bool) -> marline_status_t {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let data = unsafe { super::c_bytes(buf, len) }?;
+        stream_of(stream)?.send(data, push, urgent)
+    })
+}
+
+/// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
+/// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
+/// writes its length to `*len`. Urgent data comes first and is never
+/// merged with normal data: `*urgent` is true for data before the urgent
+/// mark, `*mark` is true for the piece that is the urgent byte itself (the
+/// last byte of the urgent data, returned alone). At the peer's end of
+/// stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
+/// on success.
+///
+/// # Safety
+/// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` are NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_rcv(
+    stream: *mut tcp_stream_t,
+    timeout_seconds: f64,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+    urgent: *mut bool,
+    mark: *mut bool,
+) -> marline_status_t {
+    guard(|| {
+        if cap == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        non_null(buf)?;
+        non_null(len)?;
+        non_null(urgent)?;
+        non_null(mark)?;
+        let t = limit(timeout_seconds)?;
+        let r = stream_of(stream)?.rcv(cap, t)?;
+        let n = r.data.len().min(cap);
+        // SAFETY: buf has cap ≥ n writable bytes; the out pointers were
+        // checked non-NULL.
+        unsafe {
+            std::ptr::copy_nonoverlapping(r.data.as_ptr(), buf, n);
+            put(len, n);
+            put(urgent, r.urgent);
+            put(mark, r.mark);
+        }
+        Ok(())
+    })
+}
+
+/// Closes our side and blocks until the peer has acknowledged all our data
+/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit): then
+/// MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
+/// tcp_stream_rcv goes on working until the peer closes; when both sides
+/// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+#[no_mangle]
+pub extern "C" fn tcp_stream_close(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
+    guard(|| {
+        let t = limit(timeout_seconds)?;
+        stream_of(stream)?.close(t)
+    })
+}
+
+/// Resets the connection at once (RST), dropping queued data both ways; a
+/// call blocked in another thread returns MARLINE_ERR_TERMINATED. The asr
+/// gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT.
+#[no_mangle]
+pub extern "C" fn tcp_stream_abort(stream: *mut tcp_stream_t) -> marline_status_t {
+    guard(|| stream_of(stream)?.abort())
+}
+
+/// Fills `*status` (see tcp_stream_status_t for the `size` rule). With no
+/// connection the state is TCP_STREAM_STATE_CLOSED and the rest is zero.
+///
+/// # Safety
+/// `status` is NULL or points to at least `status->size` writable bytes
+/// whose first field, `size`, is set.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_status(stream: *mut tcp_stream_t, status: *mut tcp_stream_status_t) -> marline_status_t {
+    guard(|| {
+        non_null(status)?;
+        // SAFETY: non-NULL; the caller set the first field.
+        let size = unsafe { std::ptr::addr_of!((*status).size).read_unaligned() };
+        if size < STATUS_MIN_SIZE {
+            return Err(Error::InvalidArgument);
+        }
+        let s = stream_of(stream)?.status()?;
+        let mut c = to_c(&s);
+        let n = size.min(std::mem::size_of::<tcp_stream_status_t>());
+        c.size = n;
+        // SAFETY: the caller provides `size` ≥ n writable bytes; `c` is a
+        // fully initialised (zeroed, then filled) value of n or more bytes.
+        unsafe { std::ptr::copy_nonoverlapping(&c as *const tcp_stream_status_t as *const u8, status as *mut u8, n) };
+        Ok(())
+    })
+}

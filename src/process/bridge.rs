@@ -1,0 +1,309 @@
+//! A process bridged to another transport, with the semantics of an SSH
+//! session channel (Twisted conch's SSHSessionProcessProtocol):
+//!
+//! - data from the remote side ([`Bridge::feed`]) goes to the child's
+//!   stdin; what arrives before [`Bridge::spawn`] is buffered and written
+//!   when the child starts; [`Bridge::remote_eof`] closes the child's stdin
+//!   once that data is written;
+//! - the child's stdout is written to the remote transport, its stderr goes
+//!   to [`BridgeHandler::extended_data`] (or to the remote transport too,
+//!   with `merge_stderr`);
+//! - EOF (lose_write_connection) is sent to the remote side only once both
+//!   stdout and stderr have closed;
+//! - when the process ends, [`BridgeHandler::exit_signal`] (name without
+//!   "SIG", core-dumped flag) or else [`BridgeHandler::exit_status`] is
+//!   called — signal wins — and then the remote transport is closed with
+//!   lose_connection, which sends what is still queued first;
+//! - the remote transport's write queue pauses the child's output (the
+//!   process is registered as its streaming producer when possible).
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use super::{signal_name, Process, ProcessProtocol, ProcessSpec};
+use crate::error::{Error, Result};
+use crate::reactor::handles::Handle;
+use crate::reactor::{Core, Object, Readiness, Reactor};
+use crate::transport::{Producer, Reason, Transport};
+
+/// What the bridge's owner is told. Every method has a default.
+pub trait BridgeHandler {
+    /// The child wrote `data` on stderr (SSH "extended data"); only called
+    /// when stderr is not merged into the remote stream. Default: dropped.
+    fn extended_data(&mut self, _remote: &Transport, _data: &[u8]) {}
+    /// The child exited with `code` (SSH "exit-status"). Called before the
+    /// remote transport is closed; it has already had EOF, so an in-band
+    /// trailer cannot be written to a plain byte stream.
+    fn exit_status(&mut self, _remote: &Transport, _code: i32) {}
+    /// The child was killed by signal `name` ("TERM", "SEGV", "BUS@linux",
+    /// …) (SSH "exit-signal").
+    fn exit_signal(&mut self, _remote: &Transport, _name: &str, _core_dumped: bool) {}
+    /// The process has ended (after exit_status / exit_signal); `reason` is
+    /// its reason (SHUTDOWN when the reactor was freed first).
+    fn process_ended(&mut self, _remote: &Transport, _reason: &Reason) {}
+}
+
+#[derive(Default)]
+struct Stage {
+    process: Option<Process>,
+    started: bool,
+    buffered: Vec<u8>,
+    eof_pending: bool,
+    stdout_open: bool,
+    stderr_open: bool,
+    eof_sent: bool,
+    closed: bool,
+}
+
+pub(crate) struct BridgeInner {
+    handle: Cell<Option<Handle>>,
+    remote: Transport,
+    merge_stderr: bool,
+    handler: RefCell<Option<Box<dyn BridgeHandler>>>,
+    stage: RefCell<Stage>,
+}
+
+/// A handle to a bridge (see the module documentation). Stale after
+/// [`Bridge::close`] or when the reactor is freed.
+#[derive(Clone)]
+pub struct Bridge {
+    core: Weak<Core>,
+    pub(crate) handle: Handle,
+}
+
+impl Bridge {
+    /// Bridges the live transport `remote` to a process started later with
+    /// [`Bridge::spawn`].
+    pub fn new(remote: &Transport, merge_stderr: bool, handler: Box<dyn BridgeHandler>) -> Result<Bridge> {
+        remote.queued()?; // fails unless remote is a live transport
+        let core = remote.core()?;
+        let inner = Rc::new(BridgeInner {
+            handle: Cell::new(None),
+            remote: remote.clone(),
+            merge_stderr,
+            handler: RefCell::new(Some(handler)),
+            stage: RefCell::default(),
+        });
+        let h = core.insert(inner.clone())?;
+        inner.handle.set(Some(h));
+        Ok(Bridge { core: Rc::downgrade(&core), handle: h })
+    }
+
+    pub(crate) fn from_handle(core: &Rc<Core>, handle: Handle) -> Bridge {
+        Bridge { core: Rc::downgrade(core), handle }
+    }
+
+    pub(crate) fn reactor_core(&self) -> Result<Rc<Core>> {
+        self.core.upgrade().ok_or(Error::StaleHandle)
+    }
+
+    fn inner(&self) -> Result<(Rc<Core>, Rc<BridgeInner>)> {
+        let core = self.core.upgrade().ok_or(Error::StaleHandle)?;
+        let inner = core.object_as::<BridgeInner>(self.handle)?;
+        Ok((core, inner))
+    }
+
+    /// Data from the remote side for the child's stdin (buffered until the
+    /// child starts). After remote_eof → `Closed`.
+    pub fn feed(&self, data: &[u8]) -> Result<()> {
+        let (_, b) = self.inner()?;
+        let process = {
+            let mut st = b.stage.borrow_mut();
+            if st.eof_pending {
+                return Err(Error::Closed);
+            }
+            if !st.started {
+                st.buffered.extend_from_slice(data);
+                return Ok(());
+            }
+            st.process.clone()
+        };
+        match process {
+            Some(p) => p.write(data),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// The remote side sent EOF: the child's stdin is closed once what was
+    /// fed has been written. (A pty has no separate stdin: ignored.)
+    pub fn remote_eof(&self) -> Result<()> {
+        let (_, b) = self.inner()?;
+        let process = {
+            let mut st = b.stage.borrow_mut();
+            if std::mem::replace(&mut st.eof_pending, true) || !st.started {
+                return Ok(());
+            }
+            st.process.clone()
+        };
+        if let Some(p) = process {
+            if !p.is_pty().unwrap_or(true) {
+                let _ = p.close_stdin();
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the child and writes what was fed so far. Once only
+    /// (`InvalidState` the second time); spawn errors as for
+    /// [`Reactor::spawn_process`].
+    pub fn spawn(&self, spec: &ProcessSpec) -> Result<Process> {
+        let (core, b) = self.inner()?;
+        if b.stage.borrow().started {
+            return Err(Error::InvalidState);
+        }
+        b.remote.queued()?;
+        let reactor = Reactor::view(&core);
+        let p = reactor.spawn_process(spec, Box::new(BridgeProcess { bridge: b.clone() }))?;
+        let (buffered, eof) = {
+            let mut st = b.stage.borrow_mut();
+            st.started = true;
+            st.process = Some(p.clone());
+            st.stdout_open = true;
+            st.stderr_open = !spec.pty && spec.fd_map().iter().any(|(fd, _)| *fd == 2);
+            (std::mem::take(&mut st.buffered), st.eof_pending)
+        };
+        if !buffered.is_empty() {
+            p.write(&buffered)?;
+        }
+        if eof && !spec.pty {
+            p.close_stdin()?;
+        }
+        let _ = b.remote.register_producer(Box::new(Pause(p.clone())), true);
+        Ok(p)
+    }
+
+    /// The process, once started.
+    pub fn process(&self) -> Result<Option<Process>> {
+        Ok(self.inner()?.1.stage.borrow().process.clone())
+    }
+
+    /// The remote side is gone (call it from its connection_lost): the
+    /// process's pipes are closed (lose_connection; the child is not
+    /// signalled) and the handle becomes stale. The handler still gets
+    /// exit_status / exit_signal / process_ended when the child ends.
+    pub fn close(&self) -> Result<()> {
+        let (core, b) = self.inner()?;
+        let process = {
+            let mut st = b.stage.borrow_mut();
+            st.closed = true;
+            st.process.clone()
+        };
+        if let Some(h) = b.handle.take() {
+            core.remove(h);
+        }
+        if let Some(p) = process {
+            let _ = p.lose_connection();
+        }
+        Ok(())
+    }
+}
+
+impl BridgeInner {
+    fn with_handler(&self, f: impl FnOnce(&mut dyn BridgeHandler)) {
+        let taken = self.handler.borrow_mut().take();
+        if let Some(mut h) = taken {
+            f(h.as_mut());
+            let mut slot = self.handler.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(h);
+            }
+        }
+    }
+
+    fn maybe_eof(&self) {
+        let send = {
+            let mut st = self.stage.borrow_mut();
+            let send = !st.stdout_open && !st.stderr_open && !st.eof_sent;
+            if send {
+                st.eof_sent = true;
+            }
+            send
+        };
+        if send {
+            let _ = self.remote.lose_write_connection();
+        }
+    }
+}
+
+/// The process side of a bridge.
+struct BridgeProcess {
+    bridge: Rc<BridgeInner>,
+}
+
+impl ProcessProtocol for BridgeProcess {
+    fn child_data_received(&mut self, _p: &Process, fd: i32, data: &[u8]) {
+        let b = &self.bridge;
+        if fd == 1 || (fd == 2 && b.merge_stderr) {
+            let _ = b.remote.write(data);
+        } else if fd == 2 {
+            b.with_handler(|h| h.extended_data(&b.remote, data));
+        }
+    }
+
+    fn child_connection_lost(&mut self, _p: &Process, fd: i32) {
+        {
+            let mut st = self.bridge.stage.borrow_mut();
+            match fd {
+                1 => st.stdout_open = false,
+                2 => st.stderr_open = false,
+                _ => return,
+            }
+        }
+        self.bridge.maybe_eof();
+    }
+
+    fn process_ended(&mut self, _p: &Process, reason: &Reason) {
+        let b = &self.bridge;
+        // Both streams are closed by now; make sure EOF went out first.
+        {
+            let mut st = b.stage.borrow_mut();
+            st.stdout_open = false;
+            st.stderr_open = false;
+        }
+        b.maybe_eof();
+        let remote = &b.remote;
+        b.with_handler(|h| {
+            if let Some(exit) = reason.exit() {
+                match (exit.signal, exit.code) {
+                    (Some(sig), _) => h.exit_signal(remote, signal_name(sig).unwrap_or("UNKNOWN"), exit.core_dumped),
+                    (None, Some(code)) => h.exit_status(remote, code),
+                    (None, None) => {}
+                }
+            }
+            h.process_ended(remote, reason);
+        });
+        let _ = remote.unregister_producer();
+        let _ = remote.lose_connection();
+        b.stage.borrow_mut().process = None;
+    }
+}
+
+/// Pauses the child's output while the remote transport's queue is full.
+struct Pause(Process);
+
+impl Producer for Pause {
+    fn pause_producing(&self, _t: &Transport) {
+        let _ = self.0.pause_producing();
+    }
+    fn resume_producing(&self, _t: &Transport) {
+        let _ = self.0.resume_producing();
+    }
+    fn stop_producing(&self, _t: &Transport) {
+        let _ = self.0.lose_connection();
+    }
+}
+
+impl Object for BridgeInner {
+    fn ready(self: Rc<Self>, _core: &Rc<Core>, _sub: u8, _r: Readiness) {}
+
+    fn shutdown(self: Rc<Self>, core: &Rc<Core>) {
+        if let Some(h) = self.handle.take() {
+            core.remove(h);
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,442 @@
+//! Starting a child: pipes (CLOEXEC, our ends non-blocking), the child fd
+//! map, environment, working directory, an optional pty, and fork/exec with
+//! a CLOEXEC error pipe so that a failed exec is reported synchronously.
+//!
+//! Everything the child needs is prepared before fork; between fork and
+//! exec the child makes only async-signal-safe system calls (no allocation,
+//! no locks), as required in a multi-threaded program.
+
+use std::ffi::{c_char, CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{os_error, Error, Result};
+use crate::sys::syscall;
+
+/// How one child fd is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildFd {
+    /// A new pipe: we write (write_to_child), the child reads. Twisted's "w".
+    ToChild,
+    /// A new pipe: the child writes, we read (child_data_received). Twisted's "r".
+    FromChild,
+    /// The child gets a duplicate of this descriptor of ours (we keep ours).
+    Inherit(RawFd),
+}
+
+/// What to run and how. Built with [`ProcessSpec::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub(crate) executable: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Option<Vec<OsString>>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) fds: Option<Vec<(i32, ChildFd)>>,
+    pub(crate) pty: bool,
+}
+
+/// Highest child fd number a fd map may use (0..=1023).
+pub(crate) const MAX_CHILD_FD: i32 = 1023;
+/// Most entries a fd map may have.
+pub(crate) const MAX_CHILD_FDS: usize = 64;
+
+impl ProcessSpec {
+    /// Runs `executable` with `args` (args\[0\] is the program's name, as
+    /// in execv). An executable without a '/' is looked up in PATH (the
+    /// child's PATH when an environment is given, else ours).
+    pub fn new<S: AsRef<OsStr>>(executable: impl AsRef<OsStr>, args: impl IntoIterator<Item = S>) -> ProcessSpec {
+        ProcessSpec {
+            executable: executable.as_ref().to_owned(),
+            args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            env: None,
+            cwd: None,
+            fds: None,
+            pty: false,
+        }
+    }
+
+    /// The child's whole environment, as "NAME=value" strings (default:
+    /// a copy of ours).
+    pub fn env<S: AsRef<OsStr>>(mut self, vars: impl IntoIterator<Item = S>) -> ProcessSpec {
+        self.env = Some(vars.into_iter().map(|v| v.as_ref().to_owned()).collect());
+        self
+    }
+
+    /// The child's working directory (default: ours).
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> ProcessSpec {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Maps child fd `child_fd`. The first call replaces the default map
+    /// (0 ToChild, 1 FromChild, 2 FromChild): the child then has exactly
+    /// the fds mapped, every other descriptor is closed in it.
+    pub fn child_fd(mut self, child_fd: i32, how: ChildFd) -> ProcessSpec {
+        self.fds.get_or_insert_with(Vec::new).push((child_fd, how));
+        self
+    }
+
+    /// Runs the child on a new pseudo-terminal (its stdin, stdout and
+    /// stderr, and its controlling terminal, in a new session). A fd map
+    /// cannot be combined with a pty.
+    pub fn pty(mut self, on: bool) -> ProcessSpec {
+        self.pty = on;
+        self
+    }
+
+    pub(crate) fn fd_map(&self) -> Vec<(i32, ChildFd)> {
+        match &self.fds {
+            Some(m) => m.clone(),
+            None => vec![(0, ChildFd::ToChild), (1, ChildFd::FromChild), (2, ChildFd::FromChild)],
+        }
+    }
+}
+
+/// Which way a parent-side descriptor carries data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// We read what the child writes.
+    Read,
+    /// We write what the child reads.
+    Write,
+    /// The pty master: both.
+    Pty,
+}
+
+/// One of our ends.
+pub(crate) struct ParentEnd {
+    pub child_fd: i32,
+    pub fd: OwnedFd,
+    pub dir: Dir,
+}
+
+/// A running child and our ends of its descriptors.
+pub(crate) struct Spawned {
+    pub pid: libc::pid_t,
+    pub ends: Vec<ParentEnd>,
+}
+
+// What failed in the child, sent over the error pipe with the errno.
+const STAGE_FD_MAP: i32 = 1;
+const STAGE_PTY: i32 = 2;
+const STAGE_CHDIR: i32 = 3;
+const STAGE_EXEC: i32 = 4;
+
+fn cstring(s: &OsStr) -> Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| Error::InvalidArgument)
+}
+
+fn bad_executable(errno: i32) -> Error {
+    os_error(&io::Error::from_raw_os_error(errno));
+    Error::BadExecutable
+}
+
+/// Finds `exe` the way execvp would, in the parent, so that "not found" is
+/// known before forking.
+fn resolve(exe: &OsStr, env: Option<&[OsString]>) -> Result<CString> {
+    if exe.is_empty() {
+        return Err(bad_executable(libc::ENOENT));
+    }
+    if exe.as_bytes().contains(&b'/') {
+        return cstring(exe);
+    }
+    let from_env = env.and_then(|vars| {
+        vars.iter().find_map(|v| v.as_bytes().strip_prefix(b"PATH=").map(|p| OsStr::from_bytes(p).to_owned()))
+    });
+    let path = from_env
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let mut errno = libc::ENOENT;
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let mut candidate = dir.to_vec();
+        candidate.push(b'/');
+        candidate.extend_from_slice(exe.as_bytes());
+        let Ok(c) = CString::new(candidate) else { continue };
+        // SAFETY: `c` is a valid NUL-terminated path.
+        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 {
+            if std::fs::metadata(OsStr::from_bytes(c.as_bytes())).is_ok_and(|m| m.is_file()) {
+                return Ok(c);
+            }
+        } else if io::Error::last_os_error().raw_os_error() == Some(libc::EACCES) {
+            errno = libc::EACCES;
+        }
+    }
+    Err(bad_executable(errno))
+}
+
+fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC))?;
+    // SAFETY: pipe2 returned two new descriptors that we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    let flags = syscall!(fcntl(fd, libc::F_GETFL))?;
+    syscall!(fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// A new pty: (master, slave), both CLOEXEC, the master non-blocking.
+fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
+    let m = syscall!(posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC))?;
+    // SAFETY: a new descriptor we own.
+    let master = unsafe { OwnedFd::from_raw_fd(m) };
+    syscall!(fcntl(m, libc::F_SETFD, libc::FD_CLOEXEC))?;
+    syscall!(grantpt(m))?;
+    syscall!(unlockpt(m))?;
+    let s = match syscall!(ioctl(m, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)) {
+        Ok(s) => s,
+        Err(_) => {
+            let mut name = [0 as c_char; 128];
+            // SAFETY: the buffer and its length are ours.
+            let rc = unsafe { libc::ptsname_r(m, name.as_mut_ptr(), name.len()) };
+            if rc != 0 {
+                return Err(os_error(&io::Error::from_raw_os_error(rc)));
+            }
+            syscall!(open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC))?
+        }
+    };
+    // SAFETY: a new descriptor we own.
+    let slave = unsafe { OwnedFd::from_raw_fd(s) };
+    set_nonblocking(m)?;
+    Ok((master, slave))
+}
+
+/// Everything the child needs, prepared before fork.
+struct Plan {
+    path: CString,
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+    cwd: Option<CString>,
+    /// (descriptor in our numbering, child fd)
+    moves: Vec<(RawFd, i32)>,
+    /// Scratch space for the moved-up copies (written in the child only).
+    tmp: Vec<RawFd>,
+    /// Every child fd, sorted: all other descriptors get FD_CLOEXEC.
+    targets: Vec<i32>,
+    pty_slave: Option<RawFd>,
+    err_fd: RawFd,
+}
+
+/// Validates the fd map: unique targets in 0..=MAX_CHILD_FD, inherited
+/// descriptors open.
+fn check_fd_map(map: &[(i32, ChildFd)]) -> Result<()> {
+    if map.len() > MAX_CHILD_FDS {
+        return Err(Error::BadChildFdMap);
+    }
+    for (i, (target, how)) in map.iter().enumerate() {
+        if !(0..=MAX_CHILD_FD).contains(target) || map[..i].iter().any(|(t, _)| t == target) {
+            return Err(Error::BadChildFdMap);
+        }
+        if let ChildFd::Inherit(fd) = how {
+            // SAFETY: F_GETFD only inspects the descriptor table.
+            if *fd < 0 || unsafe { libc::fcntl(*fd, libc::F_GETFD) } == -1 {
+                return Err(Error::BadChildFdMap);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Forks and execs the child. On failure nothing is left behind: no
+/// process (a child that failed to exec is reaped here), no descriptor.
+pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
+    if spec.args.is_empty() {
+        return Err(Error::InvalidArgument);
+    }
+    if spec.pty && spec.fds.is_some() {
+        return Err(Error::BadChildFdMap);
+    }
+    let map = if spec.pty { Vec::new() } else { spec.fd_map() };
+    check_fd_map(&map)?;
+    let args: Vec<CString> = spec.args.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
+    let env: Vec<CString> = match &spec.env {
+        Some(vars) => vars.iter().map(|v| cstring(v)).collect::<Result<_>>()?,
+        None => std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).map_err(|_| Error::InvalidArgument)
+            })
+            .collect::<Result<_>>()?,
+    };
+    let cwd = spec.cwd.as_ref().map(|c| cstring(c.as_os_str())).transpose()?;
+    let path = resolve(&spec.executable, spec.env.as_deref())?;
+
+    // Our ends, and the child's ends (closed here once the child has them).
+    let mut ends = Vec::new();
+    let mut child_ends: Vec<OwnedFd> = Vec::new();
+    let mut moves = Vec::new();
+    let mut pty_slave = None;
+    if spec.pty {
+        let (master, slave) = open_pty()?;
+        pty_slave = Some(slave.as_raw_fd());
+        for target in 0..3 {
+            moves.push((slave.as_raw_fd(), target));
+        }
+        child_ends.push(slave);
+        ends.push(ParentEnd { child_fd: 1, fd: master, dir: Dir::Pty });
+    }
+    for &(target, how) in &map {
+        match how {
+            ChildFd::ToChild | ChildFd::FromChild => {
+                let (r, w) = cloexec_pipe()?;
+                let (ours, theirs, dir) = if how == ChildFd::ToChild { (w, r, Dir::Write) } else { (r, w, Dir::Read) };
+                set_nonblocking(ours.as_raw_fd())?;
+                moves.push((theirs.as_raw_fd(), target));
+                child_ends.push(theirs);
+                ends.push(ParentEnd { child_fd: target, fd: ours, dir });
+            }
+            ChildFd::Inherit(fd) => moves.push((fd, target)),
+        }
+    }
+    let (err_r, err_w) = cloexec_pipe()?;
+    let mut targets: Vec<i32> = moves.iter().map(|m| m.1).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let mut argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let mut plan = Plan {
+        path,
+        argv,
+        envp,
+        cwd,
+        tmp: vec![-1; moves.len()],
+        moves,
+        targets,
+        pty_slave,
+        err_fd: err_w.as_raw_fd(),
+    };
+
+    // SAFETY: fork has no preconditions; the child only runs `child`,
+    // which makes async-signal-safe calls and never returns.
+    let pid = syscall!(fork())?;
+    if pid == 0 {
+        // SAFETY: we are the new child; see `child`.
+        unsafe { child(&mut plan) }
+    }
+    drop(err_w);
+    drop(child_ends);
+    let mut report = [0u8; 8];
+    let mut got = 0;
+    while got < report.len() {
+        match crate::sys::read(err_r.as_raw_fd(), &mut report[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    drop(err_r);
+    if got == 0 {
+        return Ok(Spawned { pid, ends });
+    }
+    // The child failed before exec: reap it (it has exited or is about to).
+    super::reap::wait_blocking(pid);
+    drop(ends);
+    let stage = i32::from_ne_bytes(report[..4].try_into().expect("4 bytes"));
+    let errno = if got == 8 { i32::from_ne_bytes(report[4..].try_into().expect("4 bytes")) } else { libc::EIO };
+    Err(match stage {
+        STAGE_EXEC => match errno {
+            libc::ENOENT | libc::EACCES | libc::ENOEXEC | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG
+            | libc::EISDIR | libc::ETXTBSY | libc::EPERM | libc::ELIBBAD => bad_executable(errno),
+            _ => os_error(&io::Error::from_raw_os_error(errno)),
+        },
+        STAGE_CHDIR => {
+            os_error(&io::Error::from_raw_os_error(errno));
+            Error::BadWorkingDirectory
+        }
+        _ => {
+            os_error(&io::Error::from_raw_os_error(errno));
+            Error::Os
+        }
+    })
+}
+
+/// The child between fork and exec. Only async-signal-safe calls, no
+/// allocation, no panics (slices are walked with iterators).
+///
+/// # Safety
+/// Called once, in the freshly forked child.
+unsafe fn child(plan: &mut Plan) -> ! {
+    let max_target = plan.targets.last().copied().unwrap_or(-1);
+    let mut err_fd = plan.err_fd;
+    let fail = |err_fd: RawFd, stage: i32| -> ! {
+        // SAFETY: errno location is per-thread and always valid.
+        let errno = unsafe { *libc::__errno_location() };
+        let mut msg = [0u8; 8];
+        msg[..4].copy_from_slice(&stage.to_ne_bytes());
+        msg[4..].copy_from_slice(&errno.to_ne_bytes());
+        // SAFETY: writing our own buffer, then exiting without running
+        // any of the parent's atexit handlers or destructors.
+        unsafe {
+            libc::write(err_fd, msg.as_ptr() as *const libc::c_void, msg.len());
+            libc::_exit(127)
+        }
+    };
+    // SAFETY (whole block): plain system calls on descriptors and memory
+    // prepared by the parent before fork.
+    unsafe {
+        // The error pipe must survive the dup2s below: move it above them.
+        let moved = libc::fcntl(err_fd, libc::F_DUPFD_CLOEXEC, max_target + 1);
+        if moved == -1 {
+            fail(err_fd, STAGE_FD_MAP);
+        }
+        err_fd = moved;
+
+        // Signals: an empty mask, and SIGPIPE back to its default (marline
+        // ignores it in the parent; ignored dispositions survive exec).
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGPIPE, &dfl, std::ptr::null_mut());
+        libc::sigaction(libc::SIGXFSZ, &dfl, std::ptr::null_mut());
+
+        if let Some(slave) = plan.pty_slave {
+            if libc::setsid() == -1 || libc::ioctl(slave, libc::TIOCSCTTY, 0) == -1 {
+                fail(err_fd, STAGE_PTY);
+            }
+        }
+        // Two steps, so that a source numbered like another entry's
+        // target is never overwritten before it is copied.
+        for ((src, _), tmp) in plan.moves.iter().zip(plan.tmp.iter_mut()) {
+            *tmp = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, max_target + 1);
+            if *tmp == -1 {
+                fail(err_fd, STAGE_FD_MAP);
+            }
+        }
+        for ((_, target), tmp) in plan.moves.iter().zip(plan.tmp.iter()) {
+            // dup2 clears FD_CLOEXEC on the target.
+            if libc::dup2(*tmp, *target) == -1 {
+                fail(err_fd, STAGE_FD_MAP);
+            }
+        }
+        // Every descriptor that is not a target closes at exec.
+        let mut low: u32 = 0;
+        for t in plan.targets.iter() {
+            let t = *t as u32;
+            if t > low {
+                libc::syscall(libc::SYS_close_range, low, t - 1, libc::CLOSE_RANGE_CLOEXEC);
+            }
+            low = t + 1;
+        }
+        libc::syscall(libc::SYS_close_range, low, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+
+        if let Some(cwd) = &plan.cwd {
+            if libc::chdir(cwd.as_ptr()) == -1 {
+                fail(err_fd, STAGE_CHDIR);
+            }
+        }
+        libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+        fail(err_fd, STAGE_EXEC)
+    }
+}

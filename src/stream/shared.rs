@@ -1,0 +1,208 @@
+//! What the caller's thread and the stream's engine thread share: one
+//! mutex-protected record, a condition variable for replies, and the slot
+//! holding the notification routine.
+
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use socket2::Socket;
+
+use super::codes::Event;
+use crate::error::{Error, Result};
+
+/// A notification routine: `(event, detail)`. For [`Event::Terminate`] the
+/// detail is a [`super::TerminateReason`]; for [`Event::PassiveOpenDone`] it
+/// is 0 on success or the C status number of the failure; otherwise 0.
+pub type Asr = Box<dyn FnMut(Event, i32) + Send>;
+
+/// What an operation gives back on success.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Done,
+    Data { bytes: Vec<u8>, urgent: bool, mark: bool },
+}
+
+/// Where the passive open stands, as seen by wait/isdone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Passive {
+    /// None is in progress and no failure is waiting to be reported.
+    Idle,
+    Pending,
+    /// It failed (with this errno, 0 if none); the next wait reports this
+    /// once.
+    Failed(Error, i32),
+}
+
+pub(crate) struct Public {
+    pub passive: Passive,
+    /// The connected socket, for status calls made off the engine thread.
+    pub sock: Option<Arc<Socket>>,
+    /// This side's address: the listening one during a passive open.
+    pub local: Option<SocketAddr>,
+    /// Answers by ticket, with the errno recorded on the engine thread.
+    replies: Vec<(u64, Result<Reply>, i32)>,
+    next_ticket: u64,
+    /// The engine thread has finished: nothing will reply any more.
+    pub dead: bool,
+    /// tcp_stream_free has started: no notification may begin.
+    pub freed: bool,
+}
+
+struct AsrSlot {
+    routine: Option<Asr>,
+    /// Bumped by every set; a routine taken out for a call is put back only
+    /// if nobody replaced it meanwhile.
+    serial: u64,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<Public>,
+    cond: Condvar,
+    asr: Mutex<AsrSlot>,
+}
+
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new() -> Shared {
+        Shared {
+            state: Mutex::new(Public {
+                passive: Passive::Idle,
+                sock: None,
+                local: None,
+                replies: Vec::new(),
+                next_ticket: 1,
+                dead: false,
+                freed: false,
+            }),
+            cond: Condvar::new(),
+            asr: Mutex::new(AsrSlot { routine: None, serial: 0 }),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Public> {
+        relock(&self.state)
+    }
+
+    /// Changes the shared record and wakes every waiter.
+    pub fn update<R>(&self, f: impl FnOnce(&mut Public) -> R) -> R {
+        let r = f(&mut self.lock());
+        self.cond.notify_all();
+        r
+    }
+
+    /// A ticket for a new operation, or why none can start.
+    pub fn ticket(&self) -> Result<u64> {
+        let mut st = self.lock();
+        if st.freed {
+            return Err(Error::StaleHandle);
+        }
+        if st.dead {
+            return Err(Error::Panic);
+        }
+        st.next_ticket += 1;
+        Ok(st.next_ticket)
+    }
+
+    /// Engine side: the answer to operation `ticket`.
+    pub fn reply(&self, ticket: u64, result: Result<Reply>) {
+        let errno = if result.is_err() { crate::error::last_os_error() } else { 0 };
+        self.update(|st| st.replies.push((ticket, result, errno)));
+    }
+
+    /// Caller side: blocks until operation `ticket` is answered.
+    pub fn wait_reply(&self, ticket: u64) -> Result<Reply> {
+        let mut st = self.lock();
+        loop {
+            if let Some(i) = st.replies.iter().position(|r| r.0 == ticket) {
+                let (_, result, errno) = st.replies.swap_remove(i);
+                if result.is_err() {
+                    crate::error::set_last_os_error(errno);
+                }
+                return result;
+            }
+            if st.dead {
+                return Err(if st.freed { Error::StaleHandle } else { Error::Panic });
+            }
+            st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Caller side: blocks until no passive open is pending, or `deadline`.
+    /// A failure is reported once, then forgotten.
+    pub fn wait_passive(&self, deadline: Option<Instant>) -> Result<()> {
+        let mut st = self.lock();
+        loop {
+            match st.passive {
+                Passive::Idle => return Ok(()),
+                Passive::Failed(e, errno) => {
+                    st.passive = Passive::Idle;
+                    crate::error::set_last_os_error(errno);
+                    return Err(e);
+                }
+                Passive::Pending => {}
+            }
+            if st.dead {
+                return Err(if st.freed { Error::StaleHandle } else { Error::Panic });
+            }
+            st = match deadline {
+                None => self.cond.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(Error::TimedOut);
+                    }
+                    self.cond.wait_timeout(st, d - now).unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+        }
+    }
+
+    /// Marks the stream freed; false if it already was.
+    pub fn mark_freed(&self) -> bool {
+        let first = self.update(|st| !std::mem::replace(&mut st.freed, true));
+        self.set_asr(None);
+        first
+    }
+
+    /// Engine side, when its thread ends: wake every waiter for good.
+    pub fn mark_dead(&self) {
+        self.update(|st| {
+            st.dead = true;
+            st.sock = None;
+        });
+    }
+
+    pub fn set_asr(&self, routine: Option<Asr>) {
+        let old = {
+            let mut slot = relock(&self.asr);
+            slot.serial += 1;
+            std::mem::replace(&mut slot.routine, routine)
+        };
+        drop(old); // outside the lock: dropping user state may take time
+    }
+
+    /// Engine side: calls the routine, unless the stream is being freed.
+    /// The slot's lock is not held during the call, so the routine may call
+    /// tcp_stream_set_asr or tcp_stream_free on its own stream.
+    pub fn deliver(&self, event: Event, detail: i32) {
+        if self.lock().freed {
+            return;
+        }
+        let (routine, serial) = {
+            let mut slot = relock(&self.asr);
+            (slot.routine.take(), slot.serial)
+        };
+        let Some(mut routine) = routine else { return };
+        // A panicking Rust routine must not take the engine down with it.
+        let _ = catch_unwind(AssertUnwindSafe(|| routine(event, detail)));
+        let mut slot = relock(&self.asr);
+        if slot.serial == serial && slot.routine.is_none() {
+            slot.routine = Some(routine);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! SEMANTICS §5: passive open (returns at once; wait / isdone /
+//! get_sock_name; everything else fails while it is in progress), active
+//! open (local port, refused, timed out), reuse after termination.
+
+mod stream_util;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream as PlainStream};
+use std::time::{Duration, Instant};
+
+use marline::stream::{Event, TcpState, TcpStream, TerminateReason};
+use marline::Error;
+use stream_util::*;
+
+#[test]
+fn passive_open_returns_at_once_and_only_wait_isdone_sockname_work_until_done() {
+    let s = TcpStream::new().unwrap();
+    let (asr, log) = recorder();
+    s.set_asr(Some(asr)).unwrap();
+    let started = Instant::now();
+    s.passive_open(0).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(!s.is_done());
+    let listening = s.sock_name().unwrap();
+    assert_eq!(listening.ip(), Ipv4Addr::UNSPECIFIED);
+    assert_ne!(listening.port(), 0);
+
+    assert_eq!(s.send(b"x", true, false), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.rcv(10, SECOND), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.close(SECOND), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.abort(), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.status(), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.passive_open(0), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.active_open(0, "127.0.0.1", 9, SECOND), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.wait(Some(Duration::from_millis(20))), Err(Error::TimedOut));
+    assert!(!s.is_done());
+    assert!(events(&log).is_empty());
+
+    let peer = PlainStream::connect(("127.0.0.1", listening.port())).unwrap();
+    s.wait(FIVE).unwrap();
+    assert!(s.is_done());
+    let local = s.sock_name().unwrap();
+    assert_eq!(local, peer.peer_addr().unwrap());
+    assert_eq!(local.port(), listening.port());
+    eventually("PASSIVE_OPEN_DONE", || !events(&log).is_empty());
+    assert_eq!(events(&log), vec![(Event::PassiveOpenDone, 0)]);
+    let st = s.status().unwrap();
+    assert_eq!(st.state, TcpState::Established);
+    assert_eq!(st.remote, Some(peer.local_addr().unwrap()));
+    // Nothing pending and nothing to report: wait returns at once.
+    s.wait(None).unwrap();
+}
+
+#[test]
+fn passive_open_on_a_port_in_use_is_a_clear_error_and_the_stream_stays_usable() {
+    let first = TcpStream::new().unwrap();
+    first.passive_open(0).unwrap();
+    let port = port_of(&first);
+    let second = TcpStream::new().unwrap();
+    assert_eq!(second.passive_open(port), Err(Error::AddressInUse));
+    assert_eq!(marline::error::last_os_error(), libc::EADDRINUSE);
+    assert!(second.is_done());
+    assert_eq!(second.sock_name(), Err(Error::NotConnected));
+    assert_eq!(second.status().unwrap().state, TcpState::Closed);
+    second.passive_open(0).unwrap();
+    assert_ne!(port_of(&second), port);
+}
+
+#[test]
+fn free_with_a_passive_open_pending_cancels_it_and_releases_the_port() {
+    let s = TcpStream::new().unwrap();
+    let (asr, log) = recorder();
+    s.set_asr(Some(asr)).unwrap();
+    s.passive_open(0).unwrap();
+    let port = port_of(&s);
+    drop(s);
+    let refused = PlainStream::connect(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(events(&log).is_empty(), "no asr after free: {:?}", events(&log));
+    let again = TcpStream::new().unwrap();
+    again.passive_open(port).unwrap();
+    assert_eq!(port_of(&again), port);
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn active_open_to_a_refused_port_is_an_error_plus_a_terminate_asr() {
+    let s = TcpStream::new().unwrap();
+    let (asr, log) = recorder();
+    s.set_asr(Some(asr)).unwrap();
+    assert_eq!(s.active_open(0, "127.0.0.1", free_port(), FIVE), Err(Error::Refused));
+    eventually("TERMINATE", || !events(&log).is_empty());
+    assert_eq!(events(&log), vec![(Event::Terminate, TerminateReason::RemoteAbort as i32)]);
+    assert_eq!(s.status().unwrap().state, TcpState::Closed);
+    assert_eq!(s.send(b"x", true, false), Err(Error::Terminated));
+    assert_eq!(s.rcv(1, SECOND), Err(Error::Terminated));
+
+    // The stream can be opened again.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    s.active_open(0, "127.0.0.1", l.local_addr().unwrap().port(), FIVE).unwrap();
+    let (mut peer, _) = l.accept().unwrap();
+    s.send(b"again", true, false).unwrap();
+    assert_eq!(read_exact(&mut peer, 5), b"again");
+}
+
+#[test]
+fn active_open_from_a_chosen_local_port_and_by_host_name() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lport = free_port();
+    let s = TcpStream::new().unwrap();
+    s.active_open(lport, "localhost", l.local_addr().unwrap().port(), FIVE).unwrap();
+    let (_peer, from) = l.accept().unwrap();
+    assert_eq!(from.port(), lport);
+    assert_eq!(s.sock_name().unwrap(), from);
+    assert_eq!(s.active_open(0, "127.0.0.1", 9, SECOND), Err(Error::InvalidState));
+    assert_eq!(s.passive_open(0), Err(Error::InvalidState));
+    assert_eq!(s.active_open(0, "", 9, SECOND), Err(Error::BadAddress));
+}
+
+/// A listener whose accept queue is full: further SYNs are dropped, so a
+/// connection attempt hangs until its time limit.
+fn black_hole() -> (socket2::Socket, Vec<PlainStream>, u16) {
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    l.listen(0).unwrap();
+    let port = l.local_addr().unwrap().as_socket().unwrap().port();
+    let mut fill = Vec::new();
+    for _ in 0..2 {
+        // Connect without waiting for accept; extra ones may themselves hang.
+        let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        c.set_nonblocking(true).unwrap();
+        let _ = c.connect(&SocketAddr::from(([127, 0, 0, 1], port)).into());
+        fill.push(PlainStream::from(c));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (l, fill, port)
+}
+
+#[test]
+fn active_open_time_limit_gives_timed_out_and_terminate_ulp_timeout() {
+    let (_l, _fill, port) = black_hole();
+    let s = TcpStream::new().unwrap();
+    let (asr, log) = recorder();
+    s.set_asr(Some(asr)).unwrap();
+    let started = Instant::now();
+    assert_eq!(s.active_open(0, "127.0.0.1", port, Some(Duration::from_millis(200))), Err(Error::TimedOut));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(3), "{took:?}");
+    eventually("TERMINATE", || !events(&log).is_empty());
+    assert_eq!(events(&log), vec![(Event::Terminate, TerminateReason::UlpTimeout as i32)]);
+    // A tiny limit works the same way.
+    assert_eq!(s.active_open(0, "127.0.0.1", port, Some(Duration::from_nanos(1))), Err(Error::TimedOut));
+}
