@@ -18,13 +18,14 @@ errors, threads, telnet and embedding in asyncio.
 from . import _lib
 from ._core import (Address, DelayedCall, ListeningPort, LogLevel, MarlineError, Protocol, Reactor, Reason,
                     ReasonKind, Status, Transport, set_log_callback, strerror, version)
-from . import telnet
+from . import process, telnet
+from .process import ProcessProtocol, ProcessTransport
 from .telnet import TelnetProtocol, TelnetTransport
 
 library_path = _lib.path
 
 __all__ = [
-    "Address", "DelayedCall", "ListeningPort", "LogLevel", "MarlineError", "Protocol", "Reactor", "Reason",
+    "Address", "DelayedCall", "ProcessProtocol", "ProcessTransport", "process", "ListeningPort", "LogLevel", "MarlineError", "Protocol", "Reactor", "Reason",
     "ReasonKind", "Status", "TelnetProtocol", "TelnetTransport", "Transport", "library_path",
     "set_log_callback", "strerror", "telnet", "version",
 ]

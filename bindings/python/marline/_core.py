@@ -56,12 +56,15 @@ class Status(enum.IntEnum):
     BAD_EXECUTABLE = 302
     BAD_WORKING_DIRECTORY = 303
     UNKNOWN_SIGNAL = 304
+    BAD_CHILD_FD_MAP = 305
     ALREADY_ENABLED = 400
     ALREADY_DISABLED = 401
     ALREADY_NEGOTIATING = 402
     PASSIVE_OPEN_IN_PROGRESS = 500
     INVALID_STATE = 501
     TERMINATED = 502
+    CONNECTION_CLOSING = 503
+    STREAM_BUSY = 504
 
 
 def strerror(status):
@@ -630,6 +633,15 @@ class Reactor:
         from . import telnet
         return self._connect("reactor_connect_telnet", telnet._TABLE, telnet.TelnetTransport, host, port,
                              factory, timeout)
+
+    # -- processes --
+
+    def spawn_process(self, protocol, executable, args=None, env=None, path=None, use_pty=False,
+                      child_fds=None):
+        """Starts a child process (Twisted's spawnProcess); see marline.process. Returns a
+        ProcessTransport at once; failures (bad executable, directory or fd map) raise."""
+        from . import process
+        return process.spawn(self, protocol, executable, args, env, path, use_pty, child_fds)
 
     # -- freeing --
 

@@ -178,5 +178,43 @@ for _name, (_res, _args) in _prototypes.items():
     _f.restype = _res
     _f.argtypes = _args
 
-# Optional parts of the API (present once the branch that adds them is merged).
+
+# ----- processes -----
+child_data_cb = CFUNCTYPE(None, c_void_p, c_int32, c_void_p, c_size_t, c_void_p)
+child_lost_cb = CFUNCTYPE(None, c_void_p, c_int32, c_void_p)
+
+
+class marline_child_fd_t(Structure):
+    _fields_ = [("child_fd", c_int32), ("kind", c_int32), ("parent_fd", c_int32)]
+
+
+class marline_process_protocol_t(Structure):
+    _fields_ = [
+        ("connection_made", made_cb),
+        ("child_data_received", child_data_cb),
+        ("child_connection_lost", child_lost_cb),
+        ("process_exited", lost_cb),
+        ("process_ended", lost_cb),
+    ]
+
+
+_process_prototypes = {
+    "reactor_spawn_process": (_S, [P, c_char_p, POINTER(c_char_p), POINTER(c_char_p), c_char_p,
+                                   POINTER(marline_child_fd_t), c_size_t, c_bool,
+                                   POINTER(marline_process_protocol_t), P, POINTER(c_void_p)]),
+    "process_write_to_child": (_S, [P, c_int32, c_char_p, c_size_t]),
+    "process_close_child_fd": (_S, [P, c_int32]),
+    "process_close_stdin": (_S, [P]),
+    "process_signal": (_S, [P, c_int32]),
+    "process_signal_by_name": (_S, [P, c_char_p]),
+    "process_get_pid": (_S, [P, POINTER(c_int32)]),
+    "process_set_window_size": (_S, [P, c_uint16, c_uint16]),
+}
+
+# The process API is optional so that the binding still loads an older library.
 HAVE_PROCESS = hasattr(lib, "reactor_spawn_process")
+if HAVE_PROCESS:
+    for _name, (_res, _args) in _process_prototypes.items():
+        _f = getattr(lib, _name)
+        _f.restype = _res
+        _f.argtypes = _args
