@@ -41,6 +41,7 @@ test: deps
 
 header:
 	MARLINE_BLESS=1 $(CARGO) test --test header
+	python3 scripts/api-doc.py > docs/API.md
 
 clean:
 	rm -rf $(BUILD)
