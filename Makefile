@@ -14,10 +14,13 @@ LIB      := target/release/libmarline.a
 CFLAGS   := -std=c99 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude
 LDLIBS   := -lpthread -ldl -lm -lutil
 EXAMPLES := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
+CXX      ?= g++
+CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -pedantic -Iinclude
+CPP_EXAMPLES := $(patsubst examples-cpp/%.cpp,$(BUILD)/%_cpp,$(wildcard examples-cpp/*.cpp))
 
 .PHONY: all lib demo test deps header clean install uninstall api-doc
 
-all: $(EXAMPLES)
+all: $(EXAMPLES) $(CPP_EXAMPLES)
 
 lib:
 	$(CARGO) build --release --lib
@@ -26,6 +29,9 @@ $(LIB): lib
 
 $(BUILD)/%: examples-c/%.c $(LIB) include/marline.h | $(BUILD)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/%_cpp: examples-cpp/%.cpp $(LIB) include/marline.h include/marline.hpp | $(BUILD)
+	$(CXX) $(CXXFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD):
 	mkdir -p $(BUILD)
