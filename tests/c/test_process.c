@@ -8,14 +8,9 @@
 
 #include "marline.h"
 
-static int failures = 0;
+#include "check.h"
 
-static void check(int ok, const char *what) {
-    printf("%s - %s\n", ok ? "ok" : "not ok", what);
-    if (!ok) {
-        failures++;
-    }
-}
+#define check(ok, what) CHECK(ok, what)
 
 struct rec {
     reactor_t *reactor;
@@ -264,6 +259,5 @@ int main(void) {
     check(r.ended == 1 && r.out_len == 5 && memcmp(r.out, "late\n", 5) == 0, "process_ended after the grandchild's output");
 
     check(reactor_free(reactor) == MARLINE_OK, "reactor_free");
-    printf("%s\n", failures ? "FAILED" : "all passed");
-    return failures ? 1 : 0;
+    return check_summary();
 }

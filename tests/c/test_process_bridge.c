@@ -8,14 +8,9 @@
 
 #include "marline.h"
 
-static int failures = 0;
+#include "check.h"
 
-static void check(int ok, const char *what) {
-    printf("%s - %s\n", ok ? "ok" : "not ok", what);
-    if (!ok) {
-        failures++;
-    }
-}
+#define check(ok, what) CHECK(ok, what)
 
 /* The session under test (one at a time). */
 static struct {
@@ -214,6 +209,5 @@ int main(void) {
     process_bridge_close(S.bridge); /* fine whether or not srv_lost closed it already */
     check(process_bridge_close(S.bridge) == MARLINE_ERR_STALE_HANDLE, "a closed bridge handle is stale");
     check(reactor_free(reactor) == MARLINE_OK, "reactor_free");
-    printf("%s\n", failures ? "FAILED" : "all passed");
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -224,6 +224,8 @@ pub fn run_for(r: &Reactor, d: Duration) {
 /// The number of `Lost`/`Failed` events in the log.
 pub fn lost_count(log: &Log) -> usize {
     log.borrow().iter().filter(|e| is_lost(e)).count()
+}
+
 /// One recorded process-protocol event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PEv {
