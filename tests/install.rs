@@ -3,7 +3,7 @@
 //! links, libmarline.a, marline.h, marline.hpp, lib/pkgconfig/marline.pc), then
 //! examples-c/echo_server.c built with `pkg-config --cflags --libs marline`, run with
 //! LD_LIBRARY_PATH and checked for its first line and an echo; the static library linked
-//! with `pkg-config --static` flags. Missing make, pkg-config or readelf fail the test.
+//! with `pkg-config --static` flags; the C++ example built against the installed marline.hpp. Missing make, pkg-config or readelf fail the test.
 
 mod cbuild;
 
@@ -131,6 +131,19 @@ fn make_install_then_build_with_pkg_config_only() {
     let needed = sh(Command::new("readelf").arg("-d").arg(&static_bin));
     assert!(!needed.contains("libmarline"), "the static build needs no libmarline.so:\n{needed}");
     check_echo_server(&static_bin, &[]);
+
+    // C++: the installed marline.hpp, again with only pkg-config's flags.
+    require_tool(&["g++"], "g++");
+    let cpp_src = work.join("echo_server.cpp");
+    std::fs::copy(root().join("examples-cpp/echo_server.cpp"), &cpp_src).unwrap();
+    let cpp_bin = work.join("echo_server_cpp");
+    sh(Command::new("g++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg(&cpp_src)
+        .args(&flags)
+        .arg("-o")
+        .arg(&cpp_bin));
+    check_echo_server(&cpp_bin, &[("LD_LIBRARY_PATH", &lib)]);
 
     let _ = std::fs::remove_dir_all(&prefix);
 }
