@@ -4,6 +4,7 @@
 //! - tests/cpp/test_wrapper.cpp runs natively and under ASan+UBSan (one line per check,
 //!   then "N passed, M failed");
 //! - examples-cpp/echo_server.cpp keeps examples-c/echo_server.c's command-line contract.
+//!
 //! A missing g++ fails the test; nothing is skipped.
 
 mod cbuild;
