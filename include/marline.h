@@ -360,7 +360,7 @@ typedef enum marline_telnet_env_var_kind_t {
 // reactor; stale after process_bridge_close (or reactor_free).
 //
 // Methods: process_bridge, process_bridge_feed, process_bridge_remote_eof,
-// process_bridge_spawn, process_bridge_close.
+// process_bridge_spawn, process_bridge_spawn_pty, process_bridge_close.
 typedef struct bridge_t bridge_t;
 
 // A scheduled call. Active until it runs or is cancelled; after that the
@@ -852,7 +852,11 @@ enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t ro
 //   process_ended, then transport_lose_connection(remote) (what is queued
 //   is sent first);
 // - `remote`'s write queue pauses the child's output (the process is
-//   registered as its streaming producer when it has none).
+//   registered as its streaming producer when it has none), and the
+//   child's stdin queue pauses reading from `remote` (the bridge registers
+//   a producer on the process transport), so input the child does not
+//   read is not buffered without bound. What is fed before the spawn is
+//   buffered as it comes: bound it yourself.
 //
 // Call process_bridge_close from `remote`'s connection_lost. The bridge
 // handle is written to `*out`.
@@ -876,11 +880,21 @@ enum marline_status_t process_bridge_remote_eof(struct bridge_t *b);
 // the default fd map) and writes what was fed so far. Once only
 // (MARLINE_ERR_INVALID_STATE the second time). The process transport is
 // written to `*out` when `out` is not NULL; it belongs to the bridge (its
-// user pointer is free for the caller).
+// user pointer is free for the caller; its producer slot is the bridge's).
 //
 // # Safety
 // As for reactor_spawn_process; `out` is NULL or writable.
 enum marline_status_t process_bridge_spawn(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, bool use_pty, struct transport_t **out);
+
+// As process_bridge_spawn with `use_pty`, and the pty's window size set
+// to `rows` x `cols` before the child starts (so the command's first look
+// at its terminal sees it, with no SIGWINCH race). Later changes:
+// process_set_window_size on the process transport. Errors as for
+// process_bridge_spawn.
+//
+// # Safety
+// As for reactor_spawn_process; `out` is NULL or writable.
+enum marline_status_t process_bridge_spawn_pty(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, uint16_t rows, uint16_t cols, struct transport_t **out);
 
 // The remote side is gone: closes the process's pipes
 // (transport_lose_connection; the child is not signalled) and makes the

@@ -51,7 +51,7 @@ pub struct listening_port_t {
 /// reactor; stale after process_bridge_close (or reactor_free).
 ///
 /// Methods: process_bridge, process_bridge_feed, process_bridge_remote_eof,
-/// process_bridge_spawn, process_bridge_close.
+/// process_bridge_spawn, process_bridge_spawn_pty, process_bridge_close.
 pub struct bridge_t {
     _private: [u8; 0],
 }
