@@ -4,166 +4,182 @@
  * A small telnetd: listens on 127.0.0.1:PORT (0 or absent: a free port), prints
  * "listening on ADDRESS:PORT" as its first line (flushed), and for each connection:
  *   - offers WILL ECHO and WILL SGA and asks DO NAWS;
- *   - runs COMMAND on a pty; what the client types goes to the pty (whose line
- *     discipline echoes it, since we do the echoing), what the command writes goes to the
- *     client (escaped by the telnet transport);
- *   - passes the client's window-size changes (NAWS) to the pty;
- *   - closes the connection when the command exits, and hangs the command up when the
- *     client goes.
+ *   - runs COMMAND on a pty through marline's process bridge (process_bridge): what the
+ *     client types is fed to the pty (whose line discipline echoes it, since we do the
+ *     echoing), what the command writes goes to the client (the telnet transport escapes
+ *     IAC and turns newlines into CR LF);
+ *   - starts the command once the client's window size is known (the first NAWS report,
+ *     set on the pty before the command runs), or with 80x24 when the client refuses NAWS
+ *     or has not reported a size within STARTUP_WAIT seconds; later NAWS reports go to the
+ *     pty with process_set_window_size (the command gets SIGWINCH);
+ *   - closes the connection when the command exits (the bridge does that), and hangs the
+ *     command up when the client goes (closing the bridge closes the pty).
+ * Everything runs in plain reactor_run. Input is bounded: before the command starts at
+ * most EARLY_MAX typed bytes are held (more starts it at once); after that the bridge
+ * stops reading from the client while the pty is not taking what was typed.
  * There is NO authentication: binding anything but loopback needs --allow-remote and
  * prints a warning.
- *
- * The pty is run here with forkpty() and the marline loop is embedded in a poll() loop
- * (reactor_backend_fd / reactor_next_timeout). The session_* functions are the seam where
- * marline's process bridge (process layer, in progress) replaces this code: session_start
- * = spawn with a pty through the bridge, session_input = feed the bridge, session_resize =
- * set the process's window size, session_end = close the bridge.
  */
-#define _DEFAULT_SOURCE
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include "marline.h"
 
 #define MAX_SESSIONS 64
-#define PENDING_MAX 4096
+#define EARLY_MAX 4096
+#define STARTUP_WAIT 2.0
+#define DEFAULT_ROWS 24
+#define DEFAULT_COLS 80
 
 typedef struct session {
-    int used;
-    transport_t *t; /* the telnet transport; NULL once connection_lost has run */
-    int master;     /* pty master, -1 once closed */
-    pid_t pid;
-    unsigned char pending[PENDING_MAX]; /* typed bytes the pty has not taken yet */
-    size_t pending_len;
-    int reading_paused;
+    transport_t *t;          /* the telnet transport */
+    bridge_t *bridge;        /* the command's bridge; NULL once closed */
+    transport_t *process;    /* the command's process transport, once started */
+    int started;             /* the start was attempted */
+    delayed_call_t *startup; /* starts the command if no window size comes */
+    size_t early;            /* bytes fed before the command started */
 } session;
 
-static session sessions[MAX_SESSIONS];
+static reactor_t *reactor;
 static char **command;
+static int session_count;
 
-/* ----- the pty side (the seam for the process bridge) ----- */
+/* ----- the command's side: the process bridge ----- */
 
-static int session_start(session *s) {
-    struct winsize ws;
-    memset(&ws, 0, sizeof ws);
-    ws.ws_row = 24;
-    ws.ws_col = 80;
-    s->pid = forkpty(&s->master, NULL, NULL, &ws);
-    if (s->pid < 0) {
-        return -1;
-    }
-    if (s->pid == 0) {
-        execvp(command[0], command);
-        fprintf(stderr, "telnet_server: cannot run %s: %s\r\n", command[0], strerror(errno));
-        _exit(127);
-    }
-    fcntl(s->master, F_SETFL, fcntl(s->master, F_GETFL) | O_NONBLOCK);
-    return 0;
+static void on_exit_status(bridge_t *b, transport_t *remote, int32_t code, void *user) {
+    (void)b;
+    (void)remote;
+    (void)user;
+    fprintf(stderr, "telnet_server: %s: exit-status %d\n", command[0], (int)code);
 }
 
-static void session_resize(session *s, unsigned rows, unsigned cols) {
-    struct winsize ws;
-    if (s->master < 0) {
+static void on_exit_signal(bridge_t *b, transport_t *remote, const char *name, bool core, void *user) {
+    (void)b;
+    (void)remote;
+    (void)user;
+    fprintf(stderr, "telnet_server: %s: exit-signal %s%s\n", command[0], name, core ? " (core dumped)" : "");
+}
+
+/* Runs the command on a pty of rows x cols (0: the default), with what was typed so far. */
+static void session_start(session *s, unsigned rows, unsigned cols) {
+    marline_status_t st;
+    if (s->started || s->bridge == NULL) {
         return;
     }
-    memset(&ws, 0, sizeof ws);
-    ws.ws_row = (unsigned short)rows;
-    ws.ws_col = (unsigned short)cols;
-    ioctl(s->master, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH to the command */
-}
-
-/* Writes what can be written; keeps the rest (bounded) and stops reading from the client
- * while anything is left, so nothing buffers without a bound. */
-static void session_flush(session *s) {
-    while (s->pending_len > 0 && s->master >= 0) {
-        ssize_t n = write(s->master, s->pending, s->pending_len);
-        if (n <= 0) {
-            break;
-        }
-        memmove(s->pending, s->pending + n, s->pending_len - (size_t)n);
-        s->pending_len -= (size_t)n;
+    s->started = 1;
+    if (s->startup != NULL) {
+        delayed_call_cancel(s->startup); /* NOT_ACTIVE when it is what called us: fine */
+        s->startup = NULL;
     }
-    if (s->pending_len == 0 && s->reading_paused && s->t != NULL) {
-        s->reading_paused = 0;
-        transport_resume_producing(s->t);
+    st = process_bridge_spawn_pty(s->bridge, command[0], (const char *const *)command, NULL, NULL,
+                                  (uint16_t)(rows ? rows : DEFAULT_ROWS), (uint16_t)(cols ? cols : DEFAULT_COLS),
+                                  &s->process);
+    if (st != MARLINE_OK) {
+        static const char fail[] = "cannot start the command\n";
+        fprintf(stderr, "telnet_server: cannot run %s: %s\n", command[0], marline_strerror(st));
+        s->process = NULL;
+        transport_write(s->t, (const uint8_t *)fail, sizeof fail - 1);
+        transport_lose_connection(s->t);
     }
 }
 
 static void session_input(session *s, const uint8_t *data, size_t len) {
-    if (s->master < 0) {
+    if (s->bridge == NULL) {
         return;
     }
-    if (s->pending_len + len > PENDING_MAX) {
-        len = PENDING_MAX - s->pending_len; /* cannot happen while paused; defensive */
+    if (!s->started) {
+        if (s->early + len > EARLY_MAX) {
+            session_start(s, 0, 0); /* typed ahead a lot: no more waiting for NAWS */
+        } else {
+            s->early += len; /* the bridge holds it until the command starts */
+        }
     }
-    memcpy(s->pending + s->pending_len, data, len);
-    s->pending_len += len;
-    session_flush(s);
-    if (s->pending_len > 0 && !s->reading_paused && s->t != NULL) {
-        s->reading_paused = 1;
-        transport_pause_producing(s->t);
+    process_bridge_feed(s->bridge, data, len);
+}
+
+static void session_resize(session *s, unsigned rows, unsigned cols) {
+    if (!s->started) {
+        session_start(s, rows, cols); /* the first report: the pty starts with it */
+    } else if (s->process != NULL && rows > 0 && cols > 0) {
+        process_set_window_size(s->process, (uint16_t)rows, (uint16_t)cols); /* SIGWINCH */
     }
 }
 
+/* The client is gone: closing the bridge closes the pty, which hangs the command up. */
 static void session_end(session *s) {
-    if (s->master >= 0) {
-        close(s->master);
-        s->master = -1;
+    if (s->startup != NULL) {
+        delayed_call_cancel(s->startup);
+        s->startup = NULL;
     }
-    if (s->pid > 0) {
-        kill(s->pid, SIGHUP);
-        waitpid(s->pid, NULL, 0);
-        s->pid = 0;
+    if (s->bridge != NULL) {
+        process_bridge_close(s->bridge);
+        s->bridge = NULL;
     }
+    s->process = NULL; /* the bridge's; stale once the command has ended */
 }
 
 /* ----- the telnet side ----- */
 
-static void on_made(transport_t *t, void *user) {
-    session *s = NULL;
-    int i;
-    (void)user;
-    for (i = 0; i < MAX_SESSIONS; i++) {
-        if (!sessions[i].used) {
-            s = &sessions[i];
-            break;
-        }
+static void on_startup_wait(reactor_t *r, void *user) {
+    session *s = (session *)user;
+    (void)r;
+    s->startup = NULL;
+    session_start(s, 0, 0);
+}
+
+static void on_naws_answer(transport_t *t, uint8_t option, marline_telnet_result_t result,
+                           const marline_reason_t *reason, void *user) {
+    (void)t;
+    (void)option;
+    (void)reason;
+    /* OK: the size follows in a subnegotiation (or STARTUP_WAIT runs out). */
+    if (result == MARLINE_TELNET_OPTION_REFUSED || result == MARLINE_TELNET_TIMED_OUT) {
+        session_start((session *)user, 0, 0);
     }
+}
+
+static void on_made(transport_t *t, void *user) {
+    static const char busy[] = "too many sessions\n";
+    static const char fail[] = "cannot start a session\n";
+    marline_bridge_callbacks_t cb;
+    transport_t *inner = NULL;
+    session *s;
+    (void)user;
+    s = session_count < MAX_SESSIONS ? (session *)calloc(1, sizeof *s) : NULL;
     if (s == NULL) {
-        static const char busy[] = "too many sessions\n";
         transport_write(t, (const uint8_t *)busy, sizeof busy - 1);
         transport_lose_connection(t);
         return;
     }
-    memset(s, 0, sizeof *s);
-    s->used = 1;
+    session_count++;
     s->t = t;
-    s->master = -1;
     transport_set_user(t, s);
-    transport_set_tcp_nodelay(t, true); /* not a telnet call: fails harmlessly */
+    memset(&cb, 0, sizeof cb);
+    cb.exit_status = on_exit_status;
+    cb.exit_signal = on_exit_signal;
+    /* The telnet transport is the bridge's remote: the command's output is written to it
+     * (escaped), and the bridge closes it when the command has ended. */
+    if (process_bridge(t, true, &cb, NULL, &s->bridge) != MARLINE_OK) {
+        s->bridge = NULL;
+        transport_write(t, (const uint8_t *)fail, sizeof fail - 1);
+        transport_lose_connection(t);
+        return;
+    }
+    if (telnet_get_inner(t, &inner) == MARLINE_OK) {
+        transport_set_tcp_nodelay(inner, true);
+    }
     telnet_set_negotiation_timeout(t, 10.0);
     telnet_will(t, TELNET_OPT_ECHO, NULL, NULL);
     telnet_will(t, TELNET_OPT_SGA, NULL, NULL);
-    telnet_do(t, TELNET_OPT_NAWS, NULL, NULL);
-    if (session_start(s) != 0) {
-        static const char fail[] = "cannot start the command\n";
-        transport_write(t, (const uint8_t *)fail, sizeof fail - 1);
-        transport_lose_connection(t);
+    if (telnet_do(t, TELNET_OPT_NAWS, on_naws_answer, s) != MARLINE_OK ||
+        reactor_call_later(reactor, STARTUP_WAIT, on_startup_wait, s, &s->startup) != MARLINE_OK) {
+        session_start(s, 0, 0);
     }
 }
 
+/* user is NULL on a connection turned away in on_made. */
 static void on_data(transport_t *t, const uint8_t *data, size_t len, void *user) {
     (void)t;
     if (user != NULL) {
@@ -191,12 +207,11 @@ static bool on_enable_remote(transport_t *t, uint8_t option, void *user) {
 }
 
 static void on_command(transport_t *t, uint8_t command_byte, void *user) {
-    session *s = (session *)user;
     (void)t;
     /* Interrupt process: send the pty's interrupt character. */
-    if (s != NULL && command_byte == TELNET_CMD_IP) {
+    if (user != NULL && command_byte == TELNET_CMD_IP) {
         static const uint8_t ctrl_c = 3;
-        session_input(s, &ctrl_c, 1);
+        session_input((session *)user, &ctrl_c, 1);
     }
 }
 
@@ -205,40 +220,9 @@ static void on_lost(transport_t *t, const marline_reason_t *reason, void *user) 
     (void)t;
     (void)reason;
     if (s != NULL) {
-        s->t = NULL;
         session_end(s);
-        s->used = 0;
-    }
-}
-
-/* Copies what the command wrote to the client; ends the connection when it exits. */
-static void pump_output(session *s) {
-    uint8_t buf[4096];
-    for (;;) {
-        ssize_t n = read(s->master, buf, sizeof buf);
-        if (n > 0) {
-            if (s->t != NULL) {
-                transport_write(s->t, buf, (size_t)n);
-            }
-            if ((size_t)n < sizeof buf) {
-                return;
-            }
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            return;
-        }
-        /* EOF or EIO: the command has exited (or closed the terminal). */
-        close(s->master);
-        s->master = -1;
-        if (s->pid > 0) {
-            waitpid(s->pid, NULL, 0);
-            s->pid = 0;
-        }
-        if (s->t != NULL) {
-            transport_lose_connection(s->t);
-        }
-        return;
+        free(s);
+        session_count--;
     }
 }
 
@@ -255,11 +239,9 @@ static void usage(void) {
 int main(int argc, char **argv) {
     const char *address = "127.0.0.1";
     int allow_remote = 0, port = 0, i, bound = 0;
-    reactor_t *reactor = NULL;
     listening_port_t *lp = NULL;
     telnet_protocol_t proto;
     marline_status_t st;
-    int backend = -1;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
@@ -316,49 +298,10 @@ int main(int argc, char **argv) {
     listening_port_get_port(lp, &bound);
     printf("listening on %s:%d\n", address, bound);
     fflush(stdout);
-    reactor_backend_fd(reactor, &backend);
-
-    for (;;) {
-        struct pollfd fds[MAX_SESSIONS + 1];
-        session *owner[MAX_SESSIONS + 1];
-        nfds_t n = 0;
-        double wait_s = -1;
-        int timeout_ms;
-
-        fds[n].fd = backend;
-        fds[n].events = POLLIN;
-        owner[n++] = NULL;
-        for (i = 0; i < MAX_SESSIONS; i++) {
-            if (sessions[i].used && sessions[i].master >= 0) {
-                fds[n].fd = sessions[i].master;
-                fds[n].events = (short)(POLLIN | (sessions[i].pending_len > 0 ? POLLOUT : 0));
-                owner[n++] = &sessions[i];
-            }
-        }
-        reactor_next_timeout(reactor, &wait_s);
-        timeout_ms = wait_s < 0 ? -1 : (int)(wait_s * 1000.0) + 1;
-        if (poll(fds, n, timeout_ms) < 0 && errno != EINTR) {
-            perror("telnet_server: poll");
-            break;
-        }
-        for (i = 1; i < (int)n; i++) {
-            session *s = owner[i];
-            if (!s->used || s->master != fds[i].fd) {
-                continue;
-            }
-            if (fds[i].revents & POLLOUT) {
-                session_flush(s);
-            }
-            if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-                pump_output(s);
-            }
-        }
-        st = reactor_run_once(reactor, 0);
-        if (st != MARLINE_OK) {
-            fprintf(stderr, "telnet_server: %s\n", marline_strerror(st));
-            break;
-        }
+    st = reactor_run(reactor);
+    if (st != MARLINE_OK) {
+        fprintf(stderr, "telnet_server: %s\n", marline_strerror(st));
     }
     reactor_free(reactor);
-    return 1;
+    return 1; /* reactor_run returns only if something went wrong */
 }

@@ -314,6 +314,21 @@ typedef enum marline_telnet_option_state_t {
   MARLINE_TELNET_WANTYES_OPPOSITE = 5,
 } marline_telnet_option_state_t;
 
+// Severity of a log message passed to a marline_log_cb (as an int). Numbers
+// are stable.
+typedef enum marline_log_level_t {
+  // Detail useful when debugging marline itself.
+  MARLINE_LOG_DEBUG = 0,
+  // Something worth knowing that needs no action.
+  MARLINE_LOG_INFO = 1,
+  // Something went wrong and marline recovered (an accept failure, an
+  // oversized telnet subnegotiation that dropped its connection, a
+  // reaped child of unknown origin).
+  MARLINE_LOG_WARN = 2,
+  // Something went wrong and marline could not recover.
+  MARLINE_LOG_ERROR = 3,
+} marline_log_level_t;
+
 // Which side of an option: LOCAL is ours (WILL/WONT, the peer answers DO/DONT), REMOTE is
 // the peer's (DO/DONT, the peer answers WILL/WONT).
 typedef enum marline_telnet_side_t {
@@ -345,7 +360,7 @@ typedef enum marline_telnet_env_var_kind_t {
 // reactor; stale after process_bridge_close (or reactor_free).
 //
 // Methods: process_bridge, process_bridge_feed, process_bridge_remote_eof,
-// process_bridge_spawn, process_bridge_close.
+// process_bridge_spawn, process_bridge_spawn_pty, process_bridge_close.
 typedef struct bridge_t bridge_t;
 
 // A scheduled call. Active until it runs or is cancelled; after that the
@@ -383,7 +398,9 @@ typedef struct marline_reason_t marline_reason_t;
 //
 // Methods: reactor_new, reactor_free, reactor_run, reactor_run_once,
 // reactor_stop, reactor_call_later, reactor_call_from_thread,
-// reactor_backend_fd, reactor_listen_tcp, reactor_connect_tcp.
+// reactor_backend_fd, reactor_next_timeout, reactor_listen_tcp,
+// reactor_connect_tcp, reactor_listen_telnet, reactor_connect_telnet,
+// reactor_spawn_process.
 typedef struct reactor_t reactor_t;
 
 // A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
@@ -412,12 +429,22 @@ typedef struct tcp_stream_t tcp_stream_t;
 // transport_write_urgent, transport_lose_connection,
 // transport_lose_write_connection, transport_abort_connection,
 // transport_get_host, transport_get_peer, transport_get_user,
-// transport_set_user, the producer calls, the TCP option calls and, for
-// process transports, the process_* calls.
+// transport_set_user, transport_get_write_queue_size,
+// transport_set_write_high_water, the producer calls
+// (transport_register_producer, _unregister_producer, _pause_producing,
+// _resume_producing, _stop_producing), the TCP option calls, the process_*
+// calls on process transports and the telnet_* calls on telnet transports.
 typedef struct transport_t transport_t;
 
 // A callback that receives its reactor and a user pointer.
 typedef void (*marline_reactor_cb)(struct reactor_t *reactor, void *user);
+
+// Receives one log message: `level` is a marline_log_level_t, `message` a
+// NUL-terminated string valid for the call only, `user` the pointer given
+// to marline_set_log_callback. Runs on the thread that logged (a reactor
+// thread, from inside the loop); it must not call
+// marline_set_log_callback.
+typedef void (*marline_log_cb)(int32_t level, const char *message, void *user);
 
 // One entry of a child fd map. Plain data, read during the call only.
 typedef struct marline_child_fd_t {
@@ -721,6 +748,15 @@ bool delayed_call_active(struct delayed_call_t *call);
 // `seconds_left` is NULL or writable.
 enum marline_status_t delayed_call_get_time_left(struct delayed_call_t *call, double *seconds_left);
 
+// Sets the log callback of the calling thread: messages from reactors run
+// on this thread go to `cb(level, message, user)`; other threads keep their
+// own callbacks (the setting is per thread, like a reactor). A NULL `cb`
+// removes the callback, and messages are dropped again (the default).
+// Replacing a callback takes effect at once. Called from inside a log
+// callback it fails with MARLINE_ERR_REENTRANT. marline keeps nothing of
+// `user` but the pointer value.
+enum marline_status_t marline_set_log_callback(marline_log_cb cb, void *user);
+
 // Starts `executable` (looked up in PATH when it has no '/') with `argv`
 // (argv[0] is the program's name; NULL-terminated, at least one entry),
 // `envp` ("NAME=value" strings, NULL-terminated; NULL = a copy of ours),
@@ -816,7 +852,11 @@ enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t ro
 //   process_ended, then transport_lose_connection(remote) (what is queued
 //   is sent first);
 // - `remote`'s write queue pauses the child's output (the process is
-//   registered as its streaming producer when it has none).
+//   registered as its streaming producer when it has none), and the
+//   child's stdin queue pauses reading from `remote` (the bridge registers
+//   a producer on the process transport), so input the child does not
+//   read is not buffered without bound. What is fed before the spawn is
+//   buffered as it comes: bound it yourself.
 //
 // Call process_bridge_close from `remote`'s connection_lost. The bridge
 // handle is written to `*out`.
@@ -840,11 +880,21 @@ enum marline_status_t process_bridge_remote_eof(struct bridge_t *b);
 // the default fd map) and writes what was fed so far. Once only
 // (MARLINE_ERR_INVALID_STATE the second time). The process transport is
 // written to `*out` when `out` is not NULL; it belongs to the bridge (its
-// user pointer is free for the caller).
+// user pointer is free for the caller; its producer slot is the bridge's).
 //
 // # Safety
 // As for reactor_spawn_process; `out` is NULL or writable.
 enum marline_status_t process_bridge_spawn(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, bool use_pty, struct transport_t **out);
+
+// As process_bridge_spawn with `use_pty`, and the pty's window size set
+// to `rows` x `cols` before the child starts (so the command's first look
+// at its terminal sees it, with no SIGWINCH race). Later changes:
+// process_set_window_size on the process transport. Errors as for
+// process_bridge_spawn.
+//
+// # Safety
+// As for reactor_spawn_process; `out` is NULL or writable.
+enum marline_status_t process_bridge_spawn_pty(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, uint16_t rows, uint16_t cols, struct transport_t **out);
 
 // The remote side is gone: closes the process's pipes
 // (transport_lose_connection; the child is not signalled) and makes the

@@ -29,3 +29,8 @@ if ! python3 -c 'import twisted' >/dev/null 2>&1; then
     echo "install-deps: pip install twisted"
     python3 -m pip install -q twisted
 fi
+
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+    echo "install-deps: pip install pytest"
+    python3 -m pip install -q pytest
+fi

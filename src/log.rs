@@ -27,6 +27,18 @@ pub fn set_sink(sink: Option<LogSink>) {
     SINK.with(|s| *s.borrow_mut() = sink);
 }
 
+/// Like [`set_sink`], but fails (handing the sink back) instead of
+/// panicking when called from inside the sink itself.
+pub fn try_set_sink(sink: Option<LogSink>) -> std::result::Result<(), Option<LogSink>> {
+    SINK.with(|s| match s.try_borrow_mut() {
+        Ok(mut slot) => {
+            *slot = sink;
+            Ok(())
+        }
+        Err(_) => Err(sink),
+    })
+}
+
 pub(crate) fn warn(_core: &Rc<Core>, message: &str) {
     emit(Level::Warn, message);
 }

@@ -177,6 +177,15 @@ fn pty_turns_newlines_into_crlf_and_sets_the_window_size() {
 }
 
 #[test]
+fn a_pty_can_start_with_a_window_size() {
+    let r = Reactor::new().unwrap();
+    // The child's very first look at its terminal sees the size (set before it starts).
+    let (log, reason) = run_process(&r, &sh("stty size").pty(true).window_size(27, 91));
+    assert_eq!(out_of(&log, 1), b"27 91\r\n");
+    assert_eq!(reason.kind(), ReasonKind::Done);
+}
+
+#[test]
 fn bad_arguments_fail_synchronously_without_callbacks() {
     let r = Reactor::new().unwrap();
     let dir = std::env::temp_dir().join(format!("marline-noexec-{}", std::process::id()));
@@ -197,6 +206,7 @@ fn bad_arguments_fail_synchronously_without_callbacks() {
         (sh("true").child_fd(3, ChildFd::Inherit(987_654)), Error::BadChildFdMap),
         (sh("true").child_fd(3, ChildFd::Inherit(-5)), Error::BadChildFdMap),
         (sh("true").pty(true).child_fd(0, ChildFd::ToChild), Error::BadChildFdMap),
+        (sh("true").window_size(24, 80), Error::InvalidArgument),
     ];
     for (spec, want) in cases {
         let log: PLog = Default::default();

@@ -157,3 +157,66 @@ fn exit_signal_with_core_dump_as_the_kernel_reports_it() {
     let (_, notes) = session(sh("ulimit -c 0; kill -SEGV $$"), false, false, b"");
     assert!(notes.borrow().contains(&"exit-signal SEGV false".to_string()));
 }
+
+/// The child's stdin queue pauses reading from the remote side: a client that sends far
+/// more than the child has read yet is not buffered in full on the server, and nothing is
+/// lost once the child reads.
+#[test]
+fn input_the_child_has_not_read_is_not_buffered_without_bound() {
+    use std::cell::Cell;
+    const TOTAL: usize = 8 << 20;
+    struct Flow {
+        bridge: Option<Bridge>,
+        max_queued: Rc<Cell<usize>>,
+        notes: Notes,
+    }
+    impl marline::Protocol for Flow {
+        fn connection_made(&mut self, t: &Transport) {
+            let b = Bridge::new(t, true, Box::new(Handler(self.notes.clone()))).unwrap();
+            b.spawn(&sh("sleep 1; wc -c")).unwrap();
+            self.bridge = Some(b);
+        }
+        fn data_received(&mut self, _t: &Transport, data: &[u8]) {
+            let b = self.bridge.as_ref().unwrap();
+            b.feed(data).unwrap();
+            let queued = b.process().unwrap().map_or(0, |p| p.queued().unwrap_or(0));
+            self.max_queued.set(self.max_queued.get().max(queued));
+        }
+        fn half_close(&self) -> bool {
+            true
+        }
+        fn read_connection_lost(&mut self, _t: &Transport) {
+            self.bridge.as_ref().unwrap().remote_eof().unwrap();
+        }
+        fn connection_lost(&mut self, _t: &Transport, _r: &Reason) {
+            let _ = self.bridge.take().unwrap().close();
+        }
+    }
+    let r = Reactor::new().unwrap();
+    let notes: Notes = Default::default();
+    let max_queued = Rc::new(Cell::new(0));
+    let (n, m) = (notes.clone(), max_queued.clone());
+    let port = r
+        .listen_tcp("127.0.0.1", 0, 0, move |_| Box::new(Flow { bridge: None, max_queued: m.clone(), notes: n.clone() }))
+        .unwrap();
+    let port = match port.host().unwrap() {
+        marline::Address::Inet(a) => a.port(),
+        _ => unreachable!(),
+    };
+    let log: Log = Default::default();
+    let client = Recorder::new(&log).half_close().hook(move |t, ev| {
+        if *ev == Ev::Made {
+            t.write(&vec![b'x'; TOTAL]).unwrap();
+            t.lose_write_connection().unwrap();
+        }
+    });
+    r.connect_tcp("127.0.0.1", port, None, Box::new(client)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(has(&log, is_lost) && notes.borrow().iter().any(|s| s.starts_with("ended"))) {
+        assert!(std::time::Instant::now() < deadline, "timed out: client {:?}, server {:?}", log.borrow(), notes.borrow());
+        r.run_once(Some(std::time::Duration::from_millis(20))).unwrap();
+    }
+    assert_eq!(String::from_utf8_lossy(&data_of(&log)).trim(), TOTAL.to_string(), "every byte reached the child");
+    assert!(max_queued.get() < 1 << 20, "at most {} bytes queued for the child's stdin", max_queued.get());
+    assert!(notes.borrow().contains(&"exit-status 0".to_string()));
+}

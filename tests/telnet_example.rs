@@ -54,6 +54,39 @@ exit 0
     assert!(out.status.success() && stdout.contains("EXAMPLE_OK"), "session failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The command starts once the first NAWS report is in, on a pty already that size: a
+/// command that looks at its terminal straight away (no input first) sees the client's size.
+#[test]
+fn telnet_server_example_starts_the_command_with_the_client_window_size() {
+    let expect = require_tool(&["expect"], "expect");
+    let client = require_tool(&["inetutils-telnet", "telnet"], "inetutils-telnet");
+    let server = build_example();
+    let script = format!(
+        r#"
+set timeout 10
+proc fail {{what}} {{ puts "\nFAILED: $what"; exit 3 }}
+spawn -noecho {server} 0 -- stty size
+set srv $spawn_id
+expect -i $srv -re {{^listening on 127.0.0.1:([0-9]+)\r?\n}} {{}} timeout {{ fail "no listening line" }}
+set port $expect_out(1,string)
+set stty_init "rows 27 columns 91"
+spawn -noecho {client} 127.0.0.1 $port
+set cli $spawn_id
+expect -i $cli -re {{\n([0-9]+ [0-9]+)\r?\n}} {{}} timeout {{ fail "no size printed" }}
+set size $expect_out(1,string)
+if {{$size ne "27 91"}} {{ fail "the command first saw $size, not 27 91" }}
+expect -i $cli eof {{}} timeout {{ fail "connection not closed when the command exited" }}
+puts "\nSTART_SIZE_OK"
+exit 0
+"#,
+        server = server.display(),
+        client = client.display()
+    );
+    let out = Command::new(&expect).args(["-c", &script]).stdin(Stdio::null()).output().expect("run expect");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("START_SIZE_OK"), "session failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn telnet_server_example_refuses_public_addresses_without_the_flag() {
     let server = build_example();

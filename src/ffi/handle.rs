@@ -16,7 +16,9 @@ use crate::transport::Transport;
 ///
 /// Methods: reactor_new, reactor_free, reactor_run, reactor_run_once,
 /// reactor_stop, reactor_call_later, reactor_call_from_thread,
-/// reactor_backend_fd, reactor_listen_tcp, reactor_connect_tcp.
+/// reactor_backend_fd, reactor_next_timeout, reactor_listen_tcp,
+/// reactor_connect_tcp, reactor_listen_telnet, reactor_connect_telnet,
+/// reactor_spawn_process.
 pub struct reactor_t {
     _private: [u8; 0],
 }
@@ -28,8 +30,11 @@ pub struct reactor_t {
 /// transport_write_urgent, transport_lose_connection,
 /// transport_lose_write_connection, transport_abort_connection,
 /// transport_get_host, transport_get_peer, transport_get_user,
-/// transport_set_user, the producer calls, the TCP option calls and, for
-/// process transports, the process_* calls.
+/// transport_set_user, transport_get_write_queue_size,
+/// transport_set_write_high_water, the producer calls
+/// (transport_register_producer, _unregister_producer, _pause_producing,
+/// _resume_producing, _stop_producing), the TCP option calls, the process_*
+/// calls on process transports and the telnet_* calls on telnet transports.
 pub struct transport_t {
     _private: [u8; 0],
 }
@@ -46,7 +51,7 @@ pub struct listening_port_t {
 /// reactor; stale after process_bridge_close (or reactor_free).
 ///
 /// Methods: process_bridge, process_bridge_feed, process_bridge_remote_eof,
-/// process_bridge_spawn, process_bridge_close.
+/// process_bridge_spawn, process_bridge_spawn_pty, process_bridge_close.
 pub struct bridge_t {
     _private: [u8; 0],
 }

@@ -9,6 +9,7 @@
 mod address;
 mod delayed_call;
 mod handle;
+mod log;
 mod process;
 mod producer;
 mod protocol;
@@ -23,6 +24,7 @@ mod transport;
 pub use address::*;
 pub use delayed_call::*;
 pub use handle::{bridge_t, listening_port_t, reactor_t, transport_t};
+pub use log::*;
 pub use process::*;
 pub use producer::*;
 pub use protocol::*;

@@ -429,7 +429,11 @@ fn bridge_of(b: *mut bridge_t) -> Result<Bridge> {
 ///   process_ended, then transport_lose_connection(remote) (what is queued
 ///   is sent first);
 /// - `remote`'s write queue pauses the child's output (the process is
-///   registered as its streaming producer when it has none).
+///   registered as its streaming producer when it has none), and the
+///   child's stdin queue pauses reading from `remote` (the bridge registers
+///   a producer on the process transport), so input the child does not
+///   read is not buffered without bound. What is fed before the spawn is
+///   buffered as it comes: bound it yourself.
 ///
 /// Call process_bridge_close from `remote`'s connection_lost. The bridge
 /// handle is written to `*out`.
@@ -487,7 +491,7 @@ pub extern "C" fn process_bridge_remote_eof(b: *mut bridge_t) -> marline_status_
 /// the default fd map) and writes what was fed so far. Once only
 /// (MARLINE_ERR_INVALID_STATE the second time). The process transport is
 /// written to `*out` when `out` is not NULL; it belongs to the bridge (its
-/// user pointer is free for the caller).
+/// user pointer is free for the caller; its producer slot is the bridge's).
 ///
 /// # Safety
 /// As for reactor_spawn_process; `out` is NULL or writable.
@@ -505,6 +509,38 @@ pub unsafe extern "C" fn process_bridge_spawn(
         let bridge = bridge_of(b)?;
         // SAFETY: forwarded contract.
         let spec = unsafe { spec_of(executable, argv, envp, cwd, std::ptr::null(), 0, use_pty) }?;
+        let p = bridge.spawn(&spec)?;
+        if !out.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe { put(out, encode_transport(&p)) };
+        }
+        Ok(())
+    })
+}
+
+/// As process_bridge_spawn with `use_pty`, and the pty's window size set
+/// to `rows` x `cols` before the child starts (so the command's first look
+/// at its terminal sees it, with no SIGWINCH race). Later changes:
+/// process_set_window_size on the process transport. Errors as for
+/// process_bridge_spawn.
+///
+/// # Safety
+/// As for reactor_spawn_process; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn process_bridge_spawn_pty(
+    b: *mut bridge_t,
+    executable: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    cwd: *const c_char,
+    rows: u16,
+    cols: u16,
+    out: *mut *mut transport_t,
+) -> marline_status_t {
+    guard(|| {
+        let bridge = bridge_of(b)?;
+        // SAFETY: forwarded contract.
+        let spec = unsafe { spec_of(executable, argv, envp, cwd, std::ptr::null(), 0, true) }?.window_size(rows, cols);
         let p = bridge.spawn(&spec)?;
         if !out.is_null() {
             // SAFETY: checked non-NULL.

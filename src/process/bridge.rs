@@ -15,7 +15,11 @@
 //!   called — signal wins — and then the remote transport is closed with
 //!   lose_connection, which sends what is still queued first;
 //! - the remote transport's write queue pauses the child's output (the
-//!   process is registered as its streaming producer when possible).
+//!   process is registered as its streaming producer when possible), and
+//!   the child's stdin queue pauses reading from the remote transport (a
+//!   streaming producer on the process transport), so data the child does
+//!   not read is not buffered without bound. (What is fed before
+//!   [`Bridge::spawn`] is buffered as it comes: the caller bounds that.)
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -62,6 +66,8 @@ pub(crate) struct BridgeInner {
     merge_stderr: bool,
     handler: RefCell<Option<Box<dyn BridgeHandler>>>,
     stage: RefCell<Stage>,
+    /// Our [`InputFlow`] is registered on the process transport.
+    input_flow: Cell<bool>,
 }
 
 /// A handle to a bridge (see the module documentation). Stale after
@@ -84,6 +90,7 @@ impl Bridge {
             merge_stderr,
             handler: RefCell::new(Some(handler)),
             stage: RefCell::default(),
+            input_flow: Cell::new(false),
         });
         let h = core.insert(inner.clone())?;
         inner.handle.set(Some(h));
@@ -169,7 +176,10 @@ impl Bridge {
         if eof && !spec.pty {
             p.close_stdin()?;
         }
-        let _ = b.remote.register_producer(Box::new(Pause(p.clone())), true);
+        let _ = b.remote.register_producer(Box::new(Pause { process: p.clone(), bridge: b.clone() }), true);
+        if p.register_producer(Box::new(InputFlow(b.remote.clone())), true).is_ok() {
+            b.input_flow.set(true);
+        }
         Ok(p)
     }
 
@@ -193,6 +203,7 @@ impl Bridge {
             core.remove(h);
         }
         if let Some(p) = process {
+            b.release_input(&p);
             let _ = p.lose_connection();
         }
         Ok(())
@@ -200,6 +211,16 @@ impl Bridge {
 }
 
 impl BridgeInner {
+    /// Unregisters our [`InputFlow`] from the process (a registered producer
+    /// would hold its pipes open through lose_connection) and lets the
+    /// remote side be read again.
+    fn release_input(&self, p: &Process) {
+        if self.input_flow.replace(false) {
+            let _ = p.unregister_producer();
+            let _ = self.remote.resume_producing();
+        }
+    }
+
     fn with_handler(&self, f: impl FnOnce(&mut dyn BridgeHandler)) {
         let taken = self.handler.borrow_mut().take();
         if let Some(mut h) = taken {
@@ -241,7 +262,11 @@ impl ProcessProtocol for BridgeProcess {
         }
     }
 
-    fn child_connection_lost(&mut self, _p: &Process, fd: i32) {
+    fn child_connection_lost(&mut self, p: &Process, fd: i32) {
+        // The child's input is gone (stdin, or the pty itself).
+        if fd == 0 || (fd == 1 && p.is_pty().unwrap_or(false)) {
+            self.bridge.release_input(p);
+        }
         {
             let mut st = self.bridge.stage.borrow_mut();
             match fd {
@@ -280,17 +305,38 @@ impl ProcessProtocol for BridgeProcess {
 }
 
 /// Pauses the child's output while the remote transport's queue is full.
-struct Pause(Process);
+struct Pause {
+    process: Process,
+    bridge: Rc<BridgeInner>,
+}
 
 impl Producer for Pause {
     fn pause_producing(&self, _t: &Transport) {
-        let _ = self.0.pause_producing();
+        let _ = self.process.pause_producing();
     }
     fn resume_producing(&self, _t: &Transport) {
-        let _ = self.0.resume_producing();
+        let _ = self.process.resume_producing();
     }
     fn stop_producing(&self, _t: &Transport) {
-        let _ = self.0.lose_connection();
+        self.bridge.release_input(&self.process);
+        let _ = self.process.lose_connection();
+    }
+}
+
+/// Pauses reading from the remote transport while the child's stdin queue
+/// is full (registered on the process transport).
+struct InputFlow(Transport);
+
+impl Producer for InputFlow {
+    fn pause_producing(&self, _p: &Transport) {
+        let _ = self.0.pause_producing();
+    }
+    fn resume_producing(&self, _p: &Transport) {
+        let _ = self.0.resume_producing();
+    }
+    fn stop_producing(&self, _p: &Transport) {
+        // The process side is gone: let the remote side be read again.
+        let _ = self.0.resume_producing();
     }
 }
 

@@ -57,7 +57,13 @@ pub(crate) fn try_wait(pid: libc::pid_t) -> Option<i32> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // ECHILD: someone else reaped it; report an unknown status
             // rather than waiting forever.
-            Err(_) => return Some(0xff << 8),
+            Err(e) => {
+                crate::log::emit(
+                    crate::log::Level::Warn,
+                    &format!("child process {pid} was reaped by someone else ({e}); its exit status is unknown"),
+                );
+                return Some(0xff << 8);
+            }
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct ProcessSpec {
     pub(crate) cwd: Option<PathBuf>,
     pub(crate) fds: Option<Vec<(i32, ChildFd)>>,
     pub(crate) pty: bool,
+    /// The pty's initial size (rows, cols), set before the child starts.
+    pub(crate) window_size: Option<(u16, u16)>,
 }
 
 /// Highest child fd number a fd map may use (0..=1023).
@@ -54,6 +56,7 @@ impl ProcessSpec {
             cwd: None,
             fds: None,
             pty: false,
+            window_size: None,
         }
     }
 
@@ -83,6 +86,15 @@ impl ProcessSpec {
     /// cannot be combined with a pty.
     pub fn pty(mut self, on: bool) -> ProcessSpec {
         self.pty = on;
+        self
+    }
+
+    /// The pty's initial window size, set before the child starts, so its
+    /// first look at the terminal already sees it (later changes:
+    /// [`super::Process::set_window_size`]). Only with a pty: without one,
+    /// spawn fails with `InvalidArgument`. Default: the kernel's (0 x 0).
+    pub fn window_size(mut self, rows: u16, cols: u16) -> ProcessSpec {
+        self.window_size = Some((rows, cols));
         self
     }
 
@@ -251,6 +263,9 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
     if spec.pty && spec.fds.is_some() {
         return Err(Error::BadChildFdMap);
     }
+    if spec.window_size.is_some() && !spec.pty {
+        return Err(Error::InvalidArgument);
+    }
     let map = if spec.pty { Vec::new() } else { spec.fd_map() };
     check_fd_map(&map)?;
     let args: Vec<CString> = spec.args.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
@@ -275,6 +290,10 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
     let mut pty_slave = None;
     if spec.pty {
         let (master, slave) = open_pty()?;
+        if let Some((rows, cols)) = spec.window_size {
+            let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+            syscall!(ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize))?;
+        }
         pty_slave = Some(slave.as_raw_fd());
         for target in 0..3 {
             moves.push((slave.as_raw_fd(), target));

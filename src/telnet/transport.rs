@@ -412,6 +412,7 @@ impl TelnetConnection {
                     "telnet protocol violation: the peer's subnegotiation of option {o} exceeded {} bytes",
                     self.max_subneg.get()
                 );
+                crate::log::warn(core, &msg);
                 self.violation(&msg);
             }
         }

@@ -16,6 +16,7 @@
 static struct {
     const char *script;
     int start_on_eof;
+    int pty_rows, pty_cols; /* non-zero: process_bridge_spawn_pty */
     bridge_t *bridge;
     int spawn_status;
     int exit_status; /* -1 unknown */
@@ -74,7 +75,11 @@ static void b_ended(bridge_t *b, transport_t *remote, const marline_reason_t *re
 
 static void spawn_now(bridge_t *b) {
     const char *argv[] = {"sh", "-c", S.script, NULL};
-    S.spawn_status = process_bridge_spawn(b, "/bin/sh", argv, NULL, NULL, false, NULL);
+    if (S.pty_rows != 0) {
+        S.spawn_status = process_bridge_spawn_pty(b, "/bin/sh", argv, NULL, NULL, (uint16_t)S.pty_rows, (uint16_t)S.pty_cols, NULL);
+    } else {
+        S.spawn_status = process_bridge_spawn(b, "/bin/sh", argv, NULL, NULL, false, NULL);
+    }
 }
 
 static void srv_made(transport_t *t, void *user) {
@@ -205,6 +210,14 @@ int main(void) {
     reset("ulimit -c 0; kill -SEGV $$", 0);
     session(reactor, port, "");
     check(strcmp(S.exit_signal, "SEGV") == 0 && !S.core, "exit-signal SEGV, core limit 0: no core");
+
+    reset("stty size", 0);
+    S.pty_rows = 27;
+    S.pty_cols = 91;
+    session(reactor, port, "");
+    check(S.spawn_status == MARLINE_OK, "process_bridge_spawn_pty");
+    check(S.got_len == 7 && memcmp(S.got, "27 91\r\n", 7) == 0, "the pty had its size before the command started");
+    check(S.got_eof && S.client_lost && S.exit_status == 0, "pty session: EOF, close, exit-status 0");
 
     process_bridge_close(S.bridge); /* fine whether or not srv_lost closed it already */
     check(process_bridge_close(S.bridge) == MARLINE_ERR_STALE_HANDLE, "a closed bridge handle is stale");

@@ -50,6 +50,8 @@ pub enum Mode {
     C99,
     Cxx,
     Sanitized,
+    /// C++17 under ASan+UBSan (for .cpp sources and marline.hpp).
+    CxxSanitized,
 }
 
 pub fn compile(src: &Path, mode: Mode) -> PathBuf {
@@ -58,6 +60,7 @@ pub fn compile(src: &Path, mode: Mode) -> PathBuf {
         Mode::C99 => ("cc", &["-std=c99"], "c99"),
         Mode::Cxx => ("g++", &["-x", "c++", "-std=c++17", "-pedantic"], "cxx"),
         Mode::Sanitized => ("cc", &["-std=c99", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"], "asan"),
+        Mode::CxxSanitized => ("g++", &["-x", "c++", "-std=c++17", "-pedantic", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"], "cxxasan"),
     };
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{stem}_{suffix}"));
     let result = Command::new(compiler)
@@ -82,6 +85,27 @@ pub fn compile(src: &Path, mode: Mode) -> PathBuf {
     out
 }
 
+/// A C++17 source (`.cpp`, using marline.hpp) built with g++ -std=c++17 -Wall -Wextra
+/// -Werror -pedantic, natively or under ASan+UBSan.
+pub fn compile_cxx(src: &Path, sanitized: bool) -> PathBuf {
+    compile(src, if sanitized { Mode::CxxSanitized } else { Mode::Cxx })
+}
+
+/// Runs a test program that prints one line per check and a final "N passed, M failed"
+/// line; returns a failure description, or None when it exited 0 with 0 failed.
+pub fn run_checked(mut cmd: Command, what: &str) -> Option<String> {
+    let out = cmd.current_dir(root()).output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary = stdout.lines().rev().find(|l| l.contains("passed") && l.contains("failed"));
+    match summary {
+        Some(line) if out.status.success() && line.trim_end().ends_with(" 0 failed") => {
+            println!("{what}: {line}");
+            None
+        }
+        _ => Some(format!("{what} failed ({}):\n{stdout}\n{stderr}", out.status)),
+    }
+}
 
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())

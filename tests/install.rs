@@ -1,0 +1,149 @@
+//! `make install PREFIX=<tmp>` and building against the installed copy with nothing but
+//! pkg-config: the layout (libmarline.so.VERSION with soname libmarline.so.MAJOR and its
+//! links, libmarline.a, marline.h, marline.hpp, lib/pkgconfig/marline.pc), then
+//! examples-c/echo_server.c built with `pkg-config --cflags --libs marline`, run with
+//! LD_LIBRARY_PATH and checked for its first line and an echo; the static library linked
+//! with `pkg-config --static` flags; the C++ example built against the installed marline.hpp. Missing make, pkg-config or readelf fail the test.
+
+mod cbuild;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use cbuild::{require_tool, root};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
+
+fn sh(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
+    let text = sh(Command::new("pkg-config").args(args).env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+    text.split_whitespace().map(String::from).collect()
+}
+
+/// Starts an echo server binary and checks its first line and one echo.
+fn check_echo_server(bin: &Path, env: &[(&str, &Path)]) {
+    let mut cmd = Command::new(bin);
+    cmd.arg("0").stdout(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let port: u16 = line
+            .strip_prefix("listening on 127.0.0.1:")
+            .and_then(|p| p.trim_end().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"installed marline\n").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        s.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"installed marline\n");
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn make_install_then_build_with_pkg_config_only() {
+    require_tool(&["make"], "make");
+    require_tool(&["pkg-config"], "pkg-config");
+    require_tool(&["readelf"], "binutils");
+    let prefix: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&prefix);
+    sh(Command::new("make")
+        .arg("-C")
+        .arg(root())
+        .arg("install")
+        .arg(format!("PREFIX={}", prefix.display()))
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS"));
+
+    // The layout.
+    let lib = prefix.join("lib");
+    let real = format!("libmarline.so.{VERSION}");
+    let soname = format!("libmarline.so.{MAJOR}");
+    assert!(lib.join(&real).is_file() && !lib.join(&real).is_symlink(), "{real} is a file");
+    assert_eq!(std::fs::read_link(lib.join(&soname)).unwrap(), Path::new(&real), "{soname} -> {real}");
+    assert_eq!(std::fs::read_link(lib.join("libmarline.so")).unwrap(), Path::new(&soname), "libmarline.so -> {soname}");
+    for f in ["lib/libmarline.a", "include/marline.h", "include/marline.hpp", "lib/pkgconfig/marline.pc"] {
+        assert!(prefix.join(f).is_file(), "{f} installed");
+    }
+    let dynamic = sh(Command::new("readelf").arg("-d").arg(lib.join(&real)));
+    assert!(dynamic.contains(&format!("Library soname: [{soname}]")), "SONAME {soname}:\n{dynamic}");
+
+    // pkg-config knows the version from Cargo.toml and the private libraries.
+    assert_eq!(pkg_config(&prefix, &["--modversion", "marline"]), [VERSION]);
+    let static_libs = pkg_config(&prefix, &["--static", "--libs", "marline"]);
+    for l in ["-lmarline", "-lpthread", "-ldl", "-lm"] {
+        assert!(static_libs.iter().any(|x| x == l), "--static --libs has {l}: {static_libs:?}");
+    }
+    let header = std::fs::read_to_string(prefix.join("include/marline.h")).unwrap();
+    assert!(header.contains(&format!("#define MARLINE_VERSION_STRING \"{VERSION}\"")));
+
+    // Dynamic: only `pkg-config --cflags --libs marline`, from a copy of the source so
+    // that nothing in the repository can be picked up.
+    let work = prefix.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let src = work.join("echo_server.c");
+    std::fs::copy(root().join("examples-c/echo_server.c"), &src).unwrap();
+    let flags = pkg_config(&prefix, &["--cflags", "--libs", "marline"]);
+    let bin = work.join("echo_server");
+    sh(Command::new("cc").arg(&src).args(&flags).arg("-o").arg(&bin));
+    let needed = sh(Command::new("readelf").arg("-d").arg(&bin));
+    assert!(needed.contains(&format!("Shared library: [{soname}]")), "links {soname} dynamically:\n{needed}");
+    check_echo_server(&bin, &[("LD_LIBRARY_PATH", &lib)]);
+
+    // Static: the archive plus Libs.private is enough.
+    let cflags = pkg_config(&prefix, &["--cflags", "marline"]);
+    let libs: Vec<String> = static_libs
+        .iter()
+        .flat_map(|l| {
+            if l == "-lmarline" {
+                vec!["-Wl,-Bstatic".into(), l.clone(), "-Wl,-Bdynamic".into()]
+            } else {
+                vec![l.clone()]
+            }
+        })
+        .collect();
+    let static_bin = work.join("echo_server_static");
+    sh(Command::new("cc").arg(&src).args(&cflags).args(&libs).arg("-o").arg(&static_bin));
+    let needed = sh(Command::new("readelf").arg("-d").arg(&static_bin));
+    assert!(!needed.contains("libmarline"), "the static build needs no libmarline.so:\n{needed}");
+    check_echo_server(&static_bin, &[]);
+
+    // C++: the installed marline.hpp, again with only pkg-config's flags.
+    require_tool(&["g++"], "g++");
+    let cpp_src = work.join("echo_server.cpp");
+    std::fs::copy(root().join("examples-cpp/echo_server.cpp"), &cpp_src).unwrap();
+    let cpp_bin = work.join("echo_server_cpp");
+    sh(Command::new("g++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .arg(&cpp_src)
+        .args(&flags)
+        .arg("-o")
+        .arg(&cpp_bin));
+    check_echo_server(&cpp_bin, &[("LD_LIBRARY_PATH", &lib)]);
+
+    let _ = std::fs::remove_dir_all(&prefix);
+}
