@@ -347,7 +347,25 @@ const NEG_OPTS: &[u8] = &[0, 1, 3, 24, 31, 39, 255];
 
 #[test]
 fn two_negotiators_always_quiesce_and_agree() {
-    run_seeds("negotiator_pair", 3000, |rng| {
+    run_seeds("negotiator_pair", 3000, negotiator_pair_case);
+}
+
+/// OPEN BUG (found by the 900 s long run): with negotiation timeouts, two
+/// RFC 1143 negotiators can loop for ever. A timed-out request reverts its
+/// option side (WANTYES → NO), so its late answer is taken as a fresh
+/// request and acknowledged; after a re-request there are two messages in
+/// flight each way, and with both policies accepting, every message flips
+/// the other side, which acknowledges — WONT/DONT/WILL/DO on option 255
+/// round and round. Without timeouts the Q method cannot loop (and does
+/// not, in tens of millions of seeds). Run with --ignored to reproduce.
+#[test]
+#[ignore = "open bug: negotiation loop after timeouts, see RELIABILITY.md"]
+fn open_bug_negotiation_loops_after_timeouts() {
+    negotiator_pair_case(&mut Rng::new(0x1924_2a1a_16e2_1a0e));
+}
+
+fn negotiator_pair_case(rng: &mut Rng) {
+    {
         let mut peers = [NegPeer::new(rng), NegPeer::new(rng)];
         let mut timeouts = 0;
         for _ in 0..rng.below(300) {
@@ -405,7 +423,7 @@ fn two_negotiators_always_quiesce_and_agree() {
                 assert_eq!(mine, theirs, "opt {o}: peer {a} local {mine:?}, peer {b} remote {theirs:?}");
             }
         }
-    });
+    }
 }
 
 #[test]
@@ -670,11 +688,20 @@ fn two_telnet_transports_quiesce_and_deliver_every_byte() {
                 && a.borrow().received.len() == b.borrow().sent.len()
                 && b.borrow().received.len() == a.borrow().sent.len()
         });
-        let before = (a.borrow().negotiation_events, b.borrow().negotiation_events);
-        for _ in 0..10 {
+        // With a negotiation timeout, late answers may still arrive after the
+        // states look quiet: wait until no event for 100 ms. A loop never
+        // gets there.
+        let events = || (a.borrow().negotiation_events, b.borrow().negotiation_events);
+        let (deadline, mut last, mut since) = (Instant::now() + Duration::from_secs(3), events(), Instant::now());
+        while since.elapsed() < Duration::from_millis(if with_timeout { 100 } else { 30 }) {
+            assert!(with_timeout || events() == last, "negotiation goes on after quiescence: {last:?} → {:?}", events());
+            assert!(Instant::now() < deadline, "negotiation never quiesces: {last:?} → {:?}", events());
             r.run_once(Some(Duration::from_millis(3))).unwrap();
+            if events() != last {
+                (last, since) = (events(), Instant::now());
+            }
         }
-        assert_eq!((a.borrow().negotiation_events, b.borrow().negotiation_events), before, "negotiation goes on after quiescence");
+        run_until(&r, "quiet again", || !negotiating(&client) && !negotiating(&server));
         assert!(a.borrow().received == b.borrow().sent, "server → client data differs");
         assert!(b.borrow().received == a.borrow().sent, "client → server data differs");
         if !with_timeout {
