@@ -5,6 +5,7 @@
 //! - linked to the static library, rebuilt first with `cargo build --lib`,
 //! - run natively, under AddressSanitizer + UBSan, and under valgrind
 //!   memcheck (`--leak-check=full --error-exitcode=1`).
+//!
 //! A test program prints one line per check and a final "N passed, M failed"
 //! line, and exits 0 only if every check passed. A missing compiler or
 //! valgrind fails the test; nothing is skipped.
@@ -14,29 +15,14 @@ mod cbuild;
 use std::path::PathBuf;
 use std::process::Command;
 
-use cbuild::{compile, root, sources, Mode};
-
-/// Runs one test program; returns a failure description or None.
-fn run(mut cmd: Command, what: &str) -> Option<String> {
-    let out = cmd.current_dir(root()).output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary = stdout.lines().rev().find(|l| l.contains("passed") && l.contains("failed"));
-    match summary {
-        Some(line) if out.status.success() && line.trim_end().ends_with(" 0 failed") => {
-            println!("{what}: {line}");
-            None
-        }
-        _ => Some(format!("{what} failed ({}):\n{stdout}\n{stderr}", out.status)),
-    }
-}
+use cbuild::{compile, run_checked, sources, Mode};
 
 fn run_all(mode: Mode, wrap: impl Fn(PathBuf) -> Command) {
     let failures: Vec<String> = sources("tests/c", "test_")
         .iter()
         .filter_map(|src| {
             let bin = compile(src, mode);
-            run(wrap(bin), &src.file_name().unwrap().to_string_lossy())
+            run_checked(wrap(bin), &src.file_name().unwrap().to_string_lossy())
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));

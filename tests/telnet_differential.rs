@@ -24,6 +24,9 @@
 //! - Byte 86 (COMPRESS2) never appears in the streams: libtelnet starts zlib inflation after
 //!   IAC SB 86 … IAC SE, which we do not implement.
 
+#[path = "telnet_common/rng.rs"]
+mod rng;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use marline::telnet::codec::{Event, Parser};
+use rng::Rng;
 
 const LIBTELNET_SB_LIMIT: usize = 16384;
 const COMPRESS2: u8 = 86;
@@ -195,25 +199,6 @@ fn ours(stream: &[u8], chunks: &[usize]) -> Vec<String> {
         out.push(format!("DATA {}", hex(&data)));
     }
     out
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-    fn pick(&mut self, xs: &[u8]) -> u8 {
-        xs[self.below(xs.len() as u64) as usize]
-    }
 }
 
 const SPECIAL: &[u8] = &[

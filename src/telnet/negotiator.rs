@@ -455,7 +455,3 @@ impl Negotiator {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "negotiator_tests.rs"]
-mod tests;
