@@ -350,17 +350,13 @@ fn two_negotiators_always_quiesce_and_agree() {
     run_seeds("negotiator_pair", 3000, negotiator_pair_case);
 }
 
-/// OPEN BUG (found by the 900 s long run): with negotiation timeouts, two
-/// RFC 1143 negotiators can loop for ever. A timed-out request reverts its
-/// option side (WANTYES → NO), so its late answer is taken as a fresh
-/// request and acknowledged; after a re-request there are two messages in
-/// flight each way, and with both policies accepting, every message flips
-/// the other side, which acknowledges — WONT/DONT/WILL/DO on option 255
-/// round and round. Without timeouts the Q method cannot loop (and does
-/// not, in tens of millions of seeds). Run with --ignored to reproduce.
+/// Regression (found by the 900 s long run): with negotiation timeouts, two
+/// RFC 1143 negotiators used to loop for ever, because a timed-out request
+/// reverted its option side and its late answer was then acknowledged as a
+/// fresh request (WONT/DONT/WILL/DO on option 255 round and round). A
+/// timed-out side now stays negotiating until the answer arrives.
 #[test]
-#[ignore = "open bug: negotiation loop after timeouts, see RELIABILITY.md"]
-fn open_bug_negotiation_loops_after_timeouts() {
+fn negotiation_after_timeouts_does_not_loop() {
     negotiator_pair_case(&mut Rng::new(0x1924_2a1a_16e2_1a0e));
 }
 

@@ -418,10 +418,14 @@ fn time_out_fails_pending_requests_and_late_answers_are_handled() {
     let mut out = Vec::new();
     n.time_out(O, Side::Local, &mut |a| out.push(a));
     assert_eq!(out, [done(Side::Local, true, C::TimedOut)]);
-    assert_eq!(n.state(O, Side::Local), S::No);
+    assert_eq!(n.state(O, Side::Local), S::WantYes, "still waiting for the answer on the wire");
     out.clear();
     n.time_out(O, Side::Local, &mut |a| out.push(a));
     assert_eq!(out, [], "nothing pending any more");
+    assert_eq!(n.request(O, Side::Local, true), Err(RequestError::AlreadyNegotiating));
+    // The late answer changes the state, completes nothing and is not answered.
+    assert_eq!(recv(&mut n, Verb::Do, O, false), [Action::Enabled { opt: O, side: Side::Local }]);
+    assert_eq!(n.state(O, Side::Local), S::Yes);
 
     // The one in flight first, then the queued one; the other side is not touched.
     let mut n = Negotiator::new();
@@ -437,9 +441,21 @@ fn time_out_fails_pending_requests_and_late_answers_are_handled() {
             done(Side::Remote, false, C::TimedOut)
         ]
     );
+    assert_eq!(n.state(O, Side::Remote), S::WantYes, "the queued request is dropped");
+    // A late refusal: back to NO, nothing sent, nothing completed again.
+    assert_eq!(recv(&mut n, Verb::Wont, O, false), []);
     assert_eq!(n.state(O, Side::Remote), S::No);
-    // A late WILL is now a fresh offer, put to the policy.
+    // From then on a WILL is a fresh offer, put to the policy.
     assert_eq!(recv(&mut n, Verb::Will, O, false), [Send([IAC, DONT, O])]);
+
+    // A connection lost after a timeout does not complete the request twice.
+    let mut n = Negotiator::new();
+    n.request(O, Side::Local, true).unwrap();
+    n.time_out(O, Side::Local, &mut |_| {});
+    out.clear();
+    n.connection_lost(&mut |a| out.push(a));
+    assert_eq!(out, []);
+    assert_eq!(n.state(O, Side::Local), S::No);
 }
 
 #[test]

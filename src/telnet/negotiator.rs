@@ -226,6 +226,9 @@ pub enum Action {
 #[derive(Clone)]
 pub struct Negotiator {
     states: [[OptionState; 2]; 256],
+    /// Per option side: the request in flight has already completed with
+    /// `TimedOut`; the side stays negotiating until the peer's answer comes.
+    timed_out: [[bool; 2]; 256],
 }
 
 impl Default for Negotiator {
@@ -256,6 +259,7 @@ impl Negotiator {
     pub fn new() -> Self {
         Negotiator {
             states: [[OptionState::No; 2]; 256],
+            timed_out: [[false; 2]; 256],
         }
     }
 
@@ -323,6 +327,26 @@ impl Negotiator {
     /// ignored, so two implementations never loop. Contradictory answers (the peer
     /// answering our DONT with WILL, say) follow RFC 1143 and never panic.
     pub fn receive<A, O>(&mut self, verb: Verb, opt: u8, accept: &mut A, out: &mut O)
+    where
+        A: FnMut(Side, u8) -> bool,
+        O: FnMut(Action),
+    {
+        let (side, _) = verb.meaning();
+        if !std::mem::take(&mut self.timed_out[opt as usize][side.index()]) {
+            return self.answer(verb, opt, accept, out);
+        }
+        // This message resolves a request that already completed TimedOut:
+        // its completion is not delivered twice (state changes still are).
+        let in_flight = matches!(self.state(opt, side), OptionState::WantYes | OptionState::WantYesOpposite);
+        let mut reported = false;
+        self.answer(verb, opt, accept, &mut |a| match a {
+            Action::Completed { enable, .. } if enable == in_flight && !reported => reported = true,
+            a => out(a),
+        });
+    }
+
+    /// The Q method proper (RFC 1143), for [`Negotiator::receive`].
+    fn answer<A, O>(&mut self, verb: Verb, opt: u8, accept: &mut A, out: &mut O)
     where
         A: FnMut(Side, u8) -> bool,
         O: FnMut(Action),
@@ -411,11 +435,28 @@ impl Negotiator {
 
     /// The transport's negotiation timer for `opt`/`side` fired: every request pending on
     /// that option side completes with [`Completion::TimedOut`] (the one in flight first,
-    /// then the queued one), and the side goes back to its state before the request in
-    /// flight (WANTYES → NO, WANTNO → YES), so a late answer is handled like a fresh
-    /// message from the peer. Does nothing if nothing is pending.
+    /// then the queued one, which is dropped). The side stays WANTYES / WANTNO until the
+    /// peer answers the message in flight: its answer then changes the state as usual
+    /// (with Enabled / Disabled notifications) but completes nothing, and new requests on
+    /// that side follow the table in [`Negotiator::request`] meanwhile. Reverting the state
+    /// instead would make the late answer look like a fresh request to acknowledge, and two
+    /// peers with timeouts could then acknowledge each other for ever. Does nothing if
+    /// nothing is pending.
     pub fn time_out<O: FnMut(Action)>(&mut self, opt: u8, side: Side, out: &mut O) {
-        self.fail(opt, side, Completion::TimedOut, out);
+        use OptionState::*;
+        let (in_flight, still) = match self.state(opt, side) {
+            No | Yes => return,
+            WantNo | WantNoOpposite => (false, WantNo),
+            WantYes | WantYesOpposite => (true, WantYes),
+        };
+        let queued = self.state(opt, side) != still;
+        self.set(opt, side, still);
+        if !std::mem::replace(&mut self.timed_out[opt as usize][side.index()], true) {
+            out(Action::Completed { opt, side, enable: in_flight, result: Completion::TimedOut });
+        }
+        if queued {
+            out(Action::Completed { opt, side, enable: !in_flight, result: Completion::TimedOut });
+        }
     }
 
     /// The connection went: every pending request on every option completes with
@@ -439,12 +480,14 @@ impl Negotiator {
             WantYesOpposite => (No, true, true),
         };
         self.set(opt, side, back);
-        out(Action::Completed {
-            opt,
-            side,
-            enable: first,
-            result,
-        });
+        if !std::mem::take(&mut self.timed_out[opt as usize][side.index()]) {
+            out(Action::Completed {
+                opt,
+                side,
+                enable: first,
+                result,
+            });
+        }
         if queued {
             out(Action::Completed {
                 opt,
