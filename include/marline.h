@@ -1271,7 +1271,10 @@ enum marline_status_t telnet_send_command(struct transport_t *t, uint8_t command
 enum marline_status_t telnet_send_synch(struct transport_t *t);
 
 // Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-// answered within `seconds`; ≤ 0 turns the timeout off (the default).
+// answered within `seconds`; ≤ 0 turns the timeout off (the default). The option side
+// stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
+// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
+// state (enable/disable callbacks) without a second completion.
 enum marline_status_t telnet_set_negotiation_timeout(struct transport_t *t, double seconds_);
 
 // Bounds the payload of the peer's subnegotiations (default 4096 bytes, must be ≥ 1). A

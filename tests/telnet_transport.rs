@@ -184,7 +184,7 @@ fn failed_connect_fails_pending_requests() {
 }
 
 #[test]
-fn negotiation_timeout_fires_timed_out_and_resets_the_option() {
+fn negotiation_timeout_fires_timed_out_and_the_late_answer_settles_the_option() {
     let r = Reactor::new().unwrap();
     let (l, port) = Raw::listener();
     let clog: TLog = Default::default();
@@ -201,12 +201,17 @@ fn negotiation_timeout_fires_timed_out_and_resets_the_option() {
     assert!(has(&clog, &TEv::Done(SGA, Completion::Ok)));
     assert!(has(&clog, &TEv::Done(ECHO, Completion::TimedOut)));
     assert!(has(&clog, &TEv::Done(101, Completion::TimedOut)));
-    assert_eq!(c.option_state(ECHO, Side::Local).unwrap(), OptionState::No);
-    // The option can be asked for again; this time the peer agrees.
-    c.will(ECHO, done_to(&clog, 102)).unwrap();
-    raw.expect(&r, &[IAC, WILL, ECHO]);
+    // The side waits for the answer on the wire: no second request meanwhile.
+    assert_eq!(c.option_state(ECHO, Side::Local).unwrap(), OptionState::WantYes);
+    assert_eq!(c.will(ECHO, done_to(&clog, 102)).err(), Some(marline::Error::AlreadyNegotiating));
+    // The late answer enables ECHO without completing anything again and
+    // without being answered (the next bytes on the wire are the WONT below).
     raw.send(&[IAC, DO, ECHO]);
-    run_until(&r, "agreed", || has(&clog, &TEv::Done(102, Completion::Ok)));
+    run_until(&r, "late answer", || c.option_state(ECHO, Side::Local).unwrap() == OptionState::Yes);
+    c.wont(ECHO, done_to(&clog, 103)).unwrap();
+    raw.expect(&r, &[IAC, WONT, ECHO]);
+    raw.send(&[IAC, DONT, ECHO]);
+    run_until(&r, "disabled", || has(&clog, &TEv::Done(103, Completion::Ok)));
     // The answered SGA never times out later.
     run_for(&r, Duration::from_millis(150));
     assert_eq!(count(&clog, |e| matches!(e, TEv::Done(..))), 4);

@@ -620,7 +620,10 @@ pub extern "C" fn telnet_send_synch(t: *mut transport_t) -> marline_status_t {
 }
 
 /// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-/// answered within `seconds`; ≤ 0 turns the timeout off (the default).
+/// answered within `seconds`; ≤ 0 turns the timeout off (the default). The option side
+/// stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
+/// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
+/// state (enable/disable callbacks) without a second completion.
 #[no_mangle]
 pub extern "C" fn telnet_set_negotiation_timeout(t: *mut transport_t, seconds_: f64) -> marline_status_t {
     guard(|| {
