@@ -42,3 +42,9 @@ header:
 clean:
 	rm -rf $(BUILD)
 	$(CARGO) clean
+
+# make bench: every benchmark side by side (bench/run.py; BENCH_QUICK=1 for
+# a smoke run); prints the table, writes bench/results/latest.{md,json,png}.
+.PHONY: bench
+bench: all
+	python3 bench/run.py

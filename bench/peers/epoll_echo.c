@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 /* epoll_echo [PORT]: the minimal hand-written peer. One edge-triggered
  * epoll, one shared 64 KiB read buffer; what the kernel does not take at
  * once is kept per connection and flushed on EPOLLOUT (reading pauses

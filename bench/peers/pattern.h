@@ -10,7 +10,7 @@
 
 #define PATTERN_PERIOD 65537u
 
-static uint8_t *pattern_table(void) {
+static inline uint8_t *pattern_table(void) {
     uint8_t *t = malloc(2 * PATTERN_PERIOD);
     uint64_t x = 0x9E3779B97F4A7C15ull;
     for (unsigned i = 0; i < PATTERN_PERIOD; i++) {
@@ -23,11 +23,11 @@ static uint8_t *pattern_table(void) {
     return t;
 }
 
-static const uint8_t *pattern_at(const uint8_t *t, uint64_t seed, uint64_t at) {
+static inline const uint8_t *pattern_at(const uint8_t *t, uint64_t seed, uint64_t at) {
     return t + (seed + at) % PATTERN_PERIOD;
 }
 
-static uint64_t mono_ns(void) {
+static inline uint64_t mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
