@@ -4,10 +4,11 @@
     make bench                      # everything, 5 runs each (median)
     BENCH_QUICK=1 make bench        # smoke run: 1 run, short, small counts
     BENCH_PEERS=marline,libuv       # only these peers
-    BENCH_WORKLOADS=pump,timers     # only workloads whose id starts so
+    BENCH_WORKLOADS=pump,timers     # only these workloads (pump = pump-1 and pump-16)
     BENCH_RUNS=7                    # runs per measurement (median taken)
     BENCH_NO_BUILD=1                # use what is built
     BENCH_LOADGEN=path BENCH_MARLINE_ECHO=path   # binaries to use instead
+    BENCH_OUT=dir                   # where the results go (bench/results)
 
 Servers run on core 1, load generators and sinks on core 0 (taskset). In
 each run every peer is measured once, in an order that rotates from run to
@@ -27,7 +28,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 B = os.path.join(ROOT, "build", "bench")
-OUT = os.path.join(ROOT, "bench", "results")
+OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench", "results"))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 RUNS = int(os.environ.get("BENCH_RUNS", "1" if QUICK else "5"))
 SECS = float(os.environ.get("BENCH_SECS", "0.4" if QUICK else "1.5"))
@@ -141,7 +142,7 @@ def rss_kib(pid):
 
 def echo_measure(mode, conns, threads=1, server_cpus=SERVER_CPU, client_cpus=CLIENT_CPU, argv_of=None):
     def measure(peer):
-        argv = (argv_of or ECHO_PEERS.get)(peer) + ["0"]
+        argv = argv_of(peer) if argv_of else ECHO_PEERS[peer] + ["0"]
         srv, port = start(argv, server_cpus)
         try:
             cmd = [LOADGEN, mode, "--port", str(port), "--conns", str(conns), "--secs", str(SECS), "--threads", str(threads)]
@@ -215,7 +216,7 @@ def workloads():
     uv = ["marline", "libuv"]
     tel = {"marline": [os.path.join(ROOT, "bench/target/release/telnet_parse")], "libtelnet": [os.path.join(B, "libtelnet_parse")]}
     mt = os.path.join(ROOT, "build/echo_server_mt")
-    mt_argv = {"marline 1 thread": [mt, "1"], "marline 2 threads": [mt, "2"]}
+    mt_argv = {"marline 1 thread": [mt, "0", "1"], "marline 2 threads": [mt, "0", "2"]}
     W = [
         # id, title, unit, higher is better, peers, measure
         ("pump-1", "pump, 1 conn (64 KiB writes)", "MiB/s", True, echo, echo_measure("pump", 1)),
@@ -260,14 +261,14 @@ def machine():
 def fmt(v):
     if v is None:
         return "FAIL"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
 def main():
     if os.environ.get("BENCH_NO_BUILD") != "1":
         build()
     raise_nofile()
-    ws = [w for w in workloads() if not WORK_FILTER or any(w[0].startswith(f) for f in WORK_FILTER)]
+    ws = [w for w in workloads() if not WORK_FILTER or any(w[0] == f or w[0].startswith(f + "-") for f in WORK_FILTER)]
     samples = {w[0]: {p: [] for p in w[4] if not PEER_FILTER or any(p.startswith(f) for f in PEER_FILTER)} for w in ws}
     log(f"{machine()}; {RUNS} run(s) of {SECS} s per echo measurement")
     for run in range(RUNS):
@@ -286,7 +287,7 @@ def main():
         for p in samples[wid]:
             if p not in all_peers:
                 all_peers.append(p)
-    head = ["workload", "unit"] + all_peers + ["marline vs best rival"]
+    head = ["workload", "unit"] + all_peers + ["marline vs best rival", "marline vs libuv"]
     table.append("| " + " | ".join(head) + " |")
     table.append("|" + "---|" * len(head))
     for wid, title, unit, higher, _, _ in ws:
@@ -303,7 +304,9 @@ def main():
         else:
             ratio = "-"
         cells = [title, unit + (" (higher is better)" if higher else " (lower is better)")]
-        cells += [fmt(med[p]) if p in med else "" for p in all_peers] + [ratio]
+        uv = med.get("libuv")
+        vs_uv = f"{(mine / uv if higher else uv / mine):.2f}x" if mine and uv else "-"
+        cells += [fmt(med[p]) if p in med else "" for p in all_peers] + [ratio, vs_uv]
         table.append("| " + " | ".join(cells) + " |")
         rows.append({"id": wid, "title": title, "unit": unit, "higher_is_better": higher, "samples": samples[wid], "median": med, "best_rival": best})
     verdict = f"byte-exact: pass ({checked_ok} checked measurements)" if not failures else f"byte-exact: FAIL ({len(failures)} failures)"

@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
     reactor_run(r);
     uint64_t t1 = mono_ns();
     if (fired != count / 2) return 1;
-    printf("RESULT value=%.1f unit=Mcalls/s checked=%ld byte-exact: pass\n", (double)count / ((double)(t1 - t0) / 1e9) / 1e6, fired);
+    printf("RESULT value=%.4f unit=Mcalls/s checked=%ld byte-exact: pass\n", (double)count / ((double)(t1 - t0) / 1e9) / 1e6, fired);
     reactor_free(r);
     return 0;
 }

@@ -33,6 +33,6 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     uint64_t t1 = mono_ns();
     if (fired != count / 2) return 1;
-    printf("RESULT value=%.1f unit=Mcalls/s checked=%ld byte-exact: pass\n", (double)count / ((double)(t1 - t0) / 1e9) / 1e6, fired);
+    printf("RESULT value=%.4f unit=Mcalls/s checked=%ld byte-exact: pass\n", (double)count / ((double)(t1 - t0) / 1e9) / 1e6, fired);
     return 0;
 }

@@ -35,9 +35,14 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    pub(crate) fn open(core: &Rc<Core>, addr: SocketAddr, backlog: i32, factory: ProtocolFactory) -> Result<Handle> {
+    pub(crate) fn open(core: &Rc<Core>, addr: SocketAddr, backlog: i32, reuse_port: bool, factory: ProtocolFactory) -> Result<Handle> {
         let sock = Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM.cloexec(), None)?;
         sock.set_reuse_address(true)?;
+        if reuse_port {
+            // Several sockets (one per reactor thread) share the port; the
+            // kernel spreads incoming connections over them.
+            sock.set_reuse_port(true)?;
+        }
         if addr.is_ipv6() {
             // "::" accepts IPv4 too, as the system default usually does.
             let _ = sock.set_only_v6(false);
