@@ -9,6 +9,7 @@
     BENCH_NO_BUILD=1                # use what is built
     BENCH_LOADGEN=path BENCH_MARLINE_ECHO=path   # binaries to use instead
     BENCH_OUT=dir                   # where the results go (bench/results)
+    BENCH_MARLINE_BEFORE=path       # an older echo_server, as peer "marline-before"
 
 Servers run on core 1, load generators and sinks on core 0 (taskset). In
 each run every peer is measured once, in an order that rotates from run to
@@ -46,6 +47,10 @@ ECHO_PEERS = {
     "epoll": [os.path.join(B, "epoll_echo")],
     "twisted": [PY, os.path.join(ROOT, "bench/peers/twisted_echo.py")],
 }
+# Before/after comparisons: BENCH_MARLINE_BEFORE=path adds an older build
+# of the echo server as the peer "marline-before".
+if os.environ.get("BENCH_MARLINE_BEFORE"):
+    ECHO_PEERS["marline-before"] = [os.environ["BENCH_MARLINE_BEFORE"]]
 # Peers the goal is measured against (Twisted is for reference).
 RIVALS = ["libuv", "tokio", "epoll"]
 CFLAGS = ["-std=c99", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-Iinclude", "-Ibench/peers"]

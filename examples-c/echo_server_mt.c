@@ -51,7 +51,7 @@ static marline_status_t listen_here(worker_t *w) {
 }
 
 static void *worker(void *arg) {
-    worker_t *w = arg;
+    worker_t *w = (worker_t *)arg;
     w->status = listen_here(w);
     pthread_mutex_lock(w->lock);
     (*w->ready)++;

@@ -106,10 +106,23 @@ impl TcpConnection {
         }
     }
 
-    /// Adopts an accepted socket and calls connection_made.
-    pub(crate) fn accepted(core: &Rc<Core>, socket: Socket, protocol: Box<dyn Protocol>) -> Result<Transport> {
-        socket.set_nonblocking(true)?;
+    /// Adopts an accepted socket (already non-blocking: accept4 made it so)
+    /// and calls connection_made. `local` and `remote` are the addresses
+    /// when the caller knows them (from accept and the listener), which
+    /// saves a getsockname/getpeername per connection.
+    pub(crate) fn accepted(
+        core: &Rc<Core>,
+        socket: Socket,
+        protocol: Box<dyn Protocol>,
+        local: Option<SocketAddr>,
+        remote: Option<SocketAddr>,
+    ) -> Result<Transport> {
         let conn = Rc::new(TcpConnection::new(protocol, Some(socket), Phase::Connected));
+        {
+            let mut st = conn.state.borrow_mut();
+            st.local = local;
+            st.remote = remote;
+        }
         let t = conn.install(core)?;
         conn.became_connected(core, &t);
         Ok(t)
@@ -228,8 +241,14 @@ impl TcpConnection {
         {
             let mut st = self.state.borrow_mut();
             let sock = st.socket.as_ref().expect("connected socket");
-            let local = sock.local_addr().ok().and_then(|a| a.as_socket());
-            let remote = sock.peer_addr().ok().and_then(|a| a.as_socket());
+            let local = match st.local {
+                Some(a) => Some(a),
+                None => sock.local_addr().ok().and_then(|a| a.as_socket()),
+            };
+            let remote = match st.remote {
+                Some(a) => Some(a),
+                None => sock.peer_addr().ok().and_then(|a| a.as_socket()),
+            };
             st.local = local;
             st.remote = remote;
         }

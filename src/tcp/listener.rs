@@ -84,15 +84,20 @@ impl Listener {
 
     fn accept_some(self: &Rc<Self>, core: &Rc<Core>) {
         for _ in 0..ACCEPTS_PER_EVENT {
+            // Non-blocking and close-on-exec from the start: no fcntl calls.
             let accepted = match &*self.socket.borrow() {
-                Some(sock) => sock.accept(),
+                Some(sock) => sock.accept4(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK),
                 None => return,
             };
             match accepted {
                 Ok((sock, peer)) => {
-                    let peer = peer.as_socket().map(Address::Inet).unwrap_or(Address::Inet(self.local));
+                    let remote = peer.as_socket();
+                    let peer = remote.map(Address::Inet).unwrap_or(Address::Inet(self.local));
                     let protocol = (self.factory.borrow_mut())(&peer);
-                    if TcpConnection::accepted(core, sock, protocol).is_err() {
+                    // Bound to one address, the local end is the listener's
+                    // own; bound to a wildcard, ask the socket.
+                    let local = Some(self.local).filter(|a| !a.ip().is_unspecified());
+                    if TcpConnection::accepted(core, sock, protocol, local, remote).is_err() {
                         crate::log::warn(core, "could not set up an accepted connection");
                     }
                 }
