@@ -76,12 +76,12 @@ pub unsafe extern "C" fn reactor_listen_tcp_flags(
         let interface = unsafe { c_str(interface) }?;
         let port = port_number(port)?;
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL; copied once here.
-        let table = unsafe { *protocol };
+        // SAFETY: checked non-NULL; copied once here, shared by every
+        // connection of the port.
+        let table = std::rc::Rc::new(unsafe { *protocol });
         let user = user as usize;
         let lp = r.listen_tcp_with(interface, port, backlog, options, move |_| {
-            // SAFETY: `table` is a valid copy owned by this closure.
-            Box::new(unsafe { CProtocol::new(&table, user as *mut c_void) }) as Box<dyn Protocol>
+            Box::new(CProtocol::shared(&table, user as *mut c_void)) as Box<dyn Protocol>
         })?;
         // SAFETY: checked non-NULL.
         unsafe { put(out, encode(r.core.serial, Kind::ListeningPort, lp.handle)) };

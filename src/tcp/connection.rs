@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
@@ -49,6 +49,42 @@ enum Phase {
     Closed,
 }
 
+/// An address kept per connection in 16 bytes instead of a SocketAddr's
+/// 32: IPv4 inline (the common case), IPv6 boxed.
+#[derive(Default)]
+enum Addr {
+    #[default]
+    Unknown,
+    V4(SocketAddrV4),
+    V6(Box<SocketAddrV6>),
+}
+
+impl Addr {
+    fn from(a: Option<SocketAddr>) -> Addr {
+        match a {
+            None => Addr::Unknown,
+            Some(SocketAddr::V4(a)) => Addr::V4(a),
+            Some(SocketAddr::V6(a)) => Addr::V6(Box::new(a)),
+        }
+    }
+
+    fn get(&self) -> Option<SocketAddr> {
+        match self {
+            Addr::Unknown => None,
+            Addr::V4(a) => Some(SocketAddr::V4(*a)),
+            Addr::V6(a) => Some(SocketAddr::V6(**a)),
+        }
+    }
+}
+
+/// What only a client that is still connecting needs.
+#[derive(Default)]
+struct Connecting {
+    /// Addresses still to try.
+    candidates: Vec<SocketAddr>,
+    timer: Option<Handle>,
+}
+
 struct State {
     phase: Phase,
     socket: Option<Socket>,
@@ -71,14 +107,14 @@ struct State {
     urgent_pending: bool,
     /// The reactor turn during which this connection last sent to the
     /// kernel from a write call (0: never).
-    sent_in_turn: u64,
+    sent_in_turn: u32,
     /// A flush at the end of this turn is scheduled (coalesced writes).
     flush_scheduled: bool,
-    /// Addresses still to try, for a client.
-    candidates: Vec<SocketAddr>,
-    connect_timer: Option<Handle>,
-    local: Option<SocketAddr>,
-    remote: Option<SocketAddr>,
+    /// A client's connecting state (boxed: accepted connections, the
+    /// many, never need it).
+    connecting: Option<Box<Connecting>>,
+    local: Addr,
+    remote: Addr,
 }
 
 /// One TCP connection (accepted or client).
@@ -109,10 +145,9 @@ impl TcpConnection {
                 urgent_pending: false,
                 sent_in_turn: 0,
                 flush_scheduled: false,
-                candidates: Vec::new(),
-                connect_timer: None,
-                local: None,
-                remote: None,
+                connecting: None,
+                local: Addr::Unknown,
+                remote: Addr::Unknown,
             }),
             protocol: ProtocolSlot::new(protocol),
             producer: ProducerSlot::default(),
@@ -135,8 +170,8 @@ impl TcpConnection {
         let conn = Rc::new(TcpConnection::new(protocol, Some(socket), Phase::Connected));
         {
             let mut st = conn.state.borrow_mut();
-            st.local = local;
-            st.remote = remote;
+            st.local = Addr::from(local);
+            st.remote = Addr::from(remote);
         }
         let t = conn.install(core)?;
         conn.became_connected(core, &t);
@@ -152,11 +187,13 @@ impl TcpConnection {
             let h = t.handle;
             let timer = core.call_later_internal(timeout, move |core| {
                 if let Ok(c) = core.object_as::<TcpConnection>(h) {
-                    c.state.borrow_mut().connect_timer = None;
+                    if let Some(cn) = c.state.borrow_mut().connecting.as_mut() {
+                        cn.timer = None;
+                    }
                     c.fail_connect(core, Reason::new(ReasonKind::TimedOut, "connection attempt timed out"));
                 }
             });
-            conn.state.borrow_mut().connect_timer = timer;
+            conn.state.borrow_mut().connecting.get_or_insert_with(Box::default).timer = timer;
         }
         Ok(t)
     }
@@ -181,7 +218,7 @@ impl TcpConnection {
     pub(crate) fn resolved(self: &Rc<Self>, core: &Rc<Core>, result: io::Result<Vec<SocketAddr>>) {
         match result {
             Ok(addrs) if !addrs.is_empty() => {
-                self.state.borrow_mut().candidates = addrs.into_iter().rev().collect();
+                self.state.borrow_mut().connecting.get_or_insert_with(Box::default).candidates = addrs.into_iter().rev().collect();
                 self.try_next_address(core, None);
             }
             Ok(_) => self.fail_connect(core, Reason::new(ReasonKind::ResolveFailed, "the host name has no addresses")),
@@ -196,7 +233,7 @@ impl TcpConnection {
         if self.state.borrow().phase != Phase::Connecting {
             return;
         }
-        let next = self.state.borrow_mut().candidates.pop();
+        let next = self.state.borrow_mut().connecting.as_mut().and_then(|c| c.candidates.pop());
         let Some(addr) = next else {
             let err = last_error.unwrap_or_else(|| io::Error::from_raw_os_error(libc::ECONNREFUSED));
             return self.fail_connect(core, Reason::from_io(&err));
@@ -234,7 +271,7 @@ impl TcpConnection {
                 let timer = {
                     let mut st = self.state.borrow_mut();
                     st.phase = Phase::Connected;
-                    st.connect_timer.take()
+                    st.connecting.take().and_then(|c| c.timer)
                 };
                 if let Some(timer) = timer {
                     core.timers().cancel(timer);
@@ -256,16 +293,16 @@ impl TcpConnection {
         {
             let mut st = self.state.borrow_mut();
             let sock = st.socket.as_ref().expect("connected socket");
-            let local = match st.local {
+            let local = match st.local.get() {
                 Some(a) => Some(a),
                 None => sock.local_addr().ok().and_then(|a| a.as_socket()),
             };
-            let remote = match st.remote {
+            let remote = match st.remote.get() {
                 Some(a) => Some(a),
                 None => sock.peer_addr().ok().and_then(|a| a.as_socket()),
             };
-            st.local = local;
-            st.remote = remote;
+            st.local = Addr::from(local);
+            st.remote = Addr::from(remote);
         }
         self.protocol.with(|p| p.connection_made(t));
         // Anything written while connecting (or from connection_made).
@@ -282,7 +319,7 @@ impl TcpConnection {
             }
             st.phase = Phase::Closed;
             st.queue.clear();
-            (st.socket.take(), st.connect_timer.take())
+            (st.socket.take(), st.connecting.take().and_then(|c| c.timer))
         };
         if let Some(timer) = timer {
             core.timers().cancel(timer);
@@ -480,7 +517,7 @@ impl TcpConnection {
         if total == 0 {
             return Self::check_writable(&self.state.borrow());
         }
-        let turn = core.turn_number();
+        let turn = core.turn_number() as u32;
         let (queued, outcome, schedule_flush) = {
             let mut st = self.state.borrow_mut();
             Self::check_writable(&st)?;
@@ -763,11 +800,11 @@ impl TransportOps for TcpConnection {
     }
 
     fn host(&self) -> Result<Address> {
-        self.state.borrow().local.map(Address::Inet).ok_or(Error::NotConnected)
+        self.state.borrow().local.get().map(Address::Inet).ok_or(Error::NotConnected)
     }
 
     fn peer(&self) -> Result<Address> {
-        self.state.borrow().remote.map(Address::Inet).ok_or(Error::NotConnected)
+        self.state.borrow().remote.get().map(Address::Inet).ok_or(Error::NotConnected)
     }
 
     fn producer(&self) -> &ProducerSlot {
