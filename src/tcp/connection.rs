@@ -479,14 +479,14 @@ impl TcpConnection {
             if i == bufs.len() {
                 return Ok(taken);
             }
-            let mut batch = [IoSlice::new(&[]); sys::MAX_IOV];
-            let mut n = 0;
-            for (k, b) in bufs[i..].iter().take(sys::MAX_IOV).enumerate() {
-                let b = if k == 0 { &b[off..] } else { &b[..] };
-                batch[n] = IoSlice::new(b);
-                n += 1;
-            }
-            let sent = match sys::send_vectored(fd, &batch[..n], flags) {
+            let result = if off == 0 {
+                // At a buffer boundary (the common case: the start): send
+                // the caller's slices as they are, no copy into a batch.
+                sys::send_vectored(fd, &bufs[i..], flags)
+            } else {
+                send_from_middle(fd, &bufs[i..], off, flags)
+            };
+            let sent = match result {
                 Ok(sent) => sent,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(taken),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -512,7 +512,9 @@ impl TcpConnection {
         }
     }
 
-    fn write_bufs(self: &Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>], urgent: bool) -> Result<()> {
+    /// Takes `&self`, not the Rc: the Rc is looked up only in the rare
+    /// cases that need one (a deferred flush, a close on error).
+    fn write_bufs(&self, core: &Rc<Core>, bufs: &[IoSlice<'_>], urgent: bool) -> Result<()> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total == 0 {
             return Self::check_writable(&self.state.borrow());
@@ -545,7 +547,7 @@ impl TcpConnection {
             }
         };
         if schedule_flush {
-            let me = self.clone();
+            let me = rc_of(core, self)?;
             core.defer(move |core| {
                 me.state.borrow_mut().flush_scheduled = false;
                 me.flush(core);
@@ -553,7 +555,7 @@ impl TcpConnection {
         }
         let t = self.transport(core);
         match outcome {
-            Err(e) => self.close(core, Reason::from_io(&e), false),
+            Err(e) => rc_of(core, self)?.close(core, Reason::from_io(&e), false),
             Ok(_) if queued == 0 => self.producer.drained(core, &t),
             Ok(_) => self.producer.after_write(&t, queued),
         }
@@ -681,6 +683,21 @@ impl TcpConnection {
     }
 }
 
+/// A gather write of `bufs` whose first `off` bytes were already sent.
+/// Out of line: its 1 KiB batch array would otherwise be set up on every
+/// write, even the ones that never need it.
+#[inline(never)]
+fn send_from_middle(fd: std::os::fd::RawFd, bufs: &[IoSlice<'_>], off: usize, flags: i32) -> io::Result<usize> {
+    let mut batch = [IoSlice::new(&[]); sys::MAX_IOV];
+    let mut n = 0;
+    for (k, b) in bufs.iter().take(sys::MAX_IOV).enumerate() {
+        let b = if k == 0 { &b[off..] } else { &b[..] };
+        batch[n] = IoSlice::new(b);
+        n += 1;
+    }
+    sys::send_vectored(fd, &batch[..n], flags)
+}
+
 fn start_connect(addr: SocketAddr) -> io::Result<Socket> {
     let sock = Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM.cloexec(), None)?;
     sock.set_nonblocking(true)?;
@@ -716,7 +733,15 @@ impl Object for TcpConnection {
                     self.protocol.with(|p| p.urgent_pending(&t));
                 }
                 if r.writable {
-                    self.flush(core);
+                    // Most writable edges find nothing queued and nobody
+                    // waiting for a drain: skip the flush bookkeeping then.
+                    let idle = {
+                        let st = self.state.borrow();
+                        st.queue.is_empty() && !st.disconnecting && !st.write_shut_requested
+                    };
+                    if !idle || self.producer.is_registered() {
+                        self.flush(core);
+                    }
                 }
                 if r.readable || r.priority || r.read_closed || r.error {
                     self.read_some(core);
@@ -750,15 +775,15 @@ fn rc_of(core: &Rc<Core>, conn: &TcpConnection) -> Result<Rc<TcpConnection>> {
 
 impl TransportOps for TcpConnection {
     fn write(&self, core: &Rc<Core>, data: &[u8]) -> Result<()> {
-        rc_of(core, self)?.write_bufs(core, &[IoSlice::new(data)], false)
+        self.write_bufs(core, &[IoSlice::new(data)], false)
     }
 
     fn write_sequence(&self, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()> {
-        rc_of(core, self)?.write_bufs(core, bufs, false)
+        self.write_bufs(core, bufs, false)
     }
 
     fn write_urgent(&self, core: &Rc<Core>, data: &[u8]) -> Result<()> {
-        rc_of(core, self)?.write_bufs(core, &[IoSlice::new(data)], true)
+        self.write_bufs(core, &[IoSlice::new(data)], true)
     }
 
     fn lose_connection(&self, core: &Rc<Core>) -> Result<()> {
