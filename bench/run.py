@@ -253,6 +253,21 @@ def workloads():
     return W
 
 
+def paired(samples, mine, rivals, higher):
+    """Median over runs of marline's result against the best rival's in the
+    same run (> 1: marline ahead). Peers of one run are measured seconds
+    apart, so this cancels most of a shared machine's drift, which the
+    ratio of medians does not."""
+    ratios = []
+    for k, m in enumerate(samples[mine]):
+        rs = [samples[p][k] for p in rivals if p in samples and k < len(samples[p]) and samples[p][k] is not None]
+        if m is None or not rs:
+            continue
+        best = max(rs) if higher else min(rs)
+        ratios.append(m / best if higher else best / m)
+    return statistics.median(ratios) if ratios else float("nan")
+
+
 def machine():
     model = "?"
     with open("/proc/cpuinfo") as f:
@@ -303,21 +318,21 @@ def main():
         best = (max(rivals) if higher else min(rivals)) if rivals else None
         mine = med.get("marline")
         if wid.startswith("mt-") and med.get("marline 1 thread") and med.get("marline 2 threads"):
-            ratio = f"2 threads / 1 = {med['marline 2 threads'] / med['marline 1 thread']:.2f}x"
+            ratio = f"2 threads / 1 = {paired(samples[wid], 'marline 2 threads', ['marline 1 thread'], True):.2f}x"
         elif mine and best:
-            ratio = f"{(mine / best if higher else best / mine):.2f}x"
+            ratio = f"{paired(samples[wid], 'marline', [p for p in med if p in RIVALS or p == 'libtelnet'], higher):.2f}x"
         else:
             ratio = "-"
         cells = [title, unit + (" (higher is better)" if higher else " (lower is better)")]
         uv = med.get("libuv")
-        vs_uv = f"{(mine / uv if higher else uv / mine):.2f}x" if mine and uv else "-"
+        vs_uv = f"{paired(samples[wid], 'marline', ['libuv'], higher):.2f}x" if mine and uv else "-"
         cells += [fmt(med[p]) if p in med else "" for p in all_peers] + [ratio, vs_uv]
         table.append("| " + " | ".join(cells) + " |")
         rows.append({"id": wid, "title": title, "unit": unit, "higher_is_better": higher, "samples": samples[wid], "median": med, "best_rival": best})
     verdict = f"byte-exact: pass ({checked_ok} checked measurements)" if not failures else f"byte-exact: FAIL ({len(failures)} failures)"
     text = "\n".join(table)
     print(text)
-    print(f"\nmedians of {RUNS} run(s); ratio > 1 means marline is ahead of the best of libuv/tokio/epoll (libtelnet for telnet)")
+    print(f"\nmedians of {RUNS} run(s); ratios are medians of per-run ratios, > 1 meaning marline is ahead of the best of libuv/tokio/epoll (libtelnet for telnet) in the same run")
     print(machine())
     print(verdict)
     for f in failures:
