@@ -79,3 +79,9 @@ uninstall:
 
 api-doc:
 	python3 scripts/api-doc.py > docs/API.md
+
+# make bench: every benchmark side by side (bench/run.py; BENCH_QUICK=1 for
+# a smoke run); prints the table, writes bench/results/latest.{md,json,png}.
+.PHONY: bench
+bench: all
+	python3 bench/run.py

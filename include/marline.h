@@ -78,6 +78,11 @@
 // Connection state: the peer closed, then we did; our FIN is not yet acknowledged.
 #define TCP_STREAM_STATE_LAST_ACK 22
 
+// Flag for reactor_listen_tcp_flags: set SO_REUSEPORT, so that reactors
+// on other threads can listen on the same address and port (each with this
+// flag) and the kernel spreads incoming connections over them.
+#define MARLINE_LISTEN_REUSEPORT 1
+
 // Telnet option: TRANSMIT-BINARY (RFC 856).
 #define TELNET_OPT_BINARY 0
 
@@ -399,8 +404,8 @@ typedef struct marline_reason_t marline_reason_t;
 // Methods: reactor_new, reactor_free, reactor_run, reactor_run_once,
 // reactor_stop, reactor_call_later, reactor_call_from_thread,
 // reactor_backend_fd, reactor_next_timeout, reactor_listen_tcp,
-// reactor_connect_tcp, reactor_listen_telnet, reactor_connect_telnet,
-// reactor_spawn_process.
+// reactor_listen_tcp_flags, reactor_connect_tcp, reactor_listen_telnet,
+// reactor_connect_telnet, reactor_spawn_process.
 typedef struct reactor_t reactor_t;
 
 // A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
@@ -1147,6 +1152,14 @@ enum marline_status_t tcp_stream_status(struct tcp_stream_t *stream, struct tcp_
 // `interface` is NULL or a NUL-terminated string; `protocol` is NULL or
 // readable (it is copied); `out` is NULL or writable.
 enum marline_status_t reactor_listen_tcp(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, const struct marline_protocol_t *protocol, void *user, struct listening_port_t **out);
+
+// As reactor_listen_tcp, with `flags`: 0 or MARLINE_LISTEN_REUSEPORT
+// (one reactor per thread on one port: see examples-c/echo_server_mt.c).
+// Unknown flag bits fail with MARLINE_ERR_INVALID_ARGUMENT.
+//
+// # Safety
+// As for reactor_listen_tcp.
+enum marline_status_t reactor_listen_tcp_flags(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, uint32_t flags, const struct marline_protocol_t *protocol, void *user, struct listening_port_t **out);
 
 // Connects to `host` (a name or literal address; names resolve off the
 // loop thread) and `port`, giving up after `timeout_seconds` (≤ 0: no

@@ -20,5 +20,5 @@ pub mod transport;
 pub use error::{Error, Result};
 pub use process::{Bridge, BridgeHandler, ChildFd, Process, ProcessProtocol, ProcessSpec};
 pub use reactor::{DelayedCall, Reactor, Stopper};
-pub use tcp::{KeepAlive, ListeningPort};
+pub use tcp::{KeepAlive, ListenOptions, ListeningPort};
 pub use transport::{Address, ExitInfo, Producer, Protocol, Reason, ReasonKind, Transport};

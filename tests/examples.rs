@@ -21,11 +21,17 @@ impl Drop for Running {
 /// Starts echo_server with `args` and returns it with the port from its
 /// first line, which must read "listening on 127.0.0.1:PORT".
 fn start_echo_server(args: &[&str]) -> (Running, u16) {
-    let mut child = Command::new(cbuild::example("echo_server"))
+    start_example("echo_server", args)
+}
+
+/// Starts an example server and returns it with the port from its first
+/// line, which must read "listening on 127.0.0.1:PORT".
+fn start_example(name: &str, args: &[&str]) -> (Running, u16) {
+    let mut child = Command::new(cbuild::example(name))
         .args(args)
         .stdout(Stdio::piped())
         .spawn()
-        .expect("start echo_server");
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let port = line
@@ -111,4 +117,29 @@ fn producer_demo_pauses_resumes_and_delivers_everything() {
     assert!(text.contains("sent 33554432 bytes, received 33554432 bytes"), "{text}");
     assert!(text.contains("pause  at") && text.contains("resume at"), "{text}");
     assert!(text.trim_end().ends_with("OK"));
+}
+
+#[test]
+fn echo_server_mt_shares_one_port_among_its_reactors() {
+    let (_server, port) = start_example("echo_server_mt", &["0", "3"]);
+    let clients: Vec<_> = (0..30)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let data = pattern(10_000 + i * 13, i as u8);
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                s.write_all(&data).unwrap();
+                s.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut back = Vec::new();
+                s.read_to_end(&mut back).unwrap();
+                assert!(back == data, "connection {i}: {} bytes back of {}", back.len(), data.len());
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let out = Command::new(cbuild::example("echo_server_mt")).args(["0", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "THREADS 0 is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: echo_server_mt [PORT] [THREADS]"));
 }

@@ -184,3 +184,68 @@ fn stop_listening_from_inside_the_factory() {
     run_for(&r, Duration::from_millis(50));
     assert_eq!(*log.borrow(), [Ev::Made], "one accepted, then no more");
 }
+
+#[test]
+fn reuse_port_lets_reactors_on_two_threads_share_a_port() {
+    use marline::ListenOptions;
+    let opts = ListenOptions { reuse_port: true };
+    // Without the option, a second listener on the port is refused.
+    let r = Reactor::new().unwrap();
+    let lp = r.listen_tcp("127.0.0.1", 0, 0, |_| Box::new(marline_echo())).unwrap();
+    let plain_port = port_of_lp(&lp);
+    assert_eq!(
+        r.listen_tcp_with("127.0.0.1", plain_port, 0, opts, |_| Box::new(marline_echo())).err(),
+        Some(Error::AddressInUse)
+    );
+    drop(r);
+
+    // With it, one reactor per thread listens on the same port, and
+    // connections reach both (the kernel spreads them by address hash).
+    let first = Reactor::new().unwrap();
+    let lp = first.listen_tcp_with("127.0.0.1", 0, 0, opts, |_| Box::new(marline_echo())).unwrap();
+    let port = port_of_lp(&lp);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let other = std::thread::spawn(move || {
+        let r = Reactor::new().unwrap();
+        let served = std::rc::Rc::new(std::cell::Cell::new(0usize));
+        let s2 = served.clone();
+        r.listen_tcp_with("127.0.0.1", port, 0, opts, move |_| {
+            s2.set(s2.get() + 1);
+            Box::new(marline_echo())
+        })
+        .unwrap();
+        tx.send(r.stopper()).unwrap();
+        r.run().unwrap();
+        served.get()
+    });
+    let stopper = rx.recv().unwrap();
+    let clients = std::thread::spawn(move || {
+        for i in 0..40u8 {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(&[i; 5]).unwrap();
+            let mut back = [0u8; 5];
+            s.read_exact(&mut back).unwrap();
+            assert_eq!(back, [i; 5]);
+        }
+    });
+    // Serve this reactor's share until the clients are done.
+    while !clients.is_finished() {
+        first.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    clients.join().unwrap();
+    stopper.stop();
+    let served_there = other.join().unwrap();
+    assert!(served_there > 0 && served_there < 40, "the other reactor served {served_there} of 40 connections");
+}
+
+/// An echo protocol.
+fn marline_echo() -> impl marline::Protocol {
+    struct Echo;
+    impl marline::Protocol for Echo {
+        fn data_received(&mut self, t: &marline::Transport, data: &[u8]) {
+            t.write(data).unwrap();
+        }
+    }
+    Echo
+}

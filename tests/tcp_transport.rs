@@ -258,3 +258,44 @@ fn dropping_the_reactor_closes_connections_with_shutdown() {
     let mut buf = [0u8; 8];
     assert_eq!(peer.read(&mut buf).unwrap(), 0);
 }
+
+#[test]
+fn small_writes_after_the_first_of_a_turn_are_coalesced_and_arrive_in_order() {
+    let r = Reactor::new().unwrap();
+    let log: Log = Default::default();
+    let queued_after = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let q2 = queued_after.clone();
+    let proto = Recorder::new(&log).hook(move |t, e| {
+        if let Ev::Data(d) = e {
+            if d.as_slice() != b"go" {
+                return;
+            }
+            // Inside a callback: the first write goes to the kernel at once…
+            t.write(b"first,").unwrap();
+            q2.borrow_mut().push(t.queued().unwrap());
+            // …the small ones after it wait for the end of the turn, in order,
+            for i in 0..10_000u32 {
+                t.write(format!("{i},").as_bytes()).unwrap();
+            }
+            q2.borrow_mut().push(t.queued().unwrap());
+            // and a large one joins them behind, never ahead.
+            t.write(&vec![b'L'; 100_000]).unwrap();
+            t.lose_connection().unwrap();
+        }
+    });
+    let (_t, mut peer) = server_pair(&r, proto);
+    peer.write_all(b"go").unwrap();
+    run_until(&r, || has(&log, is_lost));
+    let q = queued_after.borrow().clone();
+    assert_eq!(q[0], 0, "the first write of a turn is sent at once");
+    assert!(q[1] > 0, "later small writes are queued until the end of the turn");
+    let mut want = b"first,".to_vec();
+    for i in 0..10_000u32 {
+        want.extend_from_slice(format!("{i},").as_bytes());
+    }
+    want.extend(std::iter::repeat(b'L').take(100_000));
+    let got = read_to_eof(&mut peer);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "bytes out of order");
+    assert_eq!(log.borrow().last(), Some(&Ev::Lost(ReasonKind::Done)));
+}

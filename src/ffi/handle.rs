@@ -17,8 +17,8 @@ use crate::transport::Transport;
 /// Methods: reactor_new, reactor_free, reactor_run, reactor_run_once,
 /// reactor_stop, reactor_call_later, reactor_call_from_thread,
 /// reactor_backend_fd, reactor_next_timeout, reactor_listen_tcp,
-/// reactor_connect_tcp, reactor_listen_telnet, reactor_connect_telnet,
-/// reactor_spawn_process.
+/// reactor_listen_tcp_flags, reactor_connect_tcp, reactor_listen_telnet,
+/// reactor_connect_telnet, reactor_spawn_process.
 pub struct reactor_t {
     _private: [u8; 0],
 }

@@ -2,6 +2,7 @@
 
 use std::cell::Cell;
 use std::ffi::c_void;
+use std::rc::Rc;
 
 use super::handle::{encode_transport, transport_t};
 use super::reason::{as_c, marline_reason_t};
@@ -32,9 +33,10 @@ pub struct marline_protocol_t {
     pub urgent_data_received: Option<unsafe extern "C" fn(t: *mut transport_t, data: *const u8, len: usize, user: *mut c_void)>,
 }
 
-/// A C callback table acting as a Rust protocol.
+/// A C callback table acting as a Rust protocol. The table is shared by
+/// every connection of a listening port (one copy, not one per connection).
 pub(crate) struct CProtocol {
-    table: marline_protocol_t,
+    table: Rc<marline_protocol_t>,
     /// The user pointer given at creation, moved into the transport's user
     /// slot by the first callback (accepted transports are created inside
     /// marline, before the C layer can set it).
@@ -46,8 +48,13 @@ impl CProtocol {
     /// `table` points to a readable marline_protocol_t (checked non-NULL).
     pub(crate) unsafe fn new(table: *const marline_protocol_t, user: *mut c_void) -> CProtocol {
         // SAFETY: caller contract; the table is copied.
-        let table = unsafe { *table };
-        CProtocol { table, initial_user: Cell::new(Some(user as usize)) }
+        let table = Rc::new(unsafe { *table });
+        CProtocol::shared(&table, user)
+    }
+
+    /// A protocol running the copied table `table` (shared, not copied).
+    pub(crate) fn shared(table: &Rc<marline_protocol_t>, user: *mut c_void) -> CProtocol {
+        CProtocol { table: table.clone(), initial_user: Cell::new(Some(user as usize)) }
     }
 
     fn user(&self, t: &Transport) -> *mut c_void {

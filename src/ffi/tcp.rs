@@ -9,12 +9,17 @@ use super::protocol::{marline_protocol_t, CProtocol};
 use super::status::marline_status_t;
 use super::{c_str, encode_transport, guard, non_null, put, reactor_of, seconds, transport_of};
 use crate::error::{Error, Result};
-use crate::tcp::{KeepAlive, ListeningPort};
+use crate::tcp::{KeepAlive, ListenOptions, ListeningPort};
 use crate::transport::Protocol;
 
 fn port_number(port: i32) -> Result<u16> {
     u16::try_from(port).map_err(|_| Error::InvalidArgument)
 }
+
+/// Flag for reactor_listen_tcp_flags: set SO_REUSEPORT, so that reactors
+/// on other threads can listen on the same address and port (each with this
+/// flag) and the kernel spreads incoming connections over them.
+pub const MARLINE_LISTEN_REUSEPORT: u32 = 1;
 
 /// Listens on `interface` ("127.0.0.1", "::1", "::", "" for every IPv4
 /// interface) and `port` (0 picks a free port; listening_port_get_port
@@ -38,19 +43,45 @@ pub unsafe extern "C" fn reactor_listen_tcp(
     user: *mut c_void,
     out: *mut *mut listening_port_t,
 ) -> marline_status_t {
+    // SAFETY: forwarded contract.
+    unsafe { reactor_listen_tcp_flags(reactor, interface, port, backlog, 0, protocol, user, out) }
+}
+
+/// As reactor_listen_tcp, with `flags`: 0 or MARLINE_LISTEN_REUSEPORT
+/// (one reactor per thread on one port: see examples-c/echo_server_mt.c).
+/// Unknown flag bits fail with MARLINE_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// As for reactor_listen_tcp.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn reactor_listen_tcp_flags(
+    reactor: *mut reactor_t,
+    interface: *const c_char,
+    port: i32,
+    backlog: i32,
+    flags: u32,
+    protocol: *const marline_protocol_t,
+    user: *mut c_void,
+    out: *mut *mut listening_port_t,
+) -> marline_status_t {
     guard(|| {
         non_null(out)?;
         non_null(protocol)?;
+        if flags & !MARLINE_LISTEN_REUSEPORT != 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let options = ListenOptions { reuse_port: flags & MARLINE_LISTEN_REUSEPORT != 0 };
         // SAFETY: forwarded contract.
         let interface = unsafe { c_str(interface) }?;
         let port = port_number(port)?;
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL; copied once here.
-        let table = unsafe { *protocol };
+        // SAFETY: checked non-NULL; copied once here, shared by every
+        // connection of the port.
+        let table = std::rc::Rc::new(unsafe { *protocol });
         let user = user as usize;
-        let lp = r.listen_tcp(interface, port, backlog, move |_| {
-            // SAFETY: `table` is a valid copy owned by this closure.
-            Box::new(unsafe { CProtocol::new(&table, user as *mut c_void) }) as Box<dyn Protocol>
+        let lp = r.listen_tcp_with(interface, port, backlog, options, move |_| {
+            Box::new(CProtocol::shared(&table, user as *mut c_void)) as Box<dyn Protocol>
         })?;
         // SAFETY: checked non-NULL.
         unsafe { put(out, encode(r.core.serial, Kind::ListeningPort, lp.handle)) };

@@ -72,6 +72,9 @@ pub struct Core {
     read_buf: RefCell<Box<[u8]>>,
     shared: Arc<cross_thread::Shared>,
     running: Cell<bool>,
+    /// Counts turns: lets a transport tell whether it already wrote to the
+    /// kernel during this turn (see the TCP write path).
+    turns: Cell<u64>,
     shutting_down: Cell<bool>,
 }
 
@@ -108,6 +111,7 @@ impl Reactor {
             read_buf: RefCell::new(vec![0u8; READ_BUFFER_SIZE].into_boxed_slice()),
             shared,
             running: Cell::new(false),
+            turns: Cell::new(0),
             shutting_down: Cell::new(false),
         });
         Ok(Reactor { core, owner: true })
@@ -204,7 +208,13 @@ impl Core {
         self.running.get()
     }
 
+    /// The number of the current turn (changes at the start of each).
+    pub(crate) fn turn_number(&self) -> u64 {
+        self.turns.get()
+    }
+
     fn turn(self: &Rc<Self>, timeout: Option<Duration>) -> Result<()> {
+        self.turns.set(self.turns.get().wrapping_add(1));
         let now = Instant::now();
         let mut wait = timeout;
         if !self.deferred.borrow().is_empty() || self.shared.has_calls.load(Ordering::Acquire) {

@@ -35,9 +35,14 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    pub(crate) fn open(core: &Rc<Core>, addr: SocketAddr, backlog: i32, factory: ProtocolFactory) -> Result<Handle> {
+    pub(crate) fn open(core: &Rc<Core>, addr: SocketAddr, backlog: i32, reuse_port: bool, factory: ProtocolFactory) -> Result<Handle> {
         let sock = Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM.cloexec(), None)?;
         sock.set_reuse_address(true)?;
+        if reuse_port {
+            // Several sockets (one per reactor thread) share the port; the
+            // kernel spreads incoming connections over them.
+            sock.set_reuse_port(true)?;
+        }
         if addr.is_ipv6() {
             // "::" accepts IPv4 too, as the system default usually does.
             let _ = sock.set_only_v6(false);
@@ -79,15 +84,20 @@ impl Listener {
 
     fn accept_some(self: &Rc<Self>, core: &Rc<Core>) {
         for _ in 0..ACCEPTS_PER_EVENT {
+            // Non-blocking and close-on-exec from the start: no fcntl calls.
             let accepted = match &*self.socket.borrow() {
-                Some(sock) => sock.accept(),
+                Some(sock) => sock.accept4(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK),
                 None => return,
             };
             match accepted {
                 Ok((sock, peer)) => {
-                    let peer = peer.as_socket().map(Address::Inet).unwrap_or(Address::Inet(self.local));
+                    let remote = peer.as_socket();
+                    let peer = remote.map(Address::Inet).unwrap_or(Address::Inet(self.local));
                     let protocol = (self.factory.borrow_mut())(&peer);
-                    if TcpConnection::accepted(core, sock, protocol).is_err() {
+                    // Bound to one address, the local end is the listener's
+                    // own; bound to a wildcard, ask the socket.
+                    let local = Some(self.local).filter(|a| !a.ip().is_unspecified());
+                    if TcpConnection::accepted(core, sock, protocol, local, remote).is_err() {
                         crate::log::warn(core, "could not set up an accepted connection");
                     }
                 }

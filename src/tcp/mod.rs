@@ -50,6 +50,15 @@ impl ListeningPort {
     }
 }
 
+/// How a port listens (see [`Reactor::listen_tcp_with`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// Set SO_REUSEPORT, so that other sockets (typically other reactors'
+    /// on other threads) may listen on the same address and port, every
+    /// one of them with it set; the kernel balances connections among them.
+    pub reuse_port: bool,
+}
+
 /// Parses a listening interface: "" means every IPv4 interface.
 pub fn parse_interface(interface: &str, port: u16) -> Result<SocketAddr> {
     if interface.is_empty() {
@@ -70,8 +79,22 @@ impl Reactor {
         backlog: i32,
         factory: impl FnMut(&Address) -> Box<dyn Protocol> + 'static,
     ) -> Result<ListeningPort> {
+        self.listen_tcp_with(interface, port, backlog, ListenOptions::default(), factory)
+    }
+
+    /// As [`Reactor::listen_tcp`], with [`ListenOptions`]: with `reuse_port`,
+    /// reactors on several threads can each listen on the same port
+    /// (SO_REUSEPORT) and the kernel spreads the connections over them.
+    pub fn listen_tcp_with(
+        &self,
+        interface: &str,
+        port: u16,
+        backlog: i32,
+        options: ListenOptions,
+        factory: impl FnMut(&Address) -> Box<dyn Protocol> + 'static,
+    ) -> Result<ListeningPort> {
         let addr = parse_interface(interface, port)?;
-        let h = Listener::open(&self.core, addr, backlog, Box::new(factory))?;
+        let h = Listener::open(&self.core, addr, backlog, options.reuse_port, Box::new(factory))?;
         Ok(ListeningPort::new(&self.core, h))
     }
 
