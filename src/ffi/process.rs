@@ -506,16 +506,24 @@ pub unsafe extern "C" fn process_bridge_spawn(
     out: *mut *mut transport_t,
 ) -> marline_status_t {
     guard(|| {
-        let bridge = bridge_of(b)?;
         // SAFETY: forwarded contract.
         let spec = unsafe { spec_of(executable, argv, envp, cwd, std::ptr::null(), 0, use_pty) }?;
-        let p = bridge.spawn(&spec)?;
-        if !out.is_null() {
-            // SAFETY: checked non-NULL.
-            unsafe { put(out, encode_transport(&p)) };
-        }
-        Ok(())
+        // SAFETY: forwarded contract.
+        unsafe { spawn_bridged(b, &spec, out) }
     })
+}
+
+/// Starts the bridged process and writes its transport to `*out` if wanted.
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe fn spawn_bridged(b: *mut bridge_t, spec: &ProcessSpec, out: *mut *mut transport_t) -> Result<()> {
+    let p = bridge_of(b)?.spawn(spec)?;
+    if !out.is_null() {
+        // SAFETY: checked non-NULL; writable per the contract.
+        unsafe { put(out, encode_transport(&p)) };
+    }
+    Ok(())
 }
 
 /// As process_bridge_spawn with `use_pty`, and the pty's window size set
@@ -538,15 +546,10 @@ pub unsafe extern "C" fn process_bridge_spawn_pty(
     out: *mut *mut transport_t,
 ) -> marline_status_t {
     guard(|| {
-        let bridge = bridge_of(b)?;
         // SAFETY: forwarded contract.
         let spec = unsafe { spec_of(executable, argv, envp, cwd, std::ptr::null(), 0, true) }?.window_size(rows, cols);
-        let p = bridge.spawn(&spec)?;
-        if !out.is_null() {
-            // SAFETY: checked non-NULL.
-            unsafe { put(out, encode_transport(&p)) };
-        }
-        Ok(())
+        // SAFETY: forwarded contract.
+        unsafe { spawn_bridged(b, &spec, out) }
     })
 }
 
