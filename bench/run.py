@@ -64,6 +64,8 @@ C_PEERS = {  # binary: (source, libraries)
     "gather_uv": ("gather_uv.c", ["-luv"]),
     "timers_marline": ("timers_marline.c", MARLINE_LIBS),
     "timers_uv": ("timers_uv.c", ["-luv"]),
+    "spawn_marline": ("spawn_marline.c", MARLINE_LIBS),
+    "spawn_uv": ("spawn_uv.c", ["-luv"]),
     "libtelnet_parse": ("libtelnet_parse.c", ["-ltelnet"]),
 }
 
@@ -215,9 +217,12 @@ def workloads():
     n_gather = 16 if QUICK else 256
     n_timers = 100_000 if QUICK else 1_000_000
     n_idle = 1000 if QUICK else 10_000
+    n_spawn = 100 if QUICK else 1000
     n_telnet = 8 if QUICK else 32
     telnet_reps = 1 if QUICK else 4
     echo = list(ECHO_PEERS)
+    spawn = {"marline": [os.path.join(B, "spawn_marline")], "libuv": [os.path.join(B, "spawn_uv")],
+             "twisted": [PY, os.path.join(ROOT, "bench/peers/spawn_twisted.py")]}
     uv = ["marline", "libuv"]
     tel = {"marline": [os.path.join(ROOT, "bench/target/release/telnet_parse")], "libtelnet": [os.path.join(B, "libtelnet_parse")]}
     mt = os.path.join(ROOT, "build/echo_server_mt")
@@ -235,6 +240,8 @@ def workloads():
          sink_measure({"marline": "gather_marline", "libuv": "gather_uv"}, [str(n_gather)], n_gather << 20, lambda s: n_gather / s)),
         ("timers", f"timers: {n_timers} scheduled, half cancelled, rest fired", "Mcalls/s", True, uv,
          program_measure(lambda p: [os.path.join(B, "timers_marline" if p == "marline" else "timers_uv"), str(n_timers)])),
+        ("spawn", f"spawn rate: {n_spawn} x sh -c 'echo hello; exit 42', 64 in flight", "spawns/s", True, list(spawn),
+         program_measure(lambda p: spawn[p] + [str(n_spawn), "64"])),
         ("idle", f"idle memory, {n_idle} conns (RSS per conn)", "B/conn", False, echo, idle_measure(n_idle)),
         ("telnet-plain", "telnet parse, plain data", "MiB/s", True, ["marline", "libtelnet"],
          program_measure(lambda p: tel[p] + ["plain", str(n_telnet), str(telnet_reps)])),
