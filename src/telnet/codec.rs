@@ -244,21 +244,71 @@ impl Parser {
     ) -> usize {
         let n = input.len();
         loop {
-            let rest = &input[from..];
-            let found = if self.binary {
-                find_iac(rest)
+            // IAC sequences often come back to back: look at the next byte before scanning.
+            let p = if input.get(from) == Some(&IAC) {
+                from
             } else {
-                find_iac_or_cr(rest)
+                let rest = &input[from..];
+                let found = if self.binary {
+                    find_iac(rest)
+                } else {
+                    find_iac_or_cr(rest)
+                };
+                let Some(off) = found else {
+                    self.emit_data(&input[start..], sink);
+                    return n;
+                };
+                from + off
             };
-            let Some(off) = found else {
-                self.emit_data(&input[start..], sink);
-                return n;
-            };
-            let p = from + off;
             if input[p] == IAC {
-                self.emit_data(&input[start..p], sink);
-                self.state = State::Iac;
-                return p + 1;
+                // The common two- and three-byte IAC sequences are handled here, inline,
+                // when they are complete in this chunk; anything else (SB, or a sequence
+                // cut by the chunk end) goes back to the state machine.
+                let Some(&b) = input.get(p + 1) else {
+                    self.emit_data(&input[start..p], sink);
+                    self.state = State::Iac;
+                    return n;
+                };
+                match b {
+                    // IAC IAC: the first IAC is the literal 0xFF, so it ends the current
+                    // run (one Data event for the run and the escaped byte); the second
+                    // is skipped and the next run starts after it.
+                    IAC => {
+                        self.emit_data(&input[start..=p], sink);
+                        start = p + 2;
+                        from = p + 2;
+                        continue;
+                    }
+                    WILL | WONT | DO | DONT => {
+                        let Some(&opt) = input.get(p + 2) else {
+                            self.emit_data(&input[start..p], sink);
+                            self.state = State::Verb(b);
+                            return n;
+                        };
+                        self.emit_data(&input[start..p], sink);
+                        sink(match b {
+                            WILL => Event::Will(opt),
+                            WONT => Event::Wont(opt),
+                            DO => Event::Do(opt),
+                            _ => Event::Dont(opt),
+                        });
+                        start = p + 3;
+                        from = p + 3;
+                        continue;
+                    }
+                    SB => {
+                        self.emit_data(&input[start..p], sink);
+                        self.state = State::SbOption;
+                        return p + 2;
+                    }
+                    _ => {
+                        self.emit_data(&input[start..p], sink);
+                        self.command(b, sink);
+                        start = p + 2;
+                        from = p + 2;
+                        continue;
+                    }
+                }
             }
             // A CR in NVT mode.
             if p + 1 == n {
