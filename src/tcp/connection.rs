@@ -341,19 +341,29 @@ impl TcpConnection {
 
     fn schedule_read(self: &Rc<Self>, core: &Rc<Core>) {
         let me = self.clone();
-        core.defer(move |core| me.read_some(core));
+        core.defer(move |core| me.read_some(core, false));
     }
 
-    fn read_some(self: &Rc<Self>, core: &Rc<Core>) {
+    /// Reads until the socket is drained (or the fairness limit). `fresh`:
+    /// called for a readiness event just reported by epoll.
+    fn read_some(self: &Rc<Self>, core: &Rc<Core>, fresh: bool) {
         let t = self.transport(core);
-        for _ in 0..READS_PER_EVENT {
-            let (fd, urgent_pending) = {
+        for i in 0..READS_PER_EVENT {
+            let (fd, mut urgent_pending) = {
                 let st = self.state.borrow();
                 if st.phase != Phase::Connected || st.reading_paused || st.read_eof || st.disconnecting {
                     return;
                 }
                 (st.socket.as_ref().expect("connected socket").as_raw_fd(), st.urgent_pending)
             };
+            // A plain read that starts exactly at the urgent mark makes Linux
+            // drop the out-of-band byte. Only the first read after an event
+            // can rely on epoll having reported EPOLLPRI; any later read (a
+            // continuation, or after a full buffer) checks the mark first.
+            if !urgent_pending && (i > 0 || !fresh) && matches!(sys::at_mark(fd), Ok(true)) {
+                self.state.borrow_mut().urgent_pending = true;
+                urgent_pending = true;
+            }
             if urgent_pending {
                 match self.take_urgent(&t, fd) {
                     Urgent::Delivered => continue,
@@ -744,7 +754,7 @@ impl Object for TcpConnection {
                     }
                 }
                 if r.readable || r.priority || r.read_closed || r.error {
-                    self.read_some(core);
+                    self.read_some(core, true);
                 }
             }
         }
