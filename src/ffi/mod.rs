@@ -89,6 +89,20 @@ pub(crate) fn non_null<T>(p: *const T) -> Result<()> {
     }
 }
 
+/// A port number from C: 0..=65535, else `InvalidArgument`.
+pub(crate) fn port_number(port: i32) -> Result<u16> {
+    u16::try_from(port).map_err(|_| Error::InvalidArgument)
+}
+
+/// A connect timeout from C: ≤ 0 means no limit.
+pub(crate) fn connect_timeout(timeout_seconds: f64) -> Result<Option<std::time::Duration>> {
+    if timeout_seconds > 0.0 {
+        seconds(timeout_seconds).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Converts seconds given as a C double into a duration.
 pub(crate) fn seconds(s: f64) -> Result<std::time::Duration> {
     std::time::Duration::try_from_secs_f64(s).map_err(|_| Error::InvalidArgument)

@@ -257,10 +257,6 @@ fn limit(seconds: f64) -> Result<Option<Duration>> {
     Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| Error::InvalidArgument)
 }
 
-fn port(p: i32) -> Result<u16> {
-    u16::try_from(p).map_err(|_| Error::InvalidArgument)
-}
-
 /// Creates a stream with no connection and writes its handle to `*out`.
 ///
 /// # Safety
@@ -323,7 +319,7 @@ pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_
 /// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
 #[no_mangle]
 pub extern "C" fn tcp_stream_passive_open(stream: *mut tcp_stream_t, port_number: i32) -> marline_status_t {
-    guard(|| stream_of(stream)?.passive_open(port(port_number)?))
+    guard(|| stream_of(stream)?.passive_open(super::port_number(port_number)?))
 }
 
 /// Blocks until the passive open completes, or `timeout_seconds` pass (0:
@@ -383,7 +379,7 @@ pub unsafe extern "C" fn tcp_stream_active_open(
     guard(|| {
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
-        let (lp, rp) = (port(local_port)?, port(remote_port)?);
+        let (lp, rp) = (super::port_number(local_port)?, super::port_number(remote_port)?);
         if rp == 0 {
             return Err(Error::InvalidArgument);
         }

@@ -7,14 +7,10 @@ use super::address::{give_address, marline_address_t};
 use super::handle::{encode, listening_port_t, object_of, reactor_t, transport_t, Kind};
 use super::protocol::{marline_protocol_t, CProtocol};
 use super::status::marline_status_t;
-use super::{c_str, encode_transport, guard, non_null, put, reactor_of, seconds, transport_of};
+use super::{c_str, connect_timeout, encode_transport, guard, non_null, port_number, put, reactor_of, transport_of};
 use crate::error::{Error, Result};
 use crate::tcp::{KeepAlive, ListenOptions, ListeningPort};
 use crate::transport::Protocol;
-
-fn port_number(port: i32) -> Result<u16> {
-    u16::try_from(port).map_err(|_| Error::InvalidArgument)
-}
 
 /// Flag for reactor_listen_tcp_flags: set SO_REUSEPORT, so that reactors
 /// on other threads can listen on the same address and port (each with this
@@ -114,7 +110,7 @@ pub unsafe extern "C" fn reactor_connect_tcp(
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
         let port = port_number(port)?;
-        let timeout: Option<Duration> = if timeout_seconds > 0.0 { Some(seconds(timeout_seconds)?) } else { None };
+        let timeout = connect_timeout(timeout_seconds)?;
         let r = reactor_of(reactor)?;
         // SAFETY: checked non-NULL.
         let p = unsafe { CProtocol::new(protocol, user) };

@@ -3,12 +3,11 @@
 //! work as on any transport, with IAC escaping and newline translation on write).
 
 use std::ffi::{c_char, c_void};
-use std::time::Duration;
 
 use super::handle::{encode, listening_port_t, reactor_t, transport_t, Kind};
 use super::reason::{as_c, marline_reason_t};
 use super::status::marline_status_t;
-use super::{c_bytes, c_str, encode_transport, guard, non_null, put, reactor_of, seconds, transport_of};
+use super::{c_bytes, c_str, connect_timeout, encode_transport, guard, non_null, port_number, put, reactor_of, seconds, transport_of};
 use crate::error::{Error, Result};
 use crate::telnet::options::{EnvKind, EnvVar, EnvVarKind};
 use crate::telnet::transport::{Completion, OptionState, Policy, Side};
@@ -392,10 +391,6 @@ impl TelnetProtocol for CTelnet {
     }
 }
 
-fn port_number(port: i32) -> Result<u16> {
-    u16::try_from(port).map_err(|_| Error::InvalidArgument)
-}
-
 fn telnet_of(t: *mut transport_t) -> Result<Telnet> {
     Telnet::from_transport(&transport_of(t)?)
 }
@@ -466,7 +461,7 @@ pub unsafe extern "C" fn reactor_connect_telnet(
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
         let port = port_number(port)?;
-        let timeout: Option<Duration> = if timeout_seconds > 0.0 { Some(seconds(timeout_seconds)?) } else { None };
+        let timeout = connect_timeout(timeout_seconds)?;
         let r = reactor_of(reactor)?;
         // SAFETY: checked non-NULL; copied.
         let table = unsafe { *protocol };
