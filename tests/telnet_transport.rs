@@ -149,11 +149,7 @@ fn immediate_failures_are_errors_and_never_complete() {
 #[test]
 fn connection_lost_fails_every_pending_request_with_the_reason() {
     let r = Reactor::new().unwrap();
-    let (l, port) = Raw::listener();
-    let clog: TLog = Default::default();
-    let c = r.connect_telnet("127.0.0.1", port, None, Box::new(Rec::new(&clog))).unwrap();
-    let mut raw = accept_raw(&r, &l);
-    run_until(&r, "made", || has(&clog, &TEv::Made));
+    let (c, clog, mut raw) = client_with_raw_peer(&r);
     c.will(ECHO, done_to(&clog, ECHO)).unwrap();
     c.do_(SGA, done_to(&clog, SGA)).unwrap();
     c.do_(NAWS, done_to(&clog, NAWS)).unwrap();
@@ -291,11 +287,7 @@ fn oversize_subnegotiation_drops_the_connection_as_a_protocol_violation() {
 #[test]
 fn send_synch_sends_iac_then_dm_as_urgent_data() {
     let r = Reactor::new().unwrap();
-    let (l, port) = Raw::listener();
-    let clog: TLog = Default::default();
-    let c = r.connect_telnet("127.0.0.1", port, None, Box::new(Rec::new(&clog))).unwrap();
-    let mut raw = accept_raw(&r, &l);
-    run_until(&r, "made", || has(&clog, &TEv::Made));
+    let (c, _clog, mut raw) = client_with_raw_peer(&r);
     c.write(b"before").unwrap();
     c.send_synch().unwrap();
     c.write(b"after").unwrap();
@@ -447,11 +439,7 @@ impl Producer for Flow {
 #[test]
 fn producers_pass_through_and_lose_waits_for_unregister() {
     let r = Reactor::new().unwrap();
-    let (l, port) = Raw::listener();
-    let clog: TLog = Default::default();
-    let c = r.connect_telnet("127.0.0.1", port, None, Box::new(Rec::new(&clog))).unwrap();
-    let mut raw = accept_raw(&r, &l);
-    run_until(&r, "made", || has(&clog, &TEv::Made));
+    let (c, clog, mut raw) = client_with_raw_peer(&r);
     let events = Rc::new(RefCell::new(Vec::new()));
     c.register_producer(Box::new(Flow { events: events.clone() }), true).unwrap();
     assert_eq!(c.register_producer(Box::new(Flow { events: events.clone() }), true), Err(Error::ProducerAlreadyRegistered));
@@ -504,11 +492,7 @@ fn peer_close_and_abort_pass_through() {
     run_until(&r, "lost", || lost(&log));
     assert!(matches!(log.borrow().last(), Some(TEv::Lost(ReasonKind::Done, _))));
 
-    let (l, port) = Raw::listener();
-    let clog: TLog = Default::default();
-    let c = r.connect_telnet("127.0.0.1", port, None, Box::new(Rec::new(&clog))).unwrap();
-    let _raw = accept_raw(&r, &l);
-    run_until(&r, "made", || has(&clog, &TEv::Made));
+    let (c, clog, _raw) = client_with_raw_peer(&r);
     c.will(ECHO, done_to(&clog, ECHO)).unwrap();
     c.abort_connection().unwrap();
     c.abort_connection().unwrap();
@@ -517,8 +501,6 @@ fn peer_close_and_abort_pass_through() {
     assert_eq!(count(&clog, |e| matches!(e, TEv::Lost(..))), 1);
     assert!(has(&clog, &TEv::Done(ECHO, Completion::ConnectionLost)));
     assert!(matches!(clog.borrow().last(), Some(TEv::Lost(ReasonKind::Aborted, _))));
-    // Every object is gone: nothing leaks in the handle table.
-    drop(l);
 }
 
 #[test]

@@ -274,3 +274,14 @@ pub const fn side_name(s: Side) -> &'static str {
         Side::Remote => "remote",
     }
 }
+
+/// A marline telnet client connected to a raw socket peer, once
+/// connection_made has been delivered: (client, its event log, the peer).
+pub fn client_with_raw_peer(r: &Reactor) -> (Telnet, TLog, Raw) {
+    let (l, port) = Raw::listener();
+    let clog: TLog = Default::default();
+    let c = r.connect_telnet("127.0.0.1", port, None, Box::new(Rec::new(&clog))).unwrap();
+    let raw = accept_raw(r, &l);
+    run_until(r, "made", || has(&clog, &TEv::Made));
+    (c, clog, raw)
+}
