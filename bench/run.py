@@ -39,6 +39,7 @@ SERVER_CPU, CLIENT_CPU, ALL_CPUS = "1", "0", "0-1"
 LOADGEN = os.environ.get("BENCH_LOADGEN", os.path.join(ROOT, "bench/target/release/loadgen"))
 MARLINE_ECHO = os.environ.get("BENCH_MARLINE_ECHO", os.path.join(ROOT, "build/echo_server"))
 PY = sys.executable or "python3"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 ECHO_PEERS = {
     "marline": [MARLINE_ECHO],
@@ -147,15 +148,32 @@ def rss_kib(pid):
 
 # ----- workloads: each measure(peer) returns one number or None -----
 
+def cpu_ticks(pid):
+    """User + system CPU of process `pid` so far, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+# Bytes of checked echo per unit of work, for the server's CPU per unit.
+ECHO_UNIT_BYTES = {"pump": 1 << 20, "pingpong": 64, "churn": 64}
+
+
 def echo_measure(mode, conns, threads=1, server_cpus=SERVER_CPU, client_cpus=CLIENT_CPU, argv_of=None):
+    """Returns (rate, server CPU µs per unit of work)."""
     def measure(peer):
         argv = argv_of(peer) if argv_of else ECHO_PEERS[peer] + ["0"]
         srv, port = start(argv, server_cpus)
         try:
             cmd = [LOADGEN, mode, "--port", str(port), "--conns", str(conns), "--secs", str(SECS), "--threads", str(threads)]
+            ticks = cpu_ticks(srv.pid)
             out = subprocess.run(pinned(client_cpus, cmd), capture_output=True, text=True, timeout=SECS + 60)
+            ticks = cpu_ticks(srv.pid) - ticks
             r = result(out.stdout + out.stderr, f"{mode} {conns} on {peer}")
-            return float(r["value"]) if r else None
+            if not r:
+                return None
+            units = int(r["checked"]) / ECHO_UNIT_BYTES[mode]
+            return float(r["value"]), ticks / CLOCK_TICKS / units * 1e6
         finally:
             stop(srv)
     return measure
@@ -260,19 +278,29 @@ def workloads():
     return W
 
 
-def paired(samples, mine, rivals, higher):
-    """Median over runs of marline's result against the best rival's in the
-    same run (> 1: marline ahead). Peers of one run are measured seconds
-    apart, so this cancels most of a shared machine's drift, which the
-    ratio of medians does not."""
-    ratios = []
-    for k, m in enumerate(samples[mine]):
-        rs = [samples[p][k] for p in rivals if p in samples and k < len(samples[p]) and samples[p][k] is not None]
-        if m is None or not rs:
-            continue
-        best = max(rs) if higher else min(rs)
-        ratios.append(m / best if higher else best / m)
-    return statistics.median(ratios) if ratios else float("nan")
+def paired(samples, mine, rival, higher):
+    """Marline against one rival, run by run: (median of the per-run ratios,
+    runs marline was ahead, runs compared); ratio > 1 means marline ahead.
+    Peers of one run are measured seconds apart, so pairing cancels most of
+    a shared machine's drift, which a ratio of medians does not."""
+    ratios = [m / r if higher else r / m for m, r in zip(samples.get(mine, []), samples.get(rival, [])) if m and r]
+    if not ratios:
+        return None
+    return statistics.median(ratios), sum(x > 1 for x in ratios), len(ratios)
+
+
+def versus(samples, higher, rivals):
+    """The two ratio cells of a row: marline against its weakest-beaten rival
+    (the lowest per-rival median ratio; each rival is compared on its own,
+    because the best of several noisy peers in each run is biased upwards
+    against any single one), and the per-rival ratios with runs won."""
+    per = {p: paired(samples, "marline", p, higher) for p in rivals if p in samples}
+    per = {p: v for p, v in per.items() if v}
+    if not per:
+        return "-", "-"
+    worst = min(v[0] for v in per.values())
+    detail = ", ".join(f"{p} {v[0]:.2f}x ({v[1]}/{v[2]})" for p, v in per.items())
+    return f"{worst:.2f}x", detail
 
 
 def machine():
@@ -298,6 +326,7 @@ def main():
     ws = [w for w in workloads() if not WORK_FILTER or any(w[0] == f or w[0].startswith(f + "-") for f in WORK_FILTER)]
     samples = {w[0]: {p: [] for p in w[4] if not PEER_FILTER or any(p.startswith(f) for f in PEER_FILTER)} for w in ws}
     log(f"{machine()}; {RUNS} run(s) of {SECS} s per echo measurement")
+    cpu = {w[0]: {p: [] for p in samples[w[0]]} for w in ws}
     for run in range(RUNS):
         for wid, title, unit, higher, _, measure in ws:
             peers = list(samples[wid])
@@ -306,40 +335,25 @@ def main():
             k = run % len(peers)
             for peer in peers[k:] + peers[:k]:
                 v = measure(peer)
+                if isinstance(v, tuple):
+                    v, per_unit = v
+                    cpu[wid][peer].append(per_unit)
                 samples[wid][peer].append(v)
                 log(f"run {run + 1}/{RUNS} {wid:13} {peer:18} {fmt(v):>12} {unit}")
-    rows, table = [], []
     all_peers = []
+    for wid in samples:
+        all_peers += [p for p in samples[wid] if p not in all_peers]
+    rows = []
     for wid, title, unit, higher, _, _ in ws:
-        for p in samples[wid]:
-            if p not in all_peers:
-                all_peers.append(p)
-    head = ["workload", "unit"] + all_peers + ["marline vs best rival", "marline vs libuv"]
-    table.append("| " + " | ".join(head) + " |")
-    table.append("|" + "---|" * len(head))
-    for wid, title, unit, higher, _, _ in ws:
-        med = {}
-        for p, vs in samples[wid].items():
-            med[p] = None if not vs or any(v is None for v in vs) else statistics.median(vs)
-        rivals = [med[p] for p in med if (p in RIVALS or p == "libtelnet") and med[p] is not None]
-        best = (max(rivals) if higher else min(rivals)) if rivals else None
-        mine = med.get("marline")
-        if wid.startswith("mt-") and med.get("marline 1 thread") and med.get("marline 2 threads"):
-            ratio = f"2 threads / 1 = {paired(samples[wid], 'marline 2 threads', ['marline 1 thread'], True):.2f}x"
-        elif mine and best:
-            ratio = f"{paired(samples[wid], 'marline', [p for p in med if p in RIVALS or p == 'libtelnet'], higher):.2f}x"
-        else:
-            ratio = "-"
-        cells = [title, unit + (" (higher is better)" if higher else " (lower is better)")]
-        uv = med.get("libuv")
-        vs_uv = f"{paired(samples[wid], 'marline', ['libuv'], higher):.2f}x" if mine and uv else "-"
-        cells += [fmt(med[p]) if p in med else "" for p in all_peers] + [ratio, vs_uv]
-        table.append("| " + " | ".join(cells) + " |")
-        rows.append({"id": wid, "title": title, "unit": unit, "higher_is_better": higher, "samples": samples[wid], "median": med, "best_rival": best})
+        med = {p: median_or_none(vs) for p, vs in samples[wid].items()}
+        cpu_med = {p: median_or_none(vs) for p, vs in cpu[wid].items() if vs}
+        rows.append({"id": wid, "title": title, "unit": unit, "higher_is_better": higher, "samples": samples[wid],
+                     "median": med, "server_cpu_us_per_unit": cpu[wid], "server_cpu_median": cpu_med})
+    text = rate_table(rows, all_peers) + "\n\n" + cpu_table(rows, all_peers)
     verdict = f"byte-exact: pass ({checked_ok} checked measurements)" if not failures else f"byte-exact: FAIL ({len(failures)} failures)"
-    text = "\n".join(table)
     print(text)
-    print(f"\nmedians of {RUNS} run(s); ratios are medians of per-run ratios, > 1 meaning marline is ahead of the best of libuv/tokio/epoll (libtelnet for telnet) in the same run")
+    print(f"\nmedians of {RUNS} run(s); ratios are medians of per-run ratios against each rival (libuv, tokio, epoll; "
+          "libtelnet for telnet), > 1 meaning marline is ahead; 'worst' is the lowest of them")
     print(machine())
     print(verdict)
     for f in failures:
@@ -351,6 +365,45 @@ def main():
         json.dump({"machine": machine(), "runs": RUNS, "secs": SECS, "rows": rows, "failures": failures}, f, indent=1)
     chart(rows, all_peers)
     sys.exit(1 if failures else 0)
+
+
+def median_or_none(vs):
+    return None if not vs or any(v is None for v in vs) else statistics.median(vs)
+
+
+def markdown(head, lines):
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(c) + " |" for c in lines])
+
+
+def rate_table(rows, peers):
+    lines = []
+    for r in rows:
+        med, samples, higher = r["median"], r["samples"], r["higher_is_better"]
+        if r["id"].startswith("mt-"):
+            scaling = paired(samples, "marline 2 threads", "marline 1 thread", True)
+            worst, detail = "-", (f"2 threads / 1 = {scaling[0]:.2f}x ({scaling[1]}/{scaling[2]})" if scaling else "-")
+        else:
+            worst, detail = versus(samples, higher, [p for p in samples if p in RIVALS or p == "libtelnet"])
+        unit = r["unit"] + (" (higher is better)" if higher else " (lower is better)")
+        lines.append([r["title"], unit] + [fmt(med[p]) if p in med else "" for p in peers] + [worst, detail])
+    return markdown(["workload", "unit"] + peers + ["marline vs rivals, worst", "vs each rival (runs ahead)"], lines)
+
+
+def cpu_table(rows, peers):
+    """Server CPU (user + system) per unit of work on the echo rows: what
+    each server costs the machine, apart from how fast the load generator
+    and the scheduler let the run go."""
+    units = {"MiB/s": "µs per MiB", "rt/s": "µs per round trip", "conn/s": "µs per connection"}
+    peers = [p for p in peers if any(p in r["server_cpu_median"] for r in rows if not r["id"].startswith("mt-"))]
+    lines = []
+    for r in rows:
+        med = r["server_cpu_median"]
+        if not med or r["id"].startswith("mt-"):
+            continue
+        worst, detail = versus(r["server_cpu_us_per_unit"], False, [p for p in med if p in RIVALS])
+        lines.append([r["title"], units.get(r["unit"], r["unit"])] + [fmt(med.get(p)) if p in med else "" for p in peers] + [worst, detail])
+    return "Server CPU per unit of work (user + system, lower is better):\n\n" + markdown(
+        ["workload", "unit"] + peers + ["marline vs rivals, worst", "vs each rival (runs ahead)"], lines) if lines else ""
 
 
 def chart(rows, peers):

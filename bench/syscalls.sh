@@ -17,7 +17,7 @@ for srv in build/echo_server build/bench/epoll_echo build/bench/uv_echo bench/ta
     # Kill the traced server (strace's child, by its id); strace then exits.
     kill "$(cat /proc/$spid/task/$spid/children)"
     wait "$spid" 2>/dev/null
-    units=$((checked / 64))
+    units=$((checked / ${UNIT:-64}))
     printf '%-34s %8d %s:' "$srv" "$units" "$mode"
     awk -v n="$units" '$NF!="total" && $4 ~ /^[0-9]+$/ && $4 > n/100 {printf " %s %.2f", $NF, $4/n}' "$out.strace"
     echo
