@@ -18,14 +18,18 @@ CXX      ?= g++
 CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -pedantic -Iinclude
 CPP_EXAMPLES := $(patsubst examples-cpp/%.cpp,$(BUILD)/%_cpp,$(wildcard examples-cpp/*.cpp))
 
-.PHONY: all lib demo test deps header clean install uninstall api-doc
+.PHONY: all lib demo test deps header clean install uninstall api-doc FORCE
 
 all: $(EXAMPLES) $(CPP_EXAMPLES)
 
-lib:
+lib: $(LIB)
+
+# Cargo decides whether the library is stale; the recipe always runs, and
+# make then compares the file's new time with the examples'.
+$(LIB): FORCE
 	$(CARGO) build --release --lib
 
-$(LIB): lib
+FORCE:
 
 $(BUILD)/%: examples-c/%.c $(LIB) include/marline.h | $(BUILD)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@

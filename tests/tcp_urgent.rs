@@ -147,3 +147,37 @@ fn urgent_byte_after_a_large_amount_of_data() {
     drop(l);
     assert!(data_of(&log) == want);
 }
+
+/// Everything arrives before the reactor accepts: the first read of the
+/// accepted connection is the one epoll reports when the socket is
+/// registered, and the urgent byte is neither skipped nor moved.
+#[test]
+fn urgent_byte_sent_before_the_connection_was_accepted() {
+    for (before, after) in [(&b""[..], &b"cd"[..]), (b"ab", b"cd"), (b"ab", b"")] {
+        let r = Reactor::new().unwrap();
+        let log: Log = Default::default();
+        let mut once = Some(Recorder::new(&log));
+        let lp = r.listen_tcp("127.0.0.1", 0, 0, move |_| Box::new(once.take().expect("one connection"))).unwrap();
+        let port = match lp.host().unwrap() {
+            marline::Address::Inet(a) => a.port(),
+            other => panic!("unexpected {other}"),
+        };
+        let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        peer.write_all(before).unwrap();
+        send_oob(&peer, b'!');
+        peer.write_all(after).unwrap();
+        drop(peer); // the FIN follows: it too is in before the accept
+        std::thread::sleep(Duration::from_millis(50));
+        run_until(&r, || has(&log, is_lost));
+        let mut want = vec![Ev::Made];
+        if !before.is_empty() {
+            want.push(Ev::Data(before.to_vec()));
+        }
+        want.push(Ev::Urgent(b"!".to_vec()));
+        if !after.is_empty() {
+            want.push(Ev::Data(after.to_vec()));
+        }
+        want.push(Ev::Lost(marline::ReasonKind::Done));
+        assert_eq!(*log.borrow(), want, "before {before:?}, after {after:?}");
+    }
+}

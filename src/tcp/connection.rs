@@ -174,6 +174,9 @@ impl TcpConnection {
             st.remote = Addr::from(remote);
         }
         let t = conn.install(core)?;
+        // No read is scheduled: registering the socket (edge-triggered)
+        // makes the next poll report whatever has already arrived, urgent
+        // data included, so the first read is a fresh one.
         conn.became_connected(core, &t);
         Ok(t)
     }
@@ -278,12 +281,13 @@ impl TcpConnection {
                 }
                 let t = self.transport(core);
                 self.became_connected(core, &t);
+                // The readiness that came with the connect's completion was
+                // taken by it: data that arrived with it needs a read.
+                self.schedule_read(core);
             }
             Err(e) => {
-                let sock = self.state.borrow_mut().socket.take();
-                if let Some(sock) = sock {
-                    core.deregister(sock.as_raw_fd());
-                }
+                // Dropped, hence closed and out of the epoll set (see close).
+                drop(self.state.borrow_mut().socket.take());
                 self.try_next_address(core, Some(e));
             }
         }
@@ -307,7 +311,6 @@ impl TcpConnection {
         self.protocol.with(|p| p.connection_made(t));
         // Anything written while connecting (or from connection_made).
         self.flush(core);
-        self.schedule_read(core);
     }
 
     /// Delivers connection_failed for a client that never connected.
@@ -324,9 +327,7 @@ impl TcpConnection {
         if let Some(timer) = timer {
             core.timers().cancel(timer);
         }
-        if let Some(sock) = sock {
-            core.deregister(sock.as_raw_fd());
-        }
+        drop(sock); // closed, hence out of the epoll set (see close)
         let me = self.clone();
         core.defer(move |core| {
             let t = me.transport(core);
@@ -349,18 +350,21 @@ impl TcpConnection {
     fn read_some(self: &Rc<Self>, core: &Rc<Core>, fresh: bool) {
         let t = self.transport(core);
         for i in 0..READS_PER_EVENT {
-            let (fd, mut urgent_pending) = {
+            let (fd, mut urgent_pending, fin_seen) = {
                 let st = self.state.borrow();
                 if st.phase != Phase::Connected || st.reading_paused || st.read_eof || st.disconnecting {
                     return;
                 }
-                (st.socket.as_ref().expect("connected socket").as_raw_fd(), st.urgent_pending)
+                (st.socket.as_ref().expect("connected socket").as_raw_fd(), st.urgent_pending, st.hup_seen)
             };
             // A plain read that starts exactly at the urgent mark makes Linux
             // drop the out-of-band byte. Only the first read after an event
             // can rely on epoll having reported EPOLLPRI; any later read (a
-            // continuation, or after a full buffer) checks the mark first.
-            if !urgent_pending && (i > 0 || !fresh) && matches!(sys::at_mark(fd), Ok(true)) {
+            // continuation, or after a full buffer) checks the mark first —
+            // unless the FIN was reported: nothing arrives after it, and the
+            // report that carried it had EPOLLPRI set if urgent data was
+            // unread, so urgent_pending already tells.
+            if !urgent_pending && !fin_seen && (i > 0 || !fresh) && matches!(sys::at_mark(fd), Ok(true)) {
                 self.state.borrow_mut().urgent_pending = true;
                 urgent_pending = true;
             }
@@ -671,7 +675,11 @@ impl TcpConnection {
             st.socket.take()
         };
         if let Some(sock) = sock {
-            core.deregister(sock.as_raw_fd());
+            // No EPOLL_CTL_DEL: closing the only descriptor of the socket
+            // removes it from the epoll set (one syscall less per
+            // connection). Should a forked child still hold a copy, its
+            // events carry this connection's token, whose generation no
+            // longer matches anything, and are ignored.
             if reset {
                 let _ = sock.set_linger(Some(Duration::ZERO));
             }
