@@ -1,6 +1,13 @@
 /* echo_server [PORT]: listens on 127.0.0.1:PORT (0 or absent: a free port),
  * prints "listening on 127.0.0.1:PORT" as its first line, turns TCP_NODELAY
- * on for every connection and echoes every byte until killed. */
+ * on for every connection and echoes every byte until killed.
+ *
+ * Flow control: each connection's reading is the streaming producer of its
+ * writes (transport_register_reading_as_producer), so while the peer does
+ * not read its echo (the write queue is past its high-water mark) the
+ * server stops reading from it.
+ * A peer that only writes then fills the kernel's buffers and blocks,
+ * instead of growing the server's memory without bound. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +17,10 @@
 static void on_made(transport_t *t, void *user) {
     (void)user;
     transport_set_tcp_nodelay(t, true);
+    marline_status_t s = transport_register_reading_as_producer(t);
+    if (s != MARLINE_OK) {
+        fprintf(stderr, "echo_server: register_reading_as_producer: %s\n", marline_strerror(s));
+    }
 }
 
 static void on_data(transport_t *t, const uint8_t *data, size_t len, void *user) {

@@ -2,8 +2,10 @@
  * (default 2), one per thread, all listening on 127.0.0.1:PORT with
  * MARLINE_LISTEN_REUSEPORT so the kernel spreads connections over them.
  * Prints "listening on 127.0.0.1:PORT" once every reactor listens, and
- * echoes every byte until killed. A reactor and its connections stay on
- * the thread that created it: the threads share nothing. */
+ * echoes every byte until killed, with echo_server's flow control (a peer
+ * that does not read its echo is not read from). A reactor and its
+ * connections stay on the thread that created it: the threads share
+ * nothing. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,10 @@
 static void on_made(transport_t *t, void *user) {
     (void)user;
     transport_set_tcp_nodelay(t, true);
+    marline_status_t s = transport_register_reading_as_producer(t);
+    if (s != MARLINE_OK) {
+        fprintf(stderr, "echo_server_mt: register_reading_as_producer: %s\n", marline_strerror(s));
+    }
 }
 
 static void on_data(transport_t *t, const uint8_t *data, size_t len, void *user) {

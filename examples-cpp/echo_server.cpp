@@ -1,7 +1,8 @@
 // echo_server [PORT]: the C++ twin of examples-c/echo_server.c, written with the
 // marline.hpp wrapper. Listens on 127.0.0.1:PORT (0 or absent: a free port), prints
 // "listening on 127.0.0.1:PORT" as its first line, turns TCP_NODELAY on for every
-// connection and echoes every byte until killed. Exit 2: usage; 1: cannot listen.
+// connection and echoes every byte until killed, not reading from a peer that does
+// not read its echo (flow control). Exit 2: usage; 1: cannot listen.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -26,7 +27,10 @@ int main(int argc, char **argv) {
     try {
         marline::Reactor reactor;
         marline::Protocol echo;
-        echo.on_connection_made = [](marline::Transport t) { t.set_tcp_nodelay(true); };
+        echo.on_connection_made = [](marline::Transport t) {
+            t.set_tcp_nodelay(true);
+            t.register_reading_as_producer();
+        };
         echo.on_data = [](marline::Transport t, std::string_view data) {
             std::error_code ec;
             t.write(data, ec);

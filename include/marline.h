@@ -918,6 +918,19 @@ enum marline_status_t process_bridge_close(struct bridge_t *b);
 // `callbacks` is NULL or points to a readable marline_producer_t.
 enum marline_status_t transport_register_producer(struct transport_t *t, const struct marline_producer_t *callbacks, void *user, bool streaming);
 
+// Makes the transport's own reading the streaming producer of its writes
+// (Twisted's `transport.registerProducer(transport, True)`): reading
+// pauses while the write queue is past the high-water mark
+// (transport_set_write_high_water, default 64 KiB) and resumes once the
+// queue has drained. A peer that does not read what it is sent then
+// cannot grow the queue without bound: for echo servers, proxies and
+// request/response servers. No callbacks and no allocation. It counts as
+// the registered producer (MARLINE_ERR_PRODUCER_ALREADY_REGISTERED if
+// there is one; transport_unregister_producer ends it and resumes
+// reading). Do not also pause or resume reading by hand: the two would
+// undo each other.
+enum marline_status_t transport_register_reading_as_producer(struct transport_t *t);
+
 // Unregisters the producer of `t` (MARLINE_ERR_NO_PRODUCER if none). A
 // lose_connection waiting for the producer goes on.
 enum marline_status_t transport_unregister_producer(struct transport_t *t);

@@ -200,6 +200,15 @@ public:
     /// Stop / start reading (the transport as a producer).
     void pause_producing() { detail::check(transport_pause_producing(t_), "transport_pause_producing"); }
     void resume_producing() { detail::check(transport_resume_producing(t_), "transport_resume_producing"); }
+    /// Flow control: reading pauses while the write queue is past the
+    /// high-water mark (transport_register_reading_as_producer).
+    void register_reading_as_producer() {
+        detail::check(transport_register_reading_as_producer(t_), "transport_register_reading_as_producer");
+    }
+    void unregister_producer() { detail::check(transport_unregister_producer(t_), "transport_unregister_producer"); }
+    void set_write_high_water(std::size_t bytes) {
+        detail::check(transport_set_write_high_water(t_, bytes), "transport_set_write_high_water");
+    }
 
     friend bool operator==(const Transport &a, const Transport &b) noexcept { return a.t_ == b.t_; }
     friend bool operator!=(const Transport &a, const Transport &b) noexcept { return a.t_ != b.t_; }

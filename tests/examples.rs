@@ -72,6 +72,47 @@ fn echo_server_returns_every_byte_to_100_concurrent_connections() {
     }
 }
 
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn echo_server_stops_reading_from_a_peer_that_does_not_read_its_echo() {
+    let (server, port) = start_echo_server(&["0"]);
+    let before = rss_kib(server.0.id());
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_nonblocking(true).unwrap();
+    // Write without reading until the writes have been refused for 0.5 s
+    // (or 256 MiB went out: the server is reading everything into memory).
+    let data = pattern(256 << 20, 7);
+    let (mut sent, mut stalled_since) = (0, None);
+    while sent < data.len() {
+        match s.write(&data[sent..(sent + (1 << 20)).min(data.len())]) {
+            Ok(n) => (sent, stalled_since) = (sent + n, None),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let since = *stalled_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > Duration::from_millis(500) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    let grown = rss_kib(server.0.id()).saturating_sub(before);
+    assert!(sent < data.len(), "all {sent} bytes were taken: the server never stopped reading");
+    assert!(grown < 16 << 10, "server grew by {grown} KiB while the peer did not read");
+    // Reading the echo lets the server go on: every byte comes back.
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut back = vec![0u8; sent];
+    s.read_exact(&mut back).unwrap();
+    assert!(back == data[..sent], "echo of {sent} bytes differs");
+}
+
 #[test]
 fn echo_server_reports_usage_and_busy_ports() {
     let out = Command::new(cbuild::example("echo_server")).arg("not-a-port").output().unwrap();

@@ -379,6 +379,7 @@ fn random_op(in_callback: bool) {
             15 => transport_pause_producing(t),
             16 => transport_resume_producing(t),
             17 if a % 8 == 0 => transport_stop_producing(t),
+            18 if a % 3 == 0 => transport_register_reading_as_producer(t),
             18 => transport_register_producer(t, &PRODUCER, null_mut(), a % 2 == 0),
             19 => transport_unregister_producer(t),
             20 => {

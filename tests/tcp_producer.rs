@@ -387,3 +387,75 @@ fn data_written_and_closed_from_resume_producing_is_all_delivered() {
     assert_eq!(got.len(), sent.len(), "every byte arrives");
     assert!(got == sent);
 }
+
+/// An echo protocol whose reading is the producer of its writes.
+fn self_paced_echo(high_water: usize) -> Recorder {
+    let log: Log = Default::default();
+    Recorder::new(&log).hook(move |t, ev| match ev {
+        Ev::Made => {
+            t.set_write_high_water(high_water).unwrap();
+            t.register_reading_as_producer().unwrap();
+        }
+        Ev::Data(d) => t.write(d).unwrap(),
+        _ => {}
+    })
+}
+
+/// The peer writes without reading until its writes have been refused for
+/// 300 ms (the reactor running meanwhile); returns what it wrote.
+fn write_until_stalled(r: &Reactor, peer: &mut std::net::TcpStream, data: &[u8]) -> usize {
+    peer.set_nonblocking(true).unwrap();
+    let (mut sent, mut stalled) = (0, 0);
+    while sent < data.len() && stalled < 300 {
+        match peer.write(&data[sent..(sent + 65536).min(data.len())]) {
+            Ok(n) => (sent, stalled) = (sent + n, 0),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                run_for(r, Duration::from_millis(1));
+                stalled += 1;
+            }
+            Err(e) => panic!("peer write: {e}"),
+        }
+        r.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    peer.set_nonblocking(false).unwrap();
+    sent
+}
+
+#[test]
+fn reading_as_producer_stops_reading_while_the_echo_is_not_read() {
+    let r = Reactor::new().unwrap();
+    let (t, mut peer) = server_pair(&r, self_paced_echo(16 * 1024));
+    let data = pattern(128 << 20, 3);
+    let sent = write_until_stalled(&r, &mut peer, &data);
+    assert!(sent < data.len(), "the peer wrote all {sent} bytes: reading never paused");
+    // Reading paused past the mark: at most one more read (64 KiB) queued.
+    let queued = t.queued().unwrap();
+    assert!(queued > 16 * 1024 && queued <= (16 + 64) * 1024, "queued {queued}");
+    // The peer reads: everything comes back, in order.
+    let reader = std::thread::spawn(move || read_n(&mut peer, sent));
+    run_until(&r, || reader.is_finished());
+    assert!(reader.join().unwrap() == data[..sent], "echo differs");
+}
+
+#[test]
+fn reading_as_producer_is_the_registered_producer() {
+    let r = Reactor::new().unwrap();
+    let (t, mut peer) = server_pair(&r, self_paced_echo(4096));
+    assert_eq!(t.register_reading_as_producer(), Err(Error::ProducerAlreadyRegistered));
+    let ev: Events = Default::default();
+    assert_eq!(t.register_producer(Box::new(Rec::new(&ev)), true), Err(Error::ProducerAlreadyRegistered));
+    // Paused by flow control; unregistering resumes reading, and with no
+    // flow control left the queue grows past the mark.
+    let data = pattern(64 << 20, 5);
+    let sent = write_until_stalled(&r, &mut peer, &data);
+    let paused_at = t.queued().unwrap();
+    t.unregister_producer().unwrap();
+    assert_eq!(t.unregister_producer(), Err(Error::NoProducer));
+    let more = sent + write_until_stalled(&r, &mut peer, &data[sent..]);
+    assert!(t.queued().unwrap() > paused_at + 64 * 1024, "reading did not resume: {} queued", t.queued().unwrap());
+    // Another producer may now be registered; everything echoes back.
+    t.register_producer(Box::new(Rec::new(&ev)), true).unwrap();
+    let reader = std::thread::spawn(move || read_n(&mut peer, more));
+    run_until(&r, || reader.is_finished());
+    assert!(reader.join().unwrap() == data[..more], "echo differs");
+}

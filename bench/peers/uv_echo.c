@@ -1,6 +1,8 @@
 /* uv_echo [PORT]: the libuv peer. TCP_NODELAY, libuv's usual alloc_cb with
  * a 64 KiB buffer per read, uv_write of what was read (freed in the write
- * callback); prints "listening on 127.0.0.1:PORT" and echoes until killed. */
+ * callback); flow control as in marline's echo_server: reading stops while
+ * more than 64 KiB wait in the write queue and starts again once it is
+ * empty. Prints "listening on 127.0.0.1:PORT" and echoes until killed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -17,13 +19,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     buf->len = 65536;
 }
 
+#define HIGH_WATER 65536
+
 static void on_close(uv_handle_t *h) { free(h); }
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 static void on_written(uv_write_t *req, int status) {
     write_req_t *w = (write_req_t *)req;
+    uv_stream_t *s = req->handle;
     free(w->buf.base);
     free(w);
-    (void)status;
+    if (status == 0 && s->data && s->write_queue_size == 0) {
+        s->data = NULL; /* drained: read again */
+        uv_read_start(s, on_alloc, on_read);
+    }
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -31,6 +40,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         write_req_t *w = malloc(sizeof *w);
         w->buf = uv_buf_init(buf->base, (unsigned)n);
         uv_write(&w->req, s, &w->buf, 1, on_written);
+        if (s->write_queue_size > HIGH_WATER) {
+            s->data = s; /* paused by flow control */
+            uv_read_stop(s);
+        }
         return;
     }
     free(buf->base);
@@ -41,6 +54,7 @@ static void on_connection(uv_stream_t *server, int status) {
     if (status < 0) return;
     uv_tcp_t *client = malloc(sizeof *client);
     uv_tcp_init(server->loop, client);
+    client->data = NULL;
     if (uv_accept(server, (uv_stream_t *)client) == 0) {
         uv_tcp_nodelay(client, 1);
         uv_read_start((uv_stream_t *)client, on_alloc, on_read);

@@ -85,6 +85,22 @@ pub unsafe extern "C" fn transport_register_producer(
     })
 }
 
+/// Makes the transport's own reading the streaming producer of its writes
+/// (Twisted's `transport.registerProducer(transport, True)`): reading
+/// pauses while the write queue is past the high-water mark
+/// (transport_set_write_high_water, default 64 KiB) and resumes once the
+/// queue has drained. A peer that does not read what it is sent then
+/// cannot grow the queue without bound: for echo servers, proxies and
+/// request/response servers. No callbacks and no allocation. It counts as
+/// the registered producer (MARLINE_ERR_PRODUCER_ALREADY_REGISTERED if
+/// there is one; transport_unregister_producer ends it and resumes
+/// reading). Do not also pause or resume reading by hand: the two would
+/// undo each other.
+#[no_mangle]
+pub extern "C" fn transport_register_reading_as_producer(t: *mut transport_t) -> marline_status_t {
+    guard(|| transport_of(t)?.register_reading_as_producer())
+}
+
 /// Unregisters the producer of `t` (MARLINE_ERR_NO_PRODUCER if none). A
 /// lose_connection waiting for the producer goes on.
 #[no_mangle]

@@ -192,10 +192,22 @@ impl Transport {
         ops.producer().register(&core, self, ops.queued(), producer, streaming)
     }
 
+    /// Makes this transport's own reading the streaming producer of its
+    /// writes (Twisted's `transport.registerProducer(transport, True)`):
+    /// reading pauses while the write queue is past the high-water mark
+    /// and resumes once it has drained, so a peer that does not read what
+    /// it is sent cannot make the queue grow without bound — what an echo
+    /// server, a proxy leg or a request/response server wants. It counts
+    /// as the registered producer: [`Transport::unregister_producer`] ends
+    /// it (and resumes reading if it had paused it).
+    pub fn register_reading_as_producer(&self) -> Result<()> {
+        self.with(|_, t| t.producer().register_own_reading(self, t.queued()))
+    }
+
     /// Removes the registered producer.
     pub fn unregister_producer(&self) -> Result<()> {
         self.with(|core, t| {
-            t.producer().unregister()?;
+            t.producer().unregister(self)?;
             t.producer_unregistered(core);
             Ok(())
         })

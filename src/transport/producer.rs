@@ -9,17 +9,35 @@ use crate::reactor::Core;
 
 /// The registered producer of a transport, and its pause state. Boxed and
 /// created on first use: most connections never have a producer, and this
-/// keeps them 8 bytes lighter instead of 40.
+/// keeps them 8 bytes lighter instead of 40. The transport's own reading
+/// as its producer needs no box: one byte of state.
 #[derive(Default)]
-pub(crate) struct ProducerSlot(OnceCell<Box<Inner>>);
+pub(crate) struct ProducerSlot {
+    inner: OnceCell<Box<Inner>>,
+    own_reading: Cell<OwnReading>,
+}
+
+/// The transport's own reading as the streaming producer of its writes.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum OwnReading {
+    #[default]
+    Off,
+    Reading,
+    /// Paused because the write queue passed the high-water mark.
+    Paused,
+}
 
 impl ProducerSlot {
     fn get(&self) -> Option<&Inner> {
-        self.0.get().map(|b| &**b)
+        self.inner.get().map(|b| &**b)
     }
 
     fn init(&self) -> &Inner {
-        self.0.get_or_init(Box::default)
+        self.inner.get_or_init(Box::default)
+    }
+
+    fn high_water(&self) -> usize {
+        self.get().map_or(DEFAULT_HIGH_WATER, |i| i.high_water.get())
     }
 
     pub fn is_registered(&self) -> bool {
@@ -31,15 +49,39 @@ impl ProducerSlot {
     }
 
     pub fn register(&self, core: &Rc<Core>, t: &Transport, queued: usize, producer: Box<dyn Producer>, streaming: bool) -> Result<()> {
+        if self.own_reading.get() != OwnReading::Off {
+            return Err(Error::ProducerAlreadyRegistered);
+        }
         self.init().register(core, t, queued, producer, streaming)
     }
 
-    pub fn unregister(&self) -> Result<()> {
-        self.get().ok_or(Error::NoProducer)?.unregister()
+    /// Makes the transport's own reading the streaming producer of its
+    /// writes: reading pauses past the high-water mark, resumes when the
+    /// queue has drained.
+    pub fn register_own_reading(&self, t: &Transport, queued: usize) -> Result<()> {
+        if self.is_registered() || self.own_reading.get() != OwnReading::Off {
+            return Err(Error::ProducerAlreadyRegistered);
+        }
+        self.own_reading.set(OwnReading::Reading);
+        self.after_write(t, queued);
+        Ok(())
+    }
+
+    /// Removes the producer; reading paused by flow control starts again.
+    pub fn unregister(&self, t: &Transport) -> Result<()> {
+        match self.own_reading.replace(OwnReading::Off) {
+            OwnReading::Off => self.get().ok_or(Error::NoProducer)?.unregister(),
+            OwnReading::Reading => Ok(()),
+            OwnReading::Paused => t.resume_producing(),
+        }
     }
 
     /// After data was queued: pause a streaming producer past the mark.
     pub fn after_write(&self, t: &Transport, queued: usize) {
+        if self.own_reading.get() == OwnReading::Reading && queued > self.high_water() {
+            self.own_reading.set(OwnReading::Paused);
+            let _ = t.pause_producing();
+        }
         if let Some(i) = self.get() {
             i.after_write(t, queued)
         }
@@ -48,6 +90,10 @@ impl ProducerSlot {
     /// The queue emptied: resume a paused streaming producer, or ask a pull
     /// producer for more (at the end of the turn, so it cannot recurse).
     pub fn drained(&self, core: &Rc<Core>, t: &Transport) {
+        if self.own_reading.get() == OwnReading::Paused {
+            self.own_reading.set(OwnReading::Reading);
+            let _ = t.resume_producing();
+        }
         if let Some(i) = self.get() {
             i.drained(core, t)
         }
@@ -55,6 +101,7 @@ impl ProducerSlot {
 
     /// The transport is gone: the producer is told to stop and dropped.
     pub fn stop(&self, t: &Transport) {
+        self.own_reading.set(OwnReading::Off);
         if let Some(i) = self.get() {
             i.stop(t)
         }

@@ -235,6 +235,13 @@ int main(void) {
     CHECK(transport_get_peer(t1, &addr) == MARLINE_OK && marline_address_port(addr) == port, "get_peer");
     marline_address_free(addr);
 
+    /* The transport's reading as the producer of its writes. */
+    CHECK(transport_register_reading_as_producer(NULL) == MARLINE_ERR_NULL_POINTER, "reading as producer: NULL transport");
+    CHECK(transport_register_reading_as_producer(t1) == MARLINE_OK, "reading as producer");
+    CHECK(transport_register_reading_as_producer(t1) == MARLINE_ERR_PRODUCER_ALREADY_REGISTERED, "reading as producer twice");
+    CHECK(transport_unregister_producer(t1) == MARLINE_OK, "reading as producer unregisters");
+    CHECK(transport_unregister_producer(t1) == MARLINE_ERR_NO_PRODUCER, "and then there is no producer");
+
     /* Another thread: only stop and call_from_thread are allowed. */
     struct thread_arg ta;
     memset(&ta, 0, sizeof ta);
@@ -259,6 +266,7 @@ int main(void) {
     CHECK(run_until(r, &c1.lost) && c1.lost == 1 && c1.reason == MARLINE_REASON_DONE, "close from data_received: one DONE");
     CHECK(transport_write(t1, (const uint8_t *)"x", 1) == MARLINE_ERR_STALE_HANDLE, "write after connection_lost is STALE_HANDLE");
     CHECK(transport_lose_connection(t1) == MARLINE_ERR_STALE_HANDLE, "lose after connection_lost is STALE_HANDLE");
+    CHECK(transport_register_reading_as_producer(t1) == MARLINE_ERR_STALE_HANDLE, "reading as producer after connection_lost");
     CHECK(transport_get_host(t1, &addr) == MARLINE_ERR_STALE_HANDLE, "get_host after connection_lost is STALE_HANDLE");
 
     /* Abort twice and lose, from inside data_received: exactly one ABORTED. */

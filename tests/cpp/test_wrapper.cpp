@@ -88,6 +88,10 @@ static void echo_round_trip() {
         p.on_connection_made = [&](marline::Transport t) {
             ++connections;
             t.set_tcp_nodelay(true);
+            t.set_write_high_water(4096);
+            t.register_reading_as_producer();
+            check(status_of([&] { t.register_reading_as_producer(); }) == MARLINE_ERR_PRODUCER_ALREADY_REGISTERED,
+                  "register_reading_as_producer twice throws ALREADY_REGISTERED");
         };
         p.on_data = [count](marline::Transport t, std::string_view d) {
             *count += d.size();
