@@ -299,6 +299,17 @@ class Transport:
     def resume_producing(self):
         call("transport_resume_producing", self._h)
 
+    def register_reading_as_producer(self):
+        """Flow control: stop reading while more than the high-water mark of
+        written data waits to be sent; start again once it has gone."""
+        call("transport_register_reading_as_producer", self._h)
+
+    def unregister_producer(self):
+        call("transport_unregister_producer", self._h)
+
+    def set_write_high_water(self, nbytes):
+        call("transport_set_write_high_water", self._h, nbytes)
+
     def __repr__(self):
         return f"<{type(self).__name__} 0x{self.handle or 0:x}>"
 

@@ -144,6 +144,9 @@ _prototypes = {
     "transport_get_write_queue_size": (_S, [P, POINTER(c_size_t)]),
     "transport_pause_producing": (_S, [P]),
     "transport_resume_producing": (_S, [P]),
+    "transport_register_reading_as_producer": (_S, [P]),
+    "transport_unregister_producer": (_S, [P]),
+    "transport_set_write_high_water": (_S, [P, c_size_t]),
     # addresses and reasons
     "marline_address_family": (c_int, [P]),
     "marline_address_port": (c_int64, [P]),

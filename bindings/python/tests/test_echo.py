@@ -16,6 +16,7 @@ class Echo(marline.Protocol):
     def connection_made(self):
         Echo.connections += 1
         self.transport.set_tcp_nodelay(True)
+        self.transport.register_reading_as_producer()
 
     def data_received(self, data):
         self.transport.write(data)
@@ -133,3 +134,35 @@ def test_example_echo_server_contract():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_reading_as_producer_pauses_a_peer_that_does_not_read(reactor):
+    port = reactor.listen_tcp(0, Echo)
+    peer = socket.create_connection(("127.0.0.1", port.port))
+    peer.setblocking(False)
+    data = os.urandom(1 << 20) * 128
+    sent, stalled = 0, 0
+    while sent < len(data) and stalled < 200:
+        try:
+            sent += peer.send(data[sent:sent + 65536])
+            stalled = 0
+        except BlockingIOError:
+            stalled += 1
+        reactor.run_once(0.001)
+    assert sent < len(data), "the server read everything: no flow control"
+    peer.setblocking(True)
+    got = bytearray()
+
+    def read_all():
+        while len(got) < sent:
+            chunk = peer.recv(1 << 20)
+            if not chunk:
+                break
+            got.extend(chunk)
+
+    import threading
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    assert reactor.run_until(lambda: not reader.is_alive(), timeout=30)
+    assert bytes(got) == data[:sent]
+    peer.close()
