@@ -728,8 +728,9 @@ void marline_address_free(struct marline_address_t *address);
 
 // Schedules `callback(reactor, user)` to run once, `seconds` from now.
 // Calls due at the same time run in the order scheduled. `*out` (may be
-// NULL if not wanted) receives the handle. On error the callback is never
-// called.
+// NULL if not wanted) receives the handle. A negative delay, or one ending
+// more than about 584 years after reactor_new, is
+// MARLINE_ERR_INVALID_ARGUMENT. On error the callback is never called.
 //
 // # Safety
 // `out` is NULL or writable.

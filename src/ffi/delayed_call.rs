@@ -7,7 +7,7 @@ use super::reactor::marline_reactor_cb;
 use super::status::marline_status_t;
 use super::{guard, guard_value, non_null, put, reactor_of, seconds};
 use crate::error::{Error, Result};
-use crate::reactor::DelayedCall;
+use crate::reactor::{DelayedCall, Reactor, TimerCallback};
 
 /// A scheduled call. Active until it runs or is cancelled; after that the
 /// calls below fail with MARLINE_ERR_NOT_ACTIVE (delayed_call_active gives
@@ -21,8 +21,9 @@ pub struct delayed_call_t {
 
 /// Schedules `callback(reactor, user)` to run once, `seconds` from now.
 /// Calls due at the same time run in the order scheduled. `*out` (may be
-/// NULL if not wanted) receives the handle. On error the callback is never
-/// called.
+/// NULL if not wanted) receives the handle. A negative delay, or one ending
+/// more than about 584 years after reactor_new, is
+/// MARLINE_ERR_INVALID_ARGUMENT. On error the callback is never called.
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -38,17 +39,26 @@ pub unsafe extern "C" fn reactor_call_later(
         let f = callback.ok_or(Error::NullPointer)?;
         let delay = seconds(seconds_from_now)?;
         let r = reactor_of(reactor)?;
-        let user = user as usize;
-        let call = r.call_later(delay, move |r| {
-            // SAFETY: the user's callback, on the reactor thread.
-            unsafe { f(reactor_handle(&r.core), user as *mut c_void) }
-        })?;
+        let h = r.schedule(delay, TimerCallback::C(CCall { f, user }))?;
         if !out.is_null() {
             // SAFETY: checked non-NULL.
-            unsafe { put(out, encode(r.core.serial, Kind::DelayedCall, call.handle)) };
+            unsafe { put(out, encode(r.core.serial, Kind::DelayedCall, h)) };
         }
         Ok(())
     })
+}
+
+/// A C delayed call as the timer heap stores it: unboxed.
+pub(crate) struct CCall {
+    f: unsafe extern "C" fn(*mut reactor_t, *mut c_void),
+    user: *mut c_void,
+}
+
+impl CCall {
+    pub(crate) fn run(self, r: &Reactor) {
+        // SAFETY: the user's callback, on the reactor thread.
+        unsafe { (self.f)(reactor_handle(&r.core), self.user) }
+    }
 }
 
 fn call_of(call: *mut delayed_call_t) -> Result<DelayedCall> {

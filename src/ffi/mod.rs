@@ -36,6 +36,7 @@ pub use tcp::*;
 pub use telnet::*;
 pub use transport::*;
 
+pub(crate) use delayed_call::CCall;
 pub(crate) use handle::{decode_reactor, encode_transport, guard, guard_value, reactor_of, transport_of};
 
 use std::ffi::{c_char, CStr};

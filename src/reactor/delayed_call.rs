@@ -1,7 +1,7 @@
 //! The handle to one scheduled call.
 
 use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::handles::Handle;
 use super::Core;
@@ -39,36 +39,21 @@ impl DelayedCall {
         }
     }
 
-    /// Re-schedules the call `delay` from now. A delay too large for an
-    /// `Instant` is `InvalidArgument` (and the call keeps its deadline).
+    /// Re-schedules the call `delay` from now. A deadline too far ahead
+    /// (about 584 years after the reactor was made) is `InvalidArgument`,
+    /// and the call keeps its deadline.
     pub fn reset(&self, delay: Duration) -> Result<()> {
-        if !self.active() {
-            return Err(Error::NotActive);
-        }
-        let deadline = Instant::now().checked_add(delay).ok_or(Error::InvalidArgument)?;
-        if self.core()?.timers().set_deadline(self.handle, deadline) {
-            Ok(())
-        } else {
-            Err(Error::NotActive)
-        }
+        // A call whose reactor is gone is simply not active.
+        self.core().map_err(|_| Error::NotActive)?.timers().reset(self.handle, delay)
     }
 
     /// Pushes the call back by `delay` from its current deadline.
     pub fn delay(&self, delay: Duration) -> Result<()> {
-        let core = self.core()?;
-        let mut timers = core.timers();
-        let deadline = timers.deadline(self.handle).ok_or(Error::NotActive)?;
-        let deadline = deadline.checked_add(delay).ok_or(Error::InvalidArgument)?;
-        timers.set_deadline(self.handle, deadline);
-        Ok(())
+        self.core()?.timers().delay(self.handle, delay)
     }
-}
 
-impl DelayedCall {
     /// Time left before the call runs (zero when overdue).
     pub fn time_left(&self) -> Result<Duration> {
-        let core = self.core()?;
-        let deadline = core.timers().deadline(self.handle).ok_or(Error::NotActive)?;
-        Ok(deadline.saturating_duration_since(Instant::now()))
+        self.core()?.timers().time_left(self.handle).ok_or(Error::NotActive)
     }
 }

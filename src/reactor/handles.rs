@@ -58,7 +58,8 @@ impl<T> HandleTable<T> {
             None => return None,
         };
         let slot = &mut self.slots[index as usize];
-        slot.generation = (slot.generation % GENERATION_MASK) + 1;
+        // 1, 2, … GENERATION_MASK, then 1 again: never 0.
+        slot.generation = if slot.generation == GENERATION_MASK { 1 } else { slot.generation + 1 };
         slot.value = Some(value);
         self.len += 1;
         Some(Handle { index, generation: slot.generation })
@@ -131,5 +132,17 @@ mod tests {
         assert_eq!(t.remove(a), None);
         assert_eq!(Handle::from_bits(b.to_bits()), b);
         assert_ne!(b.to_bits(), 0);
+    }
+
+    #[test]
+    fn the_generation_wraps_to_1_never_to_0() {
+        let mut t = HandleTable::default();
+        let a = t.insert(()).unwrap();
+        t.remove(a);
+        t.slots[0].generation = GENERATION_MASK - 1;
+        let b = t.insert(()).unwrap();
+        assert_eq!(b.generation, GENERATION_MASK);
+        t.remove(b);
+        assert_eq!(t.insert(()).unwrap().generation, 1);
     }
 }

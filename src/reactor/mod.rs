@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::{Interest, Token};
 
@@ -25,6 +25,7 @@ pub use cross_thread::Stopper;
 pub(crate) use cross_thread::lookup as lookup_reactor;
 pub use delayed_call::DelayedCall;
 use handles::{Handle, HandleTable};
+pub(crate) use timers::TimerCallback;
 use timers::Timers;
 
 use crate::error::{Error, Result};
@@ -106,7 +107,7 @@ impl Reactor {
             events: RefCell::new(mio::Events::with_capacity(1024)),
             registry,
             objects: RefCell::default(),
-            timers: RefCell::default(),
+            timers: RefCell::new(Timers::new()),
             deferred: RefCell::default(),
             read_buf: RefCell::new(vec![0u8; READ_BUFFER_SIZE].into_boxed_slice()),
             shared,
@@ -157,10 +158,16 @@ impl Reactor {
     }
 
     /// Runs `f` once after `delay`. Calls due at the same time run in the
-    /// order they were scheduled.
+    /// order they were scheduled. A deadline more than about 584 years after
+    /// the reactor was made is `InvalidArgument`.
     pub fn call_later(&self, delay: Duration, f: impl FnOnce(&Reactor) + 'static) -> Result<DelayedCall> {
-        let h = self.core.timers.borrow_mut().schedule(delay, Box::new(f)).ok_or(Error::InvalidArgument)?;
+        let h = self.schedule(delay, TimerCallback::Boxed(Box::new(f)))?;
         Ok(DelayedCall::new(&self.core, h))
+    }
+
+    /// `call_later` for any kind of callback; returns the table handle.
+    pub(crate) fn schedule(&self, delay: Duration, callback: TimerCallback) -> Result<Handle> {
+        self.core.timers.borrow_mut().schedule(delay, callback).ok_or(Error::InvalidArgument)
     }
 
     /// The epoll descriptor: when it polls readable, `run_once(Some(0))`
@@ -172,11 +179,10 @@ impl Reactor {
     /// How long the loop may sleep before a delayed call is due (`None` when
     /// none is pending). For embedding: the foreign loop's timeout.
     pub fn next_timeout(&self) -> Option<Duration> {
-        let now = Instant::now();
         if !self.core.deferred.borrow().is_empty() {
             return Some(Duration::ZERO);
         }
-        self.core.timers.borrow_mut().next_deadline().map(|d| d.saturating_duration_since(now))
+        self.core.timers.borrow().until_next()
     }
 
     /// Number of live objects (transports, listening ports) the loop owns.
@@ -215,12 +221,10 @@ impl Core {
 
     fn turn(self: &Rc<Self>, timeout: Option<Duration>) -> Result<()> {
         self.turns.set(self.turns.get().wrapping_add(1));
-        let now = Instant::now();
         let mut wait = timeout;
         if !self.deferred.borrow().is_empty() || self.shared.has_calls.load(Ordering::Acquire) {
             wait = Some(Duration::ZERO);
-        } else if let Some(deadline) = self.timers.borrow_mut().next_deadline() {
-            let until = deadline.saturating_duration_since(now);
+        } else if let Some(until) = self.timers.borrow().until_next() {
             wait = Some(wait.map_or(until, |w| w.min(until)));
         }
         let mut events = self.events.borrow_mut();
@@ -266,18 +270,16 @@ impl Core {
     }
 
     fn run_timers(self: &Rc<Self>) {
-        let now = Instant::now();
-        let mark = self.timers.borrow().turn_mark();
-        let mut held = Vec::new();
+        let turn = self.timers.borrow().begin_turn();
         let view = Reactor::view(self);
         loop {
-            let due = self.timers.borrow_mut().pop_due(now, mark, &mut held);
+            let due = self.timers.borrow_mut().pop_due(turn);
             match due {
-                Some(callback) => callback(&view),
+                Some(callback) => callback.run(&view),
                 None => break,
             }
         }
-        self.timers.borrow_mut().restore(&mut held);
+        self.timers.borrow_mut().end_turn();
     }
 
     fn run_deferred(self: &Rc<Self>) {
@@ -363,7 +365,8 @@ impl Core {
         delay: Duration,
         f: impl FnOnce(&Rc<Core>) + 'static,
     ) -> Option<Handle> {
-        self.timers.borrow_mut().schedule(delay, Box::new(move |r: &Reactor| f(&r.core)))
+        let callback = TimerCallback::Boxed(Box::new(move |r: &Reactor| f(&r.core)));
+        self.timers.borrow_mut().schedule(delay, callback)
     }
 
     /// Closes everything and delivers the final callbacks (what dropping the
