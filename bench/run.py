@@ -92,7 +92,7 @@ def build():
     os.makedirs(B, exist_ok=True)
     for name, (src, libs) in C_PEERS.items():
         out, src = os.path.join(B, name), os.path.join("bench/peers", src)
-        deps = [src, "bench/peers/pattern.h"] + [l for l in libs if l.endswith(".a")]
+        deps = [src, "bench/peers/pattern.h", "bench/peers/ballast.h"] + [l for l in libs if l.endswith(".a")]
         if os.path.exists(out) and all(os.path.getmtime(out) >= os.path.getmtime(os.path.join(ROOT, d)) for d in deps):
             continue
         run(["cc"] + CFLAGS + [src] + libs + ["-o", out])
@@ -264,6 +264,10 @@ def workloads():
          program_measure(lambda p: [os.path.join(B, "timers_marline" if p == "marline" else "timers_uv"), str(n_timers)])),
         ("spawn", f"spawn rate: {n_spawn} x sh -c 'echo hello; exit 42', 64 in flight", "spawns/s", True, list(spawn),
          program_measure(lambda p: spawn[p] + [str(n_spawn), "64"])),
+        # The same with a large parent (ballast.h): what fork's page-table
+        # copy costs a big program embedding the library.
+        ("spawn-big", f"spawn rate with a 1 GiB parent: {n_spawn} x sh -c 'echo hello; exit 42', 64 in flight", "spawns/s", True, uv,
+         program_measure(lambda p: spawn[p] + [str(n_spawn), "64", "1024"])),
         ("idle", f"idle memory, {n_idle} conns (RSS per conn)", "B/conn", False, echo, idle_measure(n_idle)),
         ("telnet-plain", "telnet parse, plain data", "MiB/s", True, ["marline", "libtelnet"],
          program_measure(lambda p: tel[p] + ["plain", str(n_telnet), str(telnet_reps)])),

@@ -1,15 +1,16 @@
-/* spawn_marline COUNT PARALLEL: runs COUNT x `sh -c 'echo hello; exit 42'`
+/* spawn_marline COUNT PARALLEL [BALLAST_MIB]: runs COUNT x `sh -c 'echo hello; exit 42'`
  * through reactor_spawn_process, at most PARALLEL at a time, stdout piped
  * (child fd 1 from the child, fd 2 inherited, no stdin). A child counts as
  * done at process_ended: EOF on its stdout and its exit status both seen.
  * Checks every child wrote exactly "hello\n" and exited with code 42;
- * prints spawns per second over the whole. */
+ * prints spawns per second over the whole. BALLAST_MIB: see ballast.h. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "marline.h"
+#include "ballast.h"
 #include "pattern.h"
 
 #define EXPECT "hello\n"
@@ -72,10 +73,11 @@ static void on_ended(transport_t *t, const marline_reason_t *reason, void *user)
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) return 2;
+    if (argc != 3 && argc != 4) return 2;
     count = atol(argv[1]);
     long parallel = atol(argv[2]);
     if (count <= 0 || parallel <= 0) return 2;
+    ballast(argc == 4 ? argv[3] : NULL);
     proto.child_data_received = on_data;
     proto.process_ended = on_ended;
     if (reactor_new(&reactor) != MARLINE_OK) return 1;

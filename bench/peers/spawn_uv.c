@@ -1,14 +1,16 @@
-/* spawn_uv COUNT PARALLEL: the libuv equivalent of spawn_marline: uv_spawn
+/* spawn_uv COUNT PARALLEL [BALLAST_MIB]: the libuv equivalent of spawn_marline: uv_spawn
  * of `sh -c 'echo hello; exit 42'` with a uv_pipe_t for stdout (stdin
  * ignored, stderr inherited), at most PARALLEL at a time. A child counts as
  * done once both EOF on its pipe and its exit callback have been seen, then
- * both handles are closed and the next child is spawned. Same checks. */
+ * both handles are closed and the next child is spawned. Same checks.
+ * BALLAST_MIB: see ballast.h. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "ballast.h"
 #include "pattern.h"
 
 #define EXPECT "hello\n"
@@ -107,10 +109,11 @@ static void spawn_one(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) return 2;
+    if (argc != 3 && argc != 4) return 2;
     count = atol(argv[1]);
     long parallel = atol(argv[2]);
     if (count <= 0 || parallel <= 0) return 2;
+    ballast(argc == 4 ? argv[3] : NULL);
     loop = uv_default_loop();
     uint64_t t0 = mono_ns();
     for (long i = 0; i < parallel && i < count; i++) spawn_one();

@@ -42,6 +42,8 @@ pub use bridge::{Bridge, BridgeHandler};
 #[doc(hidden)]
 pub use reap::force_sigchld_reaping;
 pub use signals::{signal_name, signal_number};
+#[doc(hidden)]
+pub use spawn::force_fork_spawn;
 pub use spawn::{ChildFd, ProcessSpec};
 pub(crate) use spawn::MAX_CHILD_FDS;
 pub(crate) use transport::ProcessTransport;
