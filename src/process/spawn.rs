@@ -330,7 +330,7 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
     envp.push(std::ptr::null());
     // check_fd_map bounds a map, and a pty makes 3 moves: the child's
     // scratch array (see `child`) holds them all.
-    debug_assert!(moves.len() <= MAX_CHILD_FDS);
+    assert!(moves.len() <= MAX_CHILD_FDS, "fd map larger than the child can hold");
     let plan = Plan { path, argv, envp, cwd, moves, targets, pty_slave, err_fd: err_w.as_raw_fd() };
 
     let pid = start_child(&plan)?;
