@@ -601,7 +601,10 @@ typedef struct marline_protocol_t {
   void (*read_connection_lost)(struct transport_t *t, void *user);
   // Our sending side was shut down (half-close protocols only).
   void (*write_connection_lost)(struct transport_t *t, void *user);
-  // TCP urgent data arrived, in its place in the stream.
+  // TCP urgent data arrived, in its place in the stream. NULL: urgent
+  // data is not wanted, and bulk reads skip the urgent-mark check (a
+  // system call per 64 KiB; an urgent byte arriving during them may be
+  // dropped — the normal stream is unaffected).
   void (*urgent_data_received)(struct transport_t *t, const uint8_t *data, size_t len, void *user);
 } marline_protocol_t;
 

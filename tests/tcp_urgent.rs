@@ -1,7 +1,9 @@
 //! TCP urgent (out-of-band) data in both directions.
 mod common;
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
+use std::rc::Rc;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -179,5 +181,47 @@ fn urgent_byte_sent_before_the_connection_was_accepted() {
         }
         want.push(Ev::Lost(marline::ReasonKind::Done));
         assert_eq!(*log.borrow(), want, "before {before:?}, after {after:?}");
+    }
+}
+
+/// A protocol that opts out of urgent data (no mark checks before bulk
+/// reads): the normal stream is exact and nothing stalls, wherever in the
+/// bulk the urgent byte lands. (One urgent byte per connection: TCP keeps
+/// one mark, and an unread urgent byte superseded by a newer one becomes
+/// normal data, whoever reads.)
+#[test]
+fn opting_out_of_urgent_data_leaves_the_stream_exact() {
+    struct Bulk(Rc<RefCell<Vec<u8>>>);
+    impl marline::Protocol for Bulk {
+        fn data_received(&mut self, _t: &marline::Transport, data: &[u8]) {
+            self.0.borrow_mut().extend_from_slice(data);
+        }
+        fn receives_urgent_data(&self) -> bool {
+            false
+        }
+    }
+    for round in 0..5u64 {
+        let r = Reactor::new().unwrap();
+        let got: Rc<RefCell<Vec<u8>>> = Default::default();
+        let l = std_listener(None);
+        let _t = r.connect_tcp("127.0.0.1", port_of(&l), None, Box::new(Bulk(got.clone()))).unwrap();
+        let (peer, _) = l.accept().unwrap();
+        let big = pattern((1 << 20) + (round as usize) * 4099, round);
+        let b2 = big.clone();
+        let writer = std::thread::spawn(move || {
+            let mut peer = peer;
+            let at = 100_000 + round as usize * 190_000;
+            peer.write_all(&b2[..at]).unwrap();
+            send_oob(&peer, b'!');
+            peer.write_all(&b2[at..]).unwrap();
+            peer.write_all(b"end").unwrap();
+        });
+        let mut want = big;
+        want.extend_from_slice(b"end");
+        run_until(&r, || got.borrow().len() >= want.len() && writer.is_finished());
+        writer.join().unwrap();
+        let g = got.borrow();
+        let first = g.iter().zip(want.iter()).position(|(a, b)| a != b);
+        assert!(*g == want, "round {round}: the normal stream differs: {} vs {} bytes, first difference at {first:?}", g.len(), want.len());
     }
 }

@@ -29,7 +29,10 @@ pub struct marline_protocol_t {
     pub read_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
     /// Our sending side was shut down (half-close protocols only).
     pub write_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
-    /// TCP urgent data arrived, in its place in the stream.
+    /// TCP urgent data arrived, in its place in the stream. NULL: urgent
+    /// data is not wanted, and bulk reads skip the urgent-mark check (a
+    /// system call per 64 KiB; an urgent byte arriving during them may be
+    /// dropped — the normal stream is unaffected).
     pub urgent_data_received: Option<unsafe extern "C" fn(t: *mut transport_t, data: *const u8, len: usize, user: *mut c_void)>,
 }
 
@@ -105,6 +108,10 @@ impl Protocol for CProtocol {
 
     fn half_close(&self) -> bool {
         self.table.read_connection_lost.is_some() || self.table.write_connection_lost.is_some()
+    }
+
+    fn receives_urgent_data(&self) -> bool {
+        self.table.urgent_data_received.is_some()
     }
 
     fn read_connection_lost(&mut self, t: &Transport) {

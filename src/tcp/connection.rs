@@ -125,11 +125,14 @@ pub(crate) struct TcpConnection {
     producer: ProducerSlot,
     user: Cell<usize>,
     half_close: bool,
+    /// The protocol handles urgent data (see Protocol::receives_urgent_data).
+    urgent: bool,
 }
 
 impl TcpConnection {
     fn new(protocol: Box<dyn Protocol>, socket: Option<Socket>, phase: Phase) -> TcpConnection {
         let half_close = protocol.half_close();
+        let urgent = protocol.receives_urgent_data();
         TcpConnection {
             handle: Cell::new(None),
             state: RefCell::new(State {
@@ -153,6 +156,7 @@ impl TcpConnection {
             producer: ProducerSlot::default(),
             user: Cell::new(0),
             half_close,
+            urgent,
         }
     }
 
@@ -363,8 +367,10 @@ impl TcpConnection {
             // continuation, or after a full buffer) checks the mark first —
             // unless the FIN was reported: nothing arrives after it, and the
             // report that carried it had EPOLLPRI set if urgent data was
-            // unread, so urgent_pending already tells.
-            if !urgent_pending && !fin_seen && (i > 0 || !fresh) && matches!(sys::at_mark(fd), Ok(true)) {
+            // unread, so urgent_pending already tells. A protocol without
+            // urgent data does not pay for the check at all.
+            let may_be_at_mark = self.urgent && !urgent_pending && !fin_seen && (i > 0 || !fresh);
+            if may_be_at_mark && matches!(sys::at_mark(fd), Ok(true)) {
                 self.state.borrow_mut().urgent_pending = true;
                 urgent_pending = true;
             }

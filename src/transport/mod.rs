@@ -46,6 +46,15 @@ pub trait Protocol {
     fn half_close(&self) -> bool {
         false
     }
+    /// Opt out of urgent data. A protocol that does not handle it returns
+    /// false: a TCP connection then skips the urgent-mark check (one system
+    /// call) before each read that does not directly follow a readiness
+    /// report — once per 64 KiB of bulk data — and an urgent byte arriving
+    /// in the middle of such reads may then be dropped instead of passed
+    /// to `urgent_data_received`. The normal stream is the same either way.
+    fn receives_urgent_data(&self) -> bool {
+        true
+    }
     /// The peer closed its sending side; we may keep writing.
     fn read_connection_lost(&mut self, _t: &Transport) {}
     /// Our sending side was shut down after the queue drained.
