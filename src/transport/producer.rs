@@ -7,10 +7,10 @@ use super::{Producer, Transport, DEFAULT_HIGH_WATER};
 use crate::error::{Error, Result};
 use crate::reactor::Core;
 
-/// The registered producer of a transport, and its pause state. Boxed and
-/// created on first use: most connections never have a producer, and this
-/// keeps them 8 bytes lighter instead of 40. The transport's own reading
-/// as its producer needs no box: one byte of state.
+/// The registered producer of a transport, and its pause state. The state
+/// of a producer object is boxed and created on first use (most connections
+/// never have one: the slot stays at 16 bytes instead of 48); the
+/// transport's own reading as its producer needs no box, only one byte.
 #[derive(Default)]
 pub(crate) struct ProducerSlot {
     inner: OnceCell<Box<Inner>>,
