@@ -22,6 +22,7 @@ import os
 import platform
 import resource
 import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -432,6 +433,9 @@ def chart(rows, peers):
                 rel.append("-" if not v else f"{(v / best if r['higher_is_better'] else best / v):.3f}")
             f.write(f'"{r["id"]}" ' + " ".join(rel) + "\n")
     png = os.path.join(OUT, "latest.png")
+    if shutil.which("gnuplot") is None:
+        log("no chart: gnuplot is not installed (optional; apt-get install gnuplot-nox for latest.png)")
+        return
     plot = "\n".join([
         "set terminal pngcairo size 1400,600 noenhanced" if has_cairo() else "set terminal png size 1400,600 noenhanced",
         f"set output '{png}'",
