@@ -112,3 +112,27 @@ fn state_goes_from_established_to_close_wait_when_the_peer_closes() {
     assert_eq!(s.status().unwrap().state, TcpState::Closed);
     assert_eq!(s.send(b"x", true, false), Err(Error::Terminated));
 }
+
+/// Sends 3000 bytes, waits until all are acknowledged, and returns
+/// bytes_acked; then closes and returns it again (the FIN counted).
+fn acked_after_3000_then_close(s: &TcpStream, peer: &mut PlainStream) -> (u64, u64) {
+    s.send(&[1u8; 3000], true, false).unwrap();
+    assert_eq!(read_exact(peer, 3000).len(), 3000);
+    eventually("all acknowledged", || s.status().unwrap().unacked_bytes == 0);
+    let data = s.status().unwrap().bytes_acked;
+    s.close(FIVE).unwrap();
+    (data, s.status().unwrap().bytes_acked)
+}
+
+#[test]
+fn bytes_acked_counts_data_and_our_fin_only_after_an_active_or_a_passive_open() {
+    // Header: "bytes the peer acknowledged (our FIN counts as one)". The
+    // kernel's tcpi_bytes_acked also counts our SYN after an active open
+    // (issue 13 item 6: 3000 read as 3001); both opens must read alike.
+    let (active, mut a_peer) = connected_pair();
+    assert_eq!(active.status().unwrap().bytes_acked, 0, "nothing sent yet");
+    assert_eq!(acked_after_3000_then_close(&active, &mut a_peer), (3000, 3001), "active open");
+    let (passive, mut p_peer) = accepted_pair();
+    assert_eq!(passive.status().unwrap().bytes_acked, 0, "nothing sent yet");
+    assert_eq!(acked_after_3000_then_close(&passive, &mut p_peer), (3000, 3001), "passive open");
+}

@@ -166,7 +166,9 @@ pub struct tcp_stream_status_t {
     /// Send progress: bytes sent (retransmissions included), the send
     /// sequence number relative to the initial one.
     pub bytes_sent: u64,
-    /// Send progress: bytes the peer acknowledged (our FIN counts as one).
+    /// Send progress: bytes the peer acknowledged: our data, and our FIN
+    /// as one. The SYN is not counted, after an active open as after a
+    /// passive one.
     pub bytes_acked: u64,
     /// Receive progress: bytes received in order, the receive sequence
     /// number relative to the peer's initial one (the peer's FIN counts

@@ -243,10 +243,10 @@ impl TcpStream {
             if st.dead || st.freed {
                 return Err(Error::StaleHandle);
             }
-            st.sock.clone()
+            st.sock.clone().map(|s| (s, st.acked_base))
         };
         match sock {
-            Some(sock) => status::read(&sock),
+            Some((sock, acked_base)) => status::read(&sock, acked_base),
             None => Ok(Status::closed()),
         }
     }

@@ -130,11 +130,20 @@ impl Engine {
         }
     }
 
-    /// Makes `sock` the stream's connection.
+    /// Makes the accepted `sock` the stream's connection.
     fn adopt(&self, core: &Rc<Core>, sock: Socket) -> Result<()> {
         register(core, self, sock.as_raw_fd(), CONNECTION)?;
+        self.established(Arc::new(sock));
+        Ok(())
+    }
+
+    /// `sock` is connected: it is the stream's connection from now on.
+    /// The kernel's bytes_acked already counts our SYN after an active
+    /// open (the SYN-ACK acknowledges it) and nothing after a passive one;
+    /// status subtracts what it counts now, so both start at 0.
+    fn established(&self, sock: Arc<Socket>) {
         let local = sock.local_addr().ok().and_then(|a| a.as_socket());
-        let sock = Arc::new(sock);
+        let acked_base = super::status::bytes_acked(&sock).unwrap_or(0);
         {
             let mut st = self.st.borrow_mut();
             st.conn = Some(sock.clone());
@@ -143,8 +152,8 @@ impl Engine {
         self.shared.update(|p| {
             p.sock = Some(sock);
             p.local = local;
+            p.acked_base = acked_base;
         });
-        Ok(())
     }
 
     /// Connects from `local_port` to the first of `targets` that answers.
@@ -212,17 +221,7 @@ impl Engine {
         };
         match error {
             None => {
-                drop(sock);
-                let conn = self.st.borrow_mut().conn.take();
-                if let Some(conn) = conn {
-                    let local = conn.local_addr().ok().and_then(|a| a.as_socket());
-                    self.st.borrow_mut().conn = Some(conn.clone());
-                    self.st.borrow_mut().phase = Phase::Open;
-                    self.shared.update(|p| {
-                        p.sock = Some(conn);
-                        p.local = local;
-                    });
-                }
+                self.established(sock);
                 self.finish(Ok(Reply::Done));
             }
             Some(e) => {

@@ -39,6 +39,8 @@ pub(crate) struct Public {
     pub passive: Passive,
     /// The connected socket, for status calls made off the engine thread.
     pub sock: Option<Arc<Socket>>,
+    /// The kernel's bytes_acked when the connection was established.
+    pub acked_base: u64,
     /// This side's address: the listening one during a passive open.
     pub local: Option<SocketAddr>,
     /// Answers by ticket, with the errno recorded on the engine thread.
@@ -73,6 +75,7 @@ impl Shared {
             state: Mutex::new(Public {
                 passive: Passive::Idle,
                 sock: None,
+                acked_base: 0,
                 local: None,
                 replies: Vec::new(),
                 next_ticket: 1,
