@@ -410,10 +410,13 @@ pub unsafe extern "C" fn tcp_stream_send(stream: *mut tcp_stream_t, buf: *const 
 
 /// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
 /// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
-/// writes its length to `*len`. Urgent data comes first and is never
-/// merged with normal data: `*urgent` is true for data before the urgent
-/// mark, `*mark` is true for the piece that is the urgent byte itself (the
-/// last byte of the urgent data, returned alone). At the peer's end of
+/// writes its length to `*len`. Urgent data (everything up to the urgent
+/// mark) comes first and is never merged with normal data. As in MacTCP,
+/// "the first call returning urgent data will have the urgent flag set,
+/// the last will have the mark flag set": `*urgent` is true for the first
+/// piece of it only, `*mark` for the last, which is the urgent byte itself
+/// (the last byte of the urgent data, returned alone); pieces between have
+/// neither, and a lone urgent byte has both. At the peer's end of
 /// stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
 /// on success.
 ///

@@ -71,6 +71,9 @@ pub(super) struct State {
     pub data_notified: bool,
     /// URGENT was sent for the urgent mark not yet read.
     pub urgent_notified: bool,
+    /// A rcv returned the first piece of the urgent data not yet read up
+    /// to its mark (that piece had the urgent flag; the next ones do not).
+    pub urgent_returned: bool,
     /// The peer's end of stream has been reached (CLOSING was sent).
     pub peer_done: bool,
     /// close() was called: our side is shut down.
@@ -177,6 +180,7 @@ impl Engine {
                 deadline: None,
                 data_notified: false,
                 urgent_notified: false,
+                urgent_returned: false,
                 peer_done: false,
                 write_closed: false,
                 close_done: false,

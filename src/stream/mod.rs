@@ -69,9 +69,13 @@ use shared::{Passive, Reply, Shared};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     pub data: Vec<u8>,
-    /// The data is urgent data (it precedes the urgent mark).
+    /// This is the first piece of urgent data (MacTCP: "the first call
+    /// returning urgent data will have the urgent flag set"); the pieces
+    /// after it up to the mark have it clear.
     pub urgent: bool,
-    /// The data ends at the urgent mark: it is the urgent byte itself.
+    /// This is the last piece of urgent data: the urgent byte itself, at
+    /// the urgent mark ("the last will have the mark flag set"). A single
+    /// urgent byte is both first and last: urgent and mark.
     pub mark: bool,
 }
 

@@ -65,6 +65,7 @@ impl Engine {
         st.phase = phase;
         st.data_notified = false;
         st.urgent_notified = false;
+        st.urgent_returned = false;
         st.peer_done = false;
         st.write_closed = false;
         st.close_done = false;

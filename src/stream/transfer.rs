@@ -18,7 +18,9 @@ const MAX_PIECE: usize = 64 * 1024;
 
 /// One read from the socket.
 enum Read {
-    Piece { bytes: Vec<u8>, urgent: bool, mark: bool },
+    /// `in_urgent`: the bytes are urgent data (they precede the mark);
+    /// `mark`: they are the urgent byte itself.
+    Piece { bytes: Vec<u8>, in_urgent: bool, mark: bool },
     WouldBlock,
     Eof,
 }
@@ -27,17 +29,17 @@ enum Read {
 /// Linux keeps the urgent byte in line; POLLPRI says urgent data is
 /// outstanding; SIOCATMARK is true when the next byte is the urgent byte
 /// (the last byte of the urgent data); a read stops just before it. So:
-/// urgent outstanding and not at the mark → the piece before it (urgent);
-/// at the mark → that byte alone (urgent and mark).
+/// urgent outstanding and not at the mark → the piece before it;
+/// at the mark → that byte alone.
 fn read_piece(fd: RawFd, cap: usize) -> io::Result<Read> {
-    let urgent = sys::urgent_pending(fd)?;
-    let mark = urgent && sys::at_mark(fd)?;
+    let in_urgent = sys::urgent_pending(fd)?;
+    let mark = in_urgent && sys::at_mark(fd)?;
     let mut bytes = vec![0u8; if mark { 1 } else { cap.min(MAX_PIECE) }];
     match sys::recv(fd, &mut bytes, libc::MSG_DONTWAIT) {
         Ok(0) => Ok(Read::Eof),
         Ok(n) => {
             bytes.truncate(n);
-            Ok(Read::Piece { bytes, urgent, mark })
+            Ok(Read::Piece { bytes, in_urgent, mark })
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::WouldBlock),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Read::WouldBlock),
@@ -137,15 +139,19 @@ impl Engine {
             _ => return,
         };
         match read_piece(fd, cap) {
-            Ok(Read::Piece { bytes, urgent, mark }) => {
-                let first_urgent = {
+            Ok(Read::Piece { bytes, in_urgent, mark }) => {
+                // Seed: "The first call returning urgent data will have the
+                // urgent flag set, the last will have the mark flag set."
+                let (first_urgent, urgent) = {
                     let mut st = self.st.borrow_mut();
                     st.data_notified = false;
-                    let first = urgent && !st.urgent_notified;
-                    if urgent {
+                    let notify = in_urgent && !st.urgent_notified;
+                    let urgent = in_urgent && !st.urgent_returned;
+                    if in_urgent {
                         st.urgent_notified = !mark;
+                        st.urgent_returned = !mark;
                     }
-                    first
+                    (notify, urgent)
                 };
                 self.finish(Ok(Reply::Data { bytes, urgent, mark }));
                 if first_urgent {
