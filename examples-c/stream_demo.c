@@ -92,7 +92,8 @@ int main(void) {
     marline_status_t s = tcp_stream_new(&server);
     if (s != MARLINE_OK) return fail("tcp_stream_new", s);
     tcp_stream_set_asr(server, asr, (void *)"server");
-    s = tcp_stream_passive_open(server, 0);
+    /* Loopback only: nothing outside this host can connect. */
+    s = tcp_stream_passive_open_on(server, "127.0.0.1", 0);
     if (s != MARLINE_OK) return fail("passive open", s);
     port = port_of(server);
     printf("server: passive open on port %d (returned at once)\n", port);

@@ -422,9 +422,10 @@ typedef struct reactor_t reactor_t;
 // calls fail with MARLINE_ERR_REENTRANT.
 //
 // Methods: tcp_stream_new, tcp_stream_free, tcp_stream_set_asr,
-// tcp_stream_passive_open, tcp_stream_wait, tcp_stream_isdone,
-// tcp_stream_get_sock_name, tcp_stream_active_open, tcp_stream_send,
-// tcp_stream_rcv, tcp_stream_close, tcp_stream_abort, tcp_stream_status.
+// tcp_stream_passive_open_on, tcp_stream_passive_open, tcp_stream_wait,
+// tcp_stream_isdone, tcp_stream_get_sock_name, tcp_stream_active_open,
+// tcp_stream_send, tcp_stream_rcv, tcp_stream_close, tcp_stream_abort,
+// tcp_stream_status.
 typedef struct tcp_stream_t tcp_stream_t;
 
 // A transport: one connection. Owned by its reactor; dead after its
@@ -574,7 +575,9 @@ typedef struct tcp_stream_status_t {
   // Send progress: bytes sent (retransmissions included), the send
   // sequence number relative to the initial one.
   uint64_t bytes_sent;
-  // Send progress: bytes the peer acknowledged (our FIN counts as one).
+  // Send progress: bytes the peer acknowledged: our data, and our FIN
+  // as one. The SYN is not counted, after an active open as after a
+  // passive one.
   uint64_t bytes_acked;
   // Receive progress: bytes received in order, the receive sequence
   // number relative to the peer's initial one (the peer's FIN counts
@@ -1072,14 +1075,28 @@ enum marline_status_t tcp_stream_free(struct tcp_stream_t *stream);
 // with `user` until it is replaced or the stream is freed.
 enum marline_status_t tcp_stream_set_asr(struct tcp_stream_t *stream, tcp_stream_asr_t asr, void *user);
 
-// Waits for one incoming connection on `port` of every IPv4 interface (0
-// picks a free port: tcp_stream_get_sock_name tells which). Returns at
-// once; a port in use fails here with MARLINE_ERR_ADDRESS_IN_USE. Until
-// the open completes only tcp_stream_wait, tcp_stream_isdone and
-// tcp_stream_get_sock_name work; other calls fail with
-// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
-// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+// Waits for one incoming connection on `port` of every IPv4 interface:
+// tcp_stream_passive_open_on with interface "0.0.0.0". Prefer
+// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this
+// host should connect.
 enum marline_status_t tcp_stream_passive_open(struct tcp_stream_t *stream, int32_t port_number);
+
+// Waits for one incoming connection on `interface` and `port`.
+// `interface` is a literal address of this host: "127.0.0.1" or "::1"
+// (this host only), "0.0.0.0" or "" (every IPv4 interface), "::" (every
+// interface), or another local address. `port` 0 picks a free port
+// (tcp_stream_get_sock_name tells which). Returns at once; a port in use
+// fails here with MARLINE_ERR_ADDRESS_IN_USE, an unparsable interface or
+// an address not of this host with MARLINE_ERR_BAD_ADDRESS, a port outside
+// 0..65535 with MARLINE_ERR_INVALID_ARGUMENT, a NULL `interface` with
+// MARLINE_ERR_NULL_POINTER. Until the open completes only
+// tcp_stream_wait, tcp_stream_isdone and tcp_stream_get_sock_name work;
+// other calls fail with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr
+// then gets TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+//
+// # Safety
+// `interface` is NULL or a NUL-terminated string.
+enum marline_status_t tcp_stream_passive_open_on(struct tcp_stream_t *stream, const char *interface, int32_t port_number);
 
 // Blocks until the passive open completes, or `timeout_seconds` pass (0:
 // no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
@@ -1094,8 +1111,8 @@ enum marline_status_t tcp_stream_wait(struct tcp_stream_t *stream, double timeou
 enum marline_status_t tcp_stream_isdone(struct tcp_stream_t *stream, bool *done);
 
 // Writes this side's address to `*out` (free with marline_address_free):
-// during a passive open the listening address (0.0.0.0:port), then the
-// connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+// during a passive open the listening address (for example
+// 127.0.0.1:port), then the connection's. MARLINE_ERR_NOT_CONNECTED before any open.
 //
 // # Safety
 // `out` is NULL or writable.
@@ -1124,10 +1141,13 @@ enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t
 
 // Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
 // 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
-// writes its length to `*len`. Urgent data comes first and is never
-// merged with normal data: `*urgent` is true for data before the urgent
-// mark, `*mark` is true for the piece that is the urgent byte itself (the
-// last byte of the urgent data, returned alone). At the peer's end of
+// writes its length to `*len`. Urgent data (everything up to the urgent
+// mark) comes first and is never merged with normal data. As in MacTCP,
+// "the first call returning urgent data will have the urgent flag set,
+// the last will have the mark flag set": `*urgent` is true for the first
+// piece of it only, `*mark` for the last, which is the urgent byte itself
+// (the last byte of the urgent data, returned alone); pieces between have
+// neither, and a lone urgent byte has both. At the peer's end of
 // stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
 // on success.
 //

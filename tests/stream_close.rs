@@ -48,7 +48,7 @@ fn close_time_limit_gives_timed_out_and_ulp_timeout() {
     let s = TcpStream::new().unwrap();
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     c.set_recv_buffer_size(4096).unwrap();
     c.connect(&SocketAddr::from(([127, 0, 0, 1], port_of(&s))).into()).unwrap();

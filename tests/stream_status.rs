@@ -58,7 +58,7 @@ fn unread_bytes_follow_what_arrived_and_what_was_read() {
 /// opened stream, that does not read.
 pub fn slow_reader_pair() -> (TcpStream, PlainStream) {
     let s = TcpStream::new().unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     c.set_recv_buffer_size(4096).unwrap();
     c.connect(&SocketAddr::from(([127, 0, 0, 1], port_of(&s))).into()).unwrap();

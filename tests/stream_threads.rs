@@ -51,7 +51,7 @@ fn two_threads_each_with_its_own_stream_run_concurrently() {
 #[test]
 fn two_streams_talking_to_each_other_from_two_threads() {
     let server = TcpStream::new().unwrap();
-    server.passive_open(0).unwrap();
+    server.passive_open_on(localhost(0)).unwrap();
     let port = port_of(&server);
     let data: Vec<u8> = (0..500_000u32).map(|i| (i % 251) as u8).collect();
     std::thread::scope(|scope| {

@@ -146,7 +146,7 @@ fn urgent_send_puts_the_urgent_pointer_at_the_end_of_the_data() {
 #[test]
 fn urgent_between_two_marline_streams() {
     let server = marline::stream::TcpStream::new().unwrap();
-    server.passive_open(0).unwrap();
+    server.passive_open_on(localhost(0)).unwrap();
     let client = marline::stream::TcpStream::new().unwrap();
     client.active_open(0, "127.0.0.1", port_of(&server), FIVE).unwrap();
     server.wait(FIVE).unwrap();

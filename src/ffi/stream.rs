@@ -30,9 +30,10 @@ use crate::transport::Address;
 /// calls fail with MARLINE_ERR_REENTRANT.
 ///
 /// Methods: tcp_stream_new, tcp_stream_free, tcp_stream_set_asr,
-/// tcp_stream_passive_open, tcp_stream_wait, tcp_stream_isdone,
-/// tcp_stream_get_sock_name, tcp_stream_active_open, tcp_stream_send,
-/// tcp_stream_rcv, tcp_stream_close, tcp_stream_abort, tcp_stream_status.
+/// tcp_stream_passive_open_on, tcp_stream_passive_open, tcp_stream_wait,
+/// tcp_stream_isdone, tcp_stream_get_sock_name, tcp_stream_active_open,
+/// tcp_stream_send, tcp_stream_rcv, tcp_stream_close, tcp_stream_abort,
+/// tcp_stream_status.
 pub struct tcp_stream_t {
     _private: [u8; 0],
 }
@@ -312,16 +313,38 @@ pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_
     })
 }
 
-/// Waits for one incoming connection on `port` of every IPv4 interface (0
-/// picks a free port: tcp_stream_get_sock_name tells which). Returns at
-/// once; a port in use fails here with MARLINE_ERR_ADDRESS_IN_USE. Until
-/// the open completes only tcp_stream_wait, tcp_stream_isdone and
-/// tcp_stream_get_sock_name work; other calls fail with
-/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
-/// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+/// Waits for one incoming connection on `port` of every IPv4 interface:
+/// tcp_stream_passive_open_on with interface "0.0.0.0". Prefer
+/// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this
+/// host should connect.
 #[no_mangle]
 pub extern "C" fn tcp_stream_passive_open(stream: *mut tcp_stream_t, port_number: i32) -> marline_status_t {
     guard(|| stream_of(stream)?.passive_open(super::port_number(port_number)?))
+}
+
+/// Waits for one incoming connection on `interface` and `port`.
+/// `interface` is a literal address of this host: "127.0.0.1" or "::1"
+/// (this host only), "0.0.0.0" or "" (every IPv4 interface), "::" (every
+/// interface), or another local address. `port` 0 picks a free port
+/// (tcp_stream_get_sock_name tells which). Returns at once; a port in use
+/// fails here with MARLINE_ERR_ADDRESS_IN_USE, an unparsable interface or
+/// an address not of this host with MARLINE_ERR_BAD_ADDRESS, a port outside
+/// 0..65535 with MARLINE_ERR_INVALID_ARGUMENT, a NULL `interface` with
+/// MARLINE_ERR_NULL_POINTER. Until the open completes only
+/// tcp_stream_wait, tcp_stream_isdone and tcp_stream_get_sock_name work;
+/// other calls fail with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr
+/// then gets TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+///
+/// # Safety
+/// `interface` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_passive_open_on(stream: *mut tcp_stream_t, interface: *const c_char, port_number: i32) -> marline_status_t {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let interface = unsafe { c_str(interface) }?;
+        let local = crate::tcp::parse_interface(interface, super::port_number(port_number)?)?;
+        stream_of(stream)?.passive_open_on(local)
+    })
 }
 
 /// Blocks until the passive open completes, or `timeout_seconds` pass (0:
@@ -352,8 +375,8 @@ pub unsafe extern "C" fn tcp_stream_isdone(stream: *mut tcp_stream_t, done: *mut
 }
 
 /// Writes this side's address to `*out` (free with marline_address_free):
-/// during a passive open the listening address (0.0.0.0:port), then the
-/// connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+/// during a passive open the listening address (for example
+/// 127.0.0.1:port), then the connection's. MARLINE_ERR_NOT_CONNECTED before any open.
 ///
 /// # Safety
 /// `out` is NULL or writable.

@@ -31,7 +31,7 @@ pub(super) const CONNECTION: u8 = 1;
 
 /// A request from the caller's thread.
 pub(crate) enum Op {
-    PassiveOpen { port: u16 },
+    PassiveOpen { local: std::net::SocketAddr },
     ActiveOpen { local_port: u16, targets: Vec<std::net::SocketAddr>, timeout: Option<Duration> },
     Send { data: Vec<u8>, push: bool, urgent: bool },
     Rcv { cap: usize, timeout: Option<Duration> },
@@ -204,7 +204,7 @@ impl Engine {
             return self.shared.reply(ticket, Err(Error::StreamBusy));
         }
         let started = match op {
-            Op::PassiveOpen { port } => self.passive_open(core, port).map(|()| Some(Reply::Done)),
+            Op::PassiveOpen { local } => self.passive_open(core, local).map(|()| Some(Reply::Done)),
             Op::ActiveOpen { local_port, targets, timeout } => self.active_open(core, ticket, local_port, targets, timeout),
             Op::Send { data, push, urgent } => self.send(core, ticket, data, push, urgent),
             Op::Rcv { cap, timeout } => self.rcv(core, ticket, cap, timeout),

@@ -149,11 +149,19 @@ impl TcpStream {
         Ok(())
     }
 
-    /// Starts waiting for one incoming connection on `port` (every IPv4
-    /// interface; 0 picks a free port, see [`TcpStream::sock_name`]).
-    /// Returns at once; binding errors (a port in use) are reported here.
+    /// Starts waiting for one incoming connection on `port` of every IPv4
+    /// interface: [`TcpStream::passive_open_on`] with 0.0.0.0.
     pub fn passive_open(&self, port: u16) -> Result<()> {
-        self.call_done(Op::PassiveOpen { port })
+        self.passive_open_on(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)))
+    }
+
+    /// Starts waiting for one incoming connection on `local`: an address of
+    /// this host (127.0.0.1 or ::1 for this host only, 0.0.0.0 for every
+    /// IPv4 interface, :: for every interface) and a port (0 picks a free
+    /// one, see [`TcpStream::sock_name`]). Returns at once; binding errors
+    /// (a port in use, an address not of this host) are reported here.
+    pub fn passive_open_on(&self, local: SocketAddr) -> Result<()> {
+        self.call_done(Op::PassiveOpen { local })
     }
 
     /// Blocks until the passive open completes (`timeout` None = no

@@ -71,14 +71,14 @@ impl Engine {
         st.close_done = false;
     }
 
-    /// Listens on every IPv4 interface, `port` (0 = any free port), for one
-    /// connection. Binding errors are reported at once.
-    pub(super) fn passive_open(self: &Rc<Self>, core: &Rc<Core>, port: u16) -> Result<()> {
+    /// Listens on `local` (port 0 = any free port) for one connection.
+    /// Binding errors are reported at once.
+    pub(super) fn passive_open(self: &Rc<Self>, core: &Rc<Core>, local: SocketAddr) -> Result<()> {
         self.may_open()?;
-        let sock = Socket::new(Domain::IPV4, Type::STREAM.cloexec(), None)?;
+        let sock = Socket::new(Domain::for_address(local), Type::STREAM.cloexec(), None)?;
         sock.set_reuse_address(true)?;
         prepare(&sock)?;
-        sock.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+        sock.bind(&local.into())?;
         sock.listen(1)?;
         let local = sock.local_addr()?.as_socket();
         register(core, self, sock.as_raw_fd(), LISTENER)?;

@@ -154,7 +154,7 @@ static void test_session(void) {
     tcp_stream_new(&client);
     log.stream = server;
     CHECK_STATUS(tcp_stream_set_asr(server, record, &log), MARLINE_OK, "set_asr");
-    CHECK_STATUS(tcp_stream_passive_open(server, 0), MARLINE_OK, "passive open returns at once");
+    CHECK_STATUS(tcp_stream_passive_open_on(server, "127.0.0.1", 0), MARLINE_OK, "passive open returns at once");
     CHECK_STATUS(tcp_stream_isdone(server, &done), MARLINE_OK, "isdone during passive open");
     CHECK(!done, "passive open is pending");
     port = port_of(server);
@@ -228,9 +228,11 @@ static void test_failures(void) {
 
     tcp_stream_new(&a);
     tcp_stream_new(&b);
-    CHECK_STATUS(tcp_stream_passive_open(a, 0), MARLINE_OK, "passive open");
+    CHECK_STATUS(tcp_stream_passive_open_on(a, "127.0.0.1", 0), MARLINE_OK, "passive open");
     port = port_of(a);
-    CHECK_STATUS(tcp_stream_passive_open(b, port), MARLINE_ERR_ADDRESS_IN_USE, "passive open on a port in use");
+    CHECK_STATUS(tcp_stream_passive_open_on(b, "127.0.0.1", port), MARLINE_ERR_ADDRESS_IN_USE, "passive open on a port in use");
+    CHECK_STATUS(tcp_stream_passive_open_on(b, "not an address", 0), MARLINE_ERR_BAD_ADDRESS, "passive open on a bad address");
+    CHECK_STATUS(tcp_stream_passive_open_on(b, NULL, 0), MARLINE_ERR_NULL_POINTER, "passive open on NULL");
     CHECK_STATUS(tcp_stream_isdone(b, &done), MARLINE_OK, "isdone after the failed open");
     CHECK(done, "nothing pending after a failed open");
     CHECK_STATUS(tcp_stream_free(a), MARLINE_OK, "free with a passive open pending");
@@ -245,6 +247,27 @@ static void test_failures(void) {
     log_destroy(&log);
 }
 
+/* Issue 13 item 8: the passive open takes the local address, IPv6 too. */
+static void test_ipv6(void) {
+    static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    tcp_stream_t *server = NULL, *client = NULL;
+    tcp_stream_status_t st;
+    int port;
+    tcp_stream_new(&server);
+    tcp_stream_new(&client);
+    CHECK_STATUS(tcp_stream_passive_open_on(server, "::1", 0), MARLINE_OK, "passive open on ::1");
+    port = port_of(server);
+    CHECK_STATUS(tcp_stream_active_open(client, 0, "127.0.0.1", port, 5.0), MARLINE_ERR_REFUSED,
+                 "IPv4 to an IPv6 loopback listener is refused");
+    CHECK_STATUS(tcp_stream_active_open(client, 0, "::1", port, 5.0), MARLINE_OK, "active open to ::1");
+    CHECK_STATUS(tcp_stream_wait(server, 5.0), MARLINE_OK, "wait on ::1");
+    CHECK_STATUS(get_status(server, &st), MARLINE_OK, "status of the IPv6 connection");
+    CHECK(st.family == 6 && memcmp(st.local_host, loopback6, 16) == 0 && st.local_port == port, "local [::1]:port");
+    CHECK(memcmp(st.remote_host, loopback6, 16) == 0 && st.remote_port == port_of(client), "remote [::1]");
+    tcp_stream_free(server);
+    tcp_stream_free(client);
+}
+
 /* Two threads, each with its own stream pair, at the same time. */
 static void *echo_once(void *arg) {
     tcp_stream_t *server = NULL, *client = NULL;
@@ -255,7 +278,7 @@ static void *echo_once(void *arg) {
     *ok = 0;
     tcp_stream_new(&server);
     tcp_stream_new(&client);
-    if (tcp_stream_passive_open(server, 0) == MARLINE_OK &&
+    if (tcp_stream_passive_open_on(server, "127.0.0.1", 0) == MARLINE_OK &&
         tcp_stream_active_open(client, 0, "127.0.0.1", port_of(server), 5.0) == MARLINE_OK &&
         tcp_stream_wait(server, 5.0) == MARLINE_OK) {
         *ok = 1;
@@ -286,6 +309,7 @@ int main(void) {
     test_handles();
     test_session();
     test_failures();
+    test_ipv6();
     test_threads();
     return check_summary();
 }

@@ -40,7 +40,7 @@ pub fn port_of(s: &TcpStream) -> u16 {
 /// A marline stream (passive side) connected to a plain client socket.
 pub fn accepted_pair() -> (TcpStream, PlainStream) {
     let s = TcpStream::new().unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let peer = PlainStream::connect(("127.0.0.1", port_of(&s))).unwrap();
     s.wait(Some(Duration::from_secs(5))).unwrap();
     (s, peer)
@@ -92,7 +92,7 @@ pub fn accepted_pair_logged() -> (TcpStream, PlainStream, Events) {
     let s = TcpStream::new().unwrap();
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let peer = PlainStream::connect(("127.0.0.1", port_of(&s))).unwrap();
     s.wait(Some(Duration::from_secs(5))).unwrap();
     eventually("PASSIVE_OPEN_DONE", || !events(&log).is_empty());
