@@ -411,15 +411,21 @@ typedef struct reactor_t reactor_t;
 // A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
 // freed by tcp_stream_free; a freed handle is detected (every call then
 // returns MARLINE_ERR_STALE_HANDLE). Not bound to a thread: it may be used
-// from any one thread at a time; a second call made while one is blocked
-// fails with MARLINE_ERR_STREAM_BUSY (tcp_stream_abort and tcp_stream_free
-// excepted). Each stream has an engine thread of its own, on which its
-// notification routine (asr) runs.
+// from any thread. One receive (tcp_stream_rcv) and one send
+// (tcp_stream_send or tcp_stream_close) may be in progress at once, from
+// two threads; a second call of the same kind, or any call during
+// tcp_stream_active_open, fails with MARLINE_ERR_STREAM_BUSY.
+// tcp_stream_abort ends whatever is in progress; tcp_stream_free cancels
+// it. Each stream has two threads of its own: an engine thread that owns
+// the socket, and an asr thread on which its notification routine (asr)
+// runs.
 //
-// Inside the asr, tcp_stream_isdone, tcp_stream_get_sock_name,
-// tcp_stream_status, tcp_stream_set_asr and tcp_stream_free work;
-// tcp_stream_abort is carried out when the asr returns; the blocking
-// calls fail with MARLINE_ERR_REENTRANT.
+// "It is safe to do further calls from the asr" (MacTCP): every call
+// works inside the asr as it does elsewhere. A blocking call there blocks
+// the asr (notifications that come meanwhile are delivered after it
+// returns, in order) but never the stream: tcp_stream_abort from the asr
+// has taken effect when it returns, and tcp_stream_free from another
+// thread ends a call the asr is blocked in (MARLINE_ERR_STALE_HANDLE).
 //
 // Methods: tcp_stream_new, tcp_stream_free, tcp_stream_set_asr,
 // tcp_stream_passive_open_on, tcp_stream_passive_open, tcp_stream_wait,
@@ -526,9 +532,12 @@ typedef struct marline_producer_t {
 
 // A notification routine: receives the stream, the event, its detail
 // (a TCP_STREAM_REASON_* for TERMINATE, see each event otherwise) and the
-// user pointer given to tcp_stream_set_asr. It runs on the stream's engine
-// thread, never concurrently with another call of it for the same stream,
-// and never after tcp_stream_free has returned.
+// user pointer given to tcp_stream_set_asr. It runs on the stream's asr
+// thread, one notification at a time in the order they happened, never
+// concurrently with another call of it for the same stream, and never
+// after tcp_stream_free has returned. It may call any tcp_stream_*
+// function, on its own stream too. Events that happen while no routine is
+// set are dropped.
 typedef void (*tcp_stream_asr_t)(struct tcp_stream_t *stream, enum tcp_stream_event_t event, int32_t detail, void *user);
 
 // A stream's status record, filled by tcp_stream_status.
@@ -1062,16 +1071,21 @@ enum marline_status_t tcp_stream_new(struct tcp_stream_t **out);
 
 // Frees a stream: a pending passive open is cancelled, a connection is
 // closed (as close(2) does: FIN, or RST if data was left unread), a call
-// blocked in another thread returns MARLINE_ERR_STALE_HANDLE, and no asr
-// runs once this returns (it waits for a running one to finish). From
-// inside the stream's own asr it returns at once; no further asr follows.
-// The handle is stale afterwards.
+// blocked in another thread or in the asr returns
+// MARLINE_ERR_STALE_HANDLE, and no asr runs once this returns: it waits
+// for a running one to return (so an asr must not wait for the thread
+// that frees its stream). From inside the stream's own asr it returns
+// once the connection is closed, without waiting for that asr (its
+// caller); no further asr follows. The handle is stale afterwards.
 enum marline_status_t tcp_stream_free(struct tcp_stream_t *stream);
 
 // Sets the notification routine (NULL removes it) and its user pointer.
+// A call of the old routine that is running when it is replaced goes on
+// to its end with the old user pointer: this call does not wait for it
+// (tcp_stream_free does). Works from inside the asr.
 //
 // # Safety
-// `asr`, when not NULL, must be callable from the stream's engine thread
+// `asr`, when not NULL, must be callable from the stream's asr thread
 // with `user` until it is replaced or the stream is freed.
 enum marline_status_t tcp_stream_set_asr(struct tcp_stream_t *stream, tcp_stream_asr_t asr, void *user);
 
@@ -1164,8 +1178,10 @@ enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout
 enum marline_status_t tcp_stream_close(struct tcp_stream_t *stream, double timeout_seconds);
 
 // Resets the connection at once (RST), dropping queued data both ways; a
-// call blocked in another thread returns MARLINE_ERR_TERMINATED. The asr
-// gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT.
+// call blocked in another thread or in the asr returns
+// MARLINE_ERR_TERMINATED. The asr gets TERMINATE with
+// TCP_STREAM_REASON_ULP_ABORT. From inside the asr too, the connection is
+// gone when this returns.
 enum marline_status_t tcp_stream_abort(struct tcp_stream_t *stream);
 
 // Fills `*status` (see tcp_stream_status_t for the `size` rule). With no

@@ -3,7 +3,7 @@
 mod stream_util;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream as PlainStream};
+use std::net::{Shutdown, TcpStream as PlainStream};
 use std::time::Duration;
 
 use marline::stream::{Event, TcpState, TcpStream, TerminateReason};
@@ -52,18 +52,6 @@ fn unread_bytes_follow_what_arrived_and_what_was_read() {
     assert_eq!(s.status().unwrap().unread_bytes, 234);
     assert_eq!(s.rcv(1000, FIVE).unwrap().data.len(), 234);
     assert_eq!(s.status().unwrap().unread_bytes, 0);
-}
-
-/// A plain client with a tiny receive buffer, connected to a passively
-/// opened stream, that does not read.
-pub fn slow_reader_pair() -> (TcpStream, PlainStream) {
-    let s = TcpStream::new().unwrap();
-    s.passive_open_on(localhost(0)).unwrap();
-    let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    c.set_recv_buffer_size(4096).unwrap();
-    c.connect(&SocketAddr::from(([127, 0, 0, 1], port_of(&s))).into()).unwrap();
-    s.wait(FIVE).unwrap();
-    (s, PlainStream::from(c))
 }
 
 #[test]

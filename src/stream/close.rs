@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::codes::TerminateReason;
-use super::engine::{Engine, Pending, Phase};
+use super::engine::{Engine, Lane, Pending, Phase};
 use super::shared::Reply;
 use crate::error::{Error, Result};
 use crate::reactor::{Core, Reactor};
@@ -33,7 +33,7 @@ impl Engine {
     }
 
     fn closing(&self) -> bool {
-        matches!(self.st.borrow().pending, Some((_, Pending::Close)))
+        matches!(self.st.borrow_mut().op(Lane::Send), Some(Pending::Close))
     }
 
     fn poll_close(self: &Rc<Self>, core: &Rc<Core>) {
@@ -57,7 +57,7 @@ impl Engine {
         match sys::outq(fd) {
             Ok(0) => {
                 self.st.borrow_mut().close_done = true;
-                self.finish(Ok(Reply::Done));
+                self.finish(Lane::Send, Ok(Reply::Done));
                 if self.st.borrow().peer_done {
                     self.closed_both(core);
                 }

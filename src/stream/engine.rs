@@ -2,10 +2,16 @@
 //! stream's sockets. Callers' operations arrive through
 //! `Stopper::call_from_thread`; answers go back through [`Shared`].
 //!
+//! Operations run in two lanes, one operation each: receiving (rcv) and
+//! sending (send, close, and an active open, which also holds the
+//! receiving lane back). So one thread may receive while another sends,
+//! for example an asr receiving while the program is blocked in a send.
+//!
 //! The opening, transfer and closing operations live in their own files;
 //! this one holds the thread, the object the reactor dispatches to, and
 //! what every operation shares: replies, timers, termination and
-//! notifications.
+//! notifications. The engine never runs user code and never waits for
+//! another thread: notifications go to the asr thread's queue.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -52,7 +58,14 @@ pub(super) enum Phase {
     Gone(TerminateReason),
 }
 
-/// The operation the engine is working on (at most one; abort aside).
+/// Which operations may be in progress together: one in each lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lane {
+    Receive = 0,
+    Send = 1,
+}
+
+/// An operation the engine is working on.
 pub(super) enum Pending {
     Connect(super::open::Connect),
     Send { data: Vec<u8>, pos: usize, push: bool, urgent: bool },
@@ -60,13 +73,28 @@ pub(super) enum Pending {
     Close,
 }
 
+impl Pending {
+    fn lane(&self) -> Lane {
+        match self {
+            Pending::Rcv { .. } => Lane::Receive,
+            Pending::Connect(_) | Pending::Send { .. } | Pending::Close => Lane::Send,
+        }
+    }
+}
+
+/// An operation in progress: whose answer it is, and its time limit.
+pub(super) struct Call {
+    ticket: u64,
+    op: Pending,
+    deadline: Option<DelayedCall>,
+}
+
 pub(super) struct State {
     pub phase: Phase,
     pub listener: Option<Socket>,
     pub conn: Option<Arc<Socket>>,
-    pub pending: Option<(u64, Pending)>,
-    /// The time limit of the pending operation.
-    pub deadline: Option<DelayedCall>,
+    /// The operation in progress in each lane (indexed by [`Lane`]).
+    calls: [Option<Call>; 2],
     /// DATA_ARRIVAL was sent and no rcv has happened since.
     pub data_notified: bool,
     /// URGENT was sent for the urgent mark not yet read.
@@ -80,6 +108,13 @@ pub(super) struct State {
     pub write_closed: bool,
     /// close() completed: everything we sent, FIN included, is acknowledged.
     pub close_done: bool,
+}
+
+impl State {
+    /// The operation in progress in `lane`, if any.
+    pub fn op(&mut self, lane: Lane) -> Option<&mut Pending> {
+        self.calls[lane as usize].as_mut().map(|c| &mut c.op)
+    }
 }
 
 pub(crate) struct Engine {
@@ -176,8 +211,7 @@ impl Engine {
                 phase: Phase::Idle,
                 listener: None,
                 conn: None,
-                pending: None,
-                deadline: None,
+                calls: [None, None],
                 data_notified: false,
                 urgent_notified: false,
                 urgent_returned: false,
@@ -193,14 +227,7 @@ impl Engine {
 
     fn start(self: &Rc<Self>, core: &Rc<Core>, ticket: u64, op: Op) {
         crate::error::set_last_os_error(0); // replies carry this thread's errno
-        if let Op::Abort = op {
-            let result = self.abort(core);
-            if ticket != 0 {
-                self.shared.reply(ticket, result); // 0: queued from the asr, nobody waits
-            }
-            return;
-        }
-        if self.st.borrow().pending.is_some() {
+        if self.conflicts(&op) {
             return self.shared.reply(ticket, Err(Error::StreamBusy));
         }
         let started = match op {
@@ -209,13 +236,28 @@ impl Engine {
             Op::Send { data, push, urgent } => self.send(core, ticket, data, push, urgent),
             Op::Rcv { cap, timeout } => self.rcv(core, ticket, cap, timeout),
             Op::Close { timeout } => self.close(core, ticket, timeout),
-            Op::Abort => unreachable!("handled above"),
+            Op::Abort => self.abort(core).map(Some),
         };
         // Ok(None): answered already or pending; Ok(Some)/Err: answer now.
         match started {
             Ok(None) => {}
             Ok(Some(reply)) => self.shared.reply(ticket, Ok(reply)),
             Err(e) => self.shared.reply(ticket, Err(e)),
+        }
+    }
+
+    /// Whether `op` must wait for an operation in progress: opening needs
+    /// both lanes free, rcv the receiving one, send and close the sending
+    /// one; nothing runs beside an active open. Abort always runs.
+    fn conflicts(&self, op: &Op) -> bool {
+        let st = self.st.borrow();
+        let [receiving, sending] = [&st.calls[Lane::Receive as usize], &st.calls[Lane::Send as usize]];
+        let connecting = matches!(sending, Some(Call { op: Pending::Connect(_), .. }));
+        match op {
+            Op::Abort => false,
+            Op::PassiveOpen { .. } | Op::ActiveOpen { .. } => receiving.is_some() || sending.is_some(),
+            Op::Rcv { .. } => receiving.is_some() || connecting,
+            Op::Send { .. } | Op::Close { .. } => sending.is_some(),
         }
     }
 
@@ -233,7 +275,8 @@ impl Engine {
         }
     }
 
-    /// Makes `pending` the operation in progress, limited by `timeout`.
+    /// Makes `pending` the operation in progress in its lane, limited by
+    /// `timeout`.
     pub(super) fn set_pending(self: &Rc<Self>, core: &Rc<Core>, ticket: u64, pending: Pending, timeout: Option<Duration>) {
         let deadline = timeout.and_then(|t| {
             let me = self.handle.get()?;
@@ -245,53 +288,46 @@ impl Engine {
                 })
                 .ok()
         });
-        let mut st = self.st.borrow_mut();
-        st.pending = Some((ticket, pending));
-        st.deadline = deadline;
+        let lane = pending.lane();
+        self.st.borrow_mut().calls[lane as usize] = Some(Call { ticket, op: pending, deadline });
     }
 
-    /// Ends the operation in progress with `result`.
-    pub(super) fn finish(&self, result: Result<Reply>) {
-        let (pending, deadline) = {
-            let mut st = self.st.borrow_mut();
-            (st.pending.take(), st.deadline.take())
-        };
-        if let Some(d) = deadline {
-            let _ = d.cancel();
-        }
-        if let Some((ticket, _)) = pending {
-            self.shared.reply(ticket, result);
+    /// Ends the operation in progress in `lane` with `result`.
+    pub(super) fn finish(&self, lane: Lane, result: Result<Reply>) {
+        let call = self.st.borrow_mut().calls[lane as usize].take();
+        if let Some(call) = call {
+            if let Some(d) = call.deadline {
+                let _ = d.cancel();
+            }
+            self.shared.reply(call.ticket, result);
         }
     }
 
     fn time_limit_passed(self: &Rc<Self>, core: &Rc<Core>, ticket: u64) {
-        let kind = {
-            let st = self.st.borrow();
-            match &st.pending {
-                Some((t, p)) if *t == ticket => match p {
-                    Pending::Connect(_) => 0,
-                    Pending::Close => 1,
-                    _ => 2,
-                },
-                _ => return,
-            }
+        let found = {
+            let mut st = self.st.borrow_mut();
+            st.calls.iter_mut().flatten().find(|c| c.ticket == ticket).map(|c| {
+                c.deadline = None; // it has fired
+                (c.op.lane(), matches!(c.op, Pending::Connect(_)), matches!(c.op, Pending::Close))
+            })
         };
-        self.st.borrow_mut().deadline = None;
-        match kind {
-            0 => self.connect_timed_out(core),
-            1 => {
-                self.finish(Err(Error::TimedOut));
-                self.notify(core, Event::UlpTimeout, 0);
+        match found {
+            None => {}
+            Some((_, true, _)) => self.connect_timed_out(core),
+            Some((lane, _, true)) => {
+                self.notify(Event::UlpTimeout, 0);
+                self.finish(lane, Err(Error::TimedOut));
             }
-            _ => self.finish(Err(Error::TimedOut)),
+            Some((lane, _, _)) => self.finish(lane, Err(Error::TimedOut)),
         }
     }
 
-    /// Queues a notification for the end of this loop turn: outside any
-    /// caller's call and outside the engine's own borrows.
-    pub(super) fn notify(&self, core: &Rc<Core>, event: Event, detail: i32) {
-        let shared = self.shared.clone();
-        core.defer(move |_| shared.deliver(event, detail));
+    /// Queues a notification for the asr thread. Each is queued before the
+    /// reply or state change that goes with it, so that once a call has
+    /// returned, the notifications it caused are queued (for the routine
+    /// set then).
+    pub(super) fn notify(&self, event: Event, detail: i32) {
+        self.shared.notifier.post(event, detail);
     }
 
     /// Closes the connection socket (with RST when `reset`), forgets it.
@@ -312,8 +348,9 @@ impl Engine {
     pub(super) fn terminate(&self, core: &Rc<Core>, reason: TerminateReason, error: Error, reset: bool) {
         self.drop_connection(core, reset);
         self.st.borrow_mut().phase = Phase::Gone(reason);
-        self.finish(Err(error));
-        self.notify(core, Event::Terminate, reason as i32);
+        self.notify(Event::Terminate, reason as i32);
+        self.finish(Lane::Receive, Err(error));
+        self.finish(Lane::Send, Err(error));
     }
 
     /// Terminates after an OS error on the connection.
@@ -337,18 +374,10 @@ impl Engine {
                 return self.fail_io(core, &e);
             }
         }
-        let pending = self.st.borrow().pending.as_ref().map(|(_, p)| match p {
-            Pending::Send { .. } => 1,
-            Pending::Rcv { .. } => 2,
-            Pending::Close => 3,
-            Pending::Connect(_) => 0,
-        });
-        match pending {
-            Some(1) => self.continue_send(core),
-            Some(2) => self.try_rcv(core),
-            Some(3) => self.check_close(core),
-            _ => {}
-        }
+        // Each lane's operation looks for itself whether it can go on.
+        self.continue_send(core);
+        self.check_close(core);
+        self.try_rcv(core);
         self.watch(core);
     }
 
@@ -360,16 +389,15 @@ impl Engine {
         }
         if !self.st.borrow().urgent_notified && matches!(crate::sys::urgent_pending(fd), Ok(true)) {
             self.st.borrow_mut().urgent_notified = true;
-            self.notify(core, Event::Urgent, 0);
+            self.notify(Event::Urgent, 0);
         }
-        let receiving = matches!(self.st.borrow().pending, Some((_, Pending::Rcv { .. })));
-        if receiving {
+        if self.st.borrow().calls[Lane::Receive as usize].is_some() {
             return;
         }
         let unread = crate::sys::inq(fd).unwrap_or(0);
         if unread > 0 {
             if !std::mem::replace(&mut self.st.borrow_mut().data_notified, true) {
-                self.notify(core, Event::DataArrival, 0);
+                self.notify(Event::DataArrival, 0);
             }
         } else {
             self.check_peer_done(core);
@@ -394,7 +422,8 @@ impl Object for Engine {
             core.deregister(l.as_raw_fd());
         }
         self.drop_connection(core, false);
-        self.finish(Err(Error::StaleHandle));
+        self.finish(Lane::Receive, Err(Error::StaleHandle));
+        self.finish(Lane::Send, Err(Error::StaleHandle));
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use socket2::{Domain, Socket, Type};
 
 use super::codes::{Event, TerminateReason};
-use super::engine::{register, Engine, Pending, Phase, CONNECTION, LISTENER};
+use super::engine::{register, Engine, Lane, Pending, Phase, CONNECTION, LISTENER};
 use super::shared::{Passive, Reply};
 use crate::error::{Error, Result};
 use crate::reactor::Core;
@@ -117,16 +117,16 @@ impl Engine {
         }
         match result {
             Ok(()) => {
+                self.notify(Event::PassiveOpenDone, 0);
                 self.shared.update(|p| p.passive = Passive::Idle);
-                self.notify(core, Event::PassiveOpenDone, 0);
             }
             Err(e) => {
                 self.st.borrow_mut().phase = Phase::Idle;
+                self.notify(Event::PassiveOpenDone, -1);
                 self.shared.update(|p| {
                     p.passive = Passive::Failed(e, crate::error::last_os_error());
                     p.local = None;
                 });
-                self.notify(core, Event::PassiveOpenDone, -1);
             }
         }
     }
@@ -179,13 +179,13 @@ impl Engine {
 
     fn try_next_target(self: &Rc<Self>, core: &Rc<Core>) {
         loop {
-            let (next, local_port) = match &mut self.st.borrow_mut().pending {
-                Some((_, Pending::Connect(c))) => (c.targets.pop_front(), c.local_port),
+            let (next, local_port) = match self.st.borrow_mut().op(Lane::Send) {
+                Some(Pending::Connect(c)) => (c.targets.pop_front(), c.local_port),
                 _ => return,
             };
             let Some(addr) = next else {
-                let err = match &mut self.st.borrow_mut().pending {
-                    Some((_, Pending::Connect(c))) => c.last_error.take(),
+                let err = match self.st.borrow_mut().op(Lane::Send) {
+                    Some(Pending::Connect(c)) => c.last_error.take(),
                     _ => None,
                 };
                 let err = err.unwrap_or_else(|| io::Error::from_raw_os_error(libc::ECONNREFUSED));
@@ -207,7 +207,7 @@ impl Engine {
     }
 
     fn remember_error(&self, e: io::Error) {
-        if let Some((_, Pending::Connect(c))) = &mut self.st.borrow_mut().pending {
+        if let Some(Pending::Connect(c)) = self.st.borrow_mut().op(Lane::Send) {
             c.last_error = Some(e);
         }
     }
@@ -223,7 +223,7 @@ impl Engine {
         match error {
             None => {
                 self.established(sock);
-                self.finish(Ok(Reply::Done));
+                self.finish(Lane::Send, Ok(Reply::Done));
             }
             Some(e) => {
                 drop(sock);

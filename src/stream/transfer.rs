@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::codes::{Event, TcpState};
-use super::engine::{Engine, Pending};
+use super::engine::{Engine, Lane, Pending};
 use super::shared::Reply;
 use crate::error::{Error, Result};
 use crate::reactor::Core;
@@ -91,7 +91,7 @@ impl Engine {
         loop {
             let outcome = {
                 let mut st = self.st.borrow_mut();
-                let Some((_, Pending::Send { data, pos, push, urgent })) = &mut st.pending else { return };
+                let Some(Pending::Send { data, pos, push, urgent }) = st.op(Lane::Send) else { return };
                 let rest = &data[*pos..];
                 if rest.is_empty() {
                     None
@@ -109,7 +109,7 @@ impl Engine {
                 }
             };
             match outcome {
-                None => return self.finish(Ok(Reply::Done)),
+                None => return self.finish(Lane::Send, Ok(Reply::Done)),
                 Some(Ok(_)) => {}
                 Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -127,15 +127,20 @@ impl Engine {
         if self.st.borrow().peer_done {
             return Err(Error::ConnectionClosing);
         }
-        self.set_pending(core, ticket, Pending::Rcv { cap }, timeout);
+        let poll = timeout == Some(Duration::ZERO);
+        self.set_pending(core, ticket, Pending::Rcv { cap }, timeout.filter(|_| !poll));
         self.try_rcv(core);
+        if poll {
+            // A zero limit polls: answered now, whether or not data was there.
+            self.finish(Lane::Receive, Err(Error::TimedOut));
+        }
         Ok(None)
     }
 
     pub(super) fn try_rcv(&self, core: &Rc<Core>) {
         let Some(fd) = self.conn_fd() else { return };
-        let cap = match &self.st.borrow().pending {
-            Some((_, Pending::Rcv { cap })) => *cap,
+        let cap = match self.st.borrow_mut().op(Lane::Receive) {
+            Some(Pending::Rcv { cap }) => *cap,
             _ => return,
         };
         match read_piece(fd, cap) {
@@ -153,15 +158,15 @@ impl Engine {
                     }
                     (notify, urgent)
                 };
-                self.finish(Ok(Reply::Data { bytes, urgent, mark }));
                 if first_urgent {
-                    self.notify(core, Event::Urgent, 0);
+                    self.notify(Event::Urgent, 0);
                 }
+                self.finish(Lane::Receive, Ok(Reply::Data { bytes, urgent, mark }));
                 self.check_peer_done(core);
             }
             Ok(Read::WouldBlock) => {}
             Ok(Read::Eof) => {
-                self.finish(Err(Error::ConnectionClosing));
+                self.finish(Lane::Receive, Err(Error::ConnectionClosing));
                 self.check_peer_done(core);
             }
             Err(e) => self.fail_io(core, &e),
@@ -176,7 +181,7 @@ impl Engine {
             return;
         }
         self.st.borrow_mut().peer_done = true;
-        self.notify(core, Event::Closing, 0);
+        self.notify(Event::Closing, 0);
         if self.st.borrow().close_done {
             self.closed_both(core);
         }

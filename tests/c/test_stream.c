@@ -247,6 +247,74 @@ static void test_failures(void) {
     log_destroy(&log);
 }
 
+/* Seed: "It is safe to do further calls from the asr." On DATA_ARRIVAL
+ * the asr receives, answers, reads the status, and frees its own stream. */
+typedef struct {
+    pthread_mutex_t lock;
+    int calls, done;
+    marline_status_t rcv, send, status, free_status, after_free;
+    size_t len;
+    uint8_t got[16];
+    int state_before_free;
+} asr_calls;
+
+static void calling_asr(tcp_stream_t *stream, tcp_stream_event_t event, int32_t detail, void *user) {
+    asr_calls *c = (asr_calls *)user;
+    tcp_stream_status_t st;
+    bool urgent = false, mark = false;
+    (void)detail;
+    if (event != TCP_STREAM_EVENT_DATA_ARRIVAL) {
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->calls++;
+    c->rcv = tcp_stream_rcv(stream, 5.0, c->got, sizeof c->got, &c->len, &urgent, &mark);
+    c->send = tcp_stream_send(stream, c->got, c->len, true, false);
+    c->status = get_status(stream, &st);
+    c->state_before_free = st.state;
+    c->free_status = tcp_stream_free(stream);
+    c->after_free = tcp_stream_send(stream, c->got, 1, true, false);
+    c->done = 1;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void test_calls_from_the_asr(void) {
+    tcp_stream_t *server = NULL, *client = NULL;
+    asr_calls c;
+    uint8_t buf[16];
+    size_t len = 0;
+    bool urgent = false, mark = false;
+    int tries, done = 0;
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&c.lock, NULL);
+    tcp_stream_new(&server);
+    tcp_stream_new(&client);
+    tcp_stream_passive_open_on(server, "127.0.0.1", 0);
+    CHECK_STATUS(tcp_stream_active_open(client, 0, "127.0.0.1", port_of(server), 5.0), MARLINE_OK, "asr test: connect");
+    CHECK_STATUS(tcp_stream_wait(server, 5.0), MARLINE_OK, "asr test: accepted");
+    CHECK_STATUS(tcp_stream_set_asr(server, calling_asr, &c), MARLINE_OK, "asr test: set_asr");
+    CHECK_STATUS(tcp_stream_send(client, (const uint8_t *)"ping", 4, true, false), MARLINE_OK, "asr test: send ping");
+    CHECK_STATUS(tcp_stream_rcv(client, 5.0, buf, sizeof buf, &len, &urgent, &mark), MARLINE_OK, "the asr's answer arrives");
+    CHECK(len == 4 && memcmp(buf, "ping", 4) == 0, "the asr received \"ping\" and sent it back");
+    for (tries = 0; tries < 2500 && !done; tries++) {
+        pthread_mutex_lock(&c.lock);
+        done = c.done;
+        pthread_mutex_unlock(&c.lock);
+        if (!done) {
+            sleep_ms(2);
+        }
+    }
+    CHECK(done && c.calls == 1, "the asr ran once");
+    CHECK(c.rcv == MARLINE_OK && c.send == MARLINE_OK && c.status == MARLINE_OK, "rcv, send, status inside the asr");
+    CHECK(c.state_before_free == TCP_STREAM_STATE_ESTABLISHED, "established inside the asr");
+    CHECK(c.free_status == MARLINE_OK && c.after_free == MARLINE_ERR_STALE_HANDLE, "free inside the asr, handle stale after");
+    CHECK_STATUS(tcp_stream_rcv(client, 5.0, buf, sizeof buf, &len, &urgent, &mark), MARLINE_ERR_CONNECTION_CLOSING,
+                 "the freed stream closed its connection");
+    CHECK_STATUS(tcp_stream_free(server), MARLINE_ERR_STALE_HANDLE, "the server was freed by its asr");
+    tcp_stream_free(client);
+    pthread_mutex_destroy(&c.lock);
+}
+
 /* Issue 13 item 8: the passive open takes the local address, IPv6 too. */
 static void test_ipv6(void) {
     static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
@@ -310,6 +378,7 @@ int main(void) {
     test_session();
     test_failures();
     test_ipv6();
+    test_calls_from_the_asr();
     test_threads();
     return check_summary();
 }
