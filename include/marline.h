@@ -264,8 +264,12 @@ typedef enum tcp_stream_event_t {
   TCP_STREAM_EVENT_DATA_ARRIVAL = 4,
   // Urgent data came (once per urgent mark).
   TCP_STREAM_EVENT_URGENT = 5,
-  // Reserved: Linux does not report ICMP messages on a TCP socket, so
-  // this is never sent.
+  // An ICMP error came for the established connection (a router said
+  // host or network unreachable, for example); detail is the errno it
+  // stands for (EHOSTUNREACH, ENETUNREACH, …). As in MacTCP the stream
+  // stays open: TCP goes on retransmitting, and the connection ends
+  // only if the peer stays unreachable until it times out (then
+  // TERMINATE with TCP_STREAM_REASON_NETWORK_FAILURE).
   TCP_STREAM_EVENT_ICMP_RECEIVED = 6,
   // The passive open completed: detail 0 on success, -1 on failure
   // (tcp_stream_wait reports which).

@@ -63,7 +63,9 @@ impl Engine {
                 }
             }
             Ok(_) => {}
-            Err(e) => self.fail_io(core, &e),
+            Err(e) => {
+                self.io_error(core, &e);
+            }
         }
     }
 

@@ -15,8 +15,9 @@ pub enum Event {
     DataArrival = 4,
     /// Urgent data came (once per urgent mark).
     Urgent = 5,
-    /// An ICMP message was received. Defined for completeness; Linux does
-    /// not report it on a TCP socket, so it is never delivered.
+    /// An ICMP error (host or network unreachable, and the like) came for
+    /// the connection, which stays open; the detail is the errno it stands
+    /// for (EHOSTUNREACH, ENETUNREACH, …).
     IcmpReceived = 6,
     /// A passive open has completed (successfully or not).
     PassiveOpenDone = 32766,

@@ -25,7 +25,7 @@ use std::time::Duration;
 use mio::Interest;
 use socket2::Socket;
 
-use super::codes::{Event, TerminateReason};
+use super::codes::{Event, TcpState, TerminateReason};
 use super::shared::{Reply, Shared};
 use crate::error::{Error, Result};
 use crate::reactor::handles::Handle;
@@ -353,11 +353,27 @@ impl Engine {
         self.finish(Lane::Send, Err(error));
     }
 
-    /// Terminates after an OS error on the connection.
-    pub(super) fn fail_io(&self, core: &Rc<Core>, err: &std::io::Error) {
+    /// An OS error on the connection: returns true when it ended the
+    /// connection (terminated), false when it was an ICMP report.
+    ///
+    /// With IP_RECVERR, Linux reports an ICMP error (host or network
+    /// unreachable, and the like) for an established connection as the
+    /// socket's pending error, which POLLERR, SO_ERROR or the next send or
+    /// recv returns once, while the connection goes on (TCP retransmits).
+    /// A fatal error (reset, retransmission timeout) closes the connection
+    /// first. So an error on a connection whose state is not CLOSED is an
+    /// ICMP report: as in MacTCP, ICMP_RECEIVED with the errno, and the
+    /// stream stays open.
+    pub(super) fn io_error(&self, core: &Rc<Core>, err: &std::io::Error) -> bool {
         let code = err.raw_os_error().unwrap_or(0);
+        let alive = self.conn_fd().is_some_and(|fd| matches!(super::status::tcp_state(fd), Ok(s) if s != TcpState::Closed));
+        if alive && code != 0 {
+            self.notify(Event::IcmpReceived, code);
+            return false;
+        }
         let error = crate::error::os_error(err);
         self.terminate(core, TerminateReason::from_errno(code), error, false);
+        true
     }
 
     fn on_connection(self: &Rc<Self>, core: &Rc<Core>, r: Readiness) {
@@ -371,7 +387,9 @@ impl Engine {
         if r.error {
             let err = self.st.borrow().conn.as_ref().and_then(|s| s.take_error().ok().flatten());
             if let Some(e) = err {
-                return self.fail_io(core, &e);
+                if self.io_error(core, &e) {
+                    return;
+                }
             }
         }
         // Each lane's operation looks for itself whether it can go on.

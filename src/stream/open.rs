@@ -25,11 +25,25 @@ pub(crate) struct Connect {
 }
 
 /// The options every connection socket gets: urgent data stays in line
-/// (rcv reports it with SIOCATMARK) and no Nagle delay (push decides).
+/// (rcv reports it with SIOCATMARK), no Nagle delay (push decides), and
+/// ICMP errors reported at once (IP_RECVERR; see `Engine::io_error`).
 fn prepare(sock: &Socket) -> io::Result<()> {
     sock.set_nonblocking(true)?;
     sock.set_out_of_band_inline(true)?;
-    sock.set_tcp_nodelay(true)
+    sock.set_tcp_nodelay(true)?;
+    let fd = sock.as_raw_fd();
+    // IPv4 traffic, also on an IPv6 socket (v4-mapped addresses).
+    set_int(fd, libc::IPPROTO_IP, libc::IP_RECVERR, 1)?;
+    if sock.domain()? == Domain::IPV6 {
+        set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1)?;
+    }
+    Ok(())
+}
+
+fn set_int(fd: std::os::fd::RawFd, level: i32, name: i32, value: libc::c_int) -> io::Result<()> {
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    crate::sys::syscall!(setsockopt(fd, level, name, &value as *const libc::c_int as *const libc::c_void, len))?;
+    Ok(())
 }
 
 fn start_connect(addr: SocketAddr, local_port: u16) -> io::Result<Socket> {

@@ -113,7 +113,11 @@ impl Engine {
                 Some(Ok(_)) => {}
                 Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Some(Err(e)) => return self.fail_io(core, &e),
+                Some(Err(e)) => {
+                    if self.io_error(core, &e) {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -169,7 +173,10 @@ impl Engine {
                 self.finish(Lane::Receive, Err(Error::ConnectionClosing));
                 self.check_peer_done(core);
             }
-            Err(e) => self.fail_io(core, &e),
+            Err(e) => {
+                // An ICMP report leaves the rcv waiting for data.
+                self.io_error(core, &e);
+            }
         }
     }
 

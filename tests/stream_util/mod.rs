@@ -2,6 +2,8 @@
 //! socket, an asr that records what it is told, and bounded waiting.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream as PlainStream};
 use std::os::fd::AsRawFd;
