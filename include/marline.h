@@ -32,7 +32,8 @@
 // Terminate reason: the network failed (unreachable, timed out).
 #define TCP_STREAM_REASON_NETWORK_FAILURE 3
 
-// Terminate reason: an active open's time limit passed.
+// Terminate reason: an active open's time limit passed, or data stayed
+// unacknowledged past the ULP timeout with TCP_STREAM_ULP_ABORT.
 #define TCP_STREAM_REASON_ULP_TIMEOUT 5
 
 // Terminate reason: tcp_stream_abort was called.
@@ -77,6 +78,14 @@
 
 // Connection state: the peer closed, then we did; our FIN is not yet acknowledged.
 #define TCP_STREAM_STATE_LAST_ACK 22
+
+// ULP timeout action (MacTCP's ulpTimeoutAction 0): send
+// TCP_STREAM_EVENT_ULP_TIMEOUT to the asr and keep the connection.
+#define TCP_STREAM_ULP_REPORT 0
+
+// ULP timeout action (MacTCP's ulpTimeoutAction 1): end the connection;
+// the asr gets TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT.
+#define TCP_STREAM_ULP_ABORT 1
 
 // Flag for reactor_listen_tcp_flags: set SO_REUSEPORT, so that reactors
 // on other threads can listen on the same address and port (each with this
@@ -255,7 +264,9 @@ typedef enum marline_reason_kind_t {
 typedef enum tcp_stream_event_t {
   // The peer has closed and all its data has been read.
   TCP_STREAM_EVENT_CLOSING = 1,
-  // tcp_stream_close's time limit passed with data unacknowledged.
+  // tcp_stream_close's time limit passed with data unacknowledged, or
+  // the ULP timeout did with TCP_STREAM_ULP_REPORT (the connection goes
+  // on); detail 0.
   TCP_STREAM_EVENT_ULP_TIMEOUT = 2,
   // The connection is gone; detail is a TCP_STREAM_REASON_* value.
   TCP_STREAM_EVENT_TERMINATE = 3,
@@ -435,7 +446,7 @@ typedef struct reactor_t reactor_t;
 // tcp_stream_passive_open_on, tcp_stream_passive_open, tcp_stream_wait,
 // tcp_stream_isdone, tcp_stream_get_sock_name, tcp_stream_active_open,
 // tcp_stream_send, tcp_stream_rcv, tcp_stream_close, tcp_stream_abort,
-// tcp_stream_status.
+// tcp_stream_status, tcp_stream_set_ulp_timeout.
 typedef struct tcp_stream_t tcp_stream_t;
 
 // A transport: one connection. Owned by its reactor; dead after its
@@ -1180,6 +1191,25 @@ enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout
 // tcp_stream_rcv goes on working until the peer closes; when both sides
 // are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
 enum marline_status_t tcp_stream_close(struct tcp_stream_t *stream, double timeout_seconds);
+
+// Sets the stream's ULP timeout, as MacTCP's ulpTimeoutValue and
+// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged
+// by the peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the
+// connection (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in
+// progress fails with MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT
+// sends TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on,
+// once more for every further `timeout_seconds` with no acknowledgement.
+// The wait restarts whenever the peer acknowledges more data and stops
+// when everything is acknowledged. `timeout_seconds` 0 turns it off: the
+// default, where the kernel's own retransmission limit (about 15
+// minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
+// Applies to the connection there is and to later ones of the stream;
+// during a passive open it fails with
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative or
+// NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
+// Works from inside the asr and while another thread is blocked in a
+// call.
+enum marline_status_t tcp_stream_set_ulp_timeout(struct tcp_stream_t *stream, double timeout_seconds, int32_t action);
 
 // Resets the connection at once (RST), dropping queued data both ways; a
 // call blocked in another thread or in the asr returns

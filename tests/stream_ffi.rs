@@ -63,6 +63,7 @@ fn null_stale_and_foreign_handles_are_detected() {
     // SAFETY: literal NUL-terminated interface.
     assert_eq!(unsafe { tcp_stream_passive_open_on(s, c"127.0.0.1".as_ptr(), 0) }, MARLINE_ERR_STALE_HANDLE);
     assert_eq!(status_of(s).0, MARLINE_ERR_STALE_HANDLE);
+    assert_eq!(tcp_stream_set_ulp_timeout(s, 1.0, TCP_STREAM_ULP_ABORT), MARLINE_ERR_STALE_HANDLE);
     let mut done = false;
     // SAFETY: `done` is writable.
     assert_eq!(unsafe { tcp_stream_isdone(s, &mut done) }, MARLINE_ERR_STALE_HANDLE);
@@ -102,6 +103,12 @@ fn bad_arguments_are_clear_errors() {
         assert_eq!(tcp_stream_passive_open(client, 70000), MARLINE_ERR_INVALID_ARGUMENT);
         assert_eq!(tcp_stream_passive_open(client, -1), MARLINE_ERR_INVALID_ARGUMENT);
         assert_eq!(tcp_stream_passive_open_on(client, null_mut(), 0), MARLINE_ERR_NULL_POINTER);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, -1.0, TCP_STREAM_ULP_ABORT), MARLINE_ERR_INVALID_ARGUMENT);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, f64::NAN, TCP_STREAM_ULP_REPORT), MARLINE_ERR_INVALID_ARGUMENT);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, 1.0, 2), MARLINE_ERR_INVALID_ARGUMENT);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, 30.0, TCP_STREAM_ULP_ABORT), MARLINE_OK);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, 0.0, TCP_STREAM_ULP_REPORT), MARLINE_OK);
+        assert_eq!(tcp_stream_set_ulp_timeout(null_mut(), 0.0, TCP_STREAM_ULP_REPORT), MARLINE_ERR_NULL_POINTER);
         assert_eq!(tcp_stream_passive_open_on(client, c"127.0.0.1".as_ptr(), 70000), MARLINE_ERR_INVALID_ARGUMENT);
         assert_eq!(tcp_stream_passive_open_on(server, c"localhost".as_ptr(), 0), MARLINE_ERR_BAD_ADDRESS);
         // 192.0.2.1 (TEST-NET-1) is no address of this host: EADDRNOTAVAIL.

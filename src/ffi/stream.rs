@@ -13,7 +13,7 @@ use super::status::marline_status_t;
 use super::{c_str, guard, non_null, put};
 use crate::error::{Error, Result};
 use crate::reactor::handles::{Handle, HandleTable};
-use crate::stream::{Event, Status, TcpStream};
+use crate::stream::{Event, Status, TcpStream, UlpAction};
 use crate::transport::Address;
 
 /// A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
@@ -39,7 +39,7 @@ use crate::transport::Address;
 /// tcp_stream_passive_open_on, tcp_stream_passive_open, tcp_stream_wait,
 /// tcp_stream_isdone, tcp_stream_get_sock_name, tcp_stream_active_open,
 /// tcp_stream_send, tcp_stream_rcv, tcp_stream_close, tcp_stream_abort,
-/// tcp_stream_status.
+/// tcp_stream_status, tcp_stream_set_ulp_timeout.
 pub struct tcp_stream_t {
     _private: [u8; 0],
 }
@@ -50,7 +50,9 @@ pub struct tcp_stream_t {
 pub enum tcp_stream_event_t {
     /// The peer has closed and all its data has been read.
     TCP_STREAM_EVENT_CLOSING = 1,
-    /// tcp_stream_close's time limit passed with data unacknowledged.
+    /// tcp_stream_close's time limit passed with data unacknowledged, or
+    /// the ULP timeout did with TCP_STREAM_ULP_REPORT (the connection goes
+    /// on); detail 0.
     TCP_STREAM_EVENT_ULP_TIMEOUT = 2,
     /// The connection is gone; detail is a TCP_STREAM_REASON_* value.
     TCP_STREAM_EVENT_TERMINATE = 3,
@@ -90,7 +92,8 @@ impl From<Event> for tcp_stream_event_t {
 pub const TCP_STREAM_REASON_REMOTE_ABORT: i32 = 2;
 /// Terminate reason: the network failed (unreachable, timed out).
 pub const TCP_STREAM_REASON_NETWORK_FAILURE: i32 = 3;
-/// Terminate reason: an active open's time limit passed.
+/// Terminate reason: an active open's time limit passed, or data stayed
+/// unacknowledged past the ULP timeout with TCP_STREAM_ULP_ABORT.
 pub const TCP_STREAM_REASON_ULP_TIMEOUT: i32 = 5;
 /// Terminate reason: tcp_stream_abort was called.
 pub const TCP_STREAM_REASON_ULP_ABORT: i32 = 6;
@@ -507,6 +510,43 @@ pub extern "C" fn tcp_stream_close(stream: *mut tcp_stream_t, timeout_seconds: f
     guard(|| {
         let t = limit(timeout_seconds)?;
         stream_of(stream)?.close(t)
+    })
+}
+
+/// ULP timeout action (MacTCP's ulpTimeoutAction 0): send
+/// TCP_STREAM_EVENT_ULP_TIMEOUT to the asr and keep the connection.
+pub const TCP_STREAM_ULP_REPORT: i32 = 0;
+/// ULP timeout action (MacTCP's ulpTimeoutAction 1): end the connection;
+/// the asr gets TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT.
+pub const TCP_STREAM_ULP_ABORT: i32 = 1;
+
+/// Sets the stream's ULP timeout, as MacTCP's ulpTimeoutValue and
+/// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged
+/// by the peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the
+/// connection (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in
+/// progress fails with MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT
+/// sends TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on,
+/// once more for every further `timeout_seconds` with no acknowledgement.
+/// The wait restarts whenever the peer acknowledges more data and stops
+/// when everything is acknowledged. `timeout_seconds` 0 turns it off: the
+/// default, where the kernel's own retransmission limit (about 15
+/// minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
+/// Applies to the connection there is and to later ones of the stream;
+/// during a passive open it fails with
+/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative or
+/// NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
+/// Works from inside the asr and while another thread is blocked in a
+/// call.
+#[no_mangle]
+pub extern "C" fn tcp_stream_set_ulp_timeout(stream: *mut tcp_stream_t, timeout_seconds: f64, action: i32) -> marline_status_t {
+    guard(|| {
+        let action = match action {
+            TCP_STREAM_ULP_REPORT => UlpAction::Report,
+            TCP_STREAM_ULP_ABORT => UlpAction::Abort,
+            _ => return Err(Error::InvalidArgument),
+        };
+        let t = limit(timeout_seconds)?;
+        stream_of(stream)?.set_ulp_timeout(t, action)
     })
 }
 

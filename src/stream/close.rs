@@ -23,8 +23,10 @@ impl Engine {
             return Err(Error::Closed);
         }
         let sock = self.st.borrow().conn.clone().ok_or(Error::NotConnected)?;
+        self.ulp_before_send();
         sock.shutdown(std::net::Shutdown::Write)?;
         drop(sock);
+        self.ulp_sent(core); // the FIN waits for its acknowledgement too
         self.st.borrow_mut().write_closed = true;
         self.set_pending(core, ticket, Pending::Close, timeout);
         self.check_close(core);

@@ -43,6 +43,7 @@ pub(crate) enum Op {
     Rcv { cap: usize, timeout: Option<Duration> },
     Close { timeout: Option<Duration> },
     Abort,
+    SetUlp { ulp: Option<super::ulp::Ulp> },
 }
 
 /// Where the stream's connection is.
@@ -108,6 +109,10 @@ pub(super) struct State {
     pub write_closed: bool,
     /// close() completed: everything we sent, FIN included, is acknowledged.
     pub close_done: bool,
+    /// The ULP timeout setting, for every connection of the stream.
+    pub ulp: Option<super::ulp::Ulp>,
+    /// The report action's clock, while data is unacknowledged.
+    pub ulp_clock: Option<super::ulp::Clock>,
 }
 
 impl State {
@@ -218,6 +223,8 @@ impl Engine {
                 peer_done: false,
                 write_closed: false,
                 close_done: false,
+                ulp: None,
+                ulp_clock: None,
             }),
         });
         let h = r.core.insert(engine.clone())?;
@@ -237,6 +244,7 @@ impl Engine {
             Op::Rcv { cap, timeout } => self.rcv(core, ticket, cap, timeout),
             Op::Close { timeout } => self.close(core, ticket, timeout),
             Op::Abort => self.abort(core).map(Some),
+            Op::SetUlp { ulp } => self.not_listening().and_then(|()| self.set_ulp(core, ulp)).map(|()| Some(Reply::Done)),
         };
         // Ok(None): answered already or pending; Ok(Some)/Err: answer now.
         match started {
@@ -254,7 +262,7 @@ impl Engine {
         let [receiving, sending] = [&st.calls[Lane::Receive as usize], &st.calls[Lane::Send as usize]];
         let connecting = matches!(sending, Some(Call { op: Pending::Connect(_), .. }));
         match op {
-            Op::Abort => false,
+            Op::Abort | Op::SetUlp { .. } => false,
             Op::PassiveOpen { .. } | Op::ActiveOpen { .. } => receiving.is_some() || sending.is_some(),
             Op::Rcv { .. } => receiving.is_some() || connecting,
             Op::Send { .. } | Op::Close { .. } => sending.is_some(),
@@ -263,6 +271,14 @@ impl Engine {
 
     pub(super) fn conn_fd(&self) -> Option<RawFd> {
         self.st.borrow().conn.as_ref().map(|s| s.as_raw_fd())
+    }
+
+    /// Fails while a passive open is in progress.
+    fn not_listening(&self) -> Result<()> {
+        match self.st.borrow().phase {
+            Phase::Listening => Err(Error::PassiveOpenInProgress),
+            _ => Ok(()),
+        }
     }
 
     /// Why a data operation cannot run in the current phase, if it cannot.
@@ -332,6 +348,7 @@ impl Engine {
 
     /// Closes the connection socket (with RST when `reset`), forgets it.
     pub(super) fn drop_connection(&self, core: &Rc<Core>, reset: bool) {
+        self.stop_ulp_clock();
         let conn = self.st.borrow_mut().conn.take();
         if let Some(sock) = conn {
             core.deregister(sock.as_raw_fd());
@@ -371,8 +388,8 @@ impl Engine {
             self.notify(Event::IcmpReceived, code);
             return false;
         }
-        let error = crate::error::os_error(err);
-        self.terminate(core, TerminateReason::from_errno(code), error, false);
+        let reason = if self.ulp_aborted(code) { TerminateReason::UlpTimeout } else { TerminateReason::from_errno(code) };
+        self.terminate(core, reason, crate::error::os_error(err), false);
         true
     }
 

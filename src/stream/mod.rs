@@ -68,6 +68,7 @@ mod open;
 mod shared;
 mod status;
 mod transfer;
+mod ulp;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
@@ -76,7 +77,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use asr::Asr;
-pub use codes::{Event, TcpState, TerminateReason};
+pub use codes::{Event, TcpState, TerminateReason, UlpAction};
 pub use status::Status;
 
 use crate::error::{Error, Result};
@@ -259,6 +260,21 @@ impl TcpStream {
     /// goes on working until the peer closes too.
     pub fn close(&self, timeout: Option<Duration>) -> Result<()> {
         self.call_done(Op::Close { timeout })
+    }
+
+    /// Sets the ULP timeout (MacTCP's ulpTimeoutValue and
+    /// ulpTimeoutAction): when data we sent stays unacknowledged for
+    /// `timeout`, [`UlpAction::Abort`] ends the connection (TERMINATE with
+    /// ULP_TIMEOUT) and [`UlpAction::Report`] sends ULP_TIMEOUT to the asr
+    /// and goes on, once per `timeout` while nothing is acknowledged.
+    /// `None` turns it off (the default: the kernel's own retransmission
+    /// limit applies). For the connection there is and the later ones;
+    /// refused during a passive open (set it before).
+    pub fn set_ulp_timeout(&self, timeout: Option<Duration>, action: UlpAction) -> Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::InvalidArgument);
+        }
+        self.call_done(Op::SetUlp { ulp: timeout.map(|limit| ulp::Ulp { limit, action }) })
     }
 
     /// Resets the connection at once (RST), dropping queued data both ways.

@@ -148,15 +148,15 @@ impl Engine {
     /// Makes the accepted `sock` the stream's connection.
     fn adopt(&self, core: &Rc<Core>, sock: Socket) -> Result<()> {
         register(core, self, sock.as_raw_fd(), CONNECTION)?;
-        self.established(Arc::new(sock));
-        Ok(())
+        self.established(Arc::new(sock))
     }
 
     /// `sock` is connected: it is the stream's connection from now on.
     /// The kernel's bytes_acked already counts our SYN after an active
     /// open (the SYN-ACK acknowledges it) and nothing after a passive one;
     /// status subtracts what it counts now, so both start at 0.
-    fn established(&self, sock: Arc<Socket>) {
+    fn established(&self, sock: Arc<Socket>) -> Result<()> {
+        self.apply_ulp(&sock)?;
         let local = sock.local_addr().ok().and_then(|a| a.as_socket());
         let acked_base = super::status::bytes_acked(&sock).unwrap_or(0);
         {
@@ -169,6 +169,7 @@ impl Engine {
             p.local = local;
             p.acked_base = acked_base;
         });
+        Ok(())
     }
 
     /// Connects from `local_port` to the first of `targets` that answers.
@@ -235,10 +236,10 @@ impl Engine {
             Ok(Some(e)) | Err(e) => Some(e),
         };
         match error {
-            None => {
-                self.established(sock);
-                self.finish(Lane::Send, Ok(Reply::Done));
-            }
+            None => match self.established(sock) {
+                Ok(()) => self.finish(Lane::Send, Ok(Reply::Done)),
+                Err(e) => self.terminate(core, TerminateReason::ServiceError, e, false),
+            },
             Some(e) => {
                 drop(sock);
                 self.drop_connection(core, false);

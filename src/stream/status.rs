@@ -156,6 +156,13 @@ pub(crate) fn tcp_state(fd: RawFd) -> Result<TcpState> {
     Ok(TcpState::from_linux(tcp_info(fd)?.state))
 }
 
+/// tcpi_bytes_acked, and the milliseconds since the last ACK came
+/// (tcpi_last_ack_recv).
+pub(crate) fn ack_progress(fd: RawFd) -> std::io::Result<(u64, u32)> {
+    let info = tcp_info(fd)?;
+    Ok((info.bytes_acked, info.last_ack_recv))
+}
+
 /// What the kernel counts as acknowledged now (tcpi_bytes_acked).
 pub(crate) fn bytes_acked(sock: &Socket) -> Result<u64> {
     Ok(tcp_info(sock.as_raw_fd())?.bytes_acked)

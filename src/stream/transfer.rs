@@ -89,6 +89,7 @@ impl Engine {
     pub(super) fn continue_send(&self, core: &Rc<Core>) {
         let Some(fd) = self.conn_fd() else { return };
         loop {
+            self.ulp_before_send();
             let outcome = {
                 let mut st = self.st.borrow_mut();
                 let Some(Pending::Send { data, pos, push, urgent }) = st.op(Lane::Send) else { return };
@@ -110,7 +111,7 @@ impl Engine {
             };
             match outcome {
                 None => return self.finish(Lane::Send, Ok(Reply::Done)),
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => self.ulp_sent(core),
                 Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Some(Err(e)) => {

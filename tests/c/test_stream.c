@@ -233,6 +233,9 @@ static void test_failures(void) {
     CHECK_STATUS(tcp_stream_passive_open_on(b, "127.0.0.1", port), MARLINE_ERR_ADDRESS_IN_USE, "passive open on a port in use");
     CHECK_STATUS(tcp_stream_passive_open_on(b, "not an address", 0), MARLINE_ERR_BAD_ADDRESS, "passive open on a bad address");
     CHECK_STATUS(tcp_stream_passive_open_on(b, NULL, 0), MARLINE_ERR_NULL_POINTER, "passive open on NULL");
+    CHECK_STATUS(tcp_stream_set_ulp_timeout(b, 2.0, TCP_STREAM_ULP_ABORT), MARLINE_OK, "set a ULP timeout (abort)");
+    CHECK_STATUS(tcp_stream_set_ulp_timeout(b, 2.0, 7), MARLINE_ERR_INVALID_ARGUMENT, "unknown ULP timeout action");
+    CHECK_STATUS(tcp_stream_set_ulp_timeout(b, 0.0, TCP_STREAM_ULP_REPORT), MARLINE_OK, "ULP timeout off");
     CHECK_STATUS(tcp_stream_isdone(b, &done), MARLINE_OK, "isdone after the failed open");
     CHECK(done, "nothing pending after a failed open");
     CHECK_STATUS(tcp_stream_free(a), MARLINE_OK, "free with a passive open pending");
