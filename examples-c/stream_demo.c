@@ -25,7 +25,9 @@ static const char *event_name(tcp_stream_event_t e) {
     return "?";
 }
 
-/* Runs on the stream's engine thread, outside our own calls. */
+/* Runs on the stream's asr thread, one notification at a time; it could
+ * call any tcp_stream_* function on the stream (the seed: "It is safe to
+ * do further calls from the asr"). */
 static void asr(tcp_stream_t *stream, tcp_stream_event_t event, int32_t detail, void *user) {
     (void)stream;
     printf("  [asr %s] %s (detail %d)\n", (const char *)user, event_name(event), (int)detail);

@@ -21,8 +21,9 @@ use crate::transport::Address;
 /// returns MARLINE_ERR_STALE_HANDLE). Not bound to a thread: it may be used
 /// from any thread. One receive (tcp_stream_rcv) and one send
 /// (tcp_stream_send or tcp_stream_close) may be in progress at once, from
-/// two threads; a second call of the same kind, or any call during
-/// tcp_stream_active_open, fails with MARLINE_ERR_STREAM_BUSY.
+/// two threads; a second call of the same kind, or a receive, send, close
+/// or open during tcp_stream_active_open, fails with
+/// MARLINE_ERR_STREAM_BUSY.
 /// tcp_stream_abort ends whatever is in progress; tcp_stream_free cancels
 /// it. Each stream has two threads of its own: an engine thread that owns
 /// the socket, and an asr thread on which its notification routine (asr)
