@@ -94,6 +94,25 @@ impl TcpState {
     }
 }
 
+/// True for the errnos Linux gives ICMP errors (icmp_err_convert and
+/// icmpv6_err_convert): unreachable, refused, prohibited, parameter
+/// problem and the like.
+pub(crate) fn from_icmp(code: i32) -> bool {
+    matches!(
+        code,
+        libc::ENETUNREACH
+            | libc::EHOSTUNREACH
+            | libc::EHOSTDOWN
+            | libc::ENONET
+            | libc::ENOPROTOOPT
+            | libc::ECONNREFUSED
+            | libc::EMSGSIZE
+            | libc::EOPNOTSUPP
+            | libc::EACCES
+            | libc::EPROTO
+    )
+}
+
 impl TerminateReason {
     /// The reason an OS error stands for.
     pub(crate) fn from_errno(code: i32) -> TerminateReason {

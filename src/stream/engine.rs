@@ -378,13 +378,13 @@ impl Engine {
     /// socket's pending error, which POLLERR, SO_ERROR or the next send or
     /// recv returns once, while the connection goes on (TCP retransmits).
     /// A fatal error (reset, retransmission timeout) closes the connection
-    /// first. So an error on a connection whose state is not CLOSED is an
-    /// ICMP report: as in MacTCP, ICMP_RECEIVED with the errno, and the
-    /// stream stays open.
+    /// first. So an ICMP errno on a connection whose state is not CLOSED
+    /// is an ICMP report: as in MacTCP, ICMP_RECEIVED with the errno, and
+    /// the stream stays open.
     pub(super) fn io_error(&self, core: &Rc<Core>, err: &std::io::Error) -> bool {
         let code = err.raw_os_error().unwrap_or(0);
-        let alive = self.conn_fd().is_some_and(|fd| matches!(super::status::tcp_state(fd), Ok(s) if s != TcpState::Closed));
-        if alive && code != 0 {
+        let alive = || self.conn_fd().is_some_and(|fd| matches!(super::status::tcp_state(fd), Ok(s) if s != TcpState::Closed));
+        if super::codes::from_icmp(code) && alive() {
             self.notify(Event::IcmpReceived, code);
             return false;
         }
