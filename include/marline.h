@@ -838,11 +838,21 @@ enum marline_status_t process_signal_by_name(struct transport_t *t, const char *
 // `pid` is NULL or writable.
 enum marline_status_t process_get_pid(struct transport_t *t, int32_t *pid);
 
-// The name of signal `signum` without "SIG", as SSH names it: "TERM",
-// "KILL", "SEGV", …, or "NAME@linux" for a signal with no portable name
-// ("BUS@linux"). A static string (never free it); NULL when `signum` is
-// no signal.
+// The name of signal `signum` in the form SSH's exit-signal message
+// carries (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … —
+// or "NAME@linux" for a signal with no portable name ("BUS@linux"). This
+// is the name bridge exit_signal callbacks receive. A static string
+// (never free it); NULL when `signum` is no signal. For the name with
+// "SIG" see process_signal_full_name.
 const char *process_signal_name(int32_t signum);
+
+// The name of signal `signum` with its "SIG" prefix, as Twisted conch's
+// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or
+// "SIGNAME@linux" for a signal with no portable name ("SIGBUS@linux").
+// process_signal_name is this string without its first three
+// characters. A static string (never free it); NULL when `signum` is no
+// signal.
+const char *process_signal_full_name(int32_t signum);
 
 // Sets the pty's window size (the child gets SIGWINCH). Not a pty →
 // MARLINE_ERR_NOT_SUPPORTED; pty closed → MARLINE_ERR_CLOSED.

@@ -324,13 +324,26 @@ pub unsafe extern "C" fn process_get_pid(t: *mut transport_t, pid: *mut i32) -> 
     })
 }
 
-/// The name of signal `signum` without "SIG", as SSH names it: "TERM",
-/// "KILL", "SEGV", …, or "NAME@linux" for a signal with no portable name
-/// ("BUS@linux"). A static string (never free it); NULL when `signum` is
-/// no signal.
+/// The name of signal `signum` in the form SSH's exit-signal message
+/// carries (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … —
+/// or "NAME@linux" for a signal with no portable name ("BUS@linux"). This
+/// is the name bridge exit_signal callbacks receive. A static string
+/// (never free it); NULL when `signum` is no signal. For the name with
+/// "SIG" see process_signal_full_name.
 #[no_mangle]
 pub extern "C" fn process_signal_name(signum: i32) -> *const c_char {
     crate::process::signals::signal_name_cstr(signum).map_or(std::ptr::null(), |c| c.as_ptr())
+}
+
+/// The name of signal `signum` with its "SIG" prefix, as Twisted conch's
+/// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or
+/// "SIGNAME@linux" for a signal with no portable name ("SIGBUS@linux").
+/// process_signal_name is this string without its first three
+/// characters. A static string (never free it); NULL when `signum` is no
+/// signal.
+#[no_mangle]
+pub extern "C" fn process_signal_full_name(signum: i32) -> *const c_char {
+    crate::process::signals::signal_full_name_cstr(signum).map_or(std::ptr::null(), |c| c.as_ptr())
 }
 
 /// Sets the pty's window size (the child gets SIGWINCH). Not a pty →

@@ -41,7 +41,7 @@ use std::rc::Rc;
 pub use bridge::{Bridge, BridgeHandler};
 #[doc(hidden)]
 pub use reap::force_sigchld_reaping;
-pub use signals::{signal_name, signal_number};
+pub use signals::{signal_full_name, signal_name, signal_number};
 #[doc(hidden)]
 pub use spawn::force_fork_spawn;
 pub use spawn::{ChildFd, ProcessSpec};

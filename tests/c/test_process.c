@@ -181,6 +181,11 @@ int main(void) {
         }
         check(strcmp(process_signal_name(7), "BUS@linux") == 0, "a non-portable signal is NAME@linux");
         check(process_signal_name(0) == NULL && process_signal_name(999) == NULL, "no name for a non-signal");
+        /* The conch seed's _getSignalName form; exit-signal sends it without "SIG". */
+        check(strcmp(process_signal_full_name(15), "SIGTERM") == 0, "process_signal_full_name(15) is SIGTERM");
+        check(strcmp(process_signal_full_name(7), "SIGBUS@linux") == 0, "a non-portable full name is SIGNAME@linux");
+        check(strcmp(process_signal_full_name(7) + 3, process_signal_name(7)) == 0, "the exit-signal name is the full name without SIG");
+        check(process_signal_full_name(0) == NULL && process_signal_full_name(-1) == NULL && process_signal_full_name(999) == NULL, "no full name for a non-signal");
     }
 
     /* Bad arguments: synchronous errors, no callback, nothing written. */
