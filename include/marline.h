@@ -249,6 +249,12 @@ typedef enum marline_reason_kind_t {
   // The peer broke the protocol (for example an oversized telnet
   // subnegotiation).
   MARLINE_REASON_PROTOCOL_VIOLATION = 10,
+  // A process ended, but its exit status was taken by someone else:
+  // the host reaped it itself (waitpid on its pid, or waitpid(-1)) or
+  // ignores SIGCHLD, so the kernel discarded it. marline does not make
+  // one up: marline_reason_exit_code and marline_reason_signal fail,
+  // marline_reason_wait_status is -1.
+  MARLINE_REASON_EXIT_STATUS_UNKNOWN = 11,
 } marline_reason_kind_t;
 
 // Events given to the notification routine (MacTCP's numbers).
@@ -482,7 +488,9 @@ typedef struct marline_process_protocol_t {
   void (*child_connection_lost)(struct transport_t *t, int32_t fd, void *user);
   // The child was reaped: MARLINE_REASON_DONE (exit code 0) or
   // MARLINE_REASON_TERMINATED (see marline_reason_exit_code / _signal /
-  // _core_dumped / _wait_status).
+  // _core_dumped / _wait_status), or MARLINE_REASON_EXIT_STATUS_UNKNOWN
+  // when the host took its status first (reaped it itself, or ignores
+  // SIGCHLD): it has ended, how is not known.
   void (*process_exited)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
   // The child was reaped and every pipe is closed (the same reason; or
   // MARLINE_REASON_SHUTDOWN when the reactor was freed first, without
@@ -504,7 +512,8 @@ typedef struct marline_bridge_callbacks_t {
   // without "SIG" (see process_signal_name; valid during the call) and
   // whether it dumped core. Called instead of exit_status.
   void (*exit_signal)(struct bridge_t *b, struct transport_t *remote, const char *signal_name, bool core_dumped, void *user);
-  // The process ended (after exit_status / exit_signal); the remote
+  // The process ended (after exit_status / exit_signal; with
+  // MARLINE_REASON_EXIT_STATUS_UNKNOWN neither was called); the remote
   // transport is then closed with transport_lose_connection.
   void (*process_ended)(struct bridge_t *b, struct transport_t *remote, const struct marline_reason_t *reason, void *user);
 } marline_bridge_callbacks_t;

@@ -65,7 +65,9 @@ pub struct marline_process_protocol_t {
     pub child_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, fd: i32, user: *mut c_void)>,
     /// The child was reaped: MARLINE_REASON_DONE (exit code 0) or
     /// MARLINE_REASON_TERMINATED (see marline_reason_exit_code / _signal /
-    /// _core_dumped / _wait_status).
+    /// _core_dumped / _wait_status), or MARLINE_REASON_EXIT_STATUS_UNKNOWN
+    /// when the host took its status first (reaped it itself, or ignores
+    /// SIGCHLD): it has ended, how is not known.
     pub process_exited: Option<unsafe extern "C" fn(t: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void)>,
     /// The child was reaped and every pipe is closed (the same reason; or
     /// MARLINE_REASON_SHUTDOWN when the reactor was freed first, without
@@ -381,7 +383,8 @@ pub struct marline_bridge_callbacks_t {
             user: *mut c_void,
         ),
     >,
-    /// The process ended (after exit_status / exit_signal); the remote
+    /// The process ended (after exit_status / exit_signal; with
+    /// MARLINE_REASON_EXIT_STATUS_UNKNOWN neither was called); the remote
     /// transport is then closed with transport_lose_connection.
     pub process_ended: Option<
         unsafe extern "C" fn(b: *mut bridge_t, remote: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void),

@@ -44,7 +44,9 @@ pub trait BridgeHandler {
     /// …) (SSH "exit-signal").
     fn exit_signal(&mut self, _remote: &Transport, _name: &str, _core_dumped: bool) {}
     /// The process has ended (after exit_status / exit_signal); `reason` is
-    /// its reason (SHUTDOWN when the reactor was freed first).
+    /// its reason (SHUTDOWN when the reactor was freed first;
+    /// ExitStatusUnknown, without exit_status or exit_signal, when the host
+    /// took the child's status).
     fn process_ended(&mut self, _remote: &Transport, _reason: &Reason) {}
 }
 

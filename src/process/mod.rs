@@ -20,7 +20,10 @@
 //! child gets exactly the fds of its fd map, all others are closed in it.
 //! Children are reaped by pid (through a pidfd, or a SIGCHLD self-pipe on
 //! kernels without pidfd_open), never with waitpid(-1), so no zombies are
-//! left and other children's statuses are not stolen. A child still running
+//! left and other children's statuses are not stolen. A host that reaps a
+//! child itself, or ignores SIGCHLD, takes its status first: that child
+//! ends with [`ReasonKind::ExitStatusUnknown`] and no exit details, never a
+//! made-up status. A child still running
 //! when its reactor is freed is reaped by a helper thread; its protocol then
 //! gets process_ended with reason SHUTDOWN.
 //!

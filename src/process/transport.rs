@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use mio::Interest;
 
-use super::reap::{self, SigchldReaper};
+use super::reap::{self, Exit, SigchldReaper};
 use super::signals;
 use super::spawn::{Dir, Spawned};
 use super::{Process, ProcessProtocol};
@@ -55,8 +55,8 @@ impl Pipe {
 struct State {
     pid: libc::pid_t,
     pidfd: Option<OwnedFd>,
-    /// The wait status, once reaped.
-    status: Option<i32>,
+    /// How it ended, once reaped.
+    status: Option<Exit>,
     made: bool,
     exited_delivered: bool,
     ended: bool,
@@ -158,7 +158,7 @@ impl ProcessTransport {
         // SAFETY: `pid` is our unreaped child, so it cannot be recycled.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         reap::wait_blocking(pid);
-        self.state.borrow_mut().status = Some(0);
+        self.state.borrow_mut().status = Some(Exit::Status(0));
     }
 
     fn process(&self, core: &Rc<Core>) -> Process {
@@ -359,8 +359,8 @@ impl ProcessTransport {
         Ok(())
     }
 
-    /// The child has been reaped with wait status `status`.
-    pub(crate) fn reaped(self: &Rc<Self>, core: &Rc<Core>, status: i32) {
+    /// The child has been reaped and ended as `status` says.
+    pub(crate) fn reaped(self: &Rc<Self>, core: &Rc<Core>, status: Exit) {
         let pidfd = {
             let mut st = self.state.borrow_mut();
             if st.status.is_some() {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "marline.h"
@@ -248,6 +249,21 @@ int main(void) {
         run_until_ended(&r);
         check(r.out_len == 6 && memcmp(r.out, "a\r\nb\r\n", 6) == 0, "pty output has \\r\\n");
         check(r.kind == MARLINE_REASON_DONE, "pty process DONE");
+    }
+
+    /* The host reaps the child itself: its status is gone, and the reason
+     * says so instead of making one up. */
+    {
+        int32_t pid = 0;
+        int status = 0;
+        rec_init(&r, reactor);
+        check(spawn_sh(reactor, "exit 3", &r, &t) == MARLINE_OK, "spawn sh exit 3");
+        check(process_get_pid(t, &pid) == MARLINE_OK, "its pid");
+        check(waitpid(pid, &status, 0) == pid && WEXITSTATUS(status) == 3, "the host reaps it first");
+        run_until_ended(&r);
+        check(r.exited == 1 && r.ended == 1, "process_exited and process_ended still come");
+        check(r.kind == MARLINE_REASON_EXIT_STATUS_UNKNOWN, "the reason is EXIT_STATUS_UNKNOWN");
+        check(r.code == -1 && r.sig == -1 && r.status == -1, "no exit code, signal or wait status is made up");
     }
 
     /* A grandchild holding stdout: exited comes before ended. */
