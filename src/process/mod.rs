@@ -33,9 +33,11 @@
 //! theory: pidfd_send_signal names the process, not the number).
 
 mod bridge;
+mod child;
 mod reap;
 pub mod signals;
 mod spawn;
+mod spec;
 mod transport;
 
 use std::ops::Deref;
@@ -46,9 +48,9 @@ pub use bridge::{Bridge, BridgeHandler};
 pub use reap::force_sigchld_reaping;
 pub use signals::{signal_full_name, signal_name, signal_number};
 #[doc(hidden)]
-pub use spawn::force_fork_spawn;
-pub use spawn::{ChildFd, ProcessSpec};
-pub(crate) use spawn::MAX_CHILD_FDS;
+pub use child::force_fork_spawn;
+pub use spec::{ChildFd, ProcessSpec};
+pub(crate) use spec::MAX_CHILD_FDS;
 pub(crate) use transport::ProcessTransport;
 
 use crate::error::{Error, Result};
