@@ -75,6 +75,96 @@ pub struct marline_process_protocol_t {
     pub process_ended: Option<unsafe extern "C" fn(t: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void)>,
 }
 
+/// marline_spawn_options_t.flags: run the child on a new pseudo-terminal:
+/// its stdin, stdout and stderr, and its controlling terminal, in a new
+/// session (no fd map then; output arrives as fd 1).
+pub const MARLINE_SPAWN_PTY: u32 = 1;
+/// marline_spawn_options_t.flags: start the child in a new session
+/// (setsid): it leads a process group of its own, has no controlling
+/// terminal, and a terminal's Ctrl-C or hang-up aimed at our group does not
+/// reach it. process_signal_group then signals it and what it started.
+pub const MARLINE_SPAWN_NEW_SESSION: u32 = 2;
+/// marline_spawn_options_t.flags: start the child in a new process group
+/// (setpgid(0, 0)) in our session, as a shell starts a job.
+/// process_signal_group then signals it and what it started.
+pub const MARLINE_SPAWN_NEW_PROCESS_GROUP: u32 = 4;
+/// marline_spawn_options_t.flags: leave the signals we ignore ignored in
+/// the child. Without it every signal starts at its default action in the
+/// child (as Twisted's _resetSignalDisposition does), because SIG_IGN
+/// survives exec: a server started as a shell's background job has SIGINT
+/// and SIGQUIT ignored, and its commands would ignore Ctrl-C. Handlers are
+/// reset either way, and so are SIGPIPE and SIGXFSZ.
+pub const MARLINE_SPAWN_KEEP_IGNORED_SIGNALS: u32 = 8;
+/// Every MARLINE_SPAWN_* flag this library knows.
+const SPAWN_FLAGS: u32 =
+    MARLINE_SPAWN_PTY | MARLINE_SPAWN_NEW_SESSION | MARLINE_SPAWN_NEW_PROCESS_GROUP | MARLINE_SPAWN_KEEP_IGNORED_SIGNALS;
+
+/// How to start a child (reactor_spawn_process_with,
+/// process_bridge_spawn_with). All-zero fields are the defaults; the
+/// strings and arrays are read during the call only.
+///
+/// ABI rule: zero the struct, then set `size` to
+/// sizeof(marline_spawn_options_t). marline reads `size` bytes, so a
+/// program built against an older (smaller) version keeps working, with
+/// defaults for what it does not know; fields a newer (larger) version
+/// appended must be zero where this library does not know them
+/// (MARLINE_ERR_INVALID_ARGUMENT otherwise), so an option is never ignored
+/// silently.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct marline_spawn_options_t {
+    /// sizeof(marline_spawn_options_t).
+    pub size: usize,
+    /// "NAME=value" strings, NULL-terminated; NULL = a copy of ours.
+    pub envp: *const *const c_char,
+    /// The working directory; NULL = ours.
+    pub cwd: *const c_char,
+    /// The child fd map (`fd_map_len` entries); NULL/0 = the default: 0 to
+    /// the child, 1 and 2 from it. With a map the child has exactly those
+    /// fds; every other descriptor is closed in it.
+    pub fd_map: *const marline_child_fd_t,
+    pub fd_map_len: usize,
+    /// MARLINE_SPAWN_* flags, or'ed; unknown bits →
+    /// MARLINE_ERR_INVALID_ARGUMENT.
+    pub flags: u32,
+    /// With MARLINE_SPAWN_PTY: the pty's window size, set before the child
+    /// starts; 0 x 0 = the kernel's default. Without a pty both must be 0.
+    pub rows: u16,
+    pub cols: u16,
+}
+
+/// Reads the caller's options by the ABI rule (see marline_spawn_options_t).
+///
+/// # Safety
+/// `o` is NULL or points to at least `(*o).size` readable bytes.
+unsafe fn read_options(o: *const marline_spawn_options_t) -> Result<marline_spawn_options_t> {
+    let ours = std::mem::size_of::<marline_spawn_options_t>();
+    // SAFETY: every field is an integer or a raw pointer: all-zero is valid.
+    let mut opts: marline_spawn_options_t = unsafe { std::mem::zeroed() };
+    if o.is_null() {
+        opts.size = ours;
+        return Ok(opts);
+    }
+    // SAFETY: non-NULL; the struct starts with its size.
+    let size = unsafe { std::ptr::read_unaligned(o as *const usize) };
+    if size < std::mem::size_of::<usize>() {
+        return Err(Error::InvalidArgument);
+    }
+    // SAFETY: the caller's struct has `size` readable bytes.
+    let theirs = unsafe { std::slice::from_raw_parts(o as *const u8, size) };
+    if theirs.get(ours..).is_some_and(|newer| newer.iter().any(|&b| b != 0)) {
+        return Err(Error::InvalidArgument);
+    }
+    let n = size.min(ours);
+    // SAFETY: copying n ≤ sizeof bytes into our struct; any bit pattern is
+    // a valid value of every field.
+    unsafe { std::ptr::copy_nonoverlapping(theirs.as_ptr(), &mut opts as *mut _ as *mut u8, n) };
+    if opts.flags & !SPAWN_FLAGS != 0 {
+        return Err(Error::InvalidArgument);
+    }
+    Ok(opts)
+}
+
 struct CProcessProtocol {
     table: marline_process_protocol_t,
 }
@@ -135,43 +225,35 @@ unsafe fn c_list<'a>(list: *const *const c_char) -> Result<Vec<&'a OsStr>> {
     Ok(out)
 }
 
-/// Builds a spec from the C arguments shared by reactor_spawn_process and
-/// process_bridge_spawn.
+/// Builds a spec from the C arguments shared by the spawn functions.
 ///
 /// # Safety
-/// As documented on reactor_spawn_process.
-unsafe fn spec_of(
-    executable: *const c_char,
-    argv: *const *const c_char,
-    envp: *const *const c_char,
-    cwd: *const c_char,
-    fd_map: *const marline_child_fd_t,
-    fd_map_len: usize,
-    use_pty: bool,
-) -> Result<ProcessSpec> {
+/// As documented on reactor_spawn_process_with; `o` was read by
+/// read_options.
+unsafe fn spec_of(executable: *const c_char, argv: *const *const c_char, o: &marline_spawn_options_t) -> Result<ProcessSpec> {
     non_null(executable)?;
     // SAFETY: forwarded contract.
     let exe = OsStr::from_bytes(unsafe { CStr::from_ptr(executable) }.to_bytes());
     // SAFETY: forwarded contract.
     let args = unsafe { c_list(argv) }?;
     let mut spec = ProcessSpec::new(exe, args);
-    if !envp.is_null() {
+    if !o.envp.is_null() {
         // SAFETY: forwarded contract.
-        spec = spec.env(unsafe { c_list(envp) }?);
+        spec = spec.env(unsafe { c_list(o.envp) }?);
     }
-    if !cwd.is_null() {
+    if !o.cwd.is_null() {
         // SAFETY: forwarded contract.
-        spec = spec.cwd(OsStr::from_bytes(unsafe { CStr::from_ptr(cwd) }.to_bytes()));
+        spec = spec.cwd(OsStr::from_bytes(unsafe { CStr::from_ptr(o.cwd) }.to_bytes()));
     }
-    if fd_map_len > 0 {
-        if fd_map.is_null() {
+    if o.fd_map_len > 0 {
+        if o.fd_map.is_null() {
             return Err(Error::NullPointer);
         }
-        if fd_map_len > crate::process::MAX_CHILD_FDS {
+        if o.fd_map_len > crate::process::MAX_CHILD_FDS {
             return Err(Error::BadChildFdMap);
         }
         // SAFETY: non-NULL with fd_map_len readable entries per the contract.
-        for e in unsafe { std::slice::from_raw_parts(fd_map, fd_map_len) } {
+        for e in unsafe { std::slice::from_raw_parts(o.fd_map, o.fd_map_len) } {
             let how = match e.kind {
                 MARLINE_CHILD_FD_TO_CHILD => ChildFd::ToChild,
                 MARLINE_CHILD_FD_FROM_CHILD => ChildFd::FromChild,
@@ -181,7 +263,35 @@ unsafe fn spec_of(
             spec = spec.child_fd(e.child_fd, how);
         }
     }
-    Ok(spec.pty(use_pty))
+    if (o.rows, o.cols) != (0, 0) {
+        spec = spec.window_size(o.rows, o.cols);
+    }
+    let flag = |f: u32| o.flags & f != 0;
+    Ok(spec
+        .pty(flag(MARLINE_SPAWN_PTY))
+        .new_session(flag(MARLINE_SPAWN_NEW_SESSION))
+        .new_process_group(flag(MARLINE_SPAWN_NEW_PROCESS_GROUP))
+        .keep_ignored_signals(flag(MARLINE_SPAWN_KEEP_IGNORED_SIGNALS)))
+}
+
+/// The options the positional spawn functions stand for.
+fn positional(
+    envp: *const *const c_char,
+    cwd: *const c_char,
+    fd_map: *const marline_child_fd_t,
+    fd_map_len: usize,
+    use_pty: bool,
+) -> marline_spawn_options_t {
+    marline_spawn_options_t {
+        size: std::mem::size_of::<marline_spawn_options_t>(),
+        envp,
+        cwd,
+        fd_map,
+        fd_map_len,
+        flags: if use_pty { MARLINE_SPAWN_PTY } else { 0 },
+        rows: 0,
+        cols: 0,
+    }
 }
 
 /// Starts `executable` (looked up in PATH when it has no '/') with `argv`
@@ -192,7 +302,10 @@ unsafe fn spec_of(
 /// from it). With a fd map the child has exactly those fds; every other
 /// descriptor is closed in it. `use_pty` runs it on a new pseudo-terminal
 /// (no fd map then). The process transport is written to `*out`; its user
-/// pointer is `user` (see transport_set_user).
+/// pointer is `user` (see transport_set_user). The child starts with every
+/// signal at its default action and an empty signal mask (see
+/// MARLINE_SPAWN_KEEP_IGNORED_SIGNALS), in our process group;
+/// reactor_spawn_process_with offers these and more options.
 ///
 /// Failures are synchronous, call no callback and leave nothing behind:
 /// MARLINE_ERR_NULL_POINTER (executable, argv, protocol or out NULL),
@@ -222,12 +335,40 @@ pub unsafe extern "C" fn reactor_spawn_process(
     user: *mut c_void,
     out: *mut *mut transport_t,
 ) -> marline_status_t {
+    let options = positional(envp, cwd, fd_map, fd_map_len, use_pty);
+    // SAFETY: forwarded contract.
+    unsafe { reactor_spawn_process_with(reactor, executable, argv, &options, protocol, user, out) }
+}
+
+/// Starts `executable` with `argv` as reactor_spawn_process does, with
+/// `options` (NULL = every default; see marline_spawn_options_t): its
+/// environment, working directory, fd map, a pty and its window size, a
+/// new session or process group, and whether ignored signals stay ignored.
+///
+/// Errors as for reactor_spawn_process, and MARLINE_ERR_INVALID_ARGUMENT
+/// for `options` that break its ABI rule (size smaller than the size field,
+/// unknown flags, non-zero fields this library does not know) or give a
+/// window size without MARLINE_SPAWN_PTY.
+///
+/// # Safety
+/// As for reactor_spawn_process; `options` is NULL or has `options->size`
+/// readable bytes, with strings and arrays as described there.
+#[no_mangle]
+pub unsafe extern "C" fn reactor_spawn_process_with(
+    reactor: *mut reactor_t,
+    executable: *const c_char,
+    argv: *const *const c_char,
+    options: *const marline_spawn_options_t,
+    protocol: *const marline_process_protocol_t,
+    user: *mut c_void,
+    out: *mut *mut transport_t,
+) -> marline_status_t {
     guard(|| {
         non_null(out)?;
         non_null(protocol)?;
         let r = reactor_of(reactor)?;
         // SAFETY: forwarded contract.
-        let spec = unsafe { spec_of(executable, argv, envp, cwd, fd_map, fd_map_len, use_pty) }?;
+        let spec = unsafe { spec_of(executable, argv, &read_options(options)?) }?;
         // SAFETY: checked non-NULL; copied.
         let table = unsafe { *protocol };
         let p = r.spawn_process(&spec, Box::new(CProcessProtocol { table }))?;
@@ -293,6 +434,20 @@ pub extern "C" fn process_close_stderr(t: *mut transport_t) -> marline_status_t 
 #[no_mangle]
 pub extern "C" fn process_signal(t: *mut transport_t, signum: i32) -> marline_status_t {
     guard(|| process_of(t)?.signal(signum))
+}
+
+/// Sends signal `signum` to the child's process group (kill(-pid)): the
+/// child and whatever it started that stayed in its group, such as a
+/// shell's pipeline or a grandchild. Only for a child that leads a group of
+/// its own (started with MARLINE_SPAWN_NEW_SESSION,
+/// MARLINE_SPAWN_NEW_PROCESS_GROUP or a pty; a bridged child always is),
+/// else MARLINE_ERR_NOT_SUPPORTED. Not a signal →
+/// MARLINE_ERR_UNKNOWN_SIGNAL; the child already reaped →
+/// MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is sent (the group's id
+/// is the child's pid, which may then be another's).
+#[no_mangle]
+pub extern "C" fn process_signal_group(t: *mut transport_t, signum: i32) -> marline_status_t {
+    guard(|| process_of(t)?.signal_group(signum))
 }
 
 /// Sends the signal called `name`: "TERM", "SIGTERM", "hup", "BUS@linux", …
@@ -508,6 +663,7 @@ pub extern "C" fn process_bridge_remote_eof(b: *mut bridge_t) -> marline_status_
 /// (MARLINE_ERR_INVALID_STATE the second time). The process transport is
 /// written to `*out` when `out` is not NULL; it belongs to the bridge (its
 /// user pointer is free for the caller; its producer slot is the bridge's).
+/// The child runs in a session of its own (see process_bridge_spawn_with).
 ///
 /// # Safety
 /// As for reactor_spawn_process; `out` is NULL or writable.
@@ -521,32 +677,16 @@ pub unsafe extern "C" fn process_bridge_spawn(
     use_pty: bool,
     out: *mut *mut transport_t,
 ) -> marline_status_t {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        let spec = unsafe { spec_of(executable, argv, envp, cwd, std::ptr::null(), 0, use_pty) }?;
-        // SAFETY: forwarded contract.
-        unsafe { spawn_bridged(b, &spec, out) }
-    })
+    let options = positional(envp, cwd, std::ptr::null(), 0, use_pty);
+    // SAFETY: forwarded contract.
+    unsafe { process_bridge_spawn_with(b, executable, argv, &options, out) }
 }
 
-/// Starts the bridged process and writes its transport to `*out` if wanted.
-///
-/// # Safety
-/// `out` is NULL or writable.
-unsafe fn spawn_bridged(b: *mut bridge_t, spec: &ProcessSpec, out: *mut *mut transport_t) -> Result<()> {
-    let p = bridge_of(b)?.spawn(spec)?;
-    if !out.is_null() {
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { put(out, encode_transport(&p)) };
-    }
-    Ok(())
-}
-
-/// As process_bridge_spawn with `use_pty`, and the pty's window size set
-/// to `rows` x `cols` before the child starts (so the command's first look
-/// at its terminal sees it, with no SIGWINCH race). Later changes:
-/// process_set_window_size on the process transport. Errors as for
-/// process_bridge_spawn.
+/// As process_bridge_spawn with MARLINE_SPAWN_PTY, and the pty's window
+/// size set to `rows` x `cols` before the child starts (so the command's
+/// first look at its terminal sees it, with no SIGWINCH race). Later
+/// changes: process_set_window_size on the process transport. Errors as
+/// for process_bridge_spawn.
 ///
 /// # Safety
 /// As for reactor_spawn_process; `out` is NULL or writable.
@@ -561,11 +701,46 @@ pub unsafe extern "C" fn process_bridge_spawn_pty(
     cols: u16,
     out: *mut *mut transport_t,
 ) -> marline_status_t {
+    let mut options = positional(envp, cwd, std::ptr::null(), 0, true);
+    (options.rows, options.cols) = (rows, cols);
+    // SAFETY: forwarded contract.
+    unsafe { process_bridge_spawn_with(b, executable, argv, &options, out) }
+}
+
+/// Starts the bridged process with `options` (NULL = every default; see
+/// marline_spawn_options_t and reactor_spawn_process_with) and writes what
+/// was fed so far; otherwise as process_bridge_spawn. The bridge feeds
+/// child fd 0 and relays 1 and 2, so a fd map is refused
+/// (MARLINE_ERR_BAD_CHILD_FD_MAP). The child always runs in a session of
+/// its own, whatever the flags say (MARLINE_SPAWN_NEW_SESSION, as sshd
+/// runs a session's command): so it can be hung up as a group when the
+/// remote side goes (see process_bridge_close), and Ctrl-C at the server's
+/// terminal does not reach it.
+///
+/// # Safety
+/// As for reactor_spawn_process_with; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn process_bridge_spawn_with(
+    b: *mut bridge_t,
+    executable: *const c_char,
+    argv: *const *const c_char,
+    options: *const marline_spawn_options_t,
+    out: *mut *mut transport_t,
+) -> marline_status_t {
     guard(|| {
         // SAFETY: forwarded contract.
-        let spec = unsafe { spec_of(executable, argv, envp, cwd, std::ptr::null(), 0, true) }?.window_size(rows, cols);
+        let o = unsafe { read_options(options) }?;
+        if o.fd_map_len > 0 {
+            return Err(Error::BadChildFdMap);
+        }
         // SAFETY: forwarded contract.
-        unsafe { spawn_bridged(b, &spec, out) }
+        let spec = unsafe { spec_of(executable, argv, &o) }?;
+        let p = bridge_of(b)?.spawn(&spec)?;
+        if !out.is_null() {
+            // SAFETY: checked non-NULL; writable per the contract.
+            unsafe { put(out, encode_transport(&p)) };
+        }
+        Ok(())
     })
 }
 

@@ -155,7 +155,10 @@ impl Bridge {
 
     /// Starts the child and writes what was fed so far. Once only
     /// (`InvalidState` the second time); spawn errors as for
-    /// [`Reactor::spawn_process`].
+    /// [`Reactor::spawn_process`]. The child always runs in a session of
+    /// its own ([`ProcessSpec::new_session`]), as sshd runs a session's
+    /// command, so that it can be hung up as a group when the remote side
+    /// goes ([`Bridge::close`]).
     pub fn spawn(&self, spec: &ProcessSpec) -> Result<Process> {
         let (core, b) = self.inner()?;
         if b.stage.borrow().started {
@@ -163,7 +166,8 @@ impl Bridge {
         }
         b.remote.queued()?;
         let reactor = Reactor::view(&core);
-        let p = reactor.spawn_process(spec, Box::new(BridgeProcess { bridge: b.clone() }))?;
+        let spec = spec.clone().new_session(true);
+        let p = reactor.spawn_process(&spec, Box::new(BridgeProcess { bridge: b.clone() }))?;
         let (buffered, eof) = {
             let mut st = b.stage.borrow_mut();
             st.started = true;

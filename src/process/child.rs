@@ -20,6 +20,7 @@ pub(crate) const STAGE_FD_MAP: i32 = 1;
 pub(crate) const STAGE_PTY: i32 = 2;
 pub(crate) const STAGE_CHDIR: i32 = 3;
 pub(crate) const STAGE_EXEC: i32 = 4;
+pub(crate) const STAGE_SESSION: i32 = 5;
 
 /// Everything the child needs, prepared before the clone. The child only
 /// reads it.
@@ -34,6 +35,12 @@ pub(crate) struct Plan {
     pub targets: Vec<i32>,
     pub pty_slave: Option<RawFd>,
     pub err_fd: RawFd,
+    /// setsid(): a session and process group of its own (always with a pty).
+    pub new_session: bool,
+    /// setpgid(0, 0): a process group of its own in our session.
+    pub new_group: bool,
+    /// Leave ignored signals ignored (but SIGPIPE and SIGXFSZ).
+    pub keep_ignored: bool,
 }
 
 /// Size of the child's stack, above its guard page. The child needs little:
@@ -227,23 +234,27 @@ fn set_default_action(sig: c_int) {
     unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &default, no_old, size) };
 }
 
-/// For the child, with every signal blocked: every signal that has a
-/// handler goes back to SIG_DFL. A handler would otherwise run in the
-/// child, on memory it shares with us: say a C program's SIGINT handler
-/// when Ctrl-C reaches the whole process group, or marline's own SIGCHLD
-/// handler. So do SIGPIPE and SIGXFSZ even when ignored: marline ignores
-/// SIGPIPE for itself and an ignored disposition survives exec. Other
-/// ignored signals stay ignored, as after fork and exec. The child has its
-/// own copy of the table (no CLONE_SIGHAND), so ours is untouched. Raw
-/// system calls: libc's sigaction may be interposed by a library that keeps
-/// its own tables (a JVM's libjsig, sanitizers), tables the child would
-/// write in our memory.
-fn reset_signal_dispositions() {
+/// For the child, with every signal blocked: every signal goes back to
+/// SIG_DFL, as Twisted's `_resetSignalDisposition` does.
+/// - A handler would otherwise run in the child, on memory it shares with
+///   us: say a C program's SIGINT handler when Ctrl-C reaches the whole
+///   process group, or marline's own SIGCHLD handler.
+/// - An ignored disposition survives exec: SIGPIPE, which marline ignores
+///   for itself; SIGINT and SIGQUIT, which a shell ignores in a background
+///   job (Ctrl-C would do nothing in a command a server runs on a pty);
+///   anything the host ignores. With `keep_ignored` those stay ignored,
+///   as after a plain fork and exec, except SIGPIPE and SIGXFSZ.
+///
+/// The child has its own copy of the table (no CLONE_SIGHAND), so ours is
+/// untouched. Raw system calls: libc's sigaction may be interposed by a
+/// library that keeps its own tables (a JVM's libjsig, sanitizers), tables
+/// the child would write in our memory.
+fn reset_signal_dispositions(keep_ignored: bool) {
     for sig in 1..=KernelSigset::BITS as c_int {
         let keep = match signal_action(sig) {
             None => true,
             Some(libc::SIG_DFL) => true,
-            Some(libc::SIG_IGN) => sig != libc::SIGPIPE && sig != libc::SIGXFSZ,
+            Some(libc::SIG_IGN) => keep_ignored && sig != libc::SIGPIPE && sig != libc::SIGXFSZ,
             Some(_handler) => false,
         };
         if !keep {
@@ -287,9 +298,9 @@ unsafe fn child(plan: &Plan) -> ! {
     // every call is a plain system call on descriptors and memory the
     // parent prepared before the clone, and nothing allocates.
     unsafe {
-        // Signals: the default for everything handled, then an empty mask
-        // (every signal has been blocked since before the clone).
-        reset_signal_dispositions();
+        // Signals: the default for everything, then an empty mask (every
+        // signal has been blocked since before the clone).
+        reset_signal_dispositions(plan.keep_ignored);
         set_signal_mask(0);
 
         // The error pipe must survive the dup2s below: move it above them.
@@ -299,8 +310,15 @@ unsafe fn child(plan: &Plan) -> ! {
         }
         err_fd = moved;
 
+        if plan.new_session || plan.pty_slave.is_some() {
+            if libc::setsid() == -1 {
+                fail(err_fd, STAGE_SESSION);
+            }
+        } else if plan.new_group && libc::setpgid(0, 0) == -1 {
+            fail(err_fd, STAGE_SESSION);
+        }
         if let Some(slave) = plan.pty_slave {
-            if libc::setsid() == -1 || libc::ioctl(slave, libc::TIOCSCTTY, 0) == -1 {
+            if libc::ioctl(slave, libc::TIOCSCTTY, 0) == -1 {
                 fail(err_fd, STAGE_PTY);
             }
         }

@@ -166,6 +166,17 @@ impl Process {
         self.with(|_, p| p.signal(signum))
     }
 
+    /// Sends signal `signum` to the child's process group: the child and
+    /// whatever it started that stayed in its group (a shell's pipeline, a
+    /// grandchild). Only for a child started in a group of its own (a pty,
+    /// [`ProcessSpec::new_session`] or [`ProcessSpec::new_process_group`]),
+    /// else `NotSupported`; not a signal → `UnknownSignal`; already reaped
+    /// → `ProcessExitedAlready` (nothing is sent: the group's id is the
+    /// child's pid, which may then be another's).
+    pub fn signal_group(&self, signum: i32) -> Result<()> {
+        self.with(|_, p| p.signal_group(signum))
+    }
+
     /// Sends the signal called `name` ("TERM", "SIGKILL", "hup", …).
     pub fn signal_by_name(&self, name: &str) -> Result<()> {
         let signum = signal_number(name)?;

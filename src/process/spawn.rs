@@ -40,6 +40,8 @@ pub(crate) struct ParentEnd {
 pub(crate) struct Spawned {
     pub pid: libc::pid_t,
     pub ends: Vec<ParentEnd>,
+    /// The child leads a process group of its own (its id is the pid).
+    pub own_group: bool,
 }
 
 fn cstring(s: &OsStr) -> Result<CString> {
@@ -196,7 +198,19 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
     // check_fd_map bounds a map, and a pty makes 3 moves: the child's
     // scratch array (see `child`) holds them all.
     assert!(moves.len() <= MAX_CHILD_FDS, "fd map larger than the child can hold");
-    let plan = Plan { path, argv, envp, cwd, moves, targets, pty_slave, err_fd: err_w.as_raw_fd() };
+    let plan = Plan {
+        path,
+        argv,
+        envp,
+        cwd,
+        moves,
+        targets,
+        pty_slave,
+        err_fd: err_w.as_raw_fd(),
+        new_session: spec.new_session,
+        new_group: spec.new_group,
+        keep_ignored: spec.keep_ignored_signals,
+    };
 
     let pid = start_child(&plan)?;
     drop(err_w);
@@ -213,7 +227,8 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
     }
     drop(err_r);
     if got == 0 {
-        return Ok(Spawned { pid, ends });
+        let own_group = spec.pty || spec.new_session || spec.new_group;
+        return Ok(Spawned { pid, ends, own_group });
     }
     // The child failed before exec: reap it (it has exited or is about to).
     super::reap::wait_blocking(pid);

@@ -29,6 +29,9 @@ pub struct ProcessSpec {
     pub(crate) pty: bool,
     /// The pty's initial size (rows, cols), set before the child starts.
     pub(crate) window_size: Option<(u16, u16)>,
+    pub(crate) new_session: bool,
+    pub(crate) new_group: bool,
+    pub(crate) keep_ignored_signals: bool,
 }
 
 /// Highest child fd number a fd map may use (0..=1023).
@@ -49,6 +52,9 @@ impl ProcessSpec {
             fds: None,
             pty: false,
             window_size: None,
+            new_session: false,
+            new_group: false,
+            keep_ignored_signals: false,
         }
     }
 
@@ -87,6 +93,39 @@ impl ProcessSpec {
     /// spawn fails with `InvalidArgument`. Default: the kernel's (0 x 0).
     pub fn window_size(mut self, rows: u16, cols: u16) -> ProcessSpec {
         self.window_size = Some((rows, cols));
+        self
+    }
+
+    /// Starts the child in a new session (setsid), so that it leads a
+    /// process group of its own, has no controlling terminal, and a
+    /// terminal's Ctrl-C or hang-up aimed at our group does not reach it.
+    /// [`super::Process::signal_group`] then signals it and everything it
+    /// started. A pty always does this. Default: off (our session and
+    /// process group).
+    pub fn new_session(mut self, on: bool) -> ProcessSpec {
+        self.new_session = on;
+        self
+    }
+
+    /// Starts the child in a new process group (setpgid(0, 0)) within our
+    /// session, as a shell starts a job: it leads the group, and
+    /// [`super::Process::signal_group`] signals it and everything it
+    /// started. Implied by [`ProcessSpec::new_session`] and a pty. Default:
+    /// off (our process group).
+    pub fn new_process_group(mut self, on: bool) -> ProcessSpec {
+        self.new_group = on;
+        self
+    }
+
+    /// Leaves the signals we ignore ignored in the child. By default every
+    /// signal starts at its default action in the child, as Twisted's
+    /// `_resetSignalDisposition` does: a disposition of SIG_IGN survives
+    /// exec, so a server started as a shell's background job (SIGINT and
+    /// SIGQUIT ignored) would otherwise run commands that Ctrl-C cannot
+    /// stop. Handlers are reset either way (they cannot survive exec), and
+    /// so are SIGPIPE and SIGXFSZ (marline ignores SIGPIPE for itself).
+    pub fn keep_ignored_signals(mut self, on: bool) -> ProcessSpec {
+        self.keep_ignored_signals = on;
         self
     }
 

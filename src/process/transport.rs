@@ -77,12 +77,14 @@ pub(crate) struct ProcessTransport {
     producer: ProducerSlot,
     user: Cell<usize>,
     pty: bool,
+    /// The child leads its own process group (see [`Self::signal_group`]).
+    own_group: bool,
 }
 
 impl ProcessTransport {
     /// Adopts a spawned child. On failure the child is killed and reaped.
     pub(crate) fn start(core: &Rc<Core>, spawned: Spawned, protocol: Box<dyn ProcessProtocol>) -> Result<Process> {
-        let pid = spawned.pid;
+        let (pid, own_group) = (spawned.pid, spawned.own_group);
         let pty = spawned.ends.iter().any(|e| e.dir == Dir::Pty);
         let pipes = spawned
             .ends
@@ -108,6 +110,7 @@ impl ProcessTransport {
             producer: ProducerSlot::default(),
             user: Cell::new(0),
             pty,
+            own_group,
         });
         let h = match core.insert(me.clone()) {
             Ok(h) => h,
@@ -443,6 +446,26 @@ impl ProcessTransport {
         };
         match result {
             Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::ProcessExitedAlready),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends `signum` to the child's process group (kill(-pid)): the child
+    /// and whatever it started that stayed in its group. Only for a child
+    /// that leads its own group; refused once it has been reaped, as its
+    /// pid, the group's id, may then name another group.
+    pub(crate) fn signal_group(&self, signum: i32) -> Result<()> {
+        if !self.own_group {
+            return Err(Error::NotSupported);
+        }
+        signals::check(signum)?;
+        let st = self.state.borrow();
+        if st.status.is_some() || st.abandoned {
+            return Err(Error::ProcessExitedAlready);
+        }
+        match sys::syscall!(kill(-st.pid, signum)) {
+            Ok(_) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::ProcessExitedAlready),
             Err(e) => Err(e.into()),
         }
