@@ -971,6 +971,8 @@ enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t ro
 //   read is not buffered without bound. What is fed before the spawn is
 //   buffered as it comes: bound it yourself.
 //
+// - when `remote` goes, the child is hung up (see process_bridge_close).
+//
 // Call process_bridge_close from `remote`'s connection_lost. The bridge
 // handle is written to `*out`.
 //
@@ -1024,10 +1026,24 @@ enum marline_status_t process_bridge_spawn_pty(struct bridge_t *b, const char *e
 // As for reactor_spawn_process_with; `out` is NULL or writable.
 enum marline_status_t process_bridge_spawn_with(struct bridge_t *b, const char *executable, const char *const *argv, const struct marline_spawn_options_t *options, struct transport_t **out);
 
-// The remote side is gone: closes the process's pipes
-// (transport_lose_connection; the child is not signalled) and makes the
-// bridge handle stale. The callbacks still report the process's end.
+// The remote side is gone: the child is hung up, and the bridge handle
+// becomes stale. Input still queued for the child is dropped and its pty
+// or pipes are closed at once (nobody is left to read its output; closing
+// a pty's master is a terminal hang-up: the child's session gets SIGHUP
+// and its writes fail). Its process group gets SIGHUP, and SIGKILL once
+// the grace period has passed if it is still there (see
+// process_bridge_set_hangup_grace; default 5 seconds). The same happens
+// when `remote` closes while the bridge is its producer, even without this
+// call. The callbacks still report the process's end.
 enum marline_status_t process_bridge_close(struct bridge_t *b);
+
+// Sets how long a hung-up child (see process_bridge_close) has to end
+// after SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or
+// INFINITY for never (SIGHUP only). The default is 5 seconds. Applies to
+// a hang-up after the call. NaN or a negative value →
+// MARLINE_ERR_INVALID_ARGUMENT; a closed bridge →
+// MARLINE_ERR_STALE_HANDLE.
+enum marline_status_t process_bridge_set_hangup_grace(struct bridge_t *b, double seconds);
 
 // Registers a producer on `t`. `streaming` producers are paused past the
 // high-water mark and resumed when the queue drains; pull producers get

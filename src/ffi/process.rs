@@ -606,6 +606,8 @@ fn bridge_of(b: *mut bridge_t) -> Result<Bridge> {
 ///   read is not buffered without bound. What is fed before the spawn is
 ///   buffered as it comes: bound it yourself.
 ///
+/// - when `remote` goes, the child is hung up (see process_bridge_close).
+///
 /// Call process_bridge_close from `remote`'s connection_lost. The bridge
 /// handle is written to `*out`.
 ///
@@ -744,10 +746,30 @@ pub unsafe extern "C" fn process_bridge_spawn_with(
     })
 }
 
-/// The remote side is gone: closes the process's pipes
-/// (transport_lose_connection; the child is not signalled) and makes the
-/// bridge handle stale. The callbacks still report the process's end.
+/// The remote side is gone: the child is hung up, and the bridge handle
+/// becomes stale. Input still queued for the child is dropped and its pty
+/// or pipes are closed at once (nobody is left to read its output; closing
+/// a pty's master is a terminal hang-up: the child's session gets SIGHUP
+/// and its writes fail). Its process group gets SIGHUP, and SIGKILL once
+/// the grace period has passed if it is still there (see
+/// process_bridge_set_hangup_grace; default 5 seconds). The same happens
+/// when `remote` closes while the bridge is its producer, even without this
+/// call. The callbacks still report the process's end.
 #[no_mangle]
 pub extern "C" fn process_bridge_close(b: *mut bridge_t) -> marline_status_t {
     guard(|| bridge_of(b)?.close())
+}
+
+/// Sets how long a hung-up child (see process_bridge_close) has to end
+/// after SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or
+/// INFINITY for never (SIGHUP only). The default is 5 seconds. Applies to
+/// a hang-up after the call. NaN or a negative value →
+/// MARLINE_ERR_INVALID_ARGUMENT; a closed bridge →
+/// MARLINE_ERR_STALE_HANDLE.
+#[no_mangle]
+pub extern "C" fn process_bridge_set_hangup_grace(b: *mut bridge_t, seconds: f64) -> marline_status_t {
+    guard(|| {
+        let grace = if seconds == f64::INFINITY { None } else { Some(super::seconds(seconds)?) };
+        bridge_of(b)?.set_hangup_grace(grace)
+    })
 }

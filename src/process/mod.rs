@@ -43,7 +43,7 @@ mod transport;
 use std::ops::Deref;
 use std::rc::Rc;
 
-pub use bridge::{Bridge, BridgeHandler};
+pub use bridge::{Bridge, BridgeHandler, DEFAULT_HANGUP_GRACE};
 #[doc(hidden)]
 pub use reap::force_sigchld_reaping;
 pub use signals::{signal_full_name, signal_name, signal_number};
