@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use marline::{Bridge, BridgeHandler, ProcessSpec, Reactor, Reason, Transport};
+use marline::{Bridge, BridgeHandler, Process, ProcessSpec, Reactor, Reason, Transport};
 
 type Notes = Rc<RefCell<Vec<String>>>;
 
@@ -37,6 +37,7 @@ struct Server {
     notes: Notes,
     closed_at: Rc<RefCell<Option<Instant>>>,
     pid: Rc<Cell<i32>>,
+    process: Rc<RefCell<Option<Process>>>,
     bridge: Option<Bridge>,
 }
 
@@ -46,6 +47,7 @@ impl marline::Protocol for Server {
         b.set_hangup_grace(self.grace).unwrap();
         let p = b.spawn(&self.spec).unwrap();
         self.pid.set(p.pid().unwrap() as i32);
+        *self.process.borrow_mut() = Some(p);
         self.bridge = Some(b);
     }
     fn data_received(&mut self, _t: &Transport, data: &[u8]) {
@@ -62,8 +64,9 @@ struct Session {
     port: u16,
     notes: Notes,
     closed_at: Rc<RefCell<Option<Instant>>>,
-    /// The child's pid, once the client has connected.
+    /// The child's pid and process transport, once the client has connected.
     pid: Rc<Cell<i32>>,
+    process: Rc<RefCell<Option<Process>>>,
 }
 
 fn serve(spec: ProcessSpec, grace: Option<Duration>) -> Session {
@@ -71,17 +74,26 @@ fn serve(spec: ProcessSpec, grace: Option<Duration>) -> Session {
     let notes: Notes = Default::default();
     let closed_at: Rc<RefCell<Option<Instant>>> = Default::default();
     let pid: Rc<Cell<i32>> = Default::default();
-    let (n, c, p) = (notes.clone(), closed_at.clone(), pid.clone());
+    let process: Rc<RefCell<Option<Process>>> = Default::default();
+    let (n, c, p, pr) = (notes.clone(), closed_at.clone(), pid.clone(), process.clone());
     let lp = r
         .listen_tcp("127.0.0.1", 0, 0, move |_| {
-            Box::new(Server { spec: spec.clone(), grace, notes: n.clone(), closed_at: c.clone(), pid: p.clone(), bridge: None })
+            Box::new(Server {
+                spec: spec.clone(),
+                grace,
+                notes: n.clone(),
+                closed_at: c.clone(),
+                pid: p.clone(),
+                process: pr.clone(),
+                bridge: None,
+            })
         })
         .unwrap();
     let port = match lp.host().unwrap() {
         marline::Address::Inet(a) => a.port(),
         _ => unreachable!(),
     };
-    Session { r, port, notes, closed_at, pid }
+    Session { r, port, notes, closed_at, pid, process }
 }
 
 impl Session {
@@ -177,6 +189,36 @@ fn a_pty_child_is_killed_by_the_hang_up() {
     let (notes, _) = s.until_ended("pty, default SIGHUP");
     client.join().unwrap();
     assert_eq!(notes, ["exit-signal HUP", "ended"]);
+}
+
+/// The same rule on pipes: a child that never reads its stdin, a client
+/// that floods it and resets. What was queued for the child is dropped at
+/// once (before: it stayed queued, and stdin open, for as long as the
+/// child lived). The child ignores SIGHUP and has no grace period, so it is
+/// still running: only its input is gone.
+///
+/// Here the remote connection has nothing to write and its reading is
+/// paused (the child's stdin queue is full) when the reset comes: today the
+/// TCP transport does not notice a reset while reading is paused (issue 12
+/// item 1, the shared connection lifecycle on the `lifecycle` branch).
+/// Remove the ignore once that is merged.
+#[test]
+#[ignore = "needs issue 12 item 1 (a reset noticed while reading is paused), lifecycle branch"]
+fn input_queued_for_a_child_on_pipes_is_dropped_when_the_client_resets() {
+    let s = serve(sh("trap '' HUP; echo ready; exec sleep 1000"), None);
+    let client = flood_then_reset(s.port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.closed_at.borrow().is_none() {
+        assert!(Instant::now() < deadline, "the server never saw the client's reset");
+        s.r.run_once(Some(Duration::from_millis(20))).unwrap();
+    }
+    assert!(client.join().unwrap() > 1 << 20, "the client sent MiBs");
+    let p = s.process.borrow().clone().unwrap();
+    run_until(&s.r, || p.queued() == Ok(0));
+    assert_eq!(p.write(b"more"), Err(marline::Error::Closed), "stdin is closed");
+    p.signal(libc::SIGKILL).unwrap();
+    let (notes, _) = s.until_ended("cleanup");
+    assert_eq!(notes, ["exit-signal KILL", "ended"], "the child ran until killed here");
 }
 
 /// Issue 12 item 5, the library's part: on pipes, with a plain FIN from the
