@@ -1032,7 +1032,10 @@ enum marline_status_t process_bridge_spawn_with(struct bridge_t *b, const char *
 // a pty's master is a terminal hang-up: the child's session gets SIGHUP
 // and its writes fail). Its process group gets SIGHUP, and SIGKILL once
 // the grace period has passed if it is still there (see
-// process_bridge_set_hangup_grace; default 5 seconds). The same happens
+// process_bridge_set_hangup_grace; default 5 seconds). The group is
+// signalled only while the child itself has not been reaped (its pid is
+// the group's id): a grandchild that ignores SIGHUP and outlives the
+// child is left alone. The same happens
 // when `remote` closes while the bridge is its producer, even without this
 // call. The callbacks still report the process's end.
 enum marline_status_t process_bridge_close(struct bridge_t *b);

@@ -28,6 +28,10 @@
 //!   there after the grace period ([`Bridge::set_hangup_grace`], default
 //!   [`DEFAULT_HANGUP_GRACE`]), the group gets SIGKILL. The child runs in a
 //!   session of its own, so the group is the child and what it started.
+//!   Signals go to the group only while the child itself has not been
+//!   reaped (its pid is the group's id, which may afterwards name another
+//!   group): a grandchild that ignores SIGHUP and outlives the child is
+//!   left alone.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -72,7 +76,6 @@ struct Stage {
     stdout_open: bool,
     stderr_open: bool,
     eof_sent: bool,
-    closed: bool,
 }
 
 pub(crate) struct BridgeInner {
@@ -232,7 +235,6 @@ impl Bridge {
     /// gets exit_status / exit_signal / process_ended when the child ends.
     pub fn close(&self) -> Result<()> {
         let (core, b) = self.inner()?;
-        b.stage.borrow_mut().closed = true;
         if let Some(h) = b.handle.take() {
             core.remove(h);
         }
