@@ -279,21 +279,28 @@ fn exec_server_ends_the_command_of_each_client_that_goes() {
     sleeps.wait_for(0, Duration::from_secs(10));
 }
 
-/// A command that ignores SIGHUP, with a grandchild in its group: both are
-/// killed once --grace has passed, never before.
-#[test]
-fn exec_server_kills_a_command_that_ignores_sighup_after_the_grace() {
-    let sleeps = Marked::new("3600.5002");
-    let script = format!("trap '' HUP; sleep {} & echo ready; wait", sleeps.0);
-    let (_server, port) = start_example("exec_server", &["--grace", "0.5", "0", "--", "sh", "-c", &script]);
-    for reset in [false, true] {
-        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        read_until(&mut c, b"ready\n");
-        sleeps.wait_for(1, Duration::from_secs(10));
+/// `example --grace 0.5` runs a command that ignores SIGHUP, with a
+/// grandchild in its group. For each client (`resets`: RST or FIN), once it
+/// has gone, both are killed when the grace has passed, never before.
+fn stubborn_commands_are_killed_after_the_grace(example: &str, marker: &str, resets: &[bool], connect: fn(u16) -> TcpStream) {
+    let stubborn = Marked::new(marker);
+    let script = format!("trap '' HUP; sleep {} & echo ready; wait", stubborn.0);
+    let (_server, port) = start_example(example, &["--grace", "0.5", "0", "--", "sh", "-c", &script]);
+    for &reset in resets {
+        let mut c = connect(port);
+        read_until(&mut c, b"ready");
+        stubborn.wait_for(1, Duration::from_secs(10));
         go_away(c, reset);
-        let took = sleeps.wait_for(0, Duration::from_secs(10));
+        let took = stubborn.wait_for(0, Duration::from_secs(10));
         assert!(took >= Duration::from_millis(400), "killed {took:?} after the client went, before the 0.5 s grace");
     }
+}
+
+#[test]
+fn exec_server_kills_a_command_that_ignores_sighup_after_the_grace() {
+    stubborn_commands_are_killed_after_the_grace("exec_server", "3600.5002", &[false, true], |port| {
+        TcpStream::connect(("127.0.0.1", port)).unwrap()
+    });
 }
 
 /// --half-close keeps the inetd behaviour: the client's FIN ends the
@@ -330,15 +337,7 @@ fn telnet_sessions_end_when_clients_go(reset: bool, markers: [&str; 2]) {
     }
     sleeps.wait_for(0, Duration::from_secs(10));
 
-    let stubborn = Marked::new(markers[1]);
-    let script = format!("trap '' HUP; sleep {} & echo ready; wait", stubborn.0);
-    let (_server, port) = start_example("telnet_server", &["--grace", "0.5", "0", "--", "sh", "-c", &script]);
-    let mut c = telnet_client(port);
-    read_until(&mut c, b"ready");
-    stubborn.wait_for(1, Duration::from_secs(10));
-    go_away(c, reset);
-    let took = stubborn.wait_for(0, Duration::from_secs(10));
-    assert!(took >= Duration::from_millis(400), "killed {took:?} after the client went, before the 0.5 s grace");
+    stubborn_commands_are_killed_after_the_grace("telnet_server", markers[1], &[reset], telnet_client);
 }
 
 #[test]
