@@ -22,10 +22,10 @@
 //! kernels without pidfd_open), never with waitpid(-1), so no zombies are
 //! left and other children's statuses are not stolen. A host that reaps a
 //! child itself, or ignores SIGCHLD, takes its status first: that child
-//! ends with [`ReasonKind::ExitStatusUnknown`] and no exit details, never a
-//! made-up status. A child still running
-//! when its reactor is freed is reaped by a helper thread; its protocol then
-//! gets process_ended with reason SHUTDOWN.
+//! ends with [`ExitStatusUnknown`](crate::transport::ReasonKind) and no
+//! exit details, never a made-up status. A child still running when its
+//! reactor is freed is reaped by a helper thread; its protocol then gets
+//! process_ended with reason SHUTDOWN.
 //!
 //! **Signals.** [`Process::signal`] refuses with
 //! [`Error::ProcessExitedAlready`] once the child has been reaped; a signal
