@@ -544,13 +544,16 @@ typedef struct marline_spawn_options_t {
   // the child, 1 and 2 from it. With a map the child has exactly those
   // fds; every other descriptor is closed in it.
   const struct marline_child_fd_t *fd_map;
+  // The number of entries in `fd_map`.
   size_t fd_map_len;
   // MARLINE_SPAWN_* flags, or'ed; unknown bits →
   // MARLINE_ERR_INVALID_ARGUMENT.
   uint32_t flags;
-  // With MARLINE_SPAWN_PTY: the pty's window size, set before the child
-  // starts; 0 x 0 = the kernel's default. Without a pty both must be 0.
+  // With MARLINE_SPAWN_PTY: the pty's height, set before the child
+  // starts (with `cols`); 0 x 0 = the kernel's default. Without a pty
+  // both must be 0.
   uint16_t rows;
+  // With MARLINE_SPAWN_PTY: the pty's width (see `rows`).
   uint16_t cols;
 } marline_spawn_options_t;
 

@@ -123,13 +123,16 @@ pub struct marline_spawn_options_t {
     /// the child, 1 and 2 from it. With a map the child has exactly those
     /// fds; every other descriptor is closed in it.
     pub fd_map: *const marline_child_fd_t,
+    /// The number of entries in `fd_map`.
     pub fd_map_len: usize,
     /// MARLINE_SPAWN_* flags, or'ed; unknown bits →
     /// MARLINE_ERR_INVALID_ARGUMENT.
     pub flags: u32,
-    /// With MARLINE_SPAWN_PTY: the pty's window size, set before the child
-    /// starts; 0 x 0 = the kernel's default. Without a pty both must be 0.
+    /// With MARLINE_SPAWN_PTY: the pty's height, set before the child
+    /// starts (with `cols`); 0 x 0 = the kernel's default. Without a pty
+    /// both must be 0.
     pub rows: u16,
+    /// With MARLINE_SPAWN_PTY: the pty's width (see `rows`).
     pub cols: u16,
 }
 
