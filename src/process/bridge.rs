@@ -24,7 +24,9 @@
 //!   closing under the bridge), the child is hung up: input still queued
 //!   for it is dropped and its pty or pipes are closed at once, since
 //!   nobody is left to read its output (closing a pty's master is a
-//!   terminal hang-up), and its process group gets SIGHUP; if it is still
+//!   terminal hang-up), and its process group gets SIGHUP (unless the
+//!   child has already closed all its output: it is exiting, and gets no
+//!   SIGHUP that would spoil its exit status); if it is still
 //!   there after the grace period ([`Bridge::set_hangup_grace`], default
 //!   [`DEFAULT_HANGUP_GRACE`]), the group gets SIGKILL. The child runs in a
 //!   session of its own, so the group is the child and what it started.
@@ -249,14 +251,24 @@ impl BridgeInner {
     /// or pipes now (abort, not lose_connection: the queue would never
     /// drain, as its output is not read), and hangs up its process group,
     /// with SIGKILL after the grace period. Once only.
+    ///
+    /// A child that has already closed all its output (stdout and stderr,
+    /// or the pty) is not sent SIGHUP: it is exiting (cat closes its
+    /// streams from an atexit handler, then exits) or has detached from the
+    /// session, and a hang-up would turn a clean exit status into
+    /// exit-signal HUP. It gets only the SIGKILL, after the grace period.
     fn hang_up(self: &Rc<Self>, core: &Rc<Core>) {
         if self.hung_up.replace(true) {
             return;
         }
         let Some(p) = self.stage.borrow().process.clone() else { return };
+        let output_open = {
+            let st = self.stage.borrow();
+            st.stdout_open || st.stderr_open
+        };
         self.release_input(&p);
         let _ = p.abort_connection();
-        if p.signal_group(libc::SIGHUP).is_err() {
+        if output_open && p.signal_group(libc::SIGHUP).is_err() {
             return; // already reaped: nothing is left to kill
         }
         if let Some(grace) = self.grace.get() {
