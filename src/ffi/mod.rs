@@ -1,8 +1,9 @@
 //! The C ABI: thin `extern "C"` functions, one file per C object.
 //!
-//! Handles given to C are not pointers to memory: each encodes the owning
-//! reactor's serial, the object kind and a generation-checked table index,
-//! so a closed or freed handle is detected, never dereferenced.
+//! Handles given to C are not pointers to memory: each encodes the object
+//! kind, the owning reactor's registry slot and a generation-checked table
+//! handle, so a closed or freed handle is detected, never dereferenced
+//! (layout and limits in `handle.rs`).
 
 #![allow(non_camel_case_types)] // C names: reactor_t, transport_t, …
 
@@ -19,6 +20,8 @@ mod status;
 mod stream;
 mod tcp;
 mod telnet;
+#[doc(hidden)]
+pub mod testing;
 mod transport;
 
 pub use address::*;

@@ -5,14 +5,15 @@
 //! process-wide generation-checked table, so a freed handle is detected.
 
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::address::{give_address, marline_address_t};
+use super::handle::{decode_stream, encode_stream};
 use super::status::marline_status_t;
 use super::{c_str, guard, non_null, put};
 use crate::error::{Error, Result};
-use crate::reactor::handles::{Handle, HandleTable};
+use crate::reactor::handles::{Handle, HandleTable, Limits};
 use crate::stream::{Event, Status, TcpStream};
 use crate::transport::Address;
 
@@ -217,28 +218,23 @@ fn to_c(s: &Status) -> tcp_stream_status_t {
 }
 
 /// Every live stream of the process.
-static STREAMS: LazyLock<Mutex<HandleTable<Arc<TcpStream>>>> = LazyLock::new(Default::default);
-
-/// Handle bits: kind nibble 0xF (no reactor serial) | index | generation.
-const STREAM_TAG: u64 = 0xF << 44;
+static STREAMS: Mutex<HandleTable<Arc<TcpStream>>> = Mutex::new(HandleTable::new(Limits::FULL));
 
 fn table() -> MutexGuard<'static, HandleTable<Arc<TcpStream>>> {
     STREAMS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn encode(h: Handle) -> *mut tcp_stream_t {
-    (STREAM_TAG | h.to_bits()) as usize as *mut tcp_stream_t
+    encode_stream(h)
 }
 
 fn decode(p: *const tcp_stream_t) -> Result<Handle> {
-    if p.is_null() {
-        return Err(Error::NullPointer);
-    }
-    let bits = p as usize as u64;
-    if bits >> 44 != STREAM_TAG >> 44 {
-        return Err(Error::WrongHandleType);
-    }
-    Ok(Handle::from_bits(bits & ((1 << 44) - 1)))
+    decode_stream(p)
+}
+
+/// Test hook (see ffi::testing): the stream table's limits.
+pub(crate) fn set_limits(limits: Limits) {
+    table().set_limits(limits);
 }
 
 fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
@@ -258,6 +254,8 @@ fn limit(seconds: f64) -> Result<Option<Duration>> {
 }
 
 /// Creates a stream with no connection and writes its handle to `*out`.
+/// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
+/// at once, or 2^48 created over the process's life).
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -266,7 +264,7 @@ pub unsafe extern "C" fn tcp_stream_new(out: *mut *mut tcp_stream_t) -> marline_
     guard(|| {
         non_null(out)?;
         let stream = Arc::new(TcpStream::new()?);
-        let h = table().insert(stream).ok_or(Error::InvalidArgument)?;
+        let h = table().insert(stream)?;
         // SAFETY: checked non-NULL.
         unsafe { put(out, encode(h)) };
         Ok(())
