@@ -232,9 +232,13 @@ fn decode(p: *const tcp_stream_t) -> Result<Handle> {
     decode_stream(p)
 }
 
-/// Test hook (see ffi::testing): the stream table's limits.
-pub(crate) fn set_limits(limits: Limits) {
-    table().set_limits(limits);
+/// Test hooks (see ffi::testing).
+pub(crate) fn restrict_table(new_slots: u32, last_generation: u32) {
+    table().restrict(new_slots, last_generation);
+}
+
+pub(crate) fn lift_table_restriction() {
+    table().lift_restriction(Limits::FULL);
 }
 
 fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {

@@ -64,10 +64,9 @@ struct Registry {
 /// Every live reactor of the process, so that a serial found in a C handle
 /// can be told apart as "another thread's" or "gone". A slot is used for
 /// 2^28 - 1 reactors, then retired: 2^40 reactors per process.
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    reactors: HandleTable::new(Limits { entries: 1 << SLOT_BITS, last_generation: Limits::FULL.last_generation }),
-    lineages: Vec::new(),
-});
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { reactors: HandleTable::new(LIMITS), lineages: Vec::new() });
+
+const LIMITS: Limits = Limits { entries: 1 << SLOT_BITS, last_generation: Limits::FULL.last_generation };
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
@@ -107,8 +106,12 @@ pub(crate) fn slot_is_live(slot: u32) -> bool {
     registry().reactors.is_live_at(slot)
 }
 
-/// Test hook: the registry's limits (slots and reactors per slot).
-pub(crate) fn set_limits(limits: Limits) {
-    let limits = Limits { entries: limits.entries.min(1 << SLOT_BITS), ..limits };
-    registry().reactors.set_limits(limits);
+/// Test hook: see [`HandleTable::restrict`].
+pub(crate) fn restrict(new_slots: u32, last_generation: u32) {
+    registry().reactors.restrict(new_slots, last_generation);
+}
+
+/// Test hook: the registry's own limits again.
+pub(crate) fn lift_restriction() {
+    registry().reactors.lift_restriction(LIMITS);
 }

@@ -46,8 +46,8 @@ impl Handle {
 }
 
 /// How many identities a table may hand out: `entries` slots, each used
-/// for generations 1 to `last_generation`. Lowered only by tests, to reach
-/// the ends quickly.
+/// for generations 1 to `last_generation`. Lowered only by tests (see
+/// [`HandleTable::restrict`]), to reach the ends quickly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub entries: u32,
@@ -59,7 +59,7 @@ impl Limits {
     pub const FULL: Limits = Limits { entries: 1 << INDEX_BITS, last_generation: GENERATION_MASK as u32 };
 
     /// `self`, but never beyond what a packed handle holds, and never 0.
-    pub fn clamped(self) -> Limits {
+    fn clamped(self) -> Limits {
         Limits {
             entries: self.entries.clamp(1, Limits::FULL.entries),
             last_generation: self.last_generation.clamp(1, Limits::FULL.last_generation),
@@ -182,13 +182,18 @@ impl<T> HandleTable<T> {
             .collect()
     }
 
-    /// Changes the limits (tests only lower them). A slot already past the
-    /// new last generation is retired when its entry is removed.
-    pub fn set_limits(&mut self, limits: Limits) {
+    /// Test hook: retires every free slot and allows `new_slots` more, each
+    /// for generations up to `last_generation`. A live slot already past it
+    /// is retired when its entry is removed.
+    pub fn restrict(&mut self, new_slots: u32, last_generation: u32) {
+        self.free.clear();
+        let entries = (self.slots.len() as u32).saturating_add(new_slots);
+        self.limits = Limits { entries, last_generation }.clamped();
+    }
+
+    /// Test hook: sets the limits back (retired slots stay retired).
+    pub fn lift_restriction(&mut self, limits: Limits) {
         self.limits = limits.clamped();
-        let last = self.limits.last_generation;
-        let slots = &self.slots;
-        self.free.retain(|&i| slots[i as usize].generation < last);
     }
 
     /// The identities this table has handed out, without its entries
@@ -244,6 +249,19 @@ mod tests {
         assert!(t.is_exhausted());
         assert_eq!(t.insert(()), Err(Error::Exhausted));
         assert!(seen.iter().all(|&h| t.get(h).is_none()));
+    }
+
+    #[test]
+    fn at_the_full_limits_a_slot_is_retired_at_generation_2_pow_28_minus_1() {
+        let mut t = HandleTable::default();
+        let a = t.insert(()).unwrap();
+        t.remove(a);
+        t.slots[0].generation = Limits::FULL.last_generation - 1;
+        let last = t.insert(()).unwrap();
+        assert_eq!(last, Handle { index: 0, generation: (1 << 28) - 1 });
+        t.remove(last);
+        // Not back to generation 1 of slot 0: a fresh slot.
+        assert_eq!(t.insert(()).unwrap(), Handle { index: 1, generation: 1 });
     }
 
     #[test]

@@ -23,10 +23,11 @@ use mio::{Interest, Token};
 
 pub use cross_thread::Stopper;
 pub(crate) use cross_thread::{
-    lookup as lookup_reactor, set_limits as set_registry_limits, slot_is_live, Serial, SLOT_BITS,
+    lift_restriction as lift_registry_restriction, lookup as lookup_reactor, restrict as restrict_registry,
+    slot_is_live, Serial, SLOT_BITS,
 };
 pub use delayed_call::DelayedCall;
-use handles::{Handle, HandleTable, Limits, HANDLE_BITS};
+use handles::{Handle, HandleTable, HANDLE_BITS};
 pub(crate) use timers::TimerCallback;
 use timers::Timers;
 
@@ -437,11 +438,11 @@ impl Core {
         cross_thread::unregister(self.serial, lineage);
     }
 
-    /// Test hook: lowers the limits of this reactor's object and timer
-    /// tables.
-    pub(crate) fn set_table_limits(&self, limits: Limits) {
-        self.objects.borrow_mut().set_limits(limits);
-        self.timers.borrow_mut().set_table_limits(limits);
+    /// Test hook: restricts this reactor's object and timer tables (see
+    /// [`HandleTable::restrict`]).
+    pub(crate) fn restrict_tables(&self, new_slots: u32, last_generation: u32) {
+        self.objects.borrow_mut().restrict(new_slots, last_generation);
+        self.timers.borrow_mut().restrict_table(new_slots, last_generation);
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::handles::{Handle, HandleTable, Limits};
+use super::handles::{Handle, HandleTable};
 use super::Reactor;
 use crate::error::{Error, Result};
 use crate::ffi::CCall;
@@ -204,9 +204,9 @@ impl Timers {
         std::mem::take(&mut self.table)
     }
 
-    /// Test hook: see [`HandleTable::set_limits`].
-    pub fn set_table_limits(&mut self, limits: Limits) {
-        self.table.set_limits(limits);
+    /// Test hook: see [`HandleTable::restrict`].
+    pub fn restrict_table(&mut self, new_slots: u32, last_generation: u32) {
+        self.table.restrict(new_slots, last_generation);
     }
 
     fn item(&self, h: Handle) -> Option<&Item> {
