@@ -43,6 +43,7 @@ pub(crate) use delayed_call::CCall;
 pub(crate) use handle::{decode_reactor, encode_transport, guard, guard_value, reactor_of, transport_of};
 
 use std::ffi::{c_char, CStr};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 
@@ -98,16 +99,98 @@ pub(crate) fn port_number(port: i32) -> Result<u16> {
     u16::try_from(port).map_err(|_| Error::InvalidArgument)
 }
 
-/// A connect timeout from C: ≤ 0 means no limit.
-pub(crate) fn connect_timeout(timeout_seconds: f64) -> Result<Option<std::time::Duration>> {
-    if timeout_seconds > 0.0 {
-        seconds(timeout_seconds).map(Some)
+/// A seconds argument from C, sorted by the rule every such argument
+/// follows: NaN is always `InvalidArgument`; what the other classes mean
+/// is each function's own (one of the methods below) and stated in its
+/// doc comment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Seconds {
+    /// Below 0, -infinity included.
+    Negative,
+    /// 0 (or -0).
+    Zero,
+    /// Above 0 and within a `Duration`.
+    Positive(Duration),
+    /// +infinity, or a finite value beyond a `Duration` (584 billion years).
+    Infinite,
+}
+
+/// Sorts `s` (see [`Seconds`]).
+pub(crate) fn seconds(s: f64) -> Result<Seconds> {
+    if s.is_nan() {
+        return Err(Error::InvalidArgument);
+    }
+    Ok(if s < 0.0 {
+        Seconds::Negative
+    } else if s == 0.0 {
+        Seconds::Zero
     } else {
-        Ok(None)
+        Duration::try_from_secs_f64(s).map_or(Seconds::Infinite, Seconds::Positive)
+    })
+}
+
+impl Seconds {
+    /// A delay: 0 or more, finite; otherwise `InvalidArgument`.
+    pub(crate) fn delay(self) -> Result<Duration> {
+        match self {
+            Seconds::Zero => Ok(Duration::ZERO),
+            Seconds::Positive(d) => Ok(d),
+            Seconds::Negative | Seconds::Infinite => Err(Error::InvalidArgument),
+        }
+    }
+
+    /// A time limit, MacTCP's way: 0 and +infinity are no limit, a negative
+    /// one is `InvalidArgument`.
+    pub(crate) fn limit(self) -> Result<Option<Duration>> {
+        match self {
+            Seconds::Negative => Err(Error::InvalidArgument),
+            Seconds::Positive(d) => Ok(Some(d)),
+            Seconds::Zero | Seconds::Infinite => Ok(None),
+        }
+    }
+
+    /// A time limit where anything not above 0, and +infinity, is no limit.
+    pub(crate) fn limit_if_positive(self) -> Option<Duration> {
+        match self {
+            Seconds::Positive(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// How long to wait: 0 is not at all, a negative value and +infinity
+    /// are without limit.
+    pub(crate) fn wait(self) -> Option<Duration> {
+        match self {
+            Seconds::Zero => Some(Duration::ZERO),
+            Seconds::Positive(d) => Some(d),
+            Seconds::Negative | Seconds::Infinite => None,
+        }
     }
 }
 
-/// Converts seconds given as a C double into a duration.
-pub(crate) fn seconds(s: f64) -> Result<std::time::Duration> {
-    std::time::Duration::try_from_secs_f64(s).map_err(|_| Error::InvalidArgument)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_seconds_value_falls_in_one_class() {
+        use Seconds::*;
+        let cases = [
+            (-f64::INFINITY, Negative),
+            (-1.0, Negative),
+            (-f64::MIN_POSITIVE, Negative),
+            (-0.0, Zero),
+            (0.0, Zero),
+            (1e-300, Positive(Duration::ZERO)),
+            (1.5, Positive(Duration::from_millis(1500))),
+            (1e30, Infinite),
+            (f64::MAX, Infinite),
+            (f64::INFINITY, Infinite),
+        ];
+        for (s, class) in cases {
+            assert_eq!(seconds(s), Ok(class), "{s}");
+        }
+        assert_eq!(seconds(f64::NAN), Err(Error::InvalidArgument));
+        assert_eq!(seconds(-f64::NAN), Err(Error::InvalidArgument));
+    }
 }

@@ -62,12 +62,13 @@ pub extern "C" fn reactor_run(reactor: *mut reactor_t) -> marline_status_t {
 }
 
 /// Runs one turn of the loop: waits up to `timeout_seconds` for something to
-/// happen (0 = just poll, negative = wait without limit), then handles
-/// what is ready, due timers and deferred callbacks.
+/// happen (0: just poll; negative or +infinity: wait without limit; NaN:
+/// MARLINE_ERR_INVALID_ARGUMENT), then handles what is ready, due timers
+/// and deferred callbacks.
 #[no_mangle]
 pub extern "C" fn reactor_run_once(reactor: *mut reactor_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
-        let timeout = if timeout_seconds < 0.0 { None } else { Some(seconds(timeout_seconds)?) };
+        let timeout = seconds(timeout_seconds)?.wait();
         reactor_of(reactor)?.run_once(timeout)
     })
 }

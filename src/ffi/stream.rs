@@ -6,12 +6,11 @@
 
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use super::address::{give_address, marline_address_t};
 use super::handle::{decode_stream, encode_stream};
 use super::status::marline_status_t;
-use super::{c_str, guard, non_null, put};
+use super::{c_str, guard, non_null, put, seconds};
 use crate::error::{Error, Result};
 use crate::reactor::handles::{Handle, HandleTable, Limits};
 use crate::stream::{Event, Status, TcpStream};
@@ -246,17 +245,6 @@ fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
     table().get(h).cloned().ok_or(Error::StaleHandle)
 }
 
-/// A C time limit: 0 means none; it must otherwise be positive and finite.
-fn limit(seconds: f64) -> Result<Option<Duration>> {
-    if seconds == 0.0 {
-        return Ok(None);
-    }
-    if seconds.is_nan() || seconds < 0.0 {
-        return Err(Error::InvalidArgument);
-    }
-    Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| Error::InvalidArgument)
-}
-
 /// Creates a stream with no connection and writes its handle to `*out`.
 /// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
 /// at once, or 2^48 created over the process's life).
@@ -324,14 +312,15 @@ pub extern "C" fn tcp_stream_passive_open(stream: *mut tcp_stream_t, port_number
     guard(|| stream_of(stream)?.passive_open(super::port_number(port_number)?))
 }
 
-/// Blocks until the passive open completes, or `timeout_seconds` pass (0:
-/// no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
+/// Blocks until the passive open completes, or `timeout_seconds` pass (0
+/// or +infinity: no limit; negative or NaN: MARLINE_ERR_INVALID_ARGUMENT;
+/// once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
 /// passive open is reported by the first wait after it; with nothing
 /// pending and nothing to report, returns MARLINE_OK at once.
 #[no_mangle]
 pub extern "C" fn tcp_stream_wait(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.wait(t)
     })
 }
@@ -364,7 +353,8 @@ pub unsafe extern "C" fn tcp_stream_get_sock_name(stream: *mut tcp_stream_t, out
 
 /// Connects from `local_port` (0: any) to `host` (a name or literal) and
 /// `remote_port`, blocking until established or failed, at most
-/// `timeout_seconds` (0: no limit). A failure (MARLINE_ERR_REFUSED,
+/// `timeout_seconds` (0 or +infinity: no limit; negative or NaN:
+/// MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
 /// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
 /// asr. Allowed on a new stream or one whose connection has terminated.
 ///
@@ -385,7 +375,7 @@ pub unsafe extern "C" fn tcp_stream_active_open(
         if rp == 0 {
             return Err(Error::InvalidArgument);
         }
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.active_open(lp, host, rp, t)
     })
 }
@@ -409,7 +399,8 @@ pub unsafe extern "C" fn tcp_stream_send(stream: *mut tcp_stream_t, buf: *const 
 }
 
 /// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-/// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
+/// 1), waiting up to `timeout_seconds` (0 or +infinity: no limit; negative
+/// or NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
 /// writes its length to `*len`. Urgent data comes first and is never
 /// merged with normal data: `*urgent` is true for data before the urgent
 /// mark, `*mark` is true for the piece that is the urgent byte itself (the
@@ -438,7 +429,7 @@ pub unsafe extern "C" fn tcp_stream_rcv(
         non_null(len)?;
         non_null(urgent)?;
         non_null(mark)?;
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         let r = stream_of(stream)?.rcv(cap, t)?;
         let n = r.data.len().min(cap);
         // SAFETY: buf has cap ≥ n writable bytes; the out pointers were
@@ -454,14 +445,15 @@ pub unsafe extern "C" fn tcp_stream_rcv(
 }
 
 /// Closes our side and blocks until the peer has acknowledged all our data
-/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit): then
+/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0 or +infinity: no
+/// limit; negative or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
 /// MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
 /// tcp_stream_rcv goes on working until the peer closes; when both sides
 /// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
 #[no_mangle]
 pub extern "C" fn tcp_stream_close(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.close(t)
     })
 }
