@@ -189,3 +189,51 @@ fn stream_time_limits_are_none_at_0_and_infinity_and_refuse_negative_and_nan() {
     assert_eq!(unsafe { tcp_stream_active_open(s, 0, c"127.0.0.1".as_ptr(), port, INF) }, MARLINE_OK);
     assert_eq!(tcp_stream_free(s), MARLINE_OK);
 }
+
+/// The case: a huge count with a small valid array returned
+/// MARLINE_ERR_PANIC (SIZE_MAX, SIZE_MAX/16+1) or aborted the process
+/// allocating (2^33, 2^40). Above MARLINE_IOV_MAX it is refused before the
+/// array is read; MARLINE_IOV_MAX elements are written in order.
+#[test]
+fn write_sequence_refuses_more_than_iov_max_elements_before_reading_them() {
+    use std::io::Read;
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let r = new_reactor();
+    let made_count = AtomicU32::new(0);
+    let user = &made_count as *const AtomicU32 as *mut c_void;
+    let mut t = null_mut();
+    // SAFETY: valid string, table and out pointer.
+    let st = unsafe {
+        let mut table: marline_protocol_t = std::mem::zeroed();
+        table.connection_made = Some(made);
+        reactor_connect_tcp(r, c"127.0.0.1".as_ptr(), port as i32, 5.0, &table, user, &mut t)
+    };
+    assert_eq!(st, MARLINE_OK);
+    let (mut peer, _) = server.accept().unwrap();
+    while made_count.load(Ordering::SeqCst) == 0 {
+        assert_eq!(reactor_run_once(r, 1.0), MARLINE_OK);
+    }
+    let small = [marline_iovec_t { base: b"ab".as_ptr(), len: 2 }; 2];
+    for count in [MARLINE_IOV_MAX + 1, usize::MAX, usize::MAX / 16 + 1, 1 << 33, 1 << 40] {
+        // SAFETY: `count` is a lie, which is the point: it must be refused
+        // before the array is read.
+        let st = unsafe { transport_write_sequence(t, small.as_ptr(), count) };
+        assert_eq!(st, MARLINE_ERR_INVALID_ARGUMENT, "count {count}");
+    }
+    let bytes: Vec<[u8; 1]> = (0..MARLINE_IOV_MAX).map(|i| [i as u8]).collect();
+    let iov: Vec<marline_iovec_t> = bytes.iter().map(|b| marline_iovec_t { base: b.as_ptr(), len: 1 }).collect();
+    // SAFETY: MARLINE_IOV_MAX valid elements.
+    assert_eq!(unsafe { transport_write_sequence(t, iov.as_ptr(), iov.len()) }, MARLINE_OK);
+    assert_eq!(transport_lose_connection(t), MARLINE_OK);
+    // Closed once the handle is stale (connection_lost has run).
+    let mut queued = 0;
+    // SAFETY: a valid out pointer.
+    while unsafe { transport_get_write_queue_size(t, &mut queued) } == MARLINE_OK {
+        assert_eq!(reactor_run_once(r, 1.0), MARLINE_OK);
+    }
+    let mut got = Vec::new();
+    peer.read_to_end(&mut got).unwrap();
+    assert_eq!(got, bytes.concat(), "nothing of the refused writes, then the 1024 bytes in order");
+    assert_eq!(reactor_free(r), MARLINE_OK);
+}

@@ -1,11 +1,8 @@
-//! Encoding of C handles, the per-thread registry of reactors, and the
-//! panic boundary every extern function runs inside.
+//! Encoding of C handles and the per-thread registry of reactors.
 
 use std::cell::RefCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use super::status::marline_status_t;
 use crate::error::{Error, Result};
 use crate::reactor::handles::{Handle, HANDLE_BITS};
 use crate::reactor::{lookup_reactor, slot_is_live, Core, Reactor, Serial, SLOT_BITS};
@@ -197,23 +194,4 @@ pub(crate) fn transport_of(p: *const transport_t) -> Result<Transport> {
 pub(crate) fn encode_transport(t: &Transport) -> *mut transport_t {
     let slot = t.core().map(|c| c.serial.index).unwrap_or(0);
     pack(Kind::Transport, slot, t.handle)
-}
-
-/// Runs an extern body: errors become status codes and a panic becomes
-/// `MARLINE_ERR_PANIC` instead of unwinding into C.
-pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> marline_status_t {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => marline_status_t::MARLINE_OK,
-        Ok(Err(e)) => e.into(),
-        Err(_) => marline_status_t::MARLINE_ERR_PANIC,
-    }
-}
-
-/// Like [`guard`] for functions that return a plain value: `fallback` on
-/// error or panic.
-pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> Result<T>) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(v)) => v,
-        _ => fallback,
-    }
 }

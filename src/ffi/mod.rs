@@ -8,6 +8,7 @@
 #![allow(non_camel_case_types)] // C names: reactor_t, transport_t, …
 
 mod address;
+mod boundary;
 mod delayed_call;
 mod handle;
 mod log;
@@ -40,7 +41,8 @@ pub use telnet::*;
 pub use transport::*;
 
 pub(crate) use delayed_call::CCall;
-pub(crate) use handle::{decode_reactor, encode_transport, guard, guard_value, reactor_of, transport_of};
+pub(crate) use boundary::{guard, guard_value};
+pub(crate) use handle::{decode_reactor, encode_transport, reactor_of, transport_of};
 
 use std::ffi::{c_char, CStr};
 use std::time::Duration;
@@ -74,6 +76,38 @@ pub(crate) unsafe fn c_bytes<'a>(data: *const u8, len: usize) -> Result<&'a [u8]
     }
     // SAFETY: non-NULL and the caller guarantees `len` readable bytes.
     Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// The most elements an array argument may have: transport_write_sequence's
+/// buffers, telnet_send_environment's variables. A larger count fails with
+/// MARLINE_ERR_INVALID_ARGUMENT before the array is read (as writev(2)
+/// refuses more than IOV_MAX, also 1024 on Linux).
+pub const MARLINE_IOV_MAX: usize = 1024;
+
+/// `count` elements at `p` as a slice: NULL with a non-zero count →
+/// `NullPointer`, a count above [`MARLINE_IOV_MAX`] → `InvalidArgument`,
+/// both before anything is read.
+///
+/// # Safety
+/// `p` is NULL or points to `count` readable elements valid for the call.
+pub(crate) unsafe fn c_array<'a, T>(p: *const T, count: usize) -> Result<&'a [T]> {
+    if count > MARLINE_IOV_MAX {
+        return Err(Error::InvalidArgument);
+    }
+    if count == 0 {
+        return Ok(&[]);
+    }
+    non_null(p)?;
+    // SAFETY: non-NULL, and the caller guarantees `count` readable elements.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
+/// An empty vector with room for `n` elements (a number the caller gave):
+/// `NoMemory` instead of aborting when that cannot be allocated.
+pub(crate) fn vec_for<T>(n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::NoMemory)?;
+    Ok(v)
 }
 
 /// Writes `value` through `out` (checked for NULL first by the caller).
