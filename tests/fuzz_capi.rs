@@ -137,7 +137,7 @@ fn pick_transport(w: &mut World) -> (*mut transport_t, Target) {
         let bits = w.live[i] as usize as u64;
         let gen = (bits & GEN_MASK) as u32;
         let other = (gen % (GEN_MASK as u32 - 1)) + 1 + (w.rng.below(3) as u32);
-        let other = if other == gen || other as u64 > GEN_MASK { if gen == 1 { 2 } else { 1 } } else { other as u32 };
+        let other = if other == gen || other as u64 > GEN_MASK { if gen == 1 { 2 } else { 1 } } else { other };
         return (((bits & !GEN_MASK) | other as u64) as usize as *mut transport_t, Target::Dead);
     }
     let g = match w.rng.below(4) {

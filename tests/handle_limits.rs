@@ -106,7 +106,7 @@ fn an_old_handle_whose_slot_went_to_another_thread_gets_wrong_thread() {
         let (_, call) = call_later(r);
         tx.send((r as usize, call as usize)).unwrap();
         done_rx.recv().unwrap();
-        assert!(delayed_call_active(call as *mut delayed_call_t));
+        assert!(delayed_call_active(call));
         assert_eq!(reactor_free(r), MARLINE_OK);
     });
     let (other, _) = rx.recv().unwrap();

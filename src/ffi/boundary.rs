@@ -3,7 +3,7 @@
 //! into C, and its message goes to the log callback, not to stderr.
 
 use std::cell::Cell;
-use std::panic::{catch_unwind, AssertUnwindSafe, PanicHookInfo};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
 use super::status::marline_status_t;
@@ -25,7 +25,7 @@ static HOOK: Once = Once::new();
 fn install_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+        std::panic::set_hook(Box::new(move |info| {
             if DEPTH.try_with(Cell::get).unwrap_or(0) > 0 {
                 emit(Level::Error, &format!("marline caught a panic: {info}"));
             } else {

@@ -25,7 +25,7 @@ pub struct delayed_call_t {
 /// receives the handle. A negative, infinite or NaN delay, or one ending
 /// more than about 584 years after reactor_new, is
 /// MARLINE_ERR_INVALID_ARGUMENT; MARLINE_ERR_EXHAUSTED when no handle is
-/// left (2^20 calls pending at once; see "Handles" in the README);
+/// left (2^20 calls pending at once; see "Opaque handles" in the README);
 /// MARLINE_ERR_REENTRANT from a final
 /// callback during reactor_free. On error the callback is never called.
 ///

@@ -145,7 +145,7 @@ pub(crate) fn disown(serial: Serial) -> Option<Reactor> {
 /// The core of the reactor in registry slot `slot` if it lives on this
 /// thread; with `generation`, only if it is that reactor.
 fn core_of(slot: u32, generation: Option<u32>) -> Result<Rc<Core>> {
-    let is = |c: &Core| c.serial.index == slot && generation.is_none_or(|g| c.serial.generation == g);
+    let is = |c: &Core| c.serial.index == slot && generation.map_or(true, |g| c.serial.generation == g);
     // try_with: while the thread exits its reactors are being dropped.
     let found = LOCAL
         .try_with(|l| l.borrow().0.iter().find(|r| is(&r.core)).map(|r| r.core.clone()))

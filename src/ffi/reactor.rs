@@ -17,7 +17,7 @@ pub type marline_reactor_cb = Option<unsafe extern "C" fn(reactor: *mut reactor_
 /// Only that thread may use it, except reactor_stop and
 /// reactor_call_from_thread. SIGPIPE is set to ignored if it still has its
 /// default action (so a write to a dead pipe cannot kill the program).
-/// MARLINE_ERR_EXHAUSTED when 4,096 reactors are live (see "Handles" in
+/// MARLINE_ERR_EXHAUSTED when 4,096 reactors are live (see "Opaque handles" in
 /// the README).
 ///
 /// A reactor its thread never frees is torn down when that thread ends

@@ -28,7 +28,7 @@ pub enum marline_status_t {
     MARLINE_ERR_TIMED_OUT = 114,
     /// No handle is left for a new object of this kind: too many live
     /// objects at once, or every identity of its table has been used (see
-    /// "Handles" in the README). Nothing was created.
+    /// "Opaque handles" in the README). Nothing was created.
     MARLINE_ERR_EXHAUSTED = 115,
     /// An allocation sized by an argument (a count or a length) failed.
     /// Nothing was done.

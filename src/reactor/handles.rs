@@ -12,11 +12,11 @@
 use crate::error::{Error, Result};
 
 /// Bits of a table index in a packed handle: at most 2^20 live entries.
-pub const INDEX_BITS: u32 = 20;
+pub(crate) const INDEX_BITS: u32 = 20;
 /// Bits of a generation in a packed handle.
-pub const GENERATION_BITS: u32 = 28;
+pub(crate) const GENERATION_BITS: u32 = 28;
 /// Bits of a packed handle: [`Handle::to_bits`] fits in them.
-pub const HANDLE_BITS: u32 = INDEX_BITS + GENERATION_BITS;
+pub(crate) const HANDLE_BITS: u32 = INDEX_BITS + GENERATION_BITS;
 
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 const GENERATION_MASK: u64 = (1 << GENERATION_BITS) - 1;
@@ -49,14 +49,14 @@ impl Handle {
 /// for generations 1 to `last_generation`. Lowered only by tests (see
 /// [`HandleTable::restrict`]), to reach the ends quickly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub entries: u32,
-    pub last_generation: u32,
+pub(crate) struct Limits {
+    pub(crate) entries: u32,
+    pub(crate) last_generation: u32,
 }
 
 impl Limits {
     /// What the packed handle has room for.
-    pub const FULL: Limits = Limits { entries: 1 << INDEX_BITS, last_generation: GENERATION_MASK as u32 };
+    pub(crate) const FULL: Limits = Limits { entries: 1 << INDEX_BITS, last_generation: GENERATION_MASK as u32 };
 
     /// `self`, but never beyond what a packed handle holds, and never 0.
     fn clamped(self) -> Limits {
@@ -73,7 +73,7 @@ struct Slot<T> {
 }
 
 /// The slab itself.
-pub struct HandleTable<T> {
+pub(crate) struct HandleTable<T> {
     slots: Vec<Slot<T>>,
     /// Slots to reuse, the most recently freed last.
     free: Vec<u32>,
@@ -119,15 +119,6 @@ impl<T> HandleTable<T> {
         self.slot(h)?.value.as_ref()
     }
 
-    /// The live entry `h` names, mutably.
-    pub fn get_mut(&mut self, h: Handle) -> Option<&mut T> {
-        let slot = self.slots.get_mut(h.index as usize)?;
-        if slot.generation != h.generation {
-            return None;
-        }
-        slot.value.as_mut()
-    }
-
     /// True when slot `index` holds a live entry (of any generation).
     pub fn is_live_at(&self, index: u32) -> bool {
         self.slots.get(index as usize).is_some_and(|s| s.value.is_some())
@@ -160,11 +151,6 @@ impl<T> HandleTable<T> {
     /// Number of live entries.
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    /// True when no entry is live.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// True when the next insert would be refused.
