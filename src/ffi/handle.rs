@@ -143,23 +143,34 @@ pub(crate) fn disown(serial: Serial) -> Option<Reactor> {
 }
 
 /// The core of the reactor in registry slot `slot` if it lives on this
-/// thread; with `generation`, only if it is that reactor.
+/// thread; with `generation`, only if it is that reactor. Inlined: on every
+/// call through a handle.
+#[inline]
 fn core_of(slot: u32, generation: Option<u32>) -> Result<Rc<Core>> {
     let is = |c: &Core| c.serial.index == slot && generation.map_or(true, |g| c.serial.generation == g);
     // try_with: while the thread exits its reactors are being dropped.
-    let found = LOCAL
-        .try_with(|l| l.borrow().0.iter().find(|r| is(&r.core)).map(|r| r.core.clone()))
-        .map_err(|_| Error::StaleHandle)?;
-    if let Some(core) = found {
-        return Ok(core);
+    match LOCAL.try_with(|l| l.borrow().0.iter().find(|r| is(&r.core)).map(|r| r.core.clone())) {
+        Ok(Some(core)) => Ok(core),
+        Ok(None) => Err(not_on_this_thread(slot, generation)),
+        Err(_) => Err(Error::StaleHandle),
     }
+}
+
+/// Why no reactor of this thread matched: another thread's, or none.
+#[cold]
+#[inline(never)]
+fn not_on_this_thread(slot: u32, generation: Option<u32>) -> Error {
     let elsewhere = match generation {
         Some(g) => lookup_reactor(Handle { index: slot, generation: g }).is_some(),
         // An old object handle whose slot another thread's reactor took
         // over gets WRONG_THREAD: that reactor's table cannot be read here.
         None => slot_is_live(slot),
     };
-    Err(if elsewhere { Error::WrongThread } else { Error::StaleHandle })
+    if elsewhere {
+        Error::WrongThread
+    } else {
+        Error::StaleHandle
+    }
 }
 
 pub(crate) fn decode_reactor(p: *const reactor_t) -> Result<Serial> {
@@ -181,11 +192,13 @@ pub(crate) fn reactor_handle(core: &Rc<Core>) -> *mut reactor_t {
 /// handle names no reactor generation: a reactor that takes over a slot
 /// goes on with its predecessor's table identities, so an object handle of
 /// the predecessor is stale in it.
+#[inline]
 pub(crate) fn object_of<T>(p: *const T, kind: Kind) -> Result<(Rc<Core>, Handle)> {
     let (slot, h) = decode(p, kind)?;
     Ok((core_of(slot, None)?, h))
 }
 
+#[inline]
 pub(crate) fn transport_of(p: *const transport_t) -> Result<Transport> {
     let (core, h) = object_of(p, Kind::Transport)?;
     Ok(Transport::new(&core, h))
