@@ -7,6 +7,8 @@
  * closes every descriptor and calls nothing back, because the pointers the callbacks
  * would get may be gone.
  *
+ * - A child process calls exit(0) from inside a delayed call, with reactor_run on the
+ *   stack and a TCP connection open: it exits 0 and nothing is called back.
  * - A thread makes a reactor with a TCP connection to itself and returns without
  *   reactor_free: no callback runs, and every descriptor it opened is closed.
  * - main makes a reactor with a TCP connection to itself, a telnet client on a raw
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "marline.h"
@@ -139,6 +142,25 @@ static int connect_to_self(reactor_t *r, state *s, int *port_out) {
     return s->made == 2;
 }
 
+static void exit_now(reactor_t *r, void *user) {
+    (void)r;
+    state_gone = 1;
+    free(user);
+    exit(0);
+}
+
+/* In a child: a connection, then exit(0) from a callback while the loop runs. */
+static void exit_inside_a_callback(void) {
+    reactor_t *r = NULL;
+    state *s = (state *)calloc(1, sizeof *s);
+    if (s == NULL || reactor_new(&r) != MARLINE_OK || !connect_to_self(r, s, NULL) ||
+        reactor_call_later(r, 0.0, exit_now, s, NULL) != MARLINE_OK) {
+        _exit(2);
+    }
+    reactor_run(r);
+    _exit(3);
+}
+
 static int thread_ok = 0;
 
 static void *thread_main(void *unused) {
@@ -165,6 +187,19 @@ int main(void) {
     listening_port_t *raw_port = NULL;
     transport_t *tn = NULL, *child = NULL;
     const char *argv[] = {"cat", NULL};
+
+    /* exit inside a callback, in a child process (before this one has any thread). */
+    {
+        int status = 0;
+        pid_t pid;
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            exit_inside_a_callback();
+        }
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "child started and reaped");
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit() inside a callback: status 0, no callback after it");
+    }
 
     /* A thread that ends without reactor_free. */
     before = open_fds();
