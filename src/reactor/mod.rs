@@ -91,7 +91,9 @@ pub struct Reactor {
 }
 
 impl Reactor {
-    /// Creates a reactor belonging to the calling thread.
+    /// Creates a reactor belonging to the calling thread. `Exhausted` when
+    /// 4,096 reactors are live, or no registry slot is left (after about
+    /// 2^40 reactors).
     pub fn new() -> Result<Reactor> {
         crate::sys::ignore_sigpipe_if_default();
         let poll = mio::Poll::new()?;
@@ -310,7 +312,8 @@ impl Core {
 
     /// Adds an object and returns its handle. Refused (`Reentrant`) while the
     /// reactor is being freed: an object made from a final callback would be
-    /// dropped without ever getting its own final callback.
+    /// dropped without ever getting its own final callback. `Exhausted`
+    /// when the object table has no handle left.
     pub(crate) fn insert(&self, object: Rc<dyn Object>) -> Result<Handle> {
         if self.shutting_down.get() {
             return Err(Error::Reentrant);
