@@ -1115,8 +1115,8 @@ enum marline_status_t tcp_stream_set_asr(struct tcp_stream_t *stream, tcp_stream
 // TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
 enum marline_status_t tcp_stream_passive_open(struct tcp_stream_t *stream, int32_t port_number);
 
-// Blocks until the passive open completes, or `timeout_seconds` pass (0
-// or +infinity: no limit; negative or NaN: MARLINE_ERR_INVALID_ARGUMENT;
+// Blocks until the passive open completes, or `timeout_seconds` pass (0:
+// no limit; negative, infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT;
 // once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
 // passive open is reported by the first wait after it; with nothing
 // pending and nothing to report, returns MARLINE_OK at once.
@@ -1138,7 +1138,7 @@ enum marline_status_t tcp_stream_get_sock_name(struct tcp_stream_t *stream, stru
 
 // Connects from `local_port` (0: any) to `host` (a name or literal) and
 // `remote_port`, blocking until established or failed, at most
-// `timeout_seconds` (0 or +infinity: no limit; negative or NaN:
+// `timeout_seconds` (0: no limit; negative, infinite or NaN:
 // MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
 // MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
 // asr. Allowed on a new stream or one whose connection has terminated.
@@ -1159,8 +1159,8 @@ enum marline_status_t tcp_stream_active_open(struct tcp_stream_t *stream, int32_
 enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t *buf, size_t len, bool push, bool urgent);
 
 // Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-// 1), waiting up to `timeout_seconds` (0 or +infinity: no limit; negative
-// or NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
+// 1), waiting up to `timeout_seconds` (0: no limit; negative, infinite or
+// NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
 // writes its length to `*len`. Urgent data comes first and is never
 // merged with normal data: `*urgent` is true for data before the urgent
 // mark, `*mark` is true for the piece that is the urgent byte itself (the
@@ -1174,8 +1174,8 @@ enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t
 enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout_seconds, uint8_t *buf, size_t cap, size_t *len, bool *urgent, bool *mark);
 
 // Closes our side and blocks until the peer has acknowledged all our data
-// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0 or +infinity: no
-// limit; negative or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
+// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit; negative,
+// infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
 // MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
 // tcp_stream_rcv goes on working until the peer closes; when both sides
 // are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.

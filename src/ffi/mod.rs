@@ -173,13 +173,13 @@ impl Seconds {
         }
     }
 
-    /// A time limit, MacTCP's way: 0 and +infinity are no limit, a negative
+    /// A time limit, MacTCP's way: 0 is no limit; a negative or infinite
     /// one is `InvalidArgument`.
     pub(crate) fn limit(self) -> Result<Option<Duration>> {
         match self {
-            Seconds::Negative => Err(Error::InvalidArgument),
+            Seconds::Zero => Ok(None),
             Seconds::Positive(d) => Ok(Some(d)),
-            Seconds::Zero | Seconds::Infinite => Ok(None),
+            Seconds::Negative | Seconds::Infinite => Err(Error::InvalidArgument),
         }
     }
 
