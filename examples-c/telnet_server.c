@@ -21,12 +21,16 @@
  * most EARLY_MAX typed bytes are held (more starts it at once); after that the bridge
  * stops reading from the client while the pty is not taking what was typed.
  * There is NO authentication: binding anything but loopback needs --allow-remote and
- * prints a warning.
+ * prints a warning. ADDRESS may be a name (localhost): it is resolved first, and the
+ * loopback check and the first line use the address it resolves to.
  */
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "marline.h"
 
@@ -233,13 +237,39 @@ static void on_lost(transport_t *t, const marline_reason_t *reason, void *user) 
     }
 }
 
-static int is_loopback(const char *address) {
-    return strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0 || strcmp(address, "localhost") == 0;
+/* Resolves ADDRESS (a name or a literal; "" is every IPv4 interface) to its first address,
+ * written as a literal to numeric[size]. Returns 1 if it is a loopback address, 0 if not,
+ * -1 (with a message) if it does not resolve. The loopback check is made on the address
+ * the server will listen on, never on the name. */
+static int resolve(const char *address, char *numeric, size_t size) {
+    struct addrinfo hints, *res = NULL;
+    int rc, loopback = 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(*address != '\0' ? address : "0.0.0.0", NULL, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "telnet_server: cannot resolve --bind %s: %s\n", address, gai_strerror(rc));
+        return -1;
+    }
+    rc = getnameinfo(res->ai_addr, res->ai_addrlen, numeric, size, NULL, 0, NI_NUMERICHOST);
+    if (res->ai_family == AF_INET) {
+        loopback = (ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+    } else if (res->ai_family == AF_INET6) {
+        loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr);
+    }
+    freeaddrinfo(res);
+    if (rc != 0) {
+        fprintf(stderr, "telnet_server: cannot resolve --bind %s: %s\n", address, gai_strerror(rc));
+        return -1;
+    }
+    return loopback;
 }
 
 static void usage(void) {
     fprintf(stderr, "usage: telnet_server [--bind ADDRESS [--allow-remote]] [--grace SECONDS] [PORT] -- COMMAND [ARGS...]\n"
                     "  listens on 127.0.0.1 by default; PORT 0 or absent picks a free port.\n"
+                    "  ADDRESS is a name or a literal address.\n"
                     "  When a client goes, its command is hung up (SIGHUP), then killed after --grace\n"
                     "  SECONDS (default 5, \"inf\": never).\n"
                     "  There is no authentication: a non-loopback ADDRESS needs --allow-remote.\n");
@@ -247,7 +277,8 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
     const char *address = "127.0.0.1";
-    int allow_remote = 0, port = 0, i, bound = 0;
+    char numeric[NI_MAXHOST];
+    int allow_remote = 0, port = 0, i, bound = 0, loopback;
     listening_port_t *lp = NULL;
     telnet_protocol_t proto;
     marline_status_t st;
@@ -282,7 +313,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     command = &argv[i + 1];
-    if (!is_loopback(address)) {
+    loopback = resolve(address, numeric, sizeof numeric);
+    if (loopback < 0) {
+        return 2;
+    }
+    address = numeric;
+    if (!loopback) {
         if (!allow_remote) {
             fprintf(stderr, "telnet_server: refusing to listen on %s without --allow-remote "
                             "(this server has no authentication)\n", address);

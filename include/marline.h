@@ -14,6 +14,12 @@
 #define MARLINE_VERSION_STRING "0.1.0"
 
 
+// The most elements an array argument may have: transport_write_sequence's
+// buffers, telnet_send_environment's variables. A larger count fails with
+// MARLINE_ERR_INVALID_ARGUMENT before the array is read (as writev(2)
+// refuses more than IOV_MAX, also 1024 on Linux).
+#define MARLINE_IOV_MAX 1024
+
 // marline_child_fd_t.kind: a new pipe we write (process_write_to_child)
 // and the child reads.
 #define MARLINE_CHILD_FD_TO_CHILD 0
@@ -233,6 +239,13 @@ typedef enum marline_status_t {
   MARLINE_ERR_OS = 112,
   MARLINE_ERR_BUFFER_TOO_SMALL = 113,
   MARLINE_ERR_TIMED_OUT = 114,
+  // No handle is left for a new object of this kind: too many live
+  // objects at once, or every identity of its table has been used (see
+  // "Opaque handles" in the README). Nothing was created.
+  MARLINE_ERR_EXHAUSTED = 115,
+  // An allocation sized by an argument (a count or a length) failed.
+  // Nothing was done.
+  MARLINE_ERR_NO_MEMORY = 116,
   MARLINE_ERR_ADDRESS_IN_USE = 200,
   MARLINE_ERR_BAD_ADDRESS = 201,
   MARLINE_ERR_PERMISSION_DENIED = 202,
@@ -825,11 +838,15 @@ const char *marline_address_string(const struct marline_address_t *address);
 // `address` is NULL or an address from marline not yet freed.
 void marline_address_free(struct marline_address_t *address);
 
-// Schedules `callback(reactor, user)` to run once, `seconds` from now.
-// Calls due at the same time run in the order scheduled. `*out` (may be
-// NULL if not wanted) receives the handle. A negative delay, or one ending
+// Schedules `callback(reactor, user)` to run once, `seconds_from_now`
+// seconds from now (0: in the next loop turn). Calls due at the
+// same time run in the order scheduled. `*out` (may be NULL if not wanted)
+// receives the handle. A negative, infinite or NaN delay, or one ending
 // more than about 584 years after reactor_new, is
-// MARLINE_ERR_INVALID_ARGUMENT. On error the callback is never called.
+// MARLINE_ERR_INVALID_ARGUMENT; MARLINE_ERR_EXHAUSTED when no handle is
+// left (2^20 calls pending at once; see "Opaque handles" in the README);
+// MARLINE_ERR_REENTRANT from a final
+// callback during reactor_free. On error the callback is never called.
 //
 // # Safety
 // `out` is NULL or writable.
@@ -838,10 +855,13 @@ enum marline_status_t reactor_call_later(struct reactor_t *reactor, double secon
 // Cancels the call.
 enum marline_status_t delayed_call_cancel(struct delayed_call_t *call);
 
-// Re-schedules the call `seconds` from now.
+// Re-schedules the call `seconds_from_now` seconds from now (a delay as for
+// reactor_call_later: negative, infinite or NaN is
+// MARLINE_ERR_INVALID_ARGUMENT, and the call keeps its time).
 enum marline_status_t delayed_call_reset(struct delayed_call_t *call, double seconds_from_now);
 
-// Pushes the call back by `seconds` from its current time.
+// Pushes the call back by `by_seconds` from its current time (a delay as
+// for reactor_call_later).
 enum marline_status_t delayed_call_delay(struct delayed_call_t *call, double by_seconds);
 
 // True while the call has neither run nor been cancelled.
@@ -1112,6 +1132,17 @@ enum marline_status_t transport_unregister_producer(struct transport_t *t);
 // Only that thread may use it, except reactor_stop and
 // reactor_call_from_thread. SIGPIPE is set to ignored if it still has its
 // default action (so a write to a dead pipe cannot kill the program).
+// MARLINE_ERR_EXHAUSTED when 4,096 reactors are live (see "Opaque handles" in
+// the README).
+//
+// A reactor its thread never frees is torn down when that thread ends
+// (for the main thread: when main returns or exit is called), without
+// calling back: its connections, listening ports and pipes are closed,
+// pending delayed calls are dropped, and child processes are neither
+// signalled nor reaped (a child on a pty gets the hang-up of its
+// terminal closing). No connection_lost, process_ended or completion is
+// delivered then, since the pointers they would get may be gone. Call
+// reactor_free to have them.
 //
 // # Safety
 // `out` is NULL or writable.
@@ -1129,8 +1160,9 @@ enum marline_status_t reactor_free(struct reactor_t *reactor);
 enum marline_status_t reactor_run(struct reactor_t *reactor);
 
 // Runs one turn of the loop: waits up to `timeout_seconds` for something to
-// happen (0 = just poll, negative = wait without limit), then handles
-// what is ready, due timers and deferred callbacks.
+// happen (0: just poll; negative or +infinity: wait without limit; NaN:
+// MARLINE_ERR_INVALID_ARGUMENT), then handles what is ready, due timers
+// and deferred callbacks.
 enum marline_status_t reactor_run_once(struct reactor_t *reactor, double timeout_seconds);
 
 // Makes reactor_run return at its next turn (a stop requested while the
@@ -1221,6 +1253,8 @@ const char *marline_version(void);
 enum marline_status_t marline_debug_panic(void);
 
 // Creates a stream with no connection and writes its handle to `*out`.
+// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
+// at once, or 2^48 created over the process's life).
 //
 // # Safety
 // `out` is NULL or writable.
@@ -1270,7 +1304,8 @@ enum marline_status_t tcp_stream_passive_open(struct tcp_stream_t *stream, int32
 enum marline_status_t tcp_stream_passive_open_on(struct tcp_stream_t *stream, const char *interface, int32_t port_number);
 
 // Blocks until the passive open completes, or `timeout_seconds` pass (0:
-// no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
+// no limit; negative, infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT;
+// once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
 // passive open is reported by the first wait after it; with nothing
 // pending and nothing to report, returns MARLINE_OK at once.
 enum marline_status_t tcp_stream_wait(struct tcp_stream_t *stream, double timeout_seconds);
@@ -1291,7 +1326,8 @@ enum marline_status_t tcp_stream_get_sock_name(struct tcp_stream_t *stream, stru
 
 // Connects from `local_port` (0: any) to `host` (a name or literal) and
 // `remote_port`, blocking until established or failed, at most
-// `timeout_seconds` (0: no limit). A failure (MARLINE_ERR_REFUSED,
+// `timeout_seconds` (0: no limit; negative, infinite or NaN:
+// MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
 // MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
 // asr. Allowed on a new stream or one whose connection has terminated.
 //
@@ -1311,7 +1347,8 @@ enum marline_status_t tcp_stream_active_open(struct tcp_stream_t *stream, int32_
 enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t *buf, size_t len, bool push, bool urgent);
 
 // Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
+// 1), waiting up to `timeout_seconds` (0: no limit; negative, infinite or
+// NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
 // writes its length to `*len`. Urgent data (everything up to the urgent
 // mark) comes first and is never merged with normal data. As in MacTCP,
 // "the first call returning urgent data will have the urgent flag set,
@@ -1328,7 +1365,8 @@ enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t
 enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout_seconds, uint8_t *buf, size_t cap, size_t *len, bool *urgent, bool *mark);
 
 // Closes our side and blocks until the peer has acknowledged all our data
-// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit): then
+// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit; negative,
+// infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
 // MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
 // tcp_stream_rcv goes on working until the peer closes; when both sides
 // are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
@@ -1347,8 +1385,8 @@ enum marline_status_t tcp_stream_close(struct tcp_stream_t *stream, double timeo
 // minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
 // Applies to the connection there is and to later ones of the stream;
 // during a passive open it fails with
-// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative or
-// NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative,
+// infinite or NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
 // Works from inside the asr and while another thread is blocked in a
 // call.
 enum marline_status_t tcp_stream_set_ulp_timeout(struct tcp_stream_t *stream, double timeout_seconds, int32_t action);
@@ -1391,8 +1429,8 @@ enum marline_status_t reactor_listen_tcp(struct reactor_t *reactor, const char *
 enum marline_status_t reactor_listen_tcp_flags(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, uint32_t flags, const struct marline_protocol_t *protocol, void *user, struct listening_port_t **out);
 
 // Connects to `host` (a name or literal address; names resolve off the
-// loop thread) and `port`, giving up after `timeout_seconds` (≤ 0: no
-// limit). The transport handle is written to `*out` at once; writes made
+// loop thread) and `port`, giving up after `timeout_seconds` (≤ 0 or
+// +infinity: no limit; NaN: MARLINE_ERR_INVALID_ARGUMENT). The transport handle is written to `*out` at once; writes made
 // before the connection is up are queued. The protocol then gets
 // connection_made, or connection_failed with MARLINE_REASON_REFUSED,
 // _TIMED_OUT, _UNREACHABLE, _RESOLVE_FAILED or _CANCELLED.
@@ -1513,7 +1551,8 @@ enum marline_status_t telnet_send_command(struct transport_t *t, uint8_t command
 enum marline_status_t telnet_send_synch(struct transport_t *t);
 
 // Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-// answered within `seconds`; ≤ 0 turns the timeout off (the default). The option side
+// answered within `seconds`; ≤ 0 or +infinity turns the timeout off (the default), NaN is
+// MARLINE_ERR_INVALID_ARGUMENT. The option side
 // stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
 // MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
 // state (enable/disable callbacks) without a second completion.
@@ -1547,7 +1586,8 @@ enum marline_status_t telnet_set_terminal_type(struct transport_t *t, const char
 enum marline_status_t telnet_request_environment(struct transport_t *t);
 
 // NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
-// update). Everything is copied; the caller keeps ownership.
+// update). Everything is copied; the caller keeps ownership. A `count` above
+// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `vars` is read.
 //
 // # Safety
 // `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
@@ -1574,7 +1614,10 @@ enum marline_status_t transport_write(struct transport_t *t, const uint8_t *data
 
 // Writes `count` buffers as one gather write, without first copying them
 // into one buffer; only what the kernel does not take is copied. Every
-// element is checked before any byte is sent.
+// element is checked before any byte is sent. A `count` above
+// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `iov` is
+// read; an element with NULL `base` and a non-zero `len` with
+// MARLINE_ERR_NULL_POINTER. Otherwise as transport_write.
 //
 // # Safety
 // `iov` is NULL (only with count 0) or has `count` readable elements, each

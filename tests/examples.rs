@@ -403,3 +403,37 @@ fn commands_of_servers_started_in_the_background_get_default_signals() {
     let mut rest = Vec::new();
     c.read_to_end(&mut rest).unwrap();
 }
+
+/// Issue 12 item 15: `--bind localhost` passed the loopback check by its
+/// name, then failed with "bad address". The name is now resolved, and the
+/// check and the first line use the address it resolves to; a name that
+/// does not resolve is refused with a message saying so.
+#[test]
+fn telnet_server_binds_a_name_by_the_address_it_resolves_to() {
+    let mut child = Command::new(cbuild::example("telnet_server"))
+        .args(["--bind", "localhost", "0", "--", "true"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Running(child);
+    let rest = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let (host, port) = rest.trim_end().rsplit_once(':').unwrap();
+    assert!(host == "127.0.0.1" || host == "::1", "localhost resolved to {host}");
+    let port: u16 = port.parse().unwrap();
+    let mut s = TcpStream::connect((host, port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut first = [0u8; 3];
+    s.read_exact(&mut first).unwrap();
+    assert_eq!(first[0], 255, "the server's first bytes are a negotiation (IAC …): {first:?}");
+    drop(server);
+
+    let out = Command::new(cbuild::example("telnet_server"))
+        .args(["--bind", "no-such-host.invalid", "0", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot resolve --bind no-such-host.invalid"), "{stderr}");
+}

@@ -775,7 +775,7 @@ pub extern "C" fn process_bridge_close(b: *mut bridge_t) -> marline_status_t {
 #[no_mangle]
 pub extern "C" fn process_bridge_set_hangup_grace(b: *mut bridge_t, seconds: f64) -> marline_status_t {
     guard(|| {
-        let grace = if seconds == f64::INFINITY { None } else { Some(super::seconds(seconds)?) };
+        let grace = super::seconds(seconds)?.delay_or_never()?;
         bridge_of(b)?.set_hangup_grace(grace)
     })
 }

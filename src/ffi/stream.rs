@@ -5,14 +5,14 @@
 //! process-wide generation-checked table, so a freed handle is detected.
 
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::address::{give_address, marline_address_t};
+use super::handle::{decode_stream, encode_stream};
 use super::status::marline_status_t;
-use super::{c_str, guard, non_null, put};
+use super::{c_str, guard, non_null, put, seconds};
 use crate::error::{Error, Result};
-use crate::reactor::handles::{Handle, HandleTable};
+use crate::reactor::handles::{Handle, HandleTable, Limits};
 use crate::stream::{Event, Status, TcpStream, UlpAction};
 use crate::transport::Address;
 
@@ -237,28 +237,27 @@ fn to_c(s: &Status) -> tcp_stream_status_t {
 }
 
 /// Every live stream of the process.
-static STREAMS: LazyLock<Mutex<HandleTable<Arc<TcpStream>>>> = LazyLock::new(Default::default);
-
-/// Handle bits: kind nibble 0xF (no reactor serial) | index | generation.
-const STREAM_TAG: u64 = 0xF << 44;
+static STREAMS: Mutex<HandleTable<Arc<TcpStream>>> = Mutex::new(HandleTable::new(Limits::FULL));
 
 fn table() -> MutexGuard<'static, HandleTable<Arc<TcpStream>>> {
     STREAMS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn encode(h: Handle) -> *mut tcp_stream_t {
-    (STREAM_TAG | h.to_bits()) as usize as *mut tcp_stream_t
+    encode_stream(h)
 }
 
 fn decode(p: *const tcp_stream_t) -> Result<Handle> {
-    if p.is_null() {
-        return Err(Error::NullPointer);
-    }
-    let bits = p as usize as u64;
-    if bits >> 44 != STREAM_TAG >> 44 {
-        return Err(Error::WrongHandleType);
-    }
-    Ok(Handle::from_bits(bits & ((1 << 44) - 1)))
+    decode_stream(p)
+}
+
+/// Test hooks (see ffi::testing).
+pub(crate) fn restrict_table(new_slots: u32, last_generation: u32) {
+    table().restrict(new_slots, last_generation);
+}
+
+pub(crate) fn lift_table_restriction() {
+    table().lift_restriction(Limits::FULL);
 }
 
 fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
@@ -266,18 +265,9 @@ fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
     table().get(h).cloned().ok_or(Error::StaleHandle)
 }
 
-/// A C time limit: 0 means none; it must otherwise be positive and finite.
-fn limit(seconds: f64) -> Result<Option<Duration>> {
-    if seconds == 0.0 {
-        return Ok(None);
-    }
-    if seconds.is_nan() || seconds < 0.0 {
-        return Err(Error::InvalidArgument);
-    }
-    Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| Error::InvalidArgument)
-}
-
 /// Creates a stream with no connection and writes its handle to `*out`.
+/// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
+/// at once, or 2^48 created over the process's life).
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -286,7 +276,7 @@ pub unsafe extern "C" fn tcp_stream_new(out: *mut *mut tcp_stream_t) -> marline_
     guard(|| {
         non_null(out)?;
         let stream = Arc::new(TcpStream::new()?);
-        let h = table().insert(stream).ok_or(Error::InvalidArgument)?;
+        let h = table().insert(stream)?;
         // SAFETY: checked non-NULL.
         unsafe { put(out, encode(h)) };
         Ok(())
@@ -370,13 +360,14 @@ pub unsafe extern "C" fn tcp_stream_passive_open_on(stream: *mut tcp_stream_t, i
 }
 
 /// Blocks until the passive open completes, or `timeout_seconds` pass (0:
-/// no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
+/// no limit; negative, infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT;
+/// once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
 /// passive open is reported by the first wait after it; with nothing
 /// pending and nothing to report, returns MARLINE_OK at once.
 #[no_mangle]
 pub extern "C" fn tcp_stream_wait(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.wait(t)
     })
 }
@@ -409,7 +400,8 @@ pub unsafe extern "C" fn tcp_stream_get_sock_name(stream: *mut tcp_stream_t, out
 
 /// Connects from `local_port` (0: any) to `host` (a name or literal) and
 /// `remote_port`, blocking until established or failed, at most
-/// `timeout_seconds` (0: no limit). A failure (MARLINE_ERR_REFUSED,
+/// `timeout_seconds` (0: no limit; negative, infinite or NaN:
+/// MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
 /// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
 /// asr. Allowed on a new stream or one whose connection has terminated.
 ///
@@ -430,7 +422,7 @@ pub unsafe extern "C" fn tcp_stream_active_open(
         if rp == 0 {
             return Err(Error::InvalidArgument);
         }
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.active_open(lp, host, rp, t)
     })
 }
@@ -454,7 +446,8 @@ pub unsafe extern "C" fn tcp_stream_send(stream: *mut tcp_stream_t, buf: *const 
 }
 
 /// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-/// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
+/// 1), waiting up to `timeout_seconds` (0: no limit; negative, infinite or
+/// NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
 /// writes its length to `*len`. Urgent data (everything up to the urgent
 /// mark) comes first and is never merged with normal data. As in MacTCP,
 /// "the first call returning urgent data will have the urgent flag set,
@@ -486,7 +479,7 @@ pub unsafe extern "C" fn tcp_stream_rcv(
         non_null(len)?;
         non_null(urgent)?;
         non_null(mark)?;
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         let r = stream_of(stream)?.rcv(cap, t)?;
         let n = r.data.len().min(cap);
         // SAFETY: buf has cap ≥ n writable bytes; the out pointers were
@@ -502,14 +495,15 @@ pub unsafe extern "C" fn tcp_stream_rcv(
 }
 
 /// Closes our side and blocks until the peer has acknowledged all our data
-/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit): then
+/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit; negative,
+/// infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
 /// MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
 /// tcp_stream_rcv goes on working until the peer closes; when both sides
 /// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
 #[no_mangle]
 pub extern "C" fn tcp_stream_close(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.close(t)
     })
 }
@@ -534,8 +528,8 @@ pub const TCP_STREAM_ULP_ABORT: i32 = 1;
 /// minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
 /// Applies to the connection there is and to later ones of the stream;
 /// during a passive open it fails with
-/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative or
-/// NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
+/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative,
+/// infinite or NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
 /// Works from inside the asr and while another thread is blocked in a
 /// call.
 #[no_mangle]
@@ -546,7 +540,7 @@ pub extern "C" fn tcp_stream_set_ulp_timeout(stream: *mut tcp_stream_t, timeout_
             TCP_STREAM_ULP_ABORT => UlpAction::Abort,
             _ => return Err(Error::InvalidArgument),
         };
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.set_ulp_timeout(t, action)
     })
 }

@@ -6,7 +6,7 @@ use std::io::IoSlice;
 use super::address::{give_address, marline_address_t};
 use super::handle::transport_t;
 use super::status::marline_status_t;
-use super::{c_bytes, guard, non_null, put, transport_of};
+use super::{c_array, c_bytes, guard, non_null, put, transport_of, vec_for};
 use crate::error::Error;
 
 /// One buffer of a gather write.
@@ -37,7 +37,10 @@ pub unsafe extern "C" fn transport_write(t: *mut transport_t, data: *const u8, l
 
 /// Writes `count` buffers as one gather write, without first copying them
 /// into one buffer; only what the kernel does not take is copied. Every
-/// element is checked before any byte is sent.
+/// element is checked before any byte is sent. A `count` above
+/// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `iov` is
+/// read; an element with NULL `base` and a non-zero `len` with
+/// MARLINE_ERR_NULL_POINTER. Otherwise as transport_write.
 ///
 /// # Safety
 /// `iov` is NULL (only with count 0) or has `count` readable elements, each
@@ -50,13 +53,12 @@ pub unsafe extern "C" fn transport_write_sequence(
 ) -> marline_status_t {
     guard(|| {
         let tr = transport_of(t)?;
-        if count == 0 {
+        // SAFETY: forwarded contract.
+        let elems = unsafe { c_array(iov, count) }?;
+        if elems.is_empty() {
             return tr.write(&[]);
         }
-        non_null(iov)?;
-        // SAFETY: non-NULL with `count` readable elements per the contract.
-        let elems = unsafe { std::slice::from_raw_parts(iov, count) };
-        let mut slices = Vec::with_capacity(count);
+        let mut slices = vec_for(count)?;
         for e in elems {
             // SAFETY: each element's contract as for transport_write.
             slices.push(IoSlice::new(unsafe { c_bytes(e.base, e.len) }?));

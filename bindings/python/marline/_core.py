@@ -45,6 +45,8 @@ class Status(enum.IntEnum):
     OS = 112
     BUFFER_TOO_SMALL = 113
     TIMED_OUT = 114
+    EXHAUSTED = 115
+    NO_MEMORY = 116
     ADDRESS_IN_USE = 200
     BAD_ADDRESS = 201
     PERMISSION_DENIED = 202
