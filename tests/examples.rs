@@ -113,6 +113,38 @@ fn echo_server_stops_reading_from_a_peer_that_does_not_read_its_echo() {
     assert!(back == data[..sent], "echo of {sent} bytes differs");
 }
 
+/// Issue 12 item 6: a telnet client that sends DO/DONT ECHO toggles and never reads the
+/// answers. Those answers are output marline generates in answer to input, so the server
+/// stops reading from the client once they pass the high-water mark: the client's writes
+/// stall and the server's RSS stays bounded (before: 2.8 MiB grew to 261 MiB).
+#[test]
+fn telnet_server_stops_reading_from_a_client_that_does_not_read_its_answers() {
+    let (server, port) = start_example("telnet_server", &["0", "--", "sleep", "60"]);
+    let before = rss_kib(server.0.id());
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_nonblocking(true).unwrap();
+    const IAC: u8 = 255;
+    let block = [IAC, 253, 1, IAC, 254, 1].repeat(1 << 16); // DO ECHO, DONT ECHO
+    let limit = 256 << 20;
+    let (mut sent, mut stalled_since) = (0, None);
+    while sent < limit {
+        match s.write(&block[sent % block.len()..]) {
+            Ok(n) => (sent, stalled_since) = (sent + n, None),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let since = *stalled_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > Duration::from_millis(500) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    let grown = rss_kib(server.0.id()).saturating_sub(before);
+    assert!(sent < limit, "all {sent} bytes were taken: the server never stopped reading");
+    assert!(grown < 16 << 10, "server grew by {grown} KiB while the client did not read its answers");
+}
+
 #[test]
 fn echo_server_reports_usage_and_busy_ports() {
     let out = Command::new(cbuild::example("echo_server")).arg("not-a-port").output().unwrap();

@@ -49,6 +49,10 @@ pub enum marline_reason_kind_t {
     /// The peer broke the protocol (for example an oversized telnet
     /// subnegotiation).
     MARLINE_REASON_PROTOCOL_VIOLATION = 10,
+    /// A client connection could not be made for another reason than the
+    /// ones above (for example a reset before the connect completed; see
+    /// marline_reason_errno). Twisted's ConnectError.
+    MARLINE_REASON_CONNECT_FAILED = 11,
 }
 
 impl From<ReasonKind> for marline_reason_kind_t {
@@ -66,6 +70,7 @@ impl From<ReasonKind> for marline_reason_kind_t {
             ReasonKind::Shutdown => MARLINE_REASON_SHUTDOWN,
             ReasonKind::Terminated => MARLINE_REASON_TERMINATED,
             ReasonKind::ProtocolViolation => MARLINE_REASON_PROTOCOL_VIOLATION,
+            ReasonKind::ConnectFailed => MARLINE_REASON_CONNECT_FAILED,
         }
     }
 }

@@ -118,6 +118,7 @@ class ReasonKind(enum.IntEnum):
     SHUTDOWN = 8
     TERMINATED = 9
     PROTOCOL_VIOLATION = 10
+    CONNECT_FAILED = 11
 
 
 class Reason:

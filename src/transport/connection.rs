@@ -1,0 +1,801 @@
+//! The connection lifecycle every stream transport shares (the idea of libuv's
+//! src/unix/stream.c): one state machine for reading, writing, half-close, closing,
+//! producers and the final callback. A transport kind ([`Kind`]) supplies only its
+//! primitives — read, gather write, shutdown, close — and its addresses and options; TCP
+//! and the pipes of a child process are kinds. docs/ARCHITECTURE.md states the rules.
+//!
+//! Phases: `Connecting` (a client before connect() completes: writes are queued) →
+//! `Open` → `Closed` (the descriptor is closed; the final callback, connection_lost or
+//! connection_failed, is delivered from the loop, then the handle is removed).
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::rc::Rc;
+
+use mio::Interest;
+
+use super::write_queue::WriteQueue;
+use super::{Address, Producer, ProducerSlot, Protocol, ProtocolSlot, Reason, Transport, TransportOps};
+use crate::error::{Error, Result};
+use crate::reactor::handles::Handle;
+use crate::reactor::{Core, Object, Readiness};
+use crate::sys::MAX_IOV;
+
+/// Reads per readiness event before yielding to other connections.
+const READS_PER_EVENT: usize = 16;
+
+/// A write below this size, made while the loop runs by a connection that
+/// already sent to the kernel during this turn, is queued and flushed once
+/// at the end of the turn: a burst of small writes then costs one sendmsg
+/// instead of one each (copying 13 bytes is far cheaper than a syscall).
+/// The first write of a turn, and every large one, still goes straight to
+/// the kernel, so a request/response exchange is not delayed at all.
+const COALESCE_BELOW: usize = 16 * 1024;
+
+/// Reading paused by pause_producing (and the flow control that uses it).
+const PAUSED_BY_USER: u8 = 1;
+/// Reading paused because answers to the peer's input filled the queue.
+const PAUSED_BY_ANSWERS: u8 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for name resolution or for connect() to complete.
+    Connecting,
+    Open,
+    /// The descriptor is closed; the final callback is on its way.
+    Closed,
+}
+
+/// What one read found.
+pub(crate) enum Read {
+    /// This many bytes of data, at the start of the buffer.
+    Data(usize),
+    /// One byte of urgent data, at its place in the stream.
+    Urgent(u8),
+    /// The peer's end of stream.
+    Eof,
+    /// Nothing may be read now; the next readiness report says when.
+    Wait,
+}
+
+/// What a read may need to know.
+#[derive(Clone, Copy)]
+pub(crate) struct ReadCtx {
+    /// The first read after a readiness report (not a continuation).
+    pub fresh: bool,
+    /// The poll has reported the peer's end of stream or an error.
+    pub hup_seen: bool,
+}
+
+/// What a transport kind supplies. Its own state lives in the value (the `kind` field of
+/// [`Connection`]); the functions that need more than the descriptor get the connection.
+pub(crate) trait Kind: Sized + 'static {
+    /// Supports lose_write_connection (a shutdown of the sending side).
+    const HALF_CLOSE: bool = false;
+    /// Supports urgent data (write_urgent).
+    const URGENT: bool = false;
+
+    /// The poll interest of the descriptor.
+    fn interest(&self) -> Interest;
+    /// Data comes from the peer (false: a pipe we only write to).
+    fn reads(&self) -> bool {
+        true
+    }
+    /// Reads once into `buf`.
+    fn read(conn: &Connection<Self>, fd: RawFd, buf: &mut [u8], ctx: ReadCtx) -> io::Result<Read>;
+    /// Whether a read shorter than the buffer means nothing is left (edge-triggered).
+    fn short_read_drains(_conn: &Connection<Self>) -> bool {
+        true
+    }
+    /// Gather-writes a prefix of `bufs`; `urgent` marks urgent data.
+    fn write(fd: RawFd, bufs: &[IoSlice<'_>], urgent: bool) -> io::Result<usize>;
+    /// Shuts down the sending side (only called when `HALF_CLOSE`).
+    fn shutdown_write(_fd: BorrowedFd<'_>) {}
+    /// The descriptor is about to be closed; `reset`: the connection was aborted.
+    fn closing(_core: &Core, _fd: BorrowedFd<'_>, _reset: bool) {}
+    /// The connection closed or failed: release what the kind holds (timers).
+    fn closed(_conn: &Connection<Self>, _core: &Rc<Core>) {}
+    /// The error the descriptor holds (SO_ERROR), if the kind can tell.
+    fn pending_error(_fd: BorrowedFd<'_>) -> Option<io::Error> {
+        None
+    }
+    /// A readiness report for an open connection, before it is acted on.
+    fn ready(_conn: &Rc<Connection<Self>>, _core: &Rc<Core>, _r: Readiness) {}
+    /// A readiness report while connecting.
+    fn connecting_ready(_conn: &Rc<Connection<Self>>, _core: &Rc<Core>, _r: Readiness) {}
+    fn host(conn: &Connection<Self>) -> Result<Address>;
+    fn peer(conn: &Connection<Self>) -> Result<Address>;
+}
+
+struct State {
+    phase: Phase,
+    fd: Option<OwnedFd>,
+    queue: WriteQueue,
+    /// lose_connection was called (or the peer ended a connection without
+    /// half-close): close once the queue has drained and no producer waits.
+    disconnecting: bool,
+    /// lose_write_connection was called: shut down writing at the same point.
+    write_shut_requested: bool,
+    write_shut: bool,
+    /// write_connection_lost is owed (delivered before connection_lost at the latest).
+    write_lost_due: bool,
+    read_eof: bool,
+    /// Why reading is paused (PAUSED_BY_* bits); 0: reading.
+    paused: u8,
+    /// The poll reported the peer's FIN or an error. With edge-triggered
+    /// polling a short read then no longer means "drained": the EOF (or the
+    /// error) is still to be read and no new edge will announce it.
+    hup_seen: bool,
+    /// The reactor turn during which this connection last sent to the
+    /// kernel from a write call (0: never).
+    sent_in_turn: u32,
+    /// A flush at the end of this turn is scheduled (coalesced writes).
+    flush_scheduled: bool,
+}
+
+/// One stream connection: the lifecycle, with the kind's primitives and state in `kind`.
+pub(crate) struct Connection<K: Kind> {
+    handle: Cell<Option<Handle>>,
+    state: RefCell<State>,
+    pub(crate) kind: K,
+    protocol: ProtocolSlot<dyn Protocol>,
+    producer: ProducerSlot,
+    user: Cell<usize>,
+    half_close: bool,
+}
+
+impl<K: Kind> Connection<K> {
+    pub(crate) fn new(kind: K, protocol: Box<dyn Protocol>) -> Connection<K> {
+        let half_close = protocol.half_close();
+        Connection {
+            handle: Cell::new(None),
+            state: RefCell::new(State {
+                phase: Phase::Connecting,
+                fd: None,
+                queue: WriteQueue::default(),
+                disconnecting: false,
+                write_shut_requested: false,
+                write_shut: false,
+                write_lost_due: false,
+                read_eof: false,
+                paused: 0,
+                hup_seen: false,
+                sent_in_turn: 0,
+                flush_scheduled: false,
+            }),
+            kind,
+            protocol: ProtocolSlot::new(protocol),
+            producer: ProducerSlot::default(),
+            user: Cell::new(0),
+            half_close,
+        }
+    }
+
+    /// Adds the connection to the reactor's handle table, with its descriptor if it has one.
+    pub(crate) fn install(self: &Rc<Self>, core: &Rc<Core>, fd: Option<OwnedFd>) -> Result<Transport> {
+        let h = core.insert(self.clone())?;
+        self.handle.set(Some(h));
+        if let Some(fd) = fd {
+            if let Err(e) = self.attach_fd(core, fd) {
+                core.remove(h);
+                return Err(e.into());
+            }
+        }
+        Ok(Transport::new(core, h))
+    }
+
+    /// Registers `fd` with the poll and makes it the connection's descriptor (on failure
+    /// it is closed).
+    pub(crate) fn attach_fd(&self, core: &Core, fd: OwnedFd) -> io::Result<()> {
+        core.register(fd.as_raw_fd(), self.handle(), 0, self.kind.interest())?;
+        self.state.borrow_mut().fd = Some(fd);
+        Ok(())
+    }
+
+    /// Closes the descriptor of a failed connect attempt. Closing it takes it out of the
+    /// poll (see `close`).
+    pub(crate) fn detach_fd(&self) {
+        drop(self.state.borrow_mut().fd.take());
+    }
+
+    /// Runs `f` on the descriptor (`None` when there is none).
+    pub(crate) fn with_fd<R>(&self, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Option<R> {
+        self.state.borrow().fd.as_ref().map(|fd| f(fd.as_fd()))
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.state.borrow().phase
+    }
+
+    fn handle(&self) -> Handle {
+        self.handle.get().expect("installed before use")
+    }
+
+    pub(crate) fn transport(&self, core: &Rc<Core>) -> Transport {
+        Transport::new(core, self.handle())
+    }
+
+    /// Calls `f` with the protocol (for the kind's own notifications).
+    pub(crate) fn with_protocol(&self, f: impl FnOnce(&mut dyn Protocol)) {
+        self.protocol.with(|p| f(p));
+    }
+
+    /// lose_connection was called (input is no longer delivered).
+    pub(crate) fn is_disconnecting(&self) -> bool {
+        self.state.borrow().disconnecting
+    }
+
+    /// The connection is established: connection_made, then what was written meanwhile
+    /// is sent.
+    pub(crate) fn opened(self: &Rc<Self>, core: &Rc<Core>) {
+        self.state.borrow_mut().phase = Phase::Open;
+        let t = self.transport(core);
+        self.protocol.with(|p| p.connection_made(&t));
+        self.flush(core);
+    }
+
+    // ----- reading -----
+
+    pub(crate) fn schedule_read(self: &Rc<Self>, core: &Rc<Core>) {
+        let me = self.clone();
+        core.defer(move |core| me.read_some(core, false));
+    }
+
+    /// Reads until the descriptor is drained (or the fairness limit). `fresh`: called for
+    /// a readiness event just reported by the poll. After lose_connection the input is
+    /// read and dropped, so that the peer's end of stream or reset is still noticed.
+    fn read_some(self: &Rc<Self>, core: &Rc<Core>, fresh: bool) {
+        let t = self.transport(core);
+        for i in 0..READS_PER_EVENT {
+            let (fd, ctx, deliver) = {
+                let st = self.state.borrow();
+                if st.phase != Phase::Open || st.read_eof || (st.paused != 0 && !st.disconnecting) {
+                    return;
+                }
+                let Some(fd) = &st.fd else { return };
+                (fd.as_raw_fd(), ReadCtx { fresh: fresh && i == 0, hup_seen: st.hup_seen }, !st.disconnecting)
+            };
+            let mut buf = core.read_buffer();
+            let len = buf.len();
+            match K::read(self, fd, &mut buf, ctx) {
+                Ok(Read::Data(n)) => {
+                    if deliver {
+                        self.protocol.with(|p| p.data_received(&t, &buf[..n]));
+                    }
+                    drop(buf);
+                    if n < len && !self.state.borrow().hup_seen && K::short_read_drains(self) {
+                        // A short read drained the descriptor; the poll will report
+                        // the next arrival as a new edge. (Not so when a FIN or error
+                        // is pending: those were announced already.)
+                        return;
+                    }
+                }
+                Ok(Read::Urgent(byte)) => {
+                    drop(buf);
+                    if deliver {
+                        self.protocol.with(|p| p.urgent_data_received(&t, &[byte]));
+                    }
+                }
+                Ok(Read::Eof) => {
+                    drop(buf);
+                    return self.peer_closed_write(core, &t);
+                }
+                Ok(Read::Wait) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    drop(buf);
+                    return self.close(core, Reason::from_io(&e), false);
+                }
+            }
+        }
+        // Still more to read: come back after the others had their turn.
+        self.schedule_read(core);
+    }
+
+    /// The peer sent its end of stream. A half-close protocol is told and may go on
+    /// writing; any other connection is closed once the queue has drained, without
+    /// waiting for a producer (the peer will send nothing more).
+    fn peer_closed_write(self: &Rc<Self>, core: &Rc<Core>, t: &Transport) {
+        let (write_shut, disconnecting) = {
+            let mut st = self.state.borrow_mut();
+            st.read_eof = true;
+            (st.write_shut, st.disconnecting)
+        };
+        if self.half_close && !disconnecting {
+            self.protocol.with(|p| p.read_connection_lost(t));
+        }
+        if write_shut {
+            self.close(core, Reason::done(), false);
+        } else if !self.half_close {
+            self.state.borrow_mut().disconnecting = true;
+            self.settle(core);
+        }
+    }
+
+    // ----- writing -----
+
+    fn check_writable(st: &State) -> Result<()> {
+        if st.phase == Phase::Closed || st.write_shut {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The immediate-write fast path: gather-writes straight from the
+    /// caller's buffers, `MAX_IOV` at a time, for as long as the kernel takes
+    /// them. Returns the bytes taken.
+    ///
+    /// It must go on until the kernel refuses (or everything is sent): the
+    /// descriptor is polled edge-triggered, so if it stopped after one batch
+    /// with room left, no writable edge would ever come to flush what it queued.
+    fn try_send(st: &State, bufs: &[IoSlice<'_>], urgent: bool) -> io::Result<usize> {
+        let (Phase::Open, Some(fd)) = (st.phase, &st.fd) else { return Ok(0) };
+        if !st.queue.is_empty() {
+            return Ok(0);
+        }
+        let fd = fd.as_raw_fd();
+        let mut taken = 0;
+        // Position: buffer `i`, of which `off` bytes are already sent.
+        let (mut i, mut off) = (0, 0);
+        loop {
+            while i < bufs.len() && off == bufs[i].len() {
+                i += 1;
+                off = 0;
+            }
+            if i == bufs.len() {
+                return Ok(taken);
+            }
+            let result = if off == 0 {
+                // At a buffer boundary (the common case: the start): send
+                // the caller's slices as they are, no copy into a batch.
+                K::write(fd, &bufs[i..], urgent)
+            } else {
+                send_from_middle::<K>(fd, &bufs[i..], off, urgent)
+            };
+            let sent = match result {
+                Ok(sent) => sent,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(taken),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if sent == 0 {
+                return Ok(taken);
+            }
+            taken += sent;
+            // Advance the position by `sent` bytes.
+            let mut left = sent;
+            while left > 0 {
+                let room = bufs[i].len() - off;
+                if left < room {
+                    off += left;
+                    left = 0;
+                } else {
+                    left -= room;
+                    i += 1;
+                    off = 0;
+                }
+            }
+        }
+    }
+
+    fn write_bufs(self: &Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>], urgent: bool) -> Result<()> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Self::check_writable(&self.state.borrow());
+        }
+        let turn = core.turn_number() as u32;
+        let (queued, outcome, schedule_flush) = {
+            let mut st = self.state.borrow_mut();
+            Self::check_writable(&st)?;
+            let coalesce = !urgent && total < COALESCE_BELOW && core.is_running() && st.sent_in_turn == turn;
+            if coalesce && st.phase == Phase::Open {
+                // Behind this turn's earlier send: queue it, flush at the end.
+                st.queue.push_rest(bufs, 0);
+                let schedule = !std::mem::replace(&mut st.flush_scheduled, true);
+                (st.queue.len(), Ok(0), schedule)
+            } else {
+                if st.phase == Phase::Open && st.queue.is_empty() {
+                    st.sent_in_turn = turn;
+                }
+                let outcome = Self::try_send(&st, bufs, urgent && bufs.len() == 1);
+                let taken = *outcome.as_ref().unwrap_or(&0);
+                if taken < total {
+                    if urgent {
+                        let rest: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).skip(taken).collect();
+                        st.queue.push_urgent(&rest);
+                    } else {
+                        st.queue.push_rest(bufs, taken);
+                    }
+                }
+                (st.queue.len(), outcome, false)
+            }
+        };
+        if schedule_flush {
+            let me = self.clone();
+            core.defer(move |core| {
+                me.state.borrow_mut().flush_scheduled = false;
+                me.flush(core);
+            });
+        }
+        match outcome {
+            Err(e) => self.close(core, Reason::from_io(&e), false),
+            Ok(_) if queued == 0 => self.drained(core),
+            Ok(_) => self.producer.after_write(&self.transport(core), queued),
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued; acts on a drained queue.
+    fn flush(self: &Rc<Self>, core: &Rc<Core>) {
+        let result = {
+            let mut st = self.state.borrow_mut();
+            match (st.phase, &st.fd) {
+                (Phase::Open, Some(fd)) if !st.queue.is_empty() => {
+                    let fd = fd.as_raw_fd();
+                    st.queue.flush(&mut |bufs: &[IoSlice<'_>], urgent: bool| K::write(fd, bufs, urgent))
+                }
+                _ => Ok(true),
+            }
+        };
+        match result {
+            Ok(true) => {
+                self.drained(core);
+                self.settle(core);
+            }
+            Ok(false) => {}
+            Err(e) => self.close(core, Reason::from_io(&e), false),
+        }
+    }
+
+    /// The queue is empty: answers no longer hold reading back, and producers go on.
+    fn drained(self: &Rc<Self>, core: &Rc<Core>) {
+        let (resume, open) = {
+            let mut st = self.state.borrow_mut();
+            let was = st.paused;
+            st.paused &= !PAUSED_BY_ANSWERS;
+            (was == PAUSED_BY_ANSWERS, st.phase == Phase::Open)
+        };
+        if resume {
+            self.schedule_read(core);
+        }
+        if open {
+            self.producer.drained(core, &self.transport(core));
+        }
+    }
+
+    /// Shuts down writing or closes when everything they wait for is done: the queue has
+    /// drained, and no producer is registered (unless the peer has gone: a connection
+    /// without half-close whose peer sent its end of stream no longer waits for one).
+    fn settle(self: &Rc<Self>, core: &Rc<Core>) {
+        let (shut_now, close_now) = {
+            let st = self.state.borrow();
+            if st.phase != Phase::Open || !st.queue.is_empty() {
+                return;
+            }
+            let peer_gone = st.read_eof && !self.half_close;
+            let waits = self.producer.is_registered() && !peer_gone;
+            (st.write_shut_requested && !st.write_shut && !waits, st.disconnecting && !waits)
+        };
+        if close_now {
+            self.close(core, Reason::done(), false);
+        } else if shut_now {
+            self.shut_write(core);
+        }
+    }
+
+    fn shut_write(self: &Rc<Self>, core: &Rc<Core>) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.write_shut = true;
+            st.write_lost_due = self.half_close;
+            if let Some(fd) = &st.fd {
+                K::shutdown_write(fd.as_fd());
+            }
+        }
+        let me = self.clone();
+        core.defer(move |core| {
+            if me.phase() == Phase::Closed {
+                return; // the final callback delivers write_connection_lost first
+            }
+            let t = me.transport(core);
+            me.deliver_write_lost(&t);
+            // Reading goes on until the peer closes its side too.
+            if me.state.borrow().read_eof {
+                me.close(core, Reason::done(), false);
+            }
+        });
+    }
+
+    fn deliver_write_lost(&self, t: &Transport) {
+        if std::mem::take(&mut self.state.borrow_mut().write_lost_due) {
+            self.protocol.with(|p| p.write_connection_lost(t));
+        }
+    }
+
+    // ----- closing -----
+
+    /// lose_connection: the close happens from the loop, so writes made after it in the
+    /// same callback still go out.
+    fn lose(self: &Rc<Self>, core: &Rc<Core>) {
+        {
+            let mut st = self.state.borrow_mut();
+            if st.disconnecting || st.phase == Phase::Closed {
+                return;
+            }
+            st.disconnecting = true;
+        }
+        let me = self.clone();
+        core.defer(move |core| me.settle(core));
+    }
+
+    /// Removes a connection that never opened (a spawn that failed half way), without
+    /// any callback.
+    pub(crate) fn discard(&self, core: &Core) {
+        self.state.borrow_mut().phase = Phase::Closed;
+        if let Some(fd) = self.state.borrow_mut().fd.take() {
+            core.deregister(fd.as_raw_fd());
+        }
+        self.protocol.take();
+        if let Some(h) = self.handle.get() {
+            core.remove(h);
+        }
+    }
+
+    /// Closes the descriptor now and delivers connection_lost from the loop.
+    pub(crate) fn close(self: &Rc<Self>, core: &Rc<Core>, reason: Reason, reset: bool) {
+        self.end(core, reason, reset, false);
+    }
+
+    /// A client that never connected: connection_failed from the loop.
+    pub(crate) fn fail(self: &Rc<Self>, core: &Rc<Core>, reason: Reason) {
+        if self.phase() == Phase::Connecting {
+            self.end(core, reason, false, true);
+        }
+    }
+
+    fn end(self: &Rc<Self>, core: &Rc<Core>, reason: Reason, reset: bool, failed: bool) {
+        let fd = {
+            let mut st = self.state.borrow_mut();
+            if st.phase == Phase::Closed {
+                return;
+            }
+            st.phase = Phase::Closed;
+            st.queue.clear();
+            st.fd.take()
+        };
+        if let Some(fd) = fd {
+            // No EPOLL_CTL_DEL: closing the only descriptor of a socket
+            // removes it from the epoll set (one syscall less per
+            // connection). Should a forked child still hold a copy, its
+            // events carry this connection's token, whose generation no
+            // longer matches anything, and are ignored.
+            K::closing(core, fd.as_fd(), reset);
+            drop(fd);
+        }
+        K::closed(self, core);
+        self.producer.closed();
+        let me = self.clone();
+        let deliver = move |core: &Rc<Core>| me.finish(core, &reason, failed);
+        if core.shutting_down() && !core.is_running() {
+            deliver(core);
+        } else {
+            core.defer(deliver);
+        }
+    }
+
+    /// The final callback: an owed write_connection_lost, stop_producing, then
+    /// connection_lost (or connection_failed); then the handle goes stale.
+    fn finish(&self, core: &Rc<Core>, reason: &Reason, failed: bool) {
+        let t = self.transport(core);
+        self.deliver_write_lost(&t);
+        self.producer.stop();
+        if failed {
+            self.protocol.with(|p| p.connection_failed(&t, reason));
+        } else {
+            self.protocol.with(|p| p.connection_lost(&t, reason));
+        }
+        self.protocol.take();
+        core.remove(t.handle);
+    }
+
+    fn open_ready(self: &Rc<Self>, core: &Rc<Core>, r: Readiness) {
+        let paused = {
+            let mut st = self.state.borrow_mut();
+            st.hup_seen |= r.read_closed || r.error;
+            st.paused != 0 && !st.disconnecting
+        };
+        if r.error {
+            // A reset is noticed even while reading is paused (what is still unread is
+            // dropped: the peer reset the connection), and on a pipe we only write to
+            // (its reader has gone).
+            let err = match (self.kind.reads(), paused) {
+                (false, _) => Some(io::Error::from_raw_os_error(libc::EPIPE)),
+                (true, true) => self.with_fd(K::pending_error).flatten(),
+                (true, false) => None, // the read finds it
+            };
+            if let Some(err) = err {
+                return self.close(core, Reason::from_io(&err), false);
+            }
+        }
+        K::ready(self, core, r);
+        if r.writable {
+            // Most writable edges find nothing queued and nobody waiting for a
+            // drain: skip the flush bookkeeping then.
+            let idle = {
+                let st = self.state.borrow();
+                st.queue.is_empty() && !st.disconnecting && !st.write_shut_requested
+            };
+            if !idle || self.producer.is_registered() {
+                self.flush(core);
+            }
+        }
+        if !self.kind.reads() {
+            if r.write_closed {
+                self.close(core, Reason::from_io(&io::Error::from_raw_os_error(libc::EPIPE)), false);
+            }
+        } else if r.readable || r.priority || r.read_closed || r.error {
+            self.read_some(core, true);
+        }
+    }
+}
+
+/// A gather write of `bufs` whose first `off` bytes were already sent.
+/// Out of line: its 1 KiB batch array would otherwise be set up on every
+/// write, even the ones that never need it.
+#[inline(never)]
+fn send_from_middle<K: Kind>(fd: RawFd, bufs: &[IoSlice<'_>], off: usize, urgent: bool) -> io::Result<usize> {
+    let mut batch = [IoSlice::new(&[]); MAX_IOV];
+    let mut n = 0;
+    for (k, b) in bufs.iter().take(MAX_IOV).enumerate() {
+        let b = if k == 0 { &b[off..] } else { &b[..] };
+        batch[n] = IoSlice::new(b);
+        n += 1;
+    }
+    K::write(fd, &batch[..n], urgent)
+}
+
+impl<K: Kind> Object for Connection<K> {
+    fn ready(self: Rc<Self>, core: &Rc<Core>, _sub: u8, r: Readiness) {
+        match self.phase() {
+            Phase::Closed => {}
+            Phase::Connecting => K::connecting_ready(&self, core, r),
+            Phase::Open => self.open_ready(core, r),
+        }
+    }
+
+    fn into_transport(self: Rc<Self>) -> Option<Rc<dyn TransportOps>> {
+        Some(self)
+    }
+
+    fn shutdown(self: Rc<Self>, core: &Rc<Core>) {
+        let reason = Reason::new(super::ReasonKind::Shutdown, "the reactor was freed");
+        match self.phase() {
+            Phase::Connecting => self.fail(core, reason),
+            _ => self.close(core, reason, false),
+        }
+    }
+
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
+        self
+    }
+}
+
+impl<K: Kind> TransportOps for Connection<K> {
+    fn write(self: Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()> {
+        self.write_bufs(core, bufs, false)
+    }
+
+    fn write_urgent(self: Rc<Self>, core: &Rc<Core>, data: &[u8]) -> Result<()> {
+        if !K::URGENT {
+            return Err(Error::NotSupported);
+        }
+        self.write_bufs(core, &[IoSlice::new(data)], true)
+    }
+
+    fn write_answer(self: Rc<Self>, core: &Rc<Core>, data: &[u8]) -> Result<()> {
+        self.write_bufs(core, &[IoSlice::new(data)], false)?;
+        let mut st = self.state.borrow_mut();
+        if st.queue.len() > self.producer.high_water() {
+            st.paused |= PAUSED_BY_ANSWERS;
+        }
+        Ok(())
+    }
+
+    fn lose_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
+        match self.phase() {
+            Phase::Connecting => self.fail(core, Reason::new(super::ReasonKind::Cancelled, "the connection attempt was cancelled")),
+            Phase::Open => self.lose(core),
+            Phase::Closed => {}
+        }
+        Ok(())
+    }
+
+    fn lose_write_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
+        if !K::HALF_CLOSE {
+            return Err(Error::NotSupported);
+        }
+        {
+            let mut st = self.state.borrow_mut();
+            if st.phase == Phase::Closed || st.write_shut_requested {
+                return Ok(());
+            }
+            st.write_shut_requested = true;
+        }
+        let me = self.clone();
+        core.defer(move |core| me.settle(core));
+        Ok(())
+    }
+
+    fn abort_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
+        match self.phase() {
+            Phase::Connecting => self.fail(core, Reason::new(super::ReasonKind::Cancelled, "the connection attempt was aborted")),
+            // The producer is stopped with the final notification, from the
+            // loop: stopping it here would run its code inside this call.
+            Phase::Open => self.close(core, Reason::new(super::ReasonKind::Aborted, "the connection was aborted"), true),
+            Phase::Closed => {}
+        }
+        Ok(())
+    }
+
+    fn host(&self) -> Result<Address> {
+        K::host(self)
+    }
+
+    fn peer(&self) -> Result<Address> {
+        K::peer(self)
+    }
+
+    fn set_reading(self: Rc<Self>, core: &Rc<Core>, reading: bool) -> Result<()> {
+        let resume = {
+            let mut st = self.state.borrow_mut();
+            let was = st.paused;
+            if reading {
+                st.paused &= !PAUSED_BY_USER;
+            } else {
+                st.paused |= PAUSED_BY_USER;
+            }
+            was != 0 && st.paused == 0
+        };
+        if resume {
+            // Edge-triggered: data may have arrived while paused.
+            self.schedule_read(core);
+        }
+        Ok(())
+    }
+
+    fn queued(&self) -> usize {
+        self.state.borrow().queue.len()
+    }
+
+    fn register_producer(
+        self: Rc<Self>,
+        core: &Rc<Core>,
+        face: &Transport,
+        producer: Box<dyn Producer>,
+        streaming: bool,
+    ) -> Result<()> {
+        self.producer.register(core, face, self.queued(), producer, streaming)
+    }
+
+    fn register_own_reading(self: Rc<Self>, core: &Rc<Core>, face: &Transport) -> Result<()> {
+        self.producer.register_own_reading(&self.transport(core), face, self.queued())
+    }
+
+    fn unregister_producer(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
+        self.producer.unregister(&self.transport(core))?;
+        self.settle(core);
+        Ok(())
+    }
+
+    fn set_high_water(&self, bytes: usize) -> Result<()> {
+        self.producer.set_high_water(bytes);
+        Ok(())
+    }
+
+    fn user_data(&self) -> &Cell<usize> {
+        &self.user
+    }
+}
