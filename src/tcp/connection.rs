@@ -237,6 +237,7 @@ impl Kind for Tcp {
         Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY
     }
 
+    #[inline]
     fn read(conn: &Connection<Tcp>, fd: RawFd, buf: &mut [u8], ctx: ReadCtx) -> io::Result<Read> {
         let tcp = &conn.kind;
         // A plain read that starts exactly at the urgent mark makes Linux

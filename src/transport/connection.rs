@@ -387,7 +387,7 @@ impl<K: Kind> Connection<K> {
             return Self::check_writable(&self.state.borrow());
         }
         let turn = core.turn_number() as u32;
-        let (queued, outcome, schedule_flush) = {
+        let (queued, outcome, schedule_flush, resume) = {
             let mut st = self.state.borrow_mut();
             Self::check_writable(&st)?;
             let coalesce = !urgent && total < COALESCE_BELOW && core.is_running() && st.sent_in_turn == turn;
@@ -395,7 +395,7 @@ impl<K: Kind> Connection<K> {
                 // Behind this turn's earlier send: queue it, flush at the end.
                 st.queue.push_rest(bufs, 0);
                 let schedule = !std::mem::replace(&mut st.flush_scheduled, true);
-                (st.queue.len(), Ok(0), schedule)
+                (st.queue.len(), Ok(0), schedule, false)
             } else {
                 if st.phase == Phase::Open && st.queue.is_empty() {
                     st.sent_in_turn = turn;
@@ -410,7 +410,12 @@ impl<K: Kind> Connection<K> {
                         st.queue.push_rest(bufs, taken);
                     }
                 }
-                (st.queue.len(), outcome, false)
+                // Sent in full: answers no longer hold reading back (see `drained`).
+                let resume = st.queue.is_empty() && st.paused == PAUSED_BY_ANSWERS;
+                if st.queue.is_empty() {
+                    st.paused &= !PAUSED_BY_ANSWERS;
+                }
+                (st.queue.len(), outcome, false, resume)
             }
         };
         if schedule_flush {
@@ -422,7 +427,15 @@ impl<K: Kind> Connection<K> {
         }
         match outcome {
             Err(e) => self.close(core, Reason::from_io(&e), false),
-            Ok(_) if queued == 0 => self.drained(core),
+            Ok(_) if queued == 0 => {
+                // The fast path's `drained`, without borrowing the state again.
+                if resume {
+                    self.schedule_read(core);
+                }
+                if self.producer.wants_drained() {
+                    self.producer.drained(core, &self.transport(core));
+                }
+            }
             Ok(_) => self.producer.after_write(&self.transport(core), queued),
         }
         Ok(())
@@ -454,14 +467,14 @@ impl<K: Kind> Connection<K> {
     fn drained(self: &Rc<Self>, core: &Rc<Core>) {
         let (resume, open) = {
             let mut st = self.state.borrow_mut();
-            let was = st.paused;
+            let resume = st.paused == PAUSED_BY_ANSWERS;
             st.paused &= !PAUSED_BY_ANSWERS;
-            (was == PAUSED_BY_ANSWERS, st.phase == Phase::Open)
+            (resume, st.phase == Phase::Open)
         };
         if resume {
             self.schedule_read(core);
         }
-        if open {
+        if open && self.producer.wants_drained() {
             self.producer.drained(core, &self.transport(core));
         }
     }
@@ -476,7 +489,7 @@ impl<K: Kind> Connection<K> {
                 return;
             }
             let peer_gone = st.read_eof && !self.half_close;
-            let waits = self.producer.is_registered() && !peer_gone;
+            let waits = self.producer.has_producer() && !peer_gone;
             (st.write_shut_requested && !st.write_shut && !waits, st.disconnecting && !waits)
         };
         if close_now {
@@ -628,7 +641,7 @@ impl<K: Kind> Connection<K> {
                 let st = self.state.borrow();
                 st.queue.is_empty() && !st.disconnecting && !st.write_shut_requested
             };
-            if !idle || self.producer.is_registered() {
+            if !idle || self.producer.has_producer() {
                 self.flush(core);
             }
         }

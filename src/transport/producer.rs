@@ -46,13 +46,20 @@ impl ProducerSlot {
         self.get().map_or(DEFAULT_HIGH_WATER, |i| i.high_water.get())
     }
 
-    pub fn is_registered(&self) -> bool {
-        self.own_reading.get() != OwnReading::Off || self.get().is_some_and(|i| i.registered.get())
+    /// Whether the slot is taken (by a producer object or the own reading).
+    fn occupied(&self) -> bool {
+        self.own_reading.get() != OwnReading::Off || self.has_producer()
     }
 
-    /// Whether a producer object (not the transport's own reading) is registered.
-    fn has_producer(&self) -> bool {
+    /// Whether a producer object is registered: closing and half-closing wait for it. (The
+    /// transport's own reading as its producer has nothing to finish: it holds no close.)
+    pub fn has_producer(&self) -> bool {
         self.get().is_some_and(|i| i.registered.get())
+    }
+
+    /// Whether [`ProducerSlot::drained`] has anything to do.
+    pub fn wants_drained(&self) -> bool {
+        self.own_reading.get() == OwnReading::Paused || self.has_producer()
     }
 
     pub fn set_high_water(&self, bytes: usize) {
@@ -74,7 +81,7 @@ impl ProducerSlot {
         producer: Box<dyn Producer>,
         streaming: bool,
     ) -> Result<()> {
-        if self.is_registered() {
+        if self.occupied() {
             return Err(Error::ProducerAlreadyRegistered);
         }
         self.init().register(core, face, queued, producer, streaming);
@@ -85,7 +92,7 @@ impl ProducerSlot {
     /// writes: reading pauses past the high-water mark, resumes when the
     /// queue has drained.
     pub fn register_own_reading(&self, t: &Transport, face: &Transport, queued: usize) -> Result<()> {
-        if self.is_registered() {
+        if self.occupied() {
             return Err(Error::ProducerAlreadyRegistered);
         }
         if face != t {
