@@ -145,6 +145,35 @@ fn telnet_server_stops_reading_from_a_client_that_does_not_read_its_answers() {
     assert!(grown < 16 << 10, "server grew by {grown} KiB while the client did not read its answers");
 }
 
+/// Issue 12 item 1: a telnet client that goes away with a plain FIN while its command runs
+/// (the process bridge holds the producer slot) ends its session. 70 such clients one
+/// after another: each sees the server close, and none is turned away with "too many
+/// sessions" (the limit is 64; before, every FIN left its session hanging).
+#[test]
+fn telnet_server_ends_the_session_of_a_client_that_sends_fin() {
+    let (_server, port) = start_example("telnet_server", &["0", "--", "sh", "-c", "echo started; exec cat"]);
+    for i in 0..70 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&[255, 252, 31]).unwrap(); // IAC WONT NAWS: start the command now
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("started") {
+            let n = s.read(&mut buf).unwrap_or_else(|e| panic!("client {i}: {e}; got {got:?}"));
+            assert!(n > 0, "client {i}: closed before the command started: {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => panic!("client {i}: the session did not end after its FIN: {e}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn echo_server_reports_usage_and_busy_ports() {
     let out = Command::new(cbuild::example("echo_server")).arg("not-a-port").output().unwrap();
