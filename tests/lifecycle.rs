@@ -1,4 +1,4 @@
-//! The connection lifecycle every transport shares (src/transport/connection.rs), checked
+//! The connection lifecycle every transport shares (src/transport/connection/), checked
 //! on each transport: TCP, telnet over TCP, and processes.
 //!
 //! - a producer and a peer that goes away: connection_lost and stop_producing, always;

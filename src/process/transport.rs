@@ -195,8 +195,7 @@ impl ProcessTransport {
     }
 
     fn install_pipes(self: &Rc<Self>, core: &Rc<Core>, spawned: Spawned) -> Result<()> {
-        let mut ends = spawned.ends.into_iter();
-        while let Some(e) = ends.next() {
+        for e in spawned.ends {
             let index = self.state.borrow().pipes.len();
             let kind = Pipe { dir: e.dir, pid: spawned.pid };
             let stream = Rc::new(Connection::new(kind, Box::new(PipeProtocol { process: Rc::downgrade(self), index })));

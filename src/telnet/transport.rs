@@ -14,7 +14,7 @@
 //! pass through to it, and a producer registered on the telnet transport sits in the inner
 //! transport's producer slot (its calls receive the telnet handle). So a telnet session
 //! closes, waits for producers and notices its peer going exactly as the transport under
-//! it does (see src/transport/connection.rs). Negotiation answers are written as output
+//! it does (see src/transport/connection/). Negotiation answers are written as output
 //! generated in answer to input: past the high-water mark, reading from the peer stops
 //! until they have drained, so a peer that sends requests and never reads is bounded.
 //!

@@ -8,6 +8,10 @@
 //! `Open` → `Closed` (the descriptor is closed; the final callback, connection_lost or
 //! connection_failed, is delivered from the loop, then the handle is removed).
 
+mod ops;
+mod read;
+mod write;
+
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
@@ -17,22 +21,10 @@ use std::rc::Rc;
 use mio::Interest;
 
 use super::write_queue::WriteQueue;
-use super::{Address, Producer, ProducerSlot, Protocol, ProtocolSlot, Reason, Transport, TransportOps};
-use crate::error::{Error, Result};
+use super::{Address, ProducerSlot, Protocol, ProtocolSlot, Reason, ReasonKind, Transport, TransportOps};
+use crate::error::Result;
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Object, Readiness};
-use crate::sys::MAX_IOV;
-
-/// Reads per readiness event before yielding to other connections.
-const READS_PER_EVENT: usize = 16;
-
-/// A write below this size, made while the loop runs by a connection that
-/// already sent to the kernel during this turn, is queued and flushed once
-/// at the end of the turn: a burst of small writes then costs one sendmsg
-/// instead of one each (copying 13 bytes is far cheaper than a syscall).
-/// The first write of a turn, and every large one, still goes straight to
-/// the kernel, so a request/response exchange is not delayed at all.
-const COALESCE_BELOW: usize = 16 * 1024;
 
 /// Reading paused by pause_producing (and the flow control that uses it).
 const PAUSED_BY_USER: u8 = 1;
@@ -236,249 +228,6 @@ impl<K: Kind> Connection<K> {
         self.flush(core);
     }
 
-    // ----- reading -----
-
-    pub(crate) fn schedule_read(self: &Rc<Self>, core: &Rc<Core>) {
-        let me = self.clone();
-        core.defer(move |core| me.read_some(core, false));
-    }
-
-    /// Reads until the descriptor is drained (or the fairness limit). `fresh`: called for
-    /// a readiness event just reported by the poll. After lose_connection the input is
-    /// read and dropped, so that the peer's end of stream or reset is still noticed.
-    fn read_some(self: &Rc<Self>, core: &Rc<Core>, fresh: bool) {
-        let t = self.transport(core);
-        for i in 0..READS_PER_EVENT {
-            let (fd, ctx, deliver) = {
-                let st = self.state.borrow();
-                if st.phase != Phase::Open || st.read_eof || (st.paused != 0 && !st.disconnecting) {
-                    return;
-                }
-                let Some(fd) = &st.fd else { return };
-                (fd.as_raw_fd(), ReadCtx { fresh: fresh && i == 0, hup_seen: st.hup_seen }, !st.disconnecting)
-            };
-            let mut buf = core.read_buffer();
-            let len = buf.len();
-            match K::read(self, fd, &mut buf, ctx) {
-                Ok(Read::Data(n)) => {
-                    if deliver {
-                        self.protocol.with(|p| p.data_received(&t, &buf[..n]));
-                    }
-                    drop(buf);
-                    if n < len && !self.state.borrow().hup_seen && K::short_read_drains(self) {
-                        // A short read drained the descriptor; the poll will report
-                        // the next arrival as a new edge. (Not so when a FIN or error
-                        // is pending: those were announced already.)
-                        return;
-                    }
-                }
-                Ok(Read::Urgent(byte)) => {
-                    drop(buf);
-                    if deliver {
-                        self.protocol.with(|p| p.urgent_data_received(&t, &[byte]));
-                    }
-                }
-                Ok(Read::Eof) => {
-                    drop(buf);
-                    return self.peer_closed_write(core, &t);
-                }
-                Ok(Read::Wait) => return,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    drop(buf);
-                    return self.close(core, Reason::from_io(&e), false);
-                }
-            }
-        }
-        // Still more to read: come back after the others had their turn.
-        self.schedule_read(core);
-    }
-
-    /// The peer sent its end of stream. A half-close protocol is told and may go on
-    /// writing; any other connection is closed once the queue has drained, without
-    /// waiting for a producer (the peer will send nothing more).
-    fn peer_closed_write(self: &Rc<Self>, core: &Rc<Core>, t: &Transport) {
-        let (write_shut, disconnecting) = {
-            let mut st = self.state.borrow_mut();
-            st.read_eof = true;
-            (st.write_shut, st.disconnecting)
-        };
-        if self.half_close && !disconnecting {
-            self.protocol.with(|p| p.read_connection_lost(t));
-        }
-        if write_shut {
-            self.close(core, Reason::done(), false);
-        } else if !self.half_close {
-            self.state.borrow_mut().disconnecting = true;
-            self.settle(core);
-        }
-    }
-
-    // ----- writing -----
-
-    fn check_writable(st: &State) -> Result<()> {
-        if st.phase == Phase::Closed || st.write_shut {
-            return Err(Error::Closed);
-        }
-        Ok(())
-    }
-
-    /// The immediate-write fast path: gather-writes straight from the
-    /// caller's buffers, `MAX_IOV` at a time, for as long as the kernel takes
-    /// them. Returns the bytes taken.
-    ///
-    /// It must go on until the kernel refuses (or everything is sent): the
-    /// descriptor is polled edge-triggered, so if it stopped after one batch
-    /// with room left, no writable edge would ever come to flush what it queued.
-    fn try_send(st: &State, bufs: &[IoSlice<'_>], urgent: bool) -> io::Result<usize> {
-        let (Phase::Open, Some(fd)) = (st.phase, &st.fd) else { return Ok(0) };
-        if !st.queue.is_empty() {
-            return Ok(0);
-        }
-        let fd = fd.as_raw_fd();
-        let mut taken = 0;
-        // Position: buffer `i`, of which `off` bytes are already sent.
-        let (mut i, mut off) = (0, 0);
-        loop {
-            while i < bufs.len() && off == bufs[i].len() {
-                i += 1;
-                off = 0;
-            }
-            if i == bufs.len() {
-                return Ok(taken);
-            }
-            let result = if off == 0 {
-                // At a buffer boundary (the common case: the start): send
-                // the caller's slices as they are, no copy into a batch.
-                K::write(fd, &bufs[i..], urgent)
-            } else {
-                send_from_middle::<K>(fd, &bufs[i..], off, urgent)
-            };
-            let sent = match result {
-                Ok(sent) => sent,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(taken),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if sent == 0 {
-                return Ok(taken);
-            }
-            taken += sent;
-            // Advance the position by `sent` bytes.
-            let mut left = sent;
-            while left > 0 {
-                let room = bufs[i].len() - off;
-                if left < room {
-                    off += left;
-                    left = 0;
-                } else {
-                    left -= room;
-                    i += 1;
-                    off = 0;
-                }
-            }
-        }
-    }
-
-    fn write_bufs(self: &Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>], urgent: bool) -> Result<()> {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if total == 0 {
-            return Self::check_writable(&self.state.borrow());
-        }
-        let turn = core.turn_number() as u32;
-        let (queued, outcome, schedule_flush, resume) = {
-            let mut st = self.state.borrow_mut();
-            Self::check_writable(&st)?;
-            let coalesce = !urgent && total < COALESCE_BELOW && core.is_running() && st.sent_in_turn == turn;
-            if coalesce && st.phase == Phase::Open {
-                // Behind this turn's earlier send: queue it, flush at the end.
-                st.queue.push_rest(bufs, 0);
-                let schedule = !std::mem::replace(&mut st.flush_scheduled, true);
-                (st.queue.len(), Ok(0), schedule, false)
-            } else {
-                if st.phase == Phase::Open && st.queue.is_empty() {
-                    st.sent_in_turn = turn;
-                }
-                let outcome = Self::try_send(&st, bufs, urgent && bufs.len() == 1);
-                let taken = *outcome.as_ref().unwrap_or(&0);
-                if taken < total {
-                    if urgent {
-                        let rest: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).skip(taken).collect();
-                        st.queue.push_urgent(&rest);
-                    } else {
-                        st.queue.push_rest(bufs, taken);
-                    }
-                }
-                // Sent in full: answers no longer hold reading back (see `drained`).
-                let resume = st.queue.is_empty() && st.paused == PAUSED_BY_ANSWERS;
-                if st.queue.is_empty() {
-                    st.paused &= !PAUSED_BY_ANSWERS;
-                }
-                (st.queue.len(), outcome, false, resume)
-            }
-        };
-        if schedule_flush {
-            let me = self.clone();
-            core.defer(move |core| {
-                me.state.borrow_mut().flush_scheduled = false;
-                me.flush(core);
-            });
-        }
-        match outcome {
-            Err(e) => self.close(core, Reason::from_io(&e), false),
-            Ok(_) if queued == 0 => {
-                // The fast path's `drained`, without borrowing the state again.
-                if resume {
-                    self.schedule_read(core);
-                }
-                if self.producer.wants_drained() {
-                    self.producer.drained(core, &self.transport(core));
-                }
-            }
-            Ok(_) => self.producer.after_write(&self.transport(core), queued),
-        }
-        Ok(())
-    }
-
-    /// Writes what is queued; acts on a drained queue.
-    fn flush(self: &Rc<Self>, core: &Rc<Core>) {
-        let result = {
-            let mut st = self.state.borrow_mut();
-            match (st.phase, &st.fd) {
-                (Phase::Open, Some(fd)) if !st.queue.is_empty() => {
-                    let fd = fd.as_raw_fd();
-                    st.queue.flush(&mut |bufs: &[IoSlice<'_>], urgent: bool| K::write(fd, bufs, urgent))
-                }
-                _ => Ok(true),
-            }
-        };
-        match result {
-            Ok(true) => {
-                self.drained(core);
-                self.settle(core);
-            }
-            Ok(false) => {}
-            Err(e) => self.close(core, Reason::from_io(&e), false),
-        }
-    }
-
-    /// The queue is empty: answers no longer hold reading back, and producers go on.
-    fn drained(self: &Rc<Self>, core: &Rc<Core>) {
-        let (resume, open) = {
-            let mut st = self.state.borrow_mut();
-            let resume = st.paused == PAUSED_BY_ANSWERS;
-            st.paused &= !PAUSED_BY_ANSWERS;
-            (resume, st.phase == Phase::Open)
-        };
-        if resume {
-            self.schedule_read(core);
-        }
-        if open && self.producer.wants_drained() {
-            self.producer.drained(core, &self.transport(core));
-        }
-    }
-
     /// Shuts down writing or closes when everything they wait for is done: the queue has
     /// drained, and no producer is registered (unless the peer has gone: a connection
     /// without half-close whose peer sent its end of stream no longer waits for one).
@@ -655,21 +404,6 @@ impl<K: Kind> Connection<K> {
     }
 }
 
-/// A gather write of `bufs` whose first `off` bytes were already sent.
-/// Out of line: its 1 KiB batch array would otherwise be set up on every
-/// write, even the ones that never need it.
-#[inline(never)]
-fn send_from_middle<K: Kind>(fd: RawFd, bufs: &[IoSlice<'_>], off: usize, urgent: bool) -> io::Result<usize> {
-    let mut batch = [IoSlice::new(&[]); MAX_IOV];
-    let mut n = 0;
-    for (k, b) in bufs.iter().take(MAX_IOV).enumerate() {
-        let b = if k == 0 { &b[off..] } else { &b[..] };
-        batch[n] = IoSlice::new(b);
-        n += 1;
-    }
-    K::write(fd, &batch[..n], urgent)
-}
-
 impl<K: Kind> Object for Connection<K> {
     fn ready(self: Rc<Self>, core: &Rc<Core>, _sub: u8, r: Readiness) {
         match self.phase() {
@@ -684,7 +418,7 @@ impl<K: Kind> Object for Connection<K> {
     }
 
     fn shutdown(self: Rc<Self>, core: &Rc<Core>) {
-        let reason = Reason::new(super::ReasonKind::Shutdown, "the reactor was freed");
+        let reason = Reason::new(ReasonKind::Shutdown, "the reactor was freed");
         match self.phase() {
             Phase::Connecting => self.fail(core, reason),
             _ => self.close(core, reason, false),
@@ -693,122 +427,5 @@ impl<K: Kind> Object for Connection<K> {
 
     fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
-    }
-}
-
-impl<K: Kind> TransportOps for Connection<K> {
-    fn write(self: Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()> {
-        self.write_bufs(core, bufs, false)
-    }
-
-    fn write_urgent(self: Rc<Self>, core: &Rc<Core>, data: &[u8]) -> Result<()> {
-        if !K::URGENT {
-            return Err(Error::NotSupported);
-        }
-        self.write_bufs(core, &[IoSlice::new(data)], true)
-    }
-
-    fn write_answer(self: Rc<Self>, core: &Rc<Core>, data: &[u8]) -> Result<()> {
-        self.write_bufs(core, &[IoSlice::new(data)], false)?;
-        let mut st = self.state.borrow_mut();
-        if st.queue.len() > self.producer.high_water() {
-            st.paused |= PAUSED_BY_ANSWERS;
-        }
-        Ok(())
-    }
-
-    fn lose_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
-        match self.phase() {
-            Phase::Connecting => self.fail(core, Reason::new(super::ReasonKind::Cancelled, "the connection attempt was cancelled")),
-            Phase::Open => self.lose(core),
-            Phase::Closed => {}
-        }
-        Ok(())
-    }
-
-    fn lose_write_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
-        if !K::HALF_CLOSE {
-            return Err(Error::NotSupported);
-        }
-        {
-            let mut st = self.state.borrow_mut();
-            if st.phase == Phase::Closed || st.write_shut_requested {
-                return Ok(());
-            }
-            st.write_shut_requested = true;
-        }
-        let me = self.clone();
-        core.defer(move |core| me.settle(core));
-        Ok(())
-    }
-
-    fn abort_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
-        match self.phase() {
-            Phase::Connecting => self.fail(core, Reason::new(super::ReasonKind::Cancelled, "the connection attempt was aborted")),
-            // The producer is stopped with the final notification, from the
-            // loop: stopping it here would run its code inside this call.
-            Phase::Open => self.close(core, Reason::new(super::ReasonKind::Aborted, "the connection was aborted"), true),
-            Phase::Closed => {}
-        }
-        Ok(())
-    }
-
-    fn host(&self) -> Result<Address> {
-        K::host(self)
-    }
-
-    fn peer(&self) -> Result<Address> {
-        K::peer(self)
-    }
-
-    fn set_reading(self: Rc<Self>, core: &Rc<Core>, reading: bool) -> Result<()> {
-        let resume = {
-            let mut st = self.state.borrow_mut();
-            let was = st.paused;
-            if reading {
-                st.paused &= !PAUSED_BY_USER;
-            } else {
-                st.paused |= PAUSED_BY_USER;
-            }
-            was != 0 && st.paused == 0
-        };
-        if resume {
-            // Edge-triggered: data may have arrived while paused.
-            self.schedule_read(core);
-        }
-        Ok(())
-    }
-
-    fn queued(&self) -> usize {
-        self.state.borrow().queue.len()
-    }
-
-    fn register_producer(
-        self: Rc<Self>,
-        core: &Rc<Core>,
-        face: &Transport,
-        producer: Box<dyn Producer>,
-        streaming: bool,
-    ) -> Result<()> {
-        self.producer.register(core, face, self.queued(), producer, streaming)
-    }
-
-    fn register_own_reading(self: Rc<Self>, core: &Rc<Core>, face: &Transport) -> Result<()> {
-        self.producer.register_own_reading(&self.transport(core), face, self.queued())
-    }
-
-    fn unregister_producer(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
-        self.producer.unregister(&self.transport(core))?;
-        self.settle(core);
-        Ok(())
-    }
-
-    fn set_high_water(&self, bytes: usize) -> Result<()> {
-        self.producer.set_high_water(bytes);
-        Ok(())
-    }
-
-    fn user_data(&self) -> &Cell<usize> {
-        &self.user
     }
 }
