@@ -79,18 +79,13 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-#[test]
-fn echo_server_stops_reading_from_a_peer_that_does_not_read_its_echo() {
-    let (server, port) = start_echo_server(&["0"]);
-    let before = rss_kib(server.0.id());
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+/// Writes `next(sent)` over and over without reading until `limit` bytes went out or the
+/// writes have been refused for 0.5 s (the server stopped reading); returns the bytes sent.
+fn write_without_reading<'a>(s: &mut TcpStream, limit: usize, next: impl Fn(usize) -> &'a [u8]) -> usize {
     s.set_nonblocking(true).unwrap();
-    // Write without reading until the writes have been refused for 0.5 s
-    // (or 256 MiB went out: the server is reading everything into memory).
-    let data = pattern(256 << 20, 7);
     let (mut sent, mut stalled_since) = (0, None);
-    while sent < data.len() {
-        match s.write(&data[sent..(sent + (1 << 20)).min(data.len())]) {
+    while sent < limit {
+        match s.write(next(sent)) {
             Ok(n) => (sent, stalled_since) = (sent + n, None),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let since = *stalled_since.get_or_insert_with(std::time::Instant::now);
@@ -102,11 +97,21 @@ fn echo_server_stops_reading_from_a_peer_that_does_not_read_its_echo() {
             Err(e) => panic!("write: {e}"),
         }
     }
+    s.set_nonblocking(false).unwrap();
+    sent
+}
+
+#[test]
+fn echo_server_stops_reading_from_a_peer_that_does_not_read_its_echo() {
+    let (server, port) = start_echo_server(&["0"]);
+    let before = rss_kib(server.0.id());
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let data = pattern(256 << 20, 7);
+    let sent = write_without_reading(&mut s, data.len(), |sent| &data[sent..(sent + (1 << 20)).min(data.len())]);
     let grown = rss_kib(server.0.id()).saturating_sub(before);
     assert!(sent < data.len(), "all {sent} bytes were taken: the server never stopped reading");
     assert!(grown < 16 << 10, "server grew by {grown} KiB while the peer did not read");
     // Reading the echo lets the server go on: every byte comes back.
-    s.set_nonblocking(false).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut back = vec![0u8; sent];
     s.read_exact(&mut back).unwrap();
@@ -122,24 +127,10 @@ fn telnet_server_stops_reading_from_a_client_that_does_not_read_its_answers() {
     let (server, port) = start_example("telnet_server", &["0", "--", "sleep", "60"]);
     let before = rss_kib(server.0.id());
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_nonblocking(true).unwrap();
     const IAC: u8 = 255;
     let block = [IAC, 253, 1, IAC, 254, 1].repeat(1 << 16); // DO ECHO, DONT ECHO
     let limit = 256 << 20;
-    let (mut sent, mut stalled_since) = (0, None);
-    while sent < limit {
-        match s.write(&block[sent % block.len()..]) {
-            Ok(n) => (sent, stalled_since) = (sent + n, None),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let since = *stalled_since.get_or_insert_with(std::time::Instant::now);
-                if since.elapsed() > Duration::from_millis(500) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => panic!("write: {e}"),
-        }
-    }
+    let sent = write_without_reading(&mut s, limit, |sent| &block[sent % block.len()..]);
     let grown = rss_kib(server.0.id()).saturating_sub(before);
     assert!(sent < limit, "all {sent} bytes were taken: the server never stopped reading");
     assert!(grown < 16 << 10, "server grew by {grown} KiB while the client did not read its answers");

@@ -67,6 +67,14 @@ fn reset(s: TcpStream) {
     socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
 }
 
+/// The port a listening port is bound to.
+fn port_number(lp: &marline::ListeningPort) -> u16 {
+    match lp.host().unwrap() {
+        marline::Address::Inet(a) => a.port(),
+        other => panic!("{other}"),
+    }
+}
+
 fn lost_kind(log: &Log) -> Option<ReasonKind> {
     log.borrow().iter().find_map(|e| if let Ev::Lost(k) = e { Some(*k) } else { None })
 }
@@ -92,10 +100,7 @@ fn unregister_producer_after_disconnect() {
             }))
         })
         .unwrap();
-    let port = match port.host().unwrap() {
-        marline::Address::Inet(a) => a.port(),
-        other => panic!("{other}"),
-    };
+    let port = port_number(&port);
     let notes: Notes = Default::default();
     let refused: Rc<Cell<usize>> = Default::default();
     let unregistered: Rc<RefCell<Option<Result<(), Error>>>> = Default::default();
@@ -393,10 +398,7 @@ fn write_close_notification() {
             }))
         })
         .unwrap();
-    let port = match port.host().unwrap() {
-        marline::Address::Inet(a) => a.port(),
-        other => panic!("{other}"),
-    };
+    let port = port_number(&port);
     let c = r.connect_tcp("127.0.0.1", port, None, Box::new(Recorder::new(&clog).half_close())).unwrap();
     common::run_until(&r, || common::has(&slog, |e| *e == Ev::WriteLost) && common::has(&clog, |e| *e == Ev::ReadLost));
     assert_eq!(*slog.borrow(), [Ev::Made, Ev::WriteLost], "the server's read side stays open");
@@ -416,10 +418,7 @@ fn half_close_pair(a_hook: impl FnMut(&Transport, &Ev) + 'static, b_starts: impl
     let a_proto = RefCell::new(Some(Recorder::new(&alog).half_close().hook(a_hook)));
     let a_current = a_proto.borrow().as_ref().unwrap().current.clone();
     let lp = r.listen_tcp("127.0.0.1", 0, 0, move |_| Box::new(a_proto.borrow_mut().take().unwrap())).unwrap();
-    let port = match lp.host().unwrap() {
-        marline::Address::Inet(a) => a.port(),
-        other => panic!("{other}"),
-    };
+    let port = port_number(&lp);
     let b = r.connect_tcp("127.0.0.1", port, None, Box::new(Recorder::new(&blog).half_close())).unwrap();
     common::run_until(&r, || common::has(&alog, |e| *e == Ev::Made) && common::has(&blog, |e| *e == Ev::Made));
     let a = a_current.borrow().clone().unwrap();
