@@ -482,6 +482,7 @@ fn half_close_answered_in_the_same_read_keeps_write_connection_lost() {
 const IAC: u8 = 255;
 const DO: u8 = 253;
 const DONT: u8 = 254;
+const WILL: u8 = 251;
 const ECHO: u8 = 1;
 
 /// The raw peer writes `unit` over and over without reading, until its writes have been
@@ -511,11 +512,11 @@ fn flood(r: &Reactor, s: &mut TcpStream, unit: &[u8], limit: usize) -> usize {
 /// A telnet server whose peer sends endless requests and never reads the answers: once
 /// the answers fill the write queue past the high-water mark the server stops reading
 /// from that peer, so the queue (and the peer's writes) stay bounded. Checked with plain
-/// refusals (DO x → WONT x), and with DO/DONT ECHO toggles accepted by policy while an
-/// application producer holds the producer slot.
+/// refusals (DO x → WONT x, WILL y → DONT y), and with DO/DONT ECHO toggles accepted by
+/// policy while an application producer holds the producer slot.
 #[test]
 fn telnet_answers_to_a_peer_that_never_reads_are_bounded() {
-    let cases: [(&[u8], bool); 2] = [(&[IAC, DO, 42], false), (&[IAC, DO, ECHO, IAC, DONT, ECHO], true)];
+    let cases: [(&[u8], bool); 2] = [(&[IAC, DO, 42, IAC, WILL, 43], false), (&[IAC, DO, ECHO, IAC, DONT, ECHO], true)];
     for (unit, producer) in cases {
         let r = Reactor::new().unwrap();
         let server: Rc<RefCell<Option<Telnet>>> = Default::default();
