@@ -1,5 +1,5 @@
 //! What every transport shares: the protocol and producer interfaces, the
-//! handle users hold, the connection lifecycle ([`connection`]), the write
+//! handle users hold, the connection lifecycle (the `connection` module), the write
 //! queue, flow control and reasons.
 
 mod address;
