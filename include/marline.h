@@ -301,6 +301,10 @@ typedef enum marline_reason_kind_t {
   // one up: marline_reason_exit_code and marline_reason_signal fail,
   // marline_reason_wait_status is -1.
   MARLINE_REASON_EXIT_STATUS_UNKNOWN = 11,
+  // A client connection could not be made for another reason than the
+  // ones above (for example a reset before the connect completed; see
+  // marline_reason_errno). Twisted's ConnectError.
+  MARLINE_REASON_CONNECT_FAILED = 12,
 } marline_reason_kind_t;
 
 // Events given to the notification routine (MacTCP's numbers).
@@ -706,9 +710,12 @@ typedef struct marline_protocol_t {
   void (*connection_lost)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
   // A client connection could not be made (instead of connection_lost).
   void (*connection_failed)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
-  // The peer closed its sending side (half-close protocols only).
+  // The peer closed its sending side (half-close protocols only; not
+  // after transport_lose_connection, which stops delivering input).
   void (*read_connection_lost)(struct transport_t *t, void *user);
-  // Our sending side was shut down (half-close protocols only).
+  // Our sending side was shut down (half-close protocols only). Always
+  // delivered before connection_lost, even when both sides half-close in
+  // the same turn and the connection ends at once.
   void (*write_connection_lost)(struct transport_t *t, void *user);
   // TCP urgent data arrived, in its place in the stream. NULL: urgent
   // data is not wanted, and bulk reads skip the urgent-mark check (a
@@ -937,9 +944,12 @@ enum marline_status_t reactor_spawn_process_with(struct reactor_t *reactor, cons
 enum marline_status_t process_write_to_child(struct transport_t *t, int32_t fd, const uint8_t *data, size_t len);
 
 // Closes our end of child fd `fd`: one we read at once, one we write once
-// what is queued has been written. child_connection_lost(fd) follows from
-// the loop. Closing a closed fd does nothing. Unknown fd →
-// MARLINE_ERR_NO_SUCH_CHILD_FD; pty → MARLINE_ERR_NOT_SUPPORTED.
+// what is queued has been written (and, for stdin, once a registered
+// producer has unregistered: it is the stdin pipe's lose_connection).
+// Writes to it are accepted until it has actually closed, from the loop.
+// child_connection_lost(fd) follows from the loop. Closing a closed fd does
+// nothing. Unknown fd → MARLINE_ERR_NO_SUCH_CHILD_FD; pty →
+// MARLINE_ERR_NOT_SUPPORTED.
 enum marline_status_t process_close_child_fd(struct transport_t *t, int32_t fd);
 
 // process_close_child_fd(t, 0): the child reads EOF after what was written.
@@ -1605,8 +1615,12 @@ enum marline_status_t telnet_get_inner(struct transport_t *t, struct transport_t
 
 // Writes `len` bytes. Never blocks: what the kernel does not take at once
 // is copied into the write queue and sent in order. `len` 0 is a no-op.
-// After lose_connection, lose_write_connection or abort it fails with
-// MARLINE_ERR_CLOSED. The caller keeps ownership of `data`.
+// Writes after transport_lose_connection or transport_lose_write_connection
+// are accepted and sent with the rest until the connection has actually
+// closed or its sending side has been shut down (both happen from the
+// loop; a registered producer is waited for); after that, and after an
+// abort, it fails with MARLINE_ERR_CLOSED. A byte is never dropped
+// silently. The caller keeps ownership of `data`.
 //
 // # Safety
 // `data` is NULL (only with len 0) or has `len` readable bytes.
@@ -1631,15 +1645,21 @@ enum marline_status_t transport_write_sequence(struct transport_t *t, const stru
 // As for transport_write.
 enum marline_status_t transport_write_urgent(struct transport_t *t, const uint8_t *data, size_t len);
 
-// Stops reading, flushes the queue, then closes; connection_lost follows
-// with MARLINE_REASON_DONE (after any registered producer unregisters).
-// Calling it again is harmless. For a client still connecting, cancels the
-// attempt (connection_failed with MARLINE_REASON_CANCELLED).
+// Stops delivering data, flushes the queue, then closes from the loop;
+// connection_lost follows with MARLINE_REASON_DONE. While a producer is
+// registered the close waits for it to unregister, and its writes are still
+// sent (ITransport). The peer going away ends the wait: a reset, or (for a
+// protocol without half-close) its end of stream; the producer then gets
+// stop_producing before connection_lost. Calling it again is harmless. For
+// a client still connecting, cancels the attempt (connection_failed with
+// MARLINE_REASON_CANCELLED).
 enum marline_status_t transport_lose_connection(struct transport_t *t);
 
-// Half-close: shuts down our sending side once the queue has drained.
-// Half-close protocols then get write_connection_lost; reading goes on
-// until the peer closes too.
+// Half-close: shuts down our sending side from the loop, once the queue has
+// drained and no producer is registered. Half-close protocols then get
+// write_connection_lost, always before connection_lost (also when the
+// peer half-closes in the same turn); reading goes on until the peer
+// closes too.
 enum marline_status_t transport_lose_write_connection(struct transport_t *t);
 
 // Discards the queue, stops any producer, resets the connection (RST) and

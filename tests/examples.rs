@@ -84,18 +84,13 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-#[test]
-fn echo_server_stops_reading_from_a_peer_that_does_not_read_its_echo() {
-    let (server, port) = start_echo_server(&["0"]);
-    let before = rss_kib(server.0.id());
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+/// Writes `next(sent)` over and over without reading until `limit` bytes went out or the
+/// writes have been refused for 0.5 s (the server stopped reading); returns the bytes sent.
+fn write_without_reading<'a>(s: &mut TcpStream, limit: usize, next: impl Fn(usize) -> &'a [u8]) -> usize {
     s.set_nonblocking(true).unwrap();
-    // Write without reading until the writes have been refused for 0.5 s
-    // (or 256 MiB went out: the server is reading everything into memory).
-    let data = pattern(256 << 20, 7);
     let (mut sent, mut stalled_since) = (0, None);
-    while sent < data.len() {
-        match s.write(&data[sent..(sent + (1 << 20)).min(data.len())]) {
+    while sent < limit {
+        match s.write(next(sent)) {
             Ok(n) => (sent, stalled_since) = (sent + n, None),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let since = *stalled_since.get_or_insert_with(std::time::Instant::now);
@@ -107,15 +102,72 @@ fn echo_server_stops_reading_from_a_peer_that_does_not_read_its_echo() {
             Err(e) => panic!("write: {e}"),
         }
     }
+    s.set_nonblocking(false).unwrap();
+    sent
+}
+
+#[test]
+fn echo_server_stops_reading_from_a_peer_that_does_not_read_its_echo() {
+    let (server, port) = start_echo_server(&["0"]);
+    let before = rss_kib(server.0.id());
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let data = pattern(256 << 20, 7);
+    let sent = write_without_reading(&mut s, data.len(), |sent| &data[sent..(sent + (1 << 20)).min(data.len())]);
     let grown = rss_kib(server.0.id()).saturating_sub(before);
     assert!(sent < data.len(), "all {sent} bytes were taken: the server never stopped reading");
     assert!(grown < 16 << 10, "server grew by {grown} KiB while the peer did not read");
     // Reading the echo lets the server go on: every byte comes back.
-    s.set_nonblocking(false).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut back = vec![0u8; sent];
     s.read_exact(&mut back).unwrap();
     assert!(back == data[..sent], "echo of {sent} bytes differs");
+}
+
+/// Issue 12 item 6: a telnet client that sends DO/DONT ECHO toggles and never reads the
+/// answers. Those answers are output marline generates in answer to input, so the server
+/// stops reading from the client once they pass the high-water mark: the client's writes
+/// stall and the server's RSS stays bounded (before: 2.8 MiB grew to 261 MiB).
+#[test]
+fn telnet_server_stops_reading_from_a_client_that_does_not_read_its_answers() {
+    let (server, port) = start_example("telnet_server", &["0", "--", "sleep", "60"]);
+    let before = rss_kib(server.0.id());
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    const IAC: u8 = 255;
+    let block = [IAC, 253, 1, IAC, 254, 1].repeat(1 << 16); // DO ECHO, DONT ECHO
+    let limit = 256 << 20;
+    let sent = write_without_reading(&mut s, limit, |sent| &block[sent % block.len()..]);
+    let grown = rss_kib(server.0.id()).saturating_sub(before);
+    assert!(sent < limit, "all {sent} bytes were taken: the server never stopped reading");
+    assert!(grown < 16 << 10, "server grew by {grown} KiB while the client did not read its answers");
+}
+
+/// Issue 12 item 1: a telnet client that goes away with a plain FIN while its command runs
+/// (the process bridge holds the producer slot) ends its session. 70 such clients one
+/// after another: each sees the server close, and none is turned away with "too many
+/// sessions" (the limit is 64; before, every FIN left its session hanging).
+#[test]
+fn telnet_server_ends_the_session_of_a_client_that_sends_fin() {
+    let (_server, port) = start_example("telnet_server", &["0", "--", "sh", "-c", "echo started; exec cat"]);
+    for i in 0..70 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&[255, 252, 31]).unwrap(); // IAC WONT NAWS: start the command now
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("started") {
+            let n = s.read(&mut buf).unwrap_or_else(|e| panic!("client {i}: {e}; got {got:?}"));
+            assert!(n > 0, "client {i}: closed before the command started: {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => panic!("client {i}: the session did not end after its FIN: {e}"),
+            }
+        }
+    }
 }
 
 #[test]
@@ -351,7 +403,6 @@ fn telnet_server_ends_the_command_of_each_client_that_resets() {
 /// connection lifecycle on the `lifecycle` branch). Remove the ignore once
 /// that is merged.
 #[test]
-#[ignore = "needs issue 12 item 1 (telnet FIN with a producer registered), lifecycle branch"]
 fn telnet_server_ends_the_command_of_each_client_that_closes() {
     telnet_sessions_end_when_clients_go(false, ["3600.5007", "3600.5008"]);
 }

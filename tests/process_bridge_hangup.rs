@@ -203,7 +203,6 @@ fn a_pty_child_is_killed_by_the_hang_up() {
 /// item 1, the shared connection lifecycle on the `lifecycle` branch).
 /// Remove the ignore once that is merged.
 #[test]
-#[ignore = "needs issue 12 item 1 (a reset noticed while reading is paused), lifecycle branch"]
 fn input_queued_for_a_child_on_pipes_is_dropped_when_the_client_resets() {
     let s = serve(sh("trap '' HUP; echo ready; exec sleep 1000"), None);
     let client = flood_then_reset(s.port);

@@ -404,9 +404,12 @@ pub unsafe extern "C" fn process_write_to_child(t: *mut transport_t, fd: i32, da
 }
 
 /// Closes our end of child fd `fd`: one we read at once, one we write once
-/// what is queued has been written. child_connection_lost(fd) follows from
-/// the loop. Closing a closed fd does nothing. Unknown fd →
-/// MARLINE_ERR_NO_SUCH_CHILD_FD; pty → MARLINE_ERR_NOT_SUPPORTED.
+/// what is queued has been written (and, for stdin, once a registered
+/// producer has unregistered: it is the stdin pipe's lose_connection).
+/// Writes to it are accepted until it has actually closed, from the loop.
+/// child_connection_lost(fd) follows from the loop. Closing a closed fd does
+/// nothing. Unknown fd → MARLINE_ERR_NO_SUCH_CHILD_FD; pty →
+/// MARLINE_ERR_NOT_SUPPORTED.
 #[no_mangle]
 pub extern "C" fn process_close_child_fd(t: *mut transport_t, fd: i32) -> marline_status_t {
     guard(|| process_of(t)?.close_child_fd(fd))

@@ -55,6 +55,10 @@ pub enum marline_reason_kind_t {
     /// one up: marline_reason_exit_code and marline_reason_signal fail,
     /// marline_reason_wait_status is -1.
     MARLINE_REASON_EXIT_STATUS_UNKNOWN = 11,
+    /// A client connection could not be made for another reason than the
+    /// ones above (for example a reset before the connect completed; see
+    /// marline_reason_errno). Twisted's ConnectError.
+    MARLINE_REASON_CONNECT_FAILED = 12,
 }
 
 impl From<ReasonKind> for marline_reason_kind_t {
@@ -73,6 +77,7 @@ impl From<ReasonKind> for marline_reason_kind_t {
             ReasonKind::Terminated => MARLINE_REASON_TERMINATED,
             ReasonKind::ProtocolViolation => MARLINE_REASON_PROTOCOL_VIOLATION,
             ReasonKind::ExitStatusUnknown => MARLINE_REASON_EXIT_STATUS_UNKNOWN,
+            ReasonKind::ConnectFailed => MARLINE_REASON_CONNECT_FAILED,
         }
     }
 }

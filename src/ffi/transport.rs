@@ -21,8 +21,12 @@ pub struct marline_iovec_t {
 
 /// Writes `len` bytes. Never blocks: what the kernel does not take at once
 /// is copied into the write queue and sent in order. `len` 0 is a no-op.
-/// After lose_connection, lose_write_connection or abort it fails with
-/// MARLINE_ERR_CLOSED. The caller keeps ownership of `data`.
+/// Writes after transport_lose_connection or transport_lose_write_connection
+/// are accepted and sent with the rest until the connection has actually
+/// closed or its sending side has been shut down (both happen from the
+/// loop; a registered producer is waited for); after that, and after an
+/// abort, it fails with MARLINE_ERR_CLOSED. A byte is never dropped
+/// silently. The caller keeps ownership of `data`.
 ///
 /// # Safety
 /// `data` is NULL (only with len 0) or has `len` readable bytes.
@@ -81,18 +85,24 @@ pub unsafe extern "C" fn transport_write_urgent(t: *mut transport_t, data: *cons
     })
 }
 
-/// Stops reading, flushes the queue, then closes; connection_lost follows
-/// with MARLINE_REASON_DONE (after any registered producer unregisters).
-/// Calling it again is harmless. For a client still connecting, cancels the
-/// attempt (connection_failed with MARLINE_REASON_CANCELLED).
+/// Stops delivering data, flushes the queue, then closes from the loop;
+/// connection_lost follows with MARLINE_REASON_DONE. While a producer is
+/// registered the close waits for it to unregister, and its writes are still
+/// sent (ITransport). The peer going away ends the wait: a reset, or (for a
+/// protocol without half-close) its end of stream; the producer then gets
+/// stop_producing before connection_lost. Calling it again is harmless. For
+/// a client still connecting, cancels the attempt (connection_failed with
+/// MARLINE_REASON_CANCELLED).
 #[no_mangle]
 pub extern "C" fn transport_lose_connection(t: *mut transport_t) -> marline_status_t {
     guard(|| transport_of(t)?.lose_connection())
 }
 
-/// Half-close: shuts down our sending side once the queue has drained.
-/// Half-close protocols then get write_connection_lost; reading goes on
-/// until the peer closes too.
+/// Half-close: shuts down our sending side from the loop, once the queue has
+/// drained and no producer is registered. Half-close protocols then get
+/// write_connection_lost, always before connection_lost (also when the
+/// peer half-closes in the same turn); reading goes on until the peer
+/// closes too.
 #[no_mangle]
 pub extern "C" fn transport_lose_write_connection(t: *mut transport_t) -> marline_status_t {
     guard(|| transport_of(t)?.lose_write_connection())

@@ -174,6 +174,9 @@ impl Bridge {
         };
         if let Some(p) = process {
             if !p.is_pty().unwrap_or(true) {
+                // The remote side has sent everything: its reading no longer produces the
+                // child's input (a registered producer would hold stdin open).
+                b.release_input(&p);
                 let _ = p.close_stdin();
             }
         }
@@ -210,7 +213,9 @@ impl Bridge {
             p.close_stdin()?;
         }
         let _ = b.remote.register_producer(Box::new(Pause { process: p.clone(), bridge: b.clone() }), true);
-        if p.register_producer(Box::new(InputFlow(b.remote.clone())), true).is_ok() {
+        // After the remote side's EOF there is no more input to pace (and a producer
+        // would hold the closing stdin open).
+        if !eof && p.register_producer(Box::new(InputFlow(b.remote.clone())), true).is_ok() {
             b.input_flow.set(true);
         }
         Ok(p)
@@ -432,7 +437,7 @@ impl Object for BridgeInner {
         }
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }

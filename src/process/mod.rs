@@ -139,7 +139,9 @@ impl Process {
     }
 
     /// Closes our end of child fd `fd`: a pipe we read at once, a pipe we
-    /// write once its queue has drained. child_connection_lost(fd) follows.
+    /// write once its queue has drained (stdin also waits for a registered
+    /// producer: this is the stdin pipe's lose_connection, and writes are
+    /// accepted until it has closed). child_connection_lost(fd) follows.
     /// Closing it again does nothing. Pty → `NotSupported`.
     pub fn close_child_fd(&self, fd: i32) -> Result<()> {
         self.with(|core, p| p.close_child_fd(core, fd))

@@ -313,7 +313,7 @@ impl Object for SigchldReaper {
         self.retire(core);
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }

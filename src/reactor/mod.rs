@@ -54,12 +54,13 @@ pub(crate) trait Object: Any {
     /// One of this object's descriptors (number `sub`) is ready.
     fn ready(self: Rc<Self>, core: &Rc<Core>, sub: u8, readiness: Readiness);
     /// The transport calls, for objects that are transports.
-    fn transport(&self) -> Option<&dyn TransportOps> {
+    fn into_transport(self: Rc<Self>) -> Option<Rc<dyn TransportOps>> {
         None
     }
     /// The reactor is being freed: close and deliver final callbacks now.
     fn shutdown(self: Rc<Self>, core: &Rc<Core>);
-    fn as_any(&self) -> &dyn Any;
+    /// The object as `Any`, for [`Core::object_as`] (every impl returns `self`).
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
 }
 
 type Deferred = Box<dyn FnOnce(&Rc<Core>)>;
@@ -333,16 +334,7 @@ impl Core {
 
     /// The live object `h` names, as the concrete type `T`.
     pub(crate) fn object_as<T: Object>(&self, h: Handle) -> Result<Rc<T>> {
-        let object = self.object(h)?;
-        if object.as_any().is::<T>() {
-            let raw = Rc::into_raw(object) as *const T;
-            // SAFETY: the type check above proves the Rc's pointee is a T,
-            // so the data pointer of the fat pointer is a valid *const T
-            // from the same allocation; from_raw takes back that one count.
-            Ok(unsafe { Rc::from_raw(raw) })
-        } else {
-            Err(Error::WrongHandleType)
-        }
+        self.object(h)?.into_any().downcast::<T>().map_err(|_| Error::WrongHandleType)
     }
 
     /// Registers descriptor `fd` for object `h` (sub-descriptor `sub`).

@@ -461,7 +461,7 @@ impl Object for Engine {
         self.finish(Lane::Send, Err(Error::StaleHandle));
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }

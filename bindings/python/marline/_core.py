@@ -121,6 +121,7 @@ class ReasonKind(enum.IntEnum):
     TERMINATED = 9
     PROTOCOL_VIOLATION = 10
     EXIT_STATUS_UNKNOWN = 11
+    CONNECT_FAILED = 12
 
 
 class Reason:
