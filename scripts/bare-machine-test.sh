@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs a make target from a fresh clone on a bare Debian machine, as a new
+# user would: a `debootstrap --variant=minbase bookworm` root file system
+# (Debian's required packages and nothing else) in a chroot, with only the
+# Rust toolchain added: this machine's, bind-mounted read-only, as rustup
+# would have put it there. Nothing else of this machine is visible inside,
+# so a tool installed here by hand cannot hide a missing install step.
+#
+#   scripts/bare-machine-test.sh          # make test (installs, then every test)
+#   scripts/bare-machine-test.sh check    # install-deps as root, then `make check` as a non-root user
+#   scripts/bare-machine-test.sh demo     # make demo
+#
+# Needs root, debootstrap (apt-get install debootstrap) and the package
+# registries. Takes long (a full build and test run on a new machine), so it
+# is not part of `make test`. The clone is of HEAD: commit first.
+# BARE_DIR (default /var/tmp/marline-bare) keeps the pristine root file
+# system as a tarball; each run unpacks a new copy. Every mount lives in a
+# private mount namespace, so none is left behind, whatever happens.
+set -euo pipefail
+target=${1:-test}
+case "$target" in test | check | demo) ;; *) echo "usage: $0 [test|check|demo]" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "bare-machine-test: needs root (debootstrap, chroot, mounts)" >&2; exit 2; }
+repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+dir=${BARE_DIR:-/var/tmp/marline-bare}
+pristine=$dir/bookworm-minbase.tar
+toolchain=$(rustc --print sysroot)
+mkdir -p "$dir"
+
+if [ ! -f "$pristine" ]; then
+    command -v debootstrap >/dev/null || { echo "bare-machine-test: apt-get install debootstrap first" >&2; exit 2; }
+    echo "bare-machine-test: debootstrap --variant=minbase bookworm (once; kept as $pristine)"
+    rm -rf "$dir/bootstrap"
+    debootstrap --variant=minbase bookworm "$dir/bootstrap" http://deb.debian.org/debian >"$dir/debootstrap.log"
+    tar -C "$dir/bootstrap" -cf "$pristine.tmp" . && mv "$pristine.tmp" "$pristine"
+    rm -rf "$dir/bootstrap"
+fi
+
+root=$dir/run
+rm -rf "$root" && mkdir -p "$root"
+tar -C "$root" -xf "$pristine"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+mkdir -p "$root/opt/rust"
+git clone -q "$repo" "$root/src"
+echo "bare-machine-test: $(git -C "$root/src" log --oneline -1) on bookworm minbase + $(rustc --version)"
+
+# The session inside: a plain root login (HOME, PATH with the toolchain), or
+# for `check` a user without root, after root ran install-deps.
+inside='set -e; cd /src
+if [ "$1" = check ]; then
+    scripts/install-deps.sh
+    useradd -m tester && chown -R tester /src
+    su tester -c "PATH=$PATH make check"
+else
+    make "$1"
+fi'
+unshare --mount --propagation private -- bash -euc '
+    root=$1 toolchain=$2; shift 2
+    mount --rbind /dev "$root/dev"
+    mount -t proc proc "$root/proc"
+    mount -t sysfs sys "$root/sys"
+    mount --bind "$toolchain" "$root/opt/rust" && mount -o remount,bind,ro "$root/opt/rust"
+    exec env -i HOME=/root LANG=C.UTF-8 PATH=/opt/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        chroot "$root" /bin/bash -c "$@"
+' bare "$root" "$toolchain" "$inside" inside "$target"
