@@ -53,7 +53,7 @@ if [ "$1" = check ]; then
 else
     make "$1"
 fi'
-unshare --mount --propagation private -- bash -euc '
+unshare --mount --propagation=private -- bash -euc '
     root=$1 toolchain=$2; shift 2
     mount --rbind /dev "$root/dev"
     mount -t proc proc "$root/proc"
