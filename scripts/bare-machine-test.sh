@@ -6,9 +6,13 @@
 # would have put it there. Nothing else of this machine is visible inside,
 # so a tool installed here by hand cannot hide a missing install step.
 #
-#   scripts/bare-machine-test.sh          # make test (installs, then every test)
-#   scripts/bare-machine-test.sh check    # install-deps as root, then `make check` as a non-root user
+# Inside, it follows the README: scripts/install-deps.sh, then the target:
+#   scripts/bare-machine-test.sh          # make test (every test; nothing may skip)
+#   scripts/bare-machine-test.sh check    # `make check` as a non-root user
 #   scripts/bare-machine-test.sh demo     # make demo
+#   scripts/bare-machine-test.sh install  # make install PREFIX=/usr/local, then an echo
+#                                         # client and server built with pkg-config only,
+#                                         # shared and static, run with no step by hand
 #
 # Needs root, debootstrap (apt-get install debootstrap) and the package
 # registries. Takes long (a full build and test run on a new machine), so it
@@ -18,7 +22,7 @@
 # private mount namespace, so none is left behind, whatever happens.
 set -euo pipefail
 target=${1:-test}
-case "$target" in test | check | demo) ;; *) echo "usage: $0 [test|check|demo]" >&2; exit 2 ;; esac
+case "$target" in test | check | demo | install) ;; *) echo "usage: $0 [test|check|demo|install]" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "bare-machine-test: needs root (debootstrap, chroot, mounts)" >&2; exit 2; }
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 dir=${BARE_DIR:-/var/tmp/marline-bare}
@@ -43,16 +47,30 @@ mkdir -p "$root/opt/rust"
 git clone -q "$repo" "$root/src"
 echo "bare-machine-test: $(git -C "$root/src" log --oneline -1) on bookworm minbase + $(rustc --version)"
 
-# The session inside: a plain root login (HOME, PATH with the toolchain), or
-# for `check` a user without root, after root ran install-deps.
+# The session inside: a plain root login (HOME, PATH with the toolchain);
+# for `check`, a user without root.
 inside='set -e; cd /src
-if [ "$1" = check ]; then
-    scripts/install-deps.sh
+scripts/install-deps.sh
+case "$1" in
+check)
     useradd -m tester && chown -R tester /src
-    su tester -c "PATH=$PATH make check"
-else
-    make "$1"
-fi'
+    su tester -c "PATH=$PATH make check" ;;
+install)
+    make install PREFIX=/usr/local
+    cd "$(mktemp -d)"
+    for kind in shared static; do
+        pc=marline; [ $kind = static ] && pc="--static marline-static"
+        for p in echo_server echo_client; do
+            cc /src/examples-c/$p.c $(pkg-config --cflags --libs $pc) -o $p-$kind
+        done
+        ./echo_server-$kind 0 > server.out & server=$!
+        until grep -q listening server.out; do sleep 0.1; done
+        ./echo_client-$kind "$(sed -n "s/.*127.0.0.1://p" server.out)" hello from $kind
+        kill $server
+    done ;;
+*)
+    make "$1" ;;
+esac'
 unshare --mount --propagation=private -- bash -euc '
     root=$1 toolchain=$2; shift 2
     mount --rbind /dev "$root/dev"
