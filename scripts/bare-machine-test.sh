@@ -43,6 +43,16 @@ root=$dir/run
 rm -rf "$root" && mkdir -p "$root"
 tar -C "$root" -xf "$pristine"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The network as this machine has it: where the registries are reached through a TLS
+# proxy, its CA (trusted by every machine there) is trusted inside too, and the
+# variables that point tools at the bundle are passed on.
+mkdir -p "$root/usr/local/share/ca-certificates" "$root/etc/ssl/certs"
+cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/" 2>/dev/null || true
+ca_env=()
+for v in SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE REQUESTS_CA_BUNDLE PIP_CERT; do
+    [ -z "${!v:-}" ] || ca_env+=("$v=${!v}")
+done
 mkdir -p "$root/opt/rust"
 git clone -q "$repo" "$root/src"
 echo "bare-machine-test: $(git -C "$root/src" log --oneline -1) on bookworm minbase + $(rustc --version)"
@@ -64,7 +74,7 @@ install)
             cc /src/examples-c/$p.c $(pkg-config --cflags --libs $pc) -o $p-$kind
         done
         ./echo_server-$kind 0 > server.out & server=$!
-        until grep -q listening server.out; do sleep 0.1; done
+        for _ in $(seq 100); do grep -q listening server.out && break; sleep 0.1; done
         ./echo_client-$kind "$(sed -n "s/.*127.0.0.1://p" server.out)" hello from $kind
         kill $server
     done ;;
@@ -72,11 +82,11 @@ install)
     make "$1" ;;
 esac'
 unshare --mount --propagation=private -- bash -euc '
-    root=$1 toolchain=$2; shift 2
+    root=$1 toolchain=$2 ca_env=$3; shift 3
     mount --rbind /dev "$root/dev"
     mount -t proc proc "$root/proc"
     mount -t sysfs sys "$root/sys"
     mount --bind "$toolchain" "$root/opt/rust" && mount -o remount,bind,ro "$root/opt/rust"
     exec env -i HOME=/root LANG=C.UTF-8 PATH=/opt/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        chroot "$root" /bin/bash -c "$@"
-' bare "$root" "$toolchain" "$inside" inside "$target"
+        $ca_env chroot "$root" /bin/bash -c "$@"
+' bare "$root" "$toolchain" "${ca_env[*]}" "$inside" inside "$target"
