@@ -83,6 +83,7 @@ install)
 esac'
 unshare --mount --propagation=private -- bash -euc '
     root=$1 toolchain=$2 ca_env=$3; shift 3
+    mount --bind "$root" "$root"  # a mount point, as / is (ip netns remounts it)
     mount --rbind /dev "$root/dev"
     mount -t proc proc "$root/proc"
     mount -t sysfs sys "$root/sys"

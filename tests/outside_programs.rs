@@ -219,7 +219,9 @@ fn scan_source(src: &str, lang: Lang, file: &str, found: &mut Found) {
             let count = 1 + (k..lits.len() - 1).take_while(|&j| listed_after(j)).count();
             add(lits[k..k + count].iter().filter_map(|l| program_name(&l.value)).collect(), lit.start);
         }
-        let shell_c = prev(1) == Some("-c") && prev(2).is_some_and(|p| matches!(p, "sh" | "bash" | "/bin/sh" | "/bin/bash"));
+        let shell_c = prev(1) == Some("-c")
+            && listed_after(k - 1)
+            && prev(2).is_some_and(|p| matches!(p, "sh" | "bash" | "/bin/sh" | "/bin/bash"));
         let sh_helper = ["sh(", "sh(format!(", "sh(&format!("].iter().any(|h| before.ends_with(h))
             && !ident_before(before.as_bytes(), before.rfind("sh(").unwrap());
         if shell_c || sh_helper {
@@ -266,14 +268,19 @@ fn shell_programs(script: &str) -> Vec<(Vec<String>, usize)> {
         while words.peek().is_some_and(|w| w.contains('=') && is_name(w.split('=').next().unwrap())) {
             words.next();
         }
-        // The program, and after a wrapper (and its options and plain words) the one it runs.
+        // The program, and after a wrapper (and its options, plain words and values
+        // from variables) the one it runs.
         let mut positional_left = 0usize;
+        let mut after_wrapper = false;
         while let Some(w) = words.next() {
             if w.starts_with('-') || w.contains('=') {
                 continue;
             }
             if positional_left > 0 {
                 positional_left -= 1;
+                continue;
+            }
+            if after_wrapper && w.contains('$') {
                 continue;
             }
             // A program named by a variable is scanned where the variable is set;
@@ -296,7 +303,7 @@ fn shell_programs(script: &str) -> Vec<(Vec<String>, usize)> {
                 break;
             }
             match WRAPPERS.iter().find(|(n, _)| *n == name) {
-                Some((_, positional)) => positional_left = *positional,
+                Some((_, positional)) => (positional_left, after_wrapper) = (*positional, true),
                 None => break,
             }
         }
@@ -623,6 +630,7 @@ fn the_scan_recognises_each_form() {
         let b = cbuild::require_tool(&["inetutils-telnet", "telnet"], "inetutils-telnet");
         let c = ProcessSpec::new("/usr/bin/xz", ["xz"]);
         let d = ProcessSpec::new("/bin/sh", ["sh", "-c", "head -c 10 | exec gzip; foo=1 bzip2 -d"]);
+        let d2 = spawn(&ProcessSpec::new("/bin/sh", ["sh", "-c", script]), "not a script");
         let e = sh("ulimit -c 0; kill -SEGV $$; timeout 5 lzma");
         let g = sh(&format!("zstd {x}"));
         let h = Command::new(&server).args(["--bind", "0", "--", "rev"]);
@@ -664,9 +672,12 @@ fn the_scan_recognises_each_form() {
         taskset -c 1 strace -c -o \"$o\" \"$srv\" 0 &\nvalgrind --tool=callgrind \"$s\" | grep x\n\
         cat <<'EOF'\nnotacommand here\nEOF\n\nunshare --mount -- bash -euc 'mount -t proc p /p; chroot \"$r\" /bin/dash -c \"$@\"'\n\
         \"$bin/echo_server\" 0 > out & scripts/demo.sh # comment: ignored words\nX=1 Y=2 make -C d\n\
-        n=$((a / b)); echo \"$((n + 1))\" 2>&1 >&2\nexec nice -n 5 true\n";
+        n=$((a / b)); echo \"$((n + 1))\" 2>&1 >&2\nexec nice -n 5 true\nenv -i $vars rev\n\"$prog\" not-this\n";
     let got: BTreeSet<String> = shell_programs(script).into_iter().flat_map(|(n, _)| n).collect();
-    let want = ["bash", "cat", "chroot", "dash", "dirname", "grep", "make", "mount", "nice", "sed", "strace", "taskset", "unshare", "valgrind"];
+    let want = [
+        "bash", "cat", "chroot", "dash", "dirname", "env", "grep", "make", "mount", "nice", "rev", "sed", "strace", "taskset", "unshare",
+        "valgrind",
+    ];
     assert_eq!(got, want.iter().map(|s| s.to_string()).collect());
 
     let mut f = Found::new();
