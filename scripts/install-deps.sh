@@ -17,6 +17,7 @@ cc                  gcc
 g++                 g++
 readelf             binutils
 objcopy             binutils
+strip               binutils
 pkg-config          pkg-config
 valgrind            valgrind
 callgrind_annotate  valgrind

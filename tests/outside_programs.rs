@@ -52,6 +52,7 @@ const BASE: &[(&str, &str)] = &[
     ("mount", "mount"),
     ("mv", "coreutils"),
     ("pwd", "coreutils"),
+    ("readlink", "coreutils"),
     ("rm", "coreutils"),
     ("rustc", "rustup"),
     ("sed", "sed"),
@@ -59,6 +60,7 @@ const BASE: &[(&str, &str)] = &[
     ("sh", "dash"),
     ("sleep", "coreutils"),
     ("sort", "coreutils"),
+    ("stat", "coreutils"),
     ("stty", "coreutils"),
     ("tar", "tar"),
     ("taskset", "util-linux"),
@@ -361,25 +363,31 @@ fn shell_commands(script: &str) -> Vec<(usize, Vec<String>)> {
             '{' | '}' if s.word.is_some() => s.push_str(&c.to_string()),
             ';' | '|' | '&' | '(' | ')' | '{' | '}' | '`' => s.end_command(),
             '$' if next == Some('(') && chars.get(i + 2) == Some(&'(') => {
-                // $((arithmetic)): a word, no command
+                // $((arithmetic)): a word; only a $(command) inside it runs
+                let end = paren_end(&chars, i + 1);
+                s.substitutions(&chars[i + 3..end]);
                 s.push_str("$");
-                i = script_pos(&chars, i, "))") + 1;
+                i = end;
             }
             '$' if next == Some('(') => {
                 s.end_command();
                 i += 1;
             }
-            '\'' | '"' => {
-                let close = script_pos(&chars, i + 1, &c.to_string());
+            '\'' => {
+                let close = script_pos(&chars, i + 1, "'");
                 let inner: String = chars[i + 1..close].iter().collect();
-                match inner.split_once("$(").filter(|(_, cmd)| c == '"' && !cmd.starts_with('(')) {
-                    Some((_, cmd)) => {
-                        // "…$(cmd …)…": the command inside runs; the word is a value.
-                        let cmd = cmd.rsplit_once(')').map_or(cmd, |(a, _)| a);
-                        s.commands.extend(shell_commands(cmd).into_iter().map(|(l, ws)| (s.line + l - 1, ws)));
-                        s.push_str("$");
-                    }
-                    None => s.push_str(&inner),
+                s.push_str(&inner);
+                s.line += inner.matches('\n').count();
+                i = close;
+            }
+            '"' => {
+                // "…$(cmd …)…": each command inside runs; the word is then a value.
+                let close = dquote_end(&chars, i + 1);
+                let inner: String = chars[i + 1..close].iter().collect();
+                if s.substitutions(&chars[i + 1..close]) {
+                    s.push_str("$");
+                } else {
+                    s.push_str(&inner);
                 }
                 s.line += inner.matches('\n').count();
                 i = close;
@@ -408,6 +416,27 @@ struct Splitter {
 }
 
 impl Splitter {
+    /// Adds the commands of each `$(…)` in `text` (also inside `$((…))`); whether any.
+    fn substitutions(&mut self, text: &[char]) -> bool {
+        let mut found = false;
+        let mut j = 0;
+        while j + 1 < text.len() {
+            if text[j] == '$' && text[j + 1] == '(' {
+                let end = paren_end(text, j + 1);
+                if text.get(j + 2) == Some(&'(') {
+                    found |= self.substitutions(&text[j + 3..end.min(text.len())]);
+                } else {
+                    let cmd: String = text[j + 2..end.min(text.len())].iter().collect();
+                    self.commands.extend(shell_commands(&cmd).into_iter().map(|(l, ws)| (self.line + l - 1, ws)));
+                    found = true;
+                }
+                j = end;
+            }
+            j += 1;
+        }
+        found
+    }
+
     fn push_str(&mut self, s: &str) {
         self.word.get_or_insert_with(String::new).push_str(s);
     }
@@ -433,6 +462,45 @@ impl Splitter {
             _ => {}
         }
     }
+}
+
+/// Where the parenthesis at `open` closes, past nested parentheses and quotes (or the end).
+fn paren_end(chars: &[char], open: usize) -> usize {
+    let mut depth = 0;
+    let mut j = open;
+    while j < chars.len() {
+        match chars[j] {
+            '\\' => j += 1,
+            '\'' => j = script_pos(chars, j + 1, "'"),
+            '"' => j = dquote_end(chars, j + 1),
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return j;
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    chars.len()
+}
+
+/// Where a double-quoted string whose text starts at `from` ends, past `$(…)` with
+/// quotes of its own (or the end).
+fn dquote_end(chars: &[char], from: usize) -> usize {
+    let mut j = from;
+    while j < chars.len() {
+        match chars[j] {
+            '\\' => j += 1,
+            '"' => return j,
+            '$' if chars.get(j + 1) == Some(&'(') => j = paren_end(chars, j + 1),
+            _ => {}
+        }
+        j += 1;
+    }
+    chars.len()
 }
 
 /// Where `pat` next occurs in `chars` from `from` (or the end).
@@ -672,11 +740,12 @@ fn the_scan_recognises_each_form() {
         taskset -c 1 strace -c -o \"$o\" \"$srv\" 0 &\nvalgrind --tool=callgrind \"$s\" | grep x\n\
         cat <<'EOF'\nnotacommand here\nEOF\n\nunshare --mount -- bash -euc 'mount -t proc p /p; chroot \"$r\" /bin/dash -c \"$@\"'\n\
         \"$bin/echo_server\" 0 > out & scripts/demo.sh # comment: ignored words\nX=1 Y=2 make -C d\n\
-        n=$((a / b)); echo \"$((n + 1))\" 2>&1 >&2\nexec nice -n 5 true\nenv -i $vars rev\n\"$prog\" not-this\n";
+        n=$((a / b)); echo \"$((n + 1))\" 2>&1 >&2\nk=$(( ($(wc -c f) + 1) / 2 ))\n\
+        kb() { echo \"$(( ($(stat -L -c %s \"$1\") + 512) / 1024 )) KB\"; }\nx=\"$(uname -r \"$(hostname)\")\"\nexec nice -n 5 true\nenv -i $vars rev\n\"$prog\" not-this\n";
     let got: BTreeSet<String> = shell_programs(script).into_iter().flat_map(|(n, _)| n).collect();
     let want = [
         "bash", "cat", "chroot", "dash", "dirname", "env", "grep", "make", "mount", "nice", "rev", "sed", "strace", "taskset", "unshare",
-        "valgrind",
+        "hostname", "stat", "uname", "valgrind", "wc",
     ];
     assert_eq!(got, want.iter().map(|s| s.to_string()).collect());
 
