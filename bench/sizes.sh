@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What a C user ships, marline against libuv (libuv1-dev): the shared library
+# What a C user ships, marline against libuv (Debian's libuv1-dev, whose
+# archive is libuv_a.a, linked through libuv-static.pc): the shared library
 # as installed (stripped), the static archive as installed (without debug
 # info), and a stripped static "hello" (create a loop, free it) linked with
 # the archive. marline's from `make`'s release build, installed by
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-make -s install PREFIX="$tmp/prefix" >/dev/null
+make -s install PREFIX="$tmp/prefix" >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log" >&2; exit 1; }
 lib=$tmp/prefix/lib
 uv=$(pkg-config --variable=libdir libuv)
 
@@ -31,10 +32,10 @@ int main(void) {
 EOF
 cc -O2 "$tmp/hello_marline.c" \
     $(PKG_CONFIG_PATH=$lib/pkgconfig pkg-config --cflags --libs --static marline-static) -o "$tmp/hello_marline"
-cc -O2 "$tmp/hello_uv.c" "$uv/libuv.a" $(pkg-config --libs-only-l --static libuv) -o "$tmp/hello_uv"
+cc -O2 "$tmp/hello_uv.c" $(pkg-config --cflags --libs --static libuv-static) -o "$tmp/hello_uv"
 strip "$tmp/hello_marline" "$tmp/hello_uv"
 "$tmp/hello_marline" && "$tmp/hello_uv"
-strip --strip-debug -o "$tmp/libuv.a" "$uv/libuv.a"
+strip --strip-debug -o "$tmp/libuv.a" "$uv/libuv_a.a"
 strip -o "$tmp/libuv.so" "$(readlink -f "$uv/libuv.so")"
 
 kb() { echo "$(( ($(stat -L -c %s "$1") + 512) / 1024 )) KB"; }
