@@ -18,24 +18,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cbuild::{require_tool, root};
+use cbuild::{require_tool, root, run_ok};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
 
-fn sh(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
-    let text = sh(Command::new("pkg-config").args(args).env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+    let text = run_ok(Command::new("pkg-config").args(args).env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
     text.split_whitespace().map(String::from).collect()
 }
 
@@ -76,7 +65,7 @@ fn make_install_then_build_with_pkg_config_only() {
     require_tool(&["readelf"], "binutils");
     let prefix: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&prefix);
-    sh(Command::new("make")
+    run_ok(Command::new("make")
         .arg("-C")
         .arg(root())
         .arg("install")
@@ -94,7 +83,7 @@ fn make_install_then_build_with_pkg_config_only() {
     for f in ["lib/libmarline.a", "include/marline.h", "include/marline.hpp", "lib/pkgconfig/marline.pc", "lib/pkgconfig/marline-static.pc"] {
         assert!(prefix.join(f).is_file(), "{f} installed");
     }
-    let dynamic = sh(Command::new("readelf").arg("-d").arg(lib.join(&real)));
+    let dynamic = run_ok(Command::new("readelf").arg("-d").arg(lib.join(&real)));
     assert!(dynamic.contains(&format!("Library soname: [{soname}]")), "SONAME {soname}:\n{dynamic}");
 
     // Stripped, with the shared library's debug info apart, where its debuglink says.
@@ -102,7 +91,7 @@ fn make_install_then_build_with_pkg_config_only() {
     assert!(!sections(&lib.join(&real)).contains(".debug_info"), "{real} is stripped");
     assert!(!sections(&lib.join("libmarline.a")).contains(".debug_info"), "libmarline.a has no debug info");
     assert!(sections(&debug).contains(".debug_info"), "{} holds the debug info", debug.display());
-    let link = sh(Command::new("readelf").args(["-p", ".gnu_debuglink"]).arg(lib.join(&real)));
+    let link = run_ok(Command::new("readelf").args(["-p", ".gnu_debuglink"]).arg(lib.join(&real)));
     assert!(link.contains(&format!("{real}.debug")), "{real}'s .gnu_debuglink names {real}.debug:\n{link}");
 
     // pkg-config knows the version from Cargo.toml, and what the archive needs exactly as
@@ -126,16 +115,16 @@ fn make_install_then_build_with_pkg_config_only() {
     std::fs::copy(root().join("examples-c/echo_server.c"), &src).unwrap();
     let flags = pkg_config(&prefix, &["--cflags", "--libs", "marline"]);
     let bin = work.join("echo_server");
-    sh(Command::new("cc").arg(&src).args(&flags).arg("-o").arg(&bin));
-    let needed = sh(Command::new("readelf").arg("-d").arg(&bin));
+    run_ok(Command::new("cc").arg(&src).args(&flags).arg("-o").arg(&bin));
+    let needed = run_ok(Command::new("readelf").arg("-d").arg(&bin));
     assert!(needed.contains(&format!("Shared library: [{soname}]")), "links {soname} dynamically:\n{needed}");
     check_echo_server(&bin, &[("LD_LIBRARY_PATH", &lib)]);
 
     // Static: `pkg-config --cflags --libs --static marline-static` and nothing else.
     let static_flags = pkg_config(&prefix, &["--cflags", "--libs", "--static", "marline-static"]);
     let static_bin = work.join("echo_server_static");
-    sh(Command::new("cc").arg(&src).args(&static_flags).arg("-o").arg(&static_bin));
-    let needed = sh(Command::new("readelf").arg("-d").arg(&static_bin));
+    run_ok(Command::new("cc").arg(&src).args(&static_flags).arg("-o").arg(&static_bin));
+    let needed = run_ok(Command::new("readelf").arg("-d").arg(&static_bin));
     assert!(!needed.contains("libmarline"), "the static build needs no libmarline.so:\n{needed}");
     check_echo_server(&static_bin, &[]);
 
@@ -144,7 +133,7 @@ fn make_install_then_build_with_pkg_config_only() {
     let cpp_src = work.join("echo_server.cpp");
     std::fs::copy(root().join("examples-cpp/echo_server.cpp"), &cpp_src).unwrap();
     let cpp_bin = work.join("echo_server_cpp");
-    sh(Command::new("g++")
+    run_ok(Command::new("g++")
         .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"])
         .arg(&cpp_src)
         .args(&flags)
@@ -156,7 +145,7 @@ fn make_install_then_build_with_pkg_config_only() {
     // with -L<release> -lmarline starts with LD_LIBRARY_PATH=<release>.
     assert_eq!(std::fs::read_link(release().join(&soname)).unwrap(), Path::new("libmarline.so"));
     let tree_bin = work.join("echo_server_tree");
-    sh(Command::new("cc")
+    run_ok(Command::new("cc")
         .arg(&src)
         .arg("-I")
         .arg(root().join("include"))
@@ -176,5 +165,5 @@ fn release() -> PathBuf {
 
 /// The section names of an ELF file or of every member of an archive.
 fn sections(file: &Path) -> String {
-    sh(Command::new("readelf").args(["-S", "-W"]).arg(file))
+    run_ok(Command::new("readelf").args(["-S", "-W"]).arg(file))
 }

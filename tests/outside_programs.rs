@@ -578,22 +578,11 @@ fn scan_makefile(text: &str, file: &str, found: &mut Found) {
     }
 }
 
-/// Where the parenthesis opened just before `s` closes.
+/// Where the parenthesis opened just before `s` closes (a byte offset in `s`).
 fn matching_paren(s: &str) -> usize {
-    let mut depth = 1;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return i;
-                }
-            }
-            _ => {}
-        }
-    }
-    s.len()
+    let chars: Vec<char> = std::iter::once('(').chain(s.chars()).collect();
+    let end = paren_end(&chars, 0);
+    s.char_indices().nth(end.saturating_sub(1)).map_or(s.len(), |(i, _)| i)
 }
 
 // ---------------------------------------------------------------- the tree

@@ -9,6 +9,8 @@ mod cbuild;
 use std::path::PathBuf;
 use std::process::Command;
 
+use cbuild::run_ok;
+
 fn have_pytest() -> bool {
     Command::new("python3").args(["-m", "pytest", "--version"]).output().is_ok_and(|o| o.status.success())
 }
@@ -84,15 +86,15 @@ fn pip_install_into_a_fresh_venv_then_an_echo_round_trip_outside_the_tree() {
     let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("python-venv-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let venv = work.join("venv");
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| cbuild::root().join("target"));
-    run(Command::new(venv.join("bin/python"))
+    run_ok(Command::new(venv.join("bin/python"))
         .args(["-m", "pip", "install", "-q"])
         .arg(cbuild::root().join("bindings/python"))
         .env("CARGO_TARGET_DIR", target.join("python-wheel"))
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"));
 
-    let out = run(Command::new(venv.join("bin/python"))
+    let out = run_ok(Command::new(venv.join("bin/python"))
         .args(["-c", ROUND_TRIP])
         .current_dir(&work)
         .env_remove("MARLINE_LIB")
@@ -103,7 +105,7 @@ fn pip_install_into_a_fresh_venv_then_an_echo_round_trip_outside_the_tree() {
     assert!(native.starts_with(&venv) && lines[1].ends_with(".abi3.so"), "the C API comes from the extension: {}", lines[1]);
     assert_eq!(lines[2], env!("CARGO_PKG_VERSION"));
 
-    let symbols = run(Command::new("readelf").args(["--dyn-syms", "-W"]).arg(&native));
+    let symbols = run_ok(Command::new("readelf").args(["--dyn-syms", "-W"]).arg(&native));
     let exported: std::collections::BTreeSet<&str> = symbols
         .lines()
         .filter(|l| l.contains(" FUNC ") && l.contains(" GLOBAL ") && !l.contains(" UND "))
@@ -119,15 +121,4 @@ fn pip_install_into_a_fresh_venv_then_an_echo_round_trip_outside_the_tree() {
     let missing: Vec<&&str> = functions.iter().filter(|f| !exported.contains(**f)).collect();
     assert!(missing.is_empty(), "not exported from {}: {missing:?}", native.display());
     let _ = std::fs::remove_dir_all(&work);
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
