@@ -1,5 +1,5 @@
 /*
- * telnet_server [--bind ADDRESS [--allow-remote]] [PORT] -- COMMAND [ARGS...]
+ * telnet_server [--bind ADDRESS [--allow-remote]] [--grace SECONDS] [PORT] -- COMMAND [ARGS...]
  *
  * A small telnetd: listens on 127.0.0.1:PORT (0 or absent: a free port), prints
  * "listening on ADDRESS:PORT" as its first line (flushed), and for each connection:
@@ -13,7 +13,10 @@
  *     or has not reported a size within STARTUP_WAIT seconds; later NAWS reports go to the
  *     pty with process_set_window_size (the command gets SIGWINCH);
  *   - closes the connection when the command exits (the bridge does that), and hangs the
- *     command up when the client goes (closing the bridge closes the pty).
+ *     command up when the client goes, with FIN or RST: closing the bridge closes the pty
+ *     (a terminal hang-up) and sends SIGHUP to the command's process group, then SIGKILL
+ *     if it is still running SECONDS later (--grace, default 5; "inf": never). So a
+ *     session lasts at most SECONDS after its client has gone.
  * Everything runs in plain reactor_run. Input is bounded: before the command starts at
  * most EARLY_MAX typed bytes are held (more starts it at once); after that the bridge
  * stops reading from the client while the pty is not taking what was typed.
@@ -45,6 +48,7 @@ typedef struct session {
 static reactor_t *reactor;
 static char **command;
 static int session_count;
+static double grace = -1; /* --grace: seconds from SIGHUP to SIGKILL; < 0: the bridge's default */
 
 /* ----- the command's side: the process bridge ----- */
 
@@ -167,6 +171,9 @@ static void on_made(transport_t *t, void *user) {
         transport_lose_connection(t);
         return;
     }
+    if (grace >= 0) {
+        process_bridge_set_hangup_grace(s->bridge, grace); /* checked when it was parsed */
+    }
     if (telnet_get_inner(t, &inner) == MARLINE_OK) {
         transport_set_tcp_nodelay(inner, true);
     }
@@ -231,8 +238,10 @@ static int is_loopback(const char *address) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: telnet_server [--bind ADDRESS [--allow-remote]] [PORT] -- COMMAND [ARGS...]\n"
+    fprintf(stderr, "usage: telnet_server [--bind ADDRESS [--allow-remote]] [--grace SECONDS] [PORT] -- COMMAND [ARGS...]\n"
                     "  listens on 127.0.0.1 by default; PORT 0 or absent picks a free port.\n"
+                    "  When a client goes, its command is hung up (SIGHUP), then killed after --grace\n"
+                    "  SECONDS (default 5, \"inf\": never).\n"
                     "  There is no authentication: a non-loopback ADDRESS needs --allow-remote.\n");
 }
 
@@ -250,6 +259,14 @@ int main(int argc, char **argv) {
             address = argv[++i];
         } else if (strcmp(argv[i], "--allow-remote") == 0) {
             allow_remote = 1;
+        } else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            const char *text = argv[++i];
+            grace = strtod(text, &end);
+            if (*text == '\0' || *end != '\0' || !(grace >= 0)) {
+                usage();
+                return 2;
+            }
         } else {
             char *end = NULL;
             long p = strtol(argv[i], &end, 10);

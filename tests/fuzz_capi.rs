@@ -434,9 +434,10 @@ fn random_op(in_callback: bool) {
                 let name = CString::new("xterm").unwrap();
                 telnet_set_terminal_type(t, if a % 2 == 0 { name.as_ptr() } else { null() })
             }
-            33 => match a % 3 {
+            33 => match a % 4 {
                 0 => process_close_stdin(t),
                 1 => process_signal(t, 0),
+                2 => process_signal_group(t, 0),
                 _ => {
                     let mut pid = 0;
                     process_get_pid(t, &mut pid)

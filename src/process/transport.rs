@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use mio::Interest;
 
-use super::reap::{self, SigchldReaper};
+use super::reap::{self, Exit, SigchldReaper};
 use super::signals;
 use super::spawn::{Dir, Spawned};
 use super::{Process, ProcessProtocol};
@@ -55,8 +55,8 @@ impl Pipe {
 struct State {
     pid: libc::pid_t,
     pidfd: Option<OwnedFd>,
-    /// The wait status, once reaped.
-    status: Option<i32>,
+    /// How it ended, once reaped.
+    status: Option<Exit>,
     made: bool,
     exited_delivered: bool,
     ended: bool,
@@ -77,12 +77,14 @@ pub(crate) struct ProcessTransport {
     producer: ProducerSlot,
     user: Cell<usize>,
     pty: bool,
+    /// The child leads its own process group (see [`Self::signal_group`]).
+    own_group: bool,
 }
 
 impl ProcessTransport {
     /// Adopts a spawned child. On failure the child is killed and reaped.
     pub(crate) fn start(core: &Rc<Core>, spawned: Spawned, protocol: Box<dyn ProcessProtocol>) -> Result<Process> {
-        let pid = spawned.pid;
+        let (pid, own_group) = (spawned.pid, spawned.own_group);
         let pty = spawned.ends.iter().any(|e| e.dir == Dir::Pty);
         let pipes = spawned
             .ends
@@ -108,6 +110,7 @@ impl ProcessTransport {
             producer: ProducerSlot::default(),
             user: Cell::new(0),
             pty,
+            own_group,
         });
         let h = match core.insert(me.clone()) {
             Ok(h) => h,
@@ -158,7 +161,7 @@ impl ProcessTransport {
         // SAFETY: `pid` is our unreaped child, so it cannot be recycled.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         reap::wait_blocking(pid);
-        self.state.borrow_mut().status = Some(0);
+        self.state.borrow_mut().status = Some(Exit::Status(0));
     }
 
     fn process(&self, core: &Rc<Core>) -> Process {
@@ -359,8 +362,8 @@ impl ProcessTransport {
         Ok(())
     }
 
-    /// The child has been reaped with wait status `status`.
-    pub(crate) fn reaped(self: &Rc<Self>, core: &Rc<Core>, status: i32) {
+    /// The child has been reaped and ended as `status` says.
+    pub(crate) fn reaped(self: &Rc<Self>, core: &Rc<Core>, status: Exit) {
         let pidfd = {
             let mut st = self.state.borrow_mut();
             if st.status.is_some() {
@@ -443,6 +446,26 @@ impl ProcessTransport {
         };
         match result {
             Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::ProcessExitedAlready),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends `signum` to the child's process group (kill(-pid)): the child
+    /// and whatever it started that stayed in its group. Only for a child
+    /// that leads its own group; refused once it has been reaped, as its
+    /// pid, the group's id, may then name another group.
+    pub(crate) fn signal_group(&self, signum: i32) -> Result<()> {
+        if !self.own_group {
+            return Err(Error::NotSupported);
+        }
+        signals::check(signum)?;
+        let st = self.state.borrow();
+        if st.status.is_some() || st.abandoned {
+            return Err(Error::ProcessExitedAlready);
+        }
+        match sys::syscall!(kill(-st.pid, signum)) {
+            Ok(_) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::ProcessExitedAlready),
             Err(e) => Err(e.into()),
         }

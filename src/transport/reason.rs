@@ -29,6 +29,9 @@ pub enum ReasonKind {
     /// The peer broke the protocol (for example an oversized telnet
     /// subnegotiation).
     ProtocolViolation,
+    /// A process ended, but its exit status was taken by someone else (the
+    /// host reaped it itself, or ignores SIGCHLD): no exit details.
+    ExitStatusUnknown,
 }
 
 /// How a process ended (carried by process reasons only).

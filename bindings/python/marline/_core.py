@@ -135,6 +135,7 @@ class ReasonKind(enum.IntEnum):
     SHUTDOWN = 8
     TERMINATED = 9
     PROTOCOL_VIOLATION = 10
+    EXIT_STATUS_UNKNOWN = 11
 
 
 class Reason:
