@@ -68,6 +68,7 @@ const BASE: &[(&str, &str)] = &[
     ("true", "coreutils"),
     ("unshare", "util-linux"),
     ("wc", "coreutils"),
+    ("yes", "coreutils"),
 ];
 
 /// Programs a test or script uses only when they are there, saying so otherwise.
