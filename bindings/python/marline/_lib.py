@@ -293,6 +293,8 @@ _prototypes = {
     "tcp_stream_free": (_S, [P]),
     "tcp_stream_set_asr": (_S, [P, stream_asr_cb, P]),
     "tcp_stream_passive_open": (_S, [P, c_int32]),
+    "tcp_stream_passive_open_on": (_S, [P, c_char_p, c_int32]),
+    "tcp_stream_set_ulp_timeout": (_S, [P, c_double, c_int32]),
     "tcp_stream_wait": (_S, [P, c_double]),
     "tcp_stream_isdone": (_S, [P, POINTER(c_bool)]),
     "tcp_stream_get_sock_name": (_S, [P, POINTER(c_void_p)]),

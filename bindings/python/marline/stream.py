@@ -1,6 +1,7 @@
 """Blocking TCP streams in the style of MacTCP (tcp_stream_*): no reactor, no callbacks
-to run; each call blocks (ctypes releases the GIL meanwhile) and each stream has an
-engine thread of its own, on which its notification routine (``asr``) runs.
+to run; each call blocks (ctypes releases the GIL meanwhile), and each stream has threads
+of its own: one that owns the socket and one on which its notification routine (``asr``)
+runs.
 
     with marline.stream.TcpStream() as server:
         server.passive_open(0)                      # returns at once
@@ -11,8 +12,9 @@ engine thread of its own, on which its notification routine (``asr``) runs.
         server.send(b"reply", push=True)
         server.close(5)
 
-A stream may be used from any one thread at a time (a second call while one blocks
-fails with Status.STREAM_BUSY, except abort and free).
+A stream may be used from any thread: one receive and one send (or close) may be in
+progress at once, from two threads; a second call of the same kind fails with
+Status.STREAM_BUSY. ``abort`` ends whatever is in progress, ``free`` cancels it.
 """
 
 import enum
@@ -43,6 +45,10 @@ class TerminateReason(enum.IntEnum):
     ULP_ABORT = 6
     ULP_CLOSE = 7
     SERVICE_ERROR = 8
+
+
+# tcp_stream_set_ulp_timeout's actions.
+ULP_REPORT, ULP_ABORT = 0, 1
 
 
 class StreamState(enum.IntEnum):
@@ -97,9 +103,13 @@ class TcpStream:
         if old is not None:
             _forget(old)
 
-    def passive_open(self, port=0):
-        """Waits for one connection on ``port`` of every IPv4 interface; returns at once."""
-        call("tcp_stream_passive_open", self._h, int(port))
+    def passive_open(self, port=0, interface=None):
+        """Waits for one connection on ``port`` (0: a free one) of ``interface`` (an
+        address of this host; None: every IPv4 interface); returns at once."""
+        if interface is None:
+            call("tcp_stream_passive_open", self._h, int(port))
+        else:
+            call("tcp_stream_passive_open_on", self._h, interface.encode(), int(port))
 
     def wait(self, timeout=0.0):
         """Blocks until the passive open completes (0: no limit)."""
@@ -128,8 +138,9 @@ class TcpStream:
     def rcv(self, timeout=0.0, cap=65536):
         """The next piece of data, at most ``cap`` bytes, waiting up to ``timeout`` seconds
         (0: no limit): ``(data, urgent, mark)``. Urgent data comes first, never merged
-        with normal data; ``mark`` is true for the urgent byte itself. At the peer's end of
-        stream: MarlineError (Status.CONNECTION_CLOSING)."""
+        with normal data: ``urgent`` is true for its first piece, ``mark`` for its last,
+        the urgent byte itself (a lone urgent byte has both). At the peer's end of stream:
+        MarlineError (Status.CONNECTION_CLOSING)."""
         buf = create_string_buffer(cap)
         n, urgent, mark = c_size_t(), c_bool(), c_bool()
         call("tcp_stream_rcv", self._h, float(timeout), buf, cap, byref(n), byref(urgent), byref(mark))
@@ -138,6 +149,12 @@ class TcpStream:
     def close(self, timeout=0.0):
         """Closes our side; blocks until the peer acknowledged all our data (0: no limit)."""
         call("tcp_stream_close", self._h, float(timeout))
+
+    def set_ulp_timeout(self, seconds, abort=False):
+        """When sent data stays unacknowledged for ``seconds`` (0: off, the default):
+        abort the connection (``abort=True``) or tell the asr StreamEvent.ULP_TIMEOUT,
+        again for every further ``seconds``."""
+        call("tcp_stream_set_ulp_timeout", self._h, float(seconds), ULP_ABORT if abort else ULP_REPORT)
 
     def abort(self):
         """Resets the connection (RST) at once."""

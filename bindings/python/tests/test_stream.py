@@ -48,10 +48,13 @@ def test_open_send_receive_urgent_close():
 
         client.send(b"plain data", push=True)
         assert server.rcv(5) == (b"plain data", False, False)
-        # Urgent: the data before the mark, then the urgent byte alone.
+        # Urgent: the data before the mark (the urgent flag on its first piece), then
+        # the urgent byte alone (the mark flag); a lone urgent byte has both.
         client.send(b"hey", push=True, urgent=True)
         assert server.rcv(5, cap=8) == (b"he", True, False)
-        assert server.rcv(5, cap=8) == (b"y", True, True)
+        assert server.rcv(5, cap=8) == (b"y", False, True)
+        client.send(b"!", push=True, urgent=True)
+        assert server.rcv(5, cap=8) == (b"!", True, True)
         server.send(b"back", push=True)
         assert client.rcv(5) == (b"back", False, False)
 
@@ -92,6 +95,21 @@ def test_a_call_blocked_in_another_thread_returns_when_the_stream_is_aborted():
         assert got["status"] == marline.Status.TERMINATED
         eventually(lambda: len(events) == 2, "TERMINATE")
         assert events == [(StreamEvent.PASSIVE_OPEN_DONE, 0), (StreamEvent.TERMINATE, TerminateReason.ULP_ABORT)]
+
+
+def test_passive_open_on_one_interface_and_the_ulp_timeout_setting():
+    with TcpStream() as s:
+        s.passive_open(0, interface="127.0.0.1")
+        assert s.get_sock_name().host == "127.0.0.1"
+    with TcpStream() as s:
+        with pytest.raises(marline.MarlineError) as e:
+            s.passive_open(0, interface="localhost")
+        assert e.value.status == marline.Status.BAD_ADDRESS
+        s.set_ulp_timeout(30, abort=True)
+        s.set_ulp_timeout(0)
+        with pytest.raises(marline.MarlineError) as e:
+            s.set_ulp_timeout(-1)
+        assert e.value.status == marline.Status.INVALID_ARGUMENT
 
 
 def test_refused_open_and_a_freed_stream():
