@@ -9,7 +9,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 "${CARGO:-cargo}" test --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-awk '
+awk -v status="$status" '
     /^ *Running / { binary = $2 }
     /^ *Doc-tests / { binary = "doc-tests " $2 }
     /^SKIPPED: / { skipped[++nskipped] = substr($0, 10) }
@@ -23,12 +23,14 @@ awk '
         binaries++
     }
     END {
-        print "\n== test summary: " binaries " test binaries"
-        for (i = 1; i <= nbroken; i++) print "did not build: " broken[i]
+        # cargo failed and no test binary says why (a build error, a bad argument).
+        if (status != 0 && failed + nbroken == 0) broken[++nbroken] = "cargo test exited with status " status
+        print "\n== test summary: " binaries + 0 " test binaries"
+        for (i = 1; i <= nbroken; i++) print "did not run: " broken[i]
         for (i = 1; i <= nfailures; i++) print "failed: " failures[i]
         for (i = 1; i <= nskipped; i++) print "skipped: " skipped[i]
-        if (ignored) print "ignored: " ignored " (#[ignore]: long runs, see their module docs)"
+        if (ignored) print "not run: " ignored " #[ignore] tests (long runs, see their module docs)"
         # Skipped tests report to libtest as passed; count them once, as skipped.
-        printf "summary: %d passed, %d failed, %d skipped\n", passed - nskipped, failed + nbroken, nskipped + ignored
+        printf "summary: %d passed, %d failed, %d skipped\n", passed - nskipped, failed + nbroken, nskipped
     }' "$log"
 exit "$status"
