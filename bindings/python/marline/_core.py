@@ -262,6 +262,7 @@ class Transport:
     def __init__(self, reactor, handle):
         self.reactor = reactor
         self._h = c_void_p(handle)
+        self._producer_token = None  # a registered application producer's
 
     @property
     def handle(self):
@@ -360,7 +361,7 @@ class Transport:
         self._forget_producer()
 
     def _forget_producer(self):
-        token, self._producer_token = getattr(self, "_producer_token", None), None
+        token, self._producer_token = self._producer_token, None
         if token is not None:
             _forget(token)
 
