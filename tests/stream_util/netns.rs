@@ -33,14 +33,13 @@ fn ip(args: &[&str]) {
     assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
 }
 
-/// True when running as root; otherwise prints why `test` is skipped.
+#[path = "../skip/mod.rs"]
+mod skip;
+
+/// True when running as root; otherwise skips `test` as tests/skip does (a
+/// SKIPPED line under `make check`, a failure under `make test`).
 pub fn root_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    println!("SKIPPED {test}: needs root to build network namespaces (ip netns); run it as root");
-    false
+    skip::require_root(test, "building network namespaces (ip netns)")
 }
 
 impl Net {
