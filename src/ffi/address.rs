@@ -2,9 +2,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::status::marline_status_t;
-use super::{non_null, put};
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, MARLINE_ERR_BUFFER_TOO_SMALL, MARLINE_ERR_NULL_POINTER};
+use super::{guard, non_null, with_out, CResult, Out};
 use crate::transport::Address;
 
 /// An endpoint address, allocated by marline; free it with
@@ -31,26 +30,20 @@ pub enum marline_family_t {
     MARLINE_FAMILY_PROCESS = 100,
 }
 
-/// Boxes `address` and writes it to `*out`.
+/// Writes the address `get` returns to `*out`, allocated (the caller frees
+/// it with marline_address_free).
 ///
 /// # Safety
-/// `out` was checked non-NULL and is writable.
-pub(crate) unsafe fn give(out: *mut *mut marline_address_t, address: Address) {
-    let text = CString::new(address.to_string()).expect("addresses print without NUL");
-    // SAFETY: caller contract.
-    unsafe { put(out, Box::into_raw(Box::new(marline_address_t { address, text }))) };
-}
-
-/// Writes the address `get` returns to `*out` (allocated; free with
-/// marline_address_free).
-pub(crate) fn give_address(out: *mut *mut marline_address_t, get: impl FnOnce() -> Result<Address>) -> marline_status_t {
-    super::guard(|| {
-        non_null(out)?;
-        let a = get()?;
-        // SAFETY: checked non-NULL.
-        unsafe { give(out, a) };
-        Ok(())
-    })
+/// `out` is NULL or writable.
+pub(crate) unsafe fn give_address(out: *mut *mut marline_address_t, get: impl FnOnce() -> CResult<Address>) -> marline_status_t {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_out(out, || {
+            let address = get()?;
+            let text = CString::new(address.to_string()).expect("addresses print without NUL");
+            Ok(Box::into_raw(Box::new(marline_address_t { address, text })))
+        })
+    }
 }
 
 /// # Safety
@@ -102,25 +95,25 @@ pub unsafe extern "C" fn marline_address_bytes(
     cap: usize,
     len: *mut usize,
 ) -> marline_status_t {
-    super::guard(|| {
-        non_null(len)?;
+    guard(|| {
         // SAFETY: forwarded contract.
-        let a = unsafe { addr(address) }.ok_or(Error::NullPointer)?;
+        let len = unsafe { Out::new(len) }?;
+        // SAFETY: forwarded contract.
+        let a = unsafe { addr(address) }.ok_or(MARLINE_ERR_NULL_POINTER)?;
         let bytes: Vec<u8> = match a.address {
             Address::Inet(std::net::SocketAddr::V4(s)) => s.ip().octets().to_vec(),
             Address::Inet(std::net::SocketAddr::V6(s)) => s.ip().octets().to_vec(),
             Address::Process { .. } => Vec::new(),
         };
         if bytes.len() > cap {
-            return Err(Error::BufferTooSmall);
+            return Err(MARLINE_ERR_BUFFER_TOO_SMALL.into());
         }
         if !bytes.is_empty() {
             non_null(out)?;
             // SAFETY: out has cap >= bytes.len() writable bytes.
             unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
         }
-        // SAFETY: checked non-NULL.
-        unsafe { put(len, bytes.len()) };
+        len.write(bytes.len());
         Ok(())
     })
 }

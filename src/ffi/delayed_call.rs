@@ -5,8 +5,7 @@ use std::ffi::c_void;
 use super::handle::{encode, object_of, reactor_handle, reactor_t, Kind};
 use super::reactor::marline_reactor_cb;
 use super::status::marline_status_t;
-use super::{guard, guard_value, non_null, put, reactor_of, seconds};
-use crate::error::{Error, Result};
+use super::{guard, guard_value, reactor_of, seconds, with_out, CResult, Out};
 use crate::reactor::{DelayedCall, Reactor, TimerCallback};
 
 /// A scheduled call. Active until it runs or is cancelled; after that the
@@ -40,13 +39,13 @@ pub unsafe extern "C" fn reactor_call_later(
     out: *mut *mut delayed_call_t,
 ) -> marline_status_t {
     guard(|| {
-        let f = callback.ok_or(Error::NullPointer)?;
+        let f = callback.ok_or(marline_status_t::MARLINE_ERR_NULL_POINTER)?;
         let delay = seconds(seconds_from_now)?.delay()?;
         let r = reactor_of(reactor)?;
         let h = r.schedule(delay, TimerCallback::C(CCall { f, user }))?;
-        if !out.is_null() {
-            // SAFETY: checked non-NULL.
-            unsafe { put(out, encode(r.core.serial, Kind::DelayedCall, h)) };
+        // SAFETY: forwarded contract.
+        if let Some(out) = unsafe { Out::optional(out) } {
+            out.write(encode(r.core.serial, Kind::DelayedCall, h));
         }
         Ok(())
     })
@@ -65,7 +64,7 @@ impl CCall {
     }
 }
 
-fn call_of(call: *mut delayed_call_t) -> Result<DelayedCall> {
+fn call_of(call: *mut delayed_call_t) -> CResult<DelayedCall> {
     let (core, h) = object_of(call, Kind::DelayedCall)?;
     Ok(DelayedCall::new(&core, h))
 }
@@ -73,7 +72,7 @@ fn call_of(call: *mut delayed_call_t) -> Result<DelayedCall> {
 /// Cancels the call.
 #[no_mangle]
 pub extern "C" fn delayed_call_cancel(call: *mut delayed_call_t) -> marline_status_t {
-    guard(|| call_of(call)?.cancel())
+    guard(|| Ok(call_of(call)?.cancel()?))
 }
 
 /// Re-schedules the call `seconds_from_now` seconds from now (a delay as for
@@ -81,14 +80,14 @@ pub extern "C" fn delayed_call_cancel(call: *mut delayed_call_t) -> marline_stat
 /// MARLINE_ERR_INVALID_ARGUMENT, and the call keeps its time).
 #[no_mangle]
 pub extern "C" fn delayed_call_reset(call: *mut delayed_call_t, seconds_from_now: f64) -> marline_status_t {
-    guard(|| call_of(call)?.reset(seconds(seconds_from_now)?.delay()?))
+    guard(|| Ok(call_of(call)?.reset(seconds(seconds_from_now)?.delay()?)?))
 }
 
 /// Pushes the call back by `by_seconds` from its current time (a delay as
 /// for reactor_call_later).
 #[no_mangle]
 pub extern "C" fn delayed_call_delay(call: *mut delayed_call_t, by_seconds: f64) -> marline_status_t {
-    guard(|| call_of(call)?.delay(seconds(by_seconds)?.delay()?))
+    guard(|| Ok(call_of(call)?.delay(seconds(by_seconds)?.delay()?)?))
 }
 
 /// True while the call has neither run nor been cancelled.
@@ -103,11 +102,6 @@ pub extern "C" fn delayed_call_active(call: *mut delayed_call_t) -> bool {
 /// `seconds_left` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn delayed_call_get_time_left(call: *mut delayed_call_t, seconds_left: *mut f64) -> marline_status_t {
-    guard(|| {
-        non_null(seconds_left)?;
-        let left = call_of(call)?.time_left()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(seconds_left, left.as_secs_f64()) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { with_out(seconds_left, || Ok(call_of(call)?.time_left()?.as_secs_f64())) }
 }

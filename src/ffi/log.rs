@@ -4,8 +4,7 @@
 use std::ffi::{c_char, c_void, CString};
 
 use super::guard;
-use super::status::marline_status_t;
-use crate::error::Error;
+use super::status::marline_status_t::{self, *};
 use crate::log::{self, Level};
 
 /// Severity of a log message passed to a marline_log_cb (as an int). Numbers
@@ -58,6 +57,6 @@ pub extern "C" fn marline_set_log_callback(cb: marline_log_cb, user: *mut c_void
                 unsafe { f(level as i32, text.as_ptr(), user as *mut c_void) }
             }) as log::LogSink
         });
-        log::try_set_sink(sink).map_err(|_| Error::Reentrant)
+        log::try_set_sink(sink).map_err(|_| MARLINE_ERR_REENTRANT.into())
     })
 }

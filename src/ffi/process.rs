@@ -13,9 +13,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::handle::{encode, encode_transport, object_of, reactor_t, transport_t, bridge_t, Kind};
 use super::reason::{as_c, marline_reason_t};
-use super::status::marline_status_t;
-use super::{c_bytes, c_str, guard, non_null, put, reactor_of, transport_of};
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, *};
+use super::{c_bytes, c_str, guard, non_null, reactor_of, transport_of, with_out, CResult, Out};
 use crate::process::{Bridge, BridgeHandler, ChildFd, Process, ProcessProtocol, ProcessSpec};
 use crate::transport::{Reason, Transport};
 
@@ -140,7 +139,7 @@ pub struct marline_spawn_options_t {
 ///
 /// # Safety
 /// `o` is NULL or points to at least `(*o).size` readable bytes.
-unsafe fn read_options(o: *const marline_spawn_options_t) -> Result<marline_spawn_options_t> {
+unsafe fn read_options(o: *const marline_spawn_options_t) -> CResult<marline_spawn_options_t> {
     let ours = std::mem::size_of::<marline_spawn_options_t>();
     // SAFETY: every field is an integer or a raw pointer: all-zero is valid.
     let mut opts: marline_spawn_options_t = unsafe { std::mem::zeroed() };
@@ -151,19 +150,19 @@ unsafe fn read_options(o: *const marline_spawn_options_t) -> Result<marline_spaw
     // SAFETY: non-NULL; the struct starts with its size.
     let size = unsafe { std::ptr::read_unaligned(o as *const usize) };
     if size < std::mem::size_of::<usize>() {
-        return Err(Error::InvalidArgument);
+        return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
     }
     // SAFETY: the caller's struct has `size` readable bytes.
     let theirs = unsafe { std::slice::from_raw_parts(o as *const u8, size) };
     if theirs.get(ours..).is_some_and(|newer| newer.iter().any(|&b| b != 0)) {
-        return Err(Error::InvalidArgument);
+        return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
     }
     let n = size.min(ours);
     // SAFETY: copying n ≤ sizeof bytes into our struct; any bit pattern is
     // a valid value of every field.
     unsafe { std::ptr::copy_nonoverlapping(theirs.as_ptr(), &mut opts as *mut _ as *mut u8, n) };
     if opts.flags & !SPAWN_FLAGS != 0 {
-        return Err(Error::InvalidArgument);
+        return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
     }
     Ok(opts)
 }
@@ -213,7 +212,7 @@ impl ProcessProtocol for CProcessProtocol {
 ///
 /// # Safety
 /// `list` is NULL or a NULL-terminated array of NUL-terminated strings.
-unsafe fn c_list<'a>(list: *const *const c_char) -> Result<Vec<&'a OsStr>> {
+unsafe fn c_list<'a>(list: *const *const c_char) -> CResult<Vec<&'a OsStr>> {
     non_null(list)?;
     let mut out = Vec::new();
     for i in 0.. {
@@ -233,7 +232,7 @@ unsafe fn c_list<'a>(list: *const *const c_char) -> Result<Vec<&'a OsStr>> {
 /// # Safety
 /// As documented on reactor_spawn_process_with; `o` was read by
 /// read_options.
-unsafe fn spec_of(executable: *const c_char, argv: *const *const c_char, o: &marline_spawn_options_t) -> Result<ProcessSpec> {
+unsafe fn spec_of(executable: *const c_char, argv: *const *const c_char, o: &marline_spawn_options_t) -> CResult<ProcessSpec> {
     non_null(executable)?;
     // SAFETY: forwarded contract.
     let exe = OsStr::from_bytes(unsafe { CStr::from_ptr(executable) }.to_bytes());
@@ -250,10 +249,10 @@ unsafe fn spec_of(executable: *const c_char, argv: *const *const c_char, o: &mar
     }
     if o.fd_map_len > 0 {
         if o.fd_map.is_null() {
-            return Err(Error::NullPointer);
+            return Err(MARLINE_ERR_NULL_POINTER.into());
         }
         if o.fd_map_len > crate::process::MAX_CHILD_FDS {
-            return Err(Error::BadChildFdMap);
+            return Err(MARLINE_ERR_BAD_CHILD_FD_MAP.into());
         }
         // SAFETY: non-NULL with fd_map_len readable entries per the contract.
         for e in unsafe { std::slice::from_raw_parts(o.fd_map, o.fd_map_len) } {
@@ -261,7 +260,7 @@ unsafe fn spec_of(executable: *const c_char, argv: *const *const c_char, o: &mar
                 MARLINE_CHILD_FD_TO_CHILD => ChildFd::ToChild,
                 MARLINE_CHILD_FD_FROM_CHILD => ChildFd::FromChild,
                 MARLINE_CHILD_FD_INHERIT => ChildFd::Inherit(e.parent_fd),
-                _ => return Err(Error::BadChildFdMap),
+                _ => return Err(MARLINE_ERR_BAD_CHILD_FD_MAP.into()),
             };
             spec = spec.child_fd(e.child_fd, how);
         }
@@ -367,7 +366,8 @@ pub unsafe extern "C" fn reactor_spawn_process_with(
     out: *mut *mut transport_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         non_null(protocol)?;
         let r = reactor_of(reactor)?;
         // SAFETY: forwarded contract.
@@ -376,14 +376,13 @@ pub unsafe extern "C" fn reactor_spawn_process_with(
         let table = unsafe { *protocol };
         let p = r.spawn_process(&spec, Box::new(CProcessProtocol { table }))?;
         p.set_user_data(user as usize)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode_transport(&p)) };
+        out.write(encode_transport(&p));
         Ok(())
     })
 }
 
-fn process_of(t: *mut transport_t) -> Result<Process> {
-    Process::try_from(transport_of(t)?)
+fn process_of(t: *mut transport_t) -> CResult<Process> {
+    Ok(Process::try_from(transport_of(t)?)?)
 }
 
 /// Writes `len` bytes to child fd `fd` (one mapped MARLINE_CHILD_FD_TO_CHILD),
@@ -399,7 +398,7 @@ pub unsafe extern "C" fn process_write_to_child(t: *mut transport_t, fd: i32, da
     guard(|| {
         // SAFETY: forwarded contract.
         let bytes = unsafe { c_bytes(data, len) }?;
-        process_of(t)?.write_to_child(fd, bytes)
+        Ok(process_of(t)?.write_to_child(fd, bytes)?)
     })
 }
 
@@ -412,25 +411,25 @@ pub unsafe extern "C" fn process_write_to_child(t: *mut transport_t, fd: i32, da
 /// MARLINE_ERR_NOT_SUPPORTED.
 #[no_mangle]
 pub extern "C" fn process_close_child_fd(t: *mut transport_t, fd: i32) -> marline_status_t {
-    guard(|| process_of(t)?.close_child_fd(fd))
+    guard(|| Ok(process_of(t)?.close_child_fd(fd)?))
 }
 
 /// process_close_child_fd(t, 0): the child reads EOF after what was written.
 #[no_mangle]
 pub extern "C" fn process_close_stdin(t: *mut transport_t) -> marline_status_t {
-    guard(|| process_of(t)?.close_stdin())
+    guard(|| Ok(process_of(t)?.close_stdin()?))
 }
 
 /// process_close_child_fd(t, 1).
 #[no_mangle]
 pub extern "C" fn process_close_stdout(t: *mut transport_t) -> marline_status_t {
-    guard(|| process_of(t)?.close_stdout())
+    guard(|| Ok(process_of(t)?.close_stdout()?))
 }
 
 /// process_close_child_fd(t, 2).
 #[no_mangle]
 pub extern "C" fn process_close_stderr(t: *mut transport_t) -> marline_status_t {
-    guard(|| process_of(t)?.close_stderr())
+    guard(|| Ok(process_of(t)?.close_stderr()?))
 }
 
 /// Sends signal `signum`. Not a signal → MARLINE_ERR_UNKNOWN_SIGNAL; the
@@ -439,7 +438,7 @@ pub extern "C" fn process_close_stderr(t: *mut transport_t) -> marline_status_t 
 /// (MARLINE_ERR_STALE_HANDLE).
 #[no_mangle]
 pub extern "C" fn process_signal(t: *mut transport_t, signum: i32) -> marline_status_t {
-    guard(|| process_of(t)?.signal(signum))
+    guard(|| Ok(process_of(t)?.signal(signum)?))
 }
 
 /// Sends signal `signum` to the child's process group (kill(-pid)): the
@@ -453,7 +452,7 @@ pub extern "C" fn process_signal(t: *mut transport_t, signum: i32) -> marline_st
 /// is the child's pid, which may then be another's).
 #[no_mangle]
 pub extern "C" fn process_signal_group(t: *mut transport_t, signum: i32) -> marline_status_t {
-    guard(|| process_of(t)?.signal_group(signum))
+    guard(|| Ok(process_of(t)?.signal_group(signum)?))
 }
 
 /// Sends the signal called `name`: "TERM", "SIGTERM", "hup", "BUS@linux", …
@@ -466,8 +465,8 @@ pub extern "C" fn process_signal_group(t: *mut transport_t, signum: i32) -> marl
 pub unsafe extern "C" fn process_signal_by_name(t: *mut transport_t, name: *const c_char) -> marline_status_t {
     guard(|| {
         // SAFETY: forwarded contract.
-        let name = unsafe { c_str(name) }.map_err(|e| if e == Error::InvalidArgument { Error::UnknownSignal } else { e })?;
-        process_of(t)?.signal_by_name(name)
+        let name = unsafe { c_str(name) }.map_err(|e| if e.status == MARLINE_ERR_INVALID_ARGUMENT { MARLINE_ERR_UNKNOWN_SIGNAL.into() } else { e })?;
+        Ok(process_of(t)?.signal_by_name(name)?)
     })
 }
 
@@ -478,13 +477,8 @@ pub unsafe extern "C" fn process_signal_by_name(t: *mut transport_t, name: *cons
 /// `pid` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn process_get_pid(t: *mut transport_t, pid: *mut i32) -> marline_status_t {
-    guard(|| {
-        non_null(pid)?;
-        let n = process_of(t)?.pid()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(pid, n as i32) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { with_out(pid, || Ok(process_of(t)?.pid()? as i32)) }
 }
 
 /// The name of signal `signum` in the form SSH's exit-signal message
@@ -513,7 +507,7 @@ pub extern "C" fn process_signal_full_name(signum: i32) -> *const c_char {
 /// MARLINE_ERR_NOT_SUPPORTED; pty closed → MARLINE_ERR_CLOSED.
 #[no_mangle]
 pub extern "C" fn process_set_window_size(t: *mut transport_t, rows: u16, cols: u16) -> marline_status_t {
-    guard(|| process_of(t)?.set_window_size(rows, cols))
+    guard(|| Ok(process_of(t)?.set_window_size(rows, cols)?))
 }
 
 // ----- bridge_t -----
@@ -588,7 +582,7 @@ impl BridgeHandler for CBridgeHandler {
     }
 }
 
-fn bridge_of(b: *mut bridge_t) -> Result<Bridge> {
+fn bridge_of(b: *mut bridge_t) -> CResult<Bridge> {
     let (core, h) = object_of(b, Kind::Bridge)?;
     Ok(Bridge::from_handle(&core, h))
 }
@@ -628,7 +622,8 @@ pub unsafe extern "C" fn process_bridge(
     out: *mut *mut bridge_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         non_null(callbacks)?;
         let remote = transport_of(remote)?;
         // SAFETY: checked non-NULL; copied.
@@ -639,8 +634,7 @@ pub unsafe extern "C" fn process_bridge(
         let core = b.reactor_core()?;
         let me = encode::<bridge_t>(core.serial, Kind::Bridge, b.handle);
         cell.set(me as usize);
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, me) };
+        out.write(me);
         Ok(())
     })
 }
@@ -655,7 +649,7 @@ pub unsafe extern "C" fn process_bridge_feed(b: *mut bridge_t, data: *const u8, 
     guard(|| {
         // SAFETY: forwarded contract.
         let bytes = unsafe { c_bytes(data, len) }?;
-        bridge_of(b)?.feed(bytes)
+        Ok(bridge_of(b)?.feed(bytes)?)
     })
 }
 
@@ -663,7 +657,7 @@ pub unsafe extern "C" fn process_bridge_feed(b: *mut bridge_t, data: *const u8, 
 /// has been written (at once, or when the process starts).
 #[no_mangle]
 pub extern "C" fn process_bridge_remote_eof(b: *mut bridge_t) -> marline_status_t {
-    guard(|| bridge_of(b)?.remote_eof())
+    guard(|| Ok(bridge_of(b)?.remote_eof()?))
 }
 
 /// Starts the bridged process (arguments as for reactor_spawn_process, with
@@ -739,14 +733,14 @@ pub unsafe extern "C" fn process_bridge_spawn_with(
         // SAFETY: forwarded contract.
         let o = unsafe { read_options(options) }?;
         if o.fd_map_len > 0 {
-            return Err(Error::BadChildFdMap);
+            return Err(MARLINE_ERR_BAD_CHILD_FD_MAP.into());
         }
         // SAFETY: forwarded contract.
         let spec = unsafe { spec_of(executable, argv, &o) }?;
         let p = bridge_of(b)?.spawn(&spec)?;
-        if !out.is_null() {
-            // SAFETY: checked non-NULL; writable per the contract.
-            unsafe { put(out, encode_transport(&p)) };
+        // SAFETY: forwarded contract.
+        if let Some(out) = unsafe { Out::optional(out) } {
+            out.write(encode_transport(&p));
         }
         Ok(())
     })
@@ -766,7 +760,7 @@ pub unsafe extern "C" fn process_bridge_spawn_with(
 /// call. The callbacks still report the process's end.
 #[no_mangle]
 pub extern "C" fn process_bridge_close(b: *mut bridge_t) -> marline_status_t {
-    guard(|| bridge_of(b)?.close())
+    guard(|| Ok(bridge_of(b)?.close()?))
 }
 
 /// Sets how long a hung-up child (see process_bridge_close) has to end
@@ -779,6 +773,6 @@ pub extern "C" fn process_bridge_close(b: *mut bridge_t) -> marline_status_t {
 pub extern "C" fn process_bridge_set_hangup_grace(b: *mut bridge_t, seconds: f64) -> marline_status_t {
     guard(|| {
         let grace = super::seconds(seconds)?.delay_or_never()?;
-        bridge_of(b)?.set_hangup_grace(grace)
+        Ok(bridge_of(b)?.set_hangup_grace(grace)?)
     })
 }

@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 
 use super::handle::{encode_transport, transport_t};
-use super::status::marline_status_t;
+use super::status::marline_status_t::{self, *};
 use super::{guard, non_null, transport_of};
 use crate::transport::{Producer, Transport};
 
@@ -72,13 +72,13 @@ pub unsafe extern "C" fn transport_register_producer(
         let table = unsafe { *callbacks };
         let producer = Box::new(CProducer { table, user });
         match transport_of(t) {
-            Ok(tr) => tr.register_producer(producer, streaming),
-            Err(crate::Error::StaleHandle) => {
+            Ok(tr) => Ok(tr.register_producer(producer, streaming)?),
+            Err(e) if e.status == MARLINE_ERR_STALE_HANDLE => {
                 if let Some(f) = table.stop_producing {
                     // SAFETY: the user's callback, with its own pointer.
                     unsafe { f(t, user) };
                 }
-                Err(crate::Error::StaleHandle)
+                Err(e)
             }
             Err(e) => Err(e),
         }
@@ -98,12 +98,12 @@ pub unsafe extern "C" fn transport_register_producer(
 /// undo each other.
 #[no_mangle]
 pub extern "C" fn transport_register_reading_as_producer(t: *mut transport_t) -> marline_status_t {
-    guard(|| transport_of(t)?.register_reading_as_producer())
+    guard(|| Ok(transport_of(t)?.register_reading_as_producer()?))
 }
 
 /// Unregisters the producer of `t` (MARLINE_ERR_NO_PRODUCER if none). A
 /// lose_connection waiting for the producer goes on.
 #[no_mangle]
 pub extern "C" fn transport_unregister_producer(t: *mut transport_t) -> marline_status_t {
-    guard(|| transport_of(t)?.unregister_producer())
+    guard(|| Ok(transport_of(t)?.unregister_producer()?))
 }

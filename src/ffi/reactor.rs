@@ -5,9 +5,8 @@ use std::ffi::c_void;
 use std::time::Duration;
 
 use super::handle::{adopt, disown, reactor_handle, reactor_t};
-use super::status::marline_status_t;
-use super::{decode_reactor, guard, non_null, put, reactor_of, seconds};
-use crate::error::Error;
+use super::status::marline_status_t::{self, *};
+use super::{decode_reactor, guard, reactor_of, seconds, with_out};
 use crate::reactor::{lookup_reactor, Reactor};
 
 /// A callback that receives its reactor and a user pointer.
@@ -33,13 +32,8 @@ pub type marline_reactor_cb = Option<unsafe extern "C" fn(reactor: *mut reactor_
 /// `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_new(out: *mut *mut reactor_t) -> marline_status_t {
-    guard(|| {
-        non_null(out)?;
-        let r = Reactor::new()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, adopt(r)) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { with_out(out, || Ok(adopt(Reactor::new()?))) }
 }
 
 /// Frees the reactor. Every open connection is closed and its
@@ -52,13 +46,13 @@ pub extern "C" fn reactor_free(reactor: *mut reactor_t) -> marline_status_t {
     guard(|| {
         let r = reactor_of(reactor)?;
         if r.core.is_running() || r.core.shutting_down() {
-            return Err(Error::Reentrant);
+            return Err(MARLINE_ERR_REENTRANT.into());
         }
         // Close while the reactor is still this thread's: the final callbacks
         // may call anything on their handles (a write gets CLOSED, an address
         // query works), not WRONG_THREAD as for a reactor already disowned.
         r.core.shutdown();
-        let owner = disown(r.core.serial).ok_or(Error::StaleHandle)?;
+        let owner = disown(r.core.serial).ok_or(MARLINE_ERR_STALE_HANDLE)?;
         drop(r);
         drop(owner);
         Ok(())
@@ -69,7 +63,7 @@ pub extern "C" fn reactor_free(reactor: *mut reactor_t) -> marline_status_t {
 /// loop is already running (called from a callback).
 #[no_mangle]
 pub extern "C" fn reactor_run(reactor: *mut reactor_t) -> marline_status_t {
-    guard(|| reactor_of(reactor)?.run())
+    guard(|| Ok(reactor_of(reactor)?.run()?))
 }
 
 /// Runs one turn of the loop: waits up to `timeout_seconds` for something to
@@ -80,7 +74,7 @@ pub extern "C" fn reactor_run(reactor: *mut reactor_t) -> marline_status_t {
 pub extern "C" fn reactor_run_once(reactor: *mut reactor_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
         let timeout = seconds(timeout_seconds)?.wait();
-        reactor_of(reactor)?.run_once(timeout)
+        Ok(reactor_of(reactor)?.run_once(timeout)?)
     })
 }
 
@@ -90,7 +84,7 @@ pub extern "C" fn reactor_run_once(reactor: *mut reactor_t, timeout_seconds: f64
 #[no_mangle]
 pub extern "C" fn reactor_stop(reactor: *mut reactor_t) -> marline_status_t {
     guard(|| {
-        let stopper = lookup_reactor(decode_reactor(reactor)?).ok_or(Error::StaleHandle)?;
+        let stopper = lookup_reactor(decode_reactor(reactor)?).ok_or(MARLINE_ERR_STALE_HANDLE)?;
         stopper.stop();
         Ok(())
     })
@@ -111,14 +105,15 @@ pub extern "C" fn reactor_call_from_thread(
     user: *mut c_void,
 ) -> marline_status_t {
     guard(|| {
-        let f = callback.ok_or(Error::NullPointer)?;
-        let stopper = lookup_reactor(decode_reactor(reactor)?).ok_or(Error::StaleHandle)?;
+        let f = callback.ok_or(MARLINE_ERR_NULL_POINTER)?;
+        let stopper = lookup_reactor(decode_reactor(reactor)?).ok_or(MARLINE_ERR_STALE_HANDLE)?;
         let user = SendPtr(user);
         stopper.call_from_thread(move |r| {
             let user = user;
             // SAFETY: the user's callback, on the reactor thread.
             unsafe { f(reactor_handle(&r.core), user.0) }
-        })
+        })?;
+        Ok(())
     })
 }
 
@@ -130,13 +125,8 @@ pub extern "C" fn reactor_call_from_thread(
 /// `fd` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_backend_fd(reactor: *mut reactor_t, fd: *mut i32) -> marline_status_t {
-    guard(|| {
-        non_null(fd)?;
-        let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(fd, r.backend_fd()) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { with_out(fd, || Ok(reactor_of(reactor)?.backend_fd())) }
 }
 
 /// Writes to `*seconds_out` how long a foreign loop may wait before calling
@@ -147,12 +137,6 @@ pub unsafe extern "C" fn reactor_backend_fd(reactor: *mut reactor_t, fd: *mut i3
 /// `seconds_out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_next_timeout(reactor: *mut reactor_t, seconds_out: *mut f64) -> marline_status_t {
-    guard(|| {
-        non_null(seconds_out)?;
-        let r = reactor_of(reactor)?;
-        let t = r.next_timeout().map_or(-1.0, |d: Duration| d.as_secs_f64());
-        // SAFETY: checked non-NULL.
-        unsafe { put(seconds_out, t) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { with_out(seconds_out, || Ok(reactor_of(reactor)?.next_timeout().map_or(-1.0, |d: Duration| d.as_secs_f64()))) }
 }

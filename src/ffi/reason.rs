@@ -3,9 +3,8 @@
 
 use std::ffi::c_char;
 
-use super::{non_null, put};
-use super::status::marline_status_t;
-use crate::error::Error;
+use super::with_out;
+use super::status::marline_status_t::{self, *};
 use crate::transport::{Reason, ReasonKind};
 
 /// Why a connection or process ended. Valid for the duration of the
@@ -133,15 +132,13 @@ pub unsafe extern "C" fn marline_reason_message(reason: *const marline_reason_t)
 /// As for marline_reason_kind; `code` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn marline_reason_exit_code(reason: *const marline_reason_t, code: *mut i32) -> marline_status_t {
-    super::guard(|| {
-        non_null(code)?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { deref(reason) }.ok_or(Error::NullPointer)?;
-        let c = r.exit().and_then(|e| e.code).ok_or(Error::InvalidArgument)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(code, c) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_out(code, || {
+            let r = deref(reason).ok_or(MARLINE_ERR_NULL_POINTER)?;
+            Ok(r.exit().and_then(|e| e.code).ok_or(MARLINE_ERR_INVALID_ARGUMENT)?)
+        })
+    }
 }
 
 /// Writes the signal that killed the process to `*signal`. Fails with
@@ -151,15 +148,13 @@ pub unsafe extern "C" fn marline_reason_exit_code(reason: *const marline_reason_
 /// As for marline_reason_exit_code.
 #[no_mangle]
 pub unsafe extern "C" fn marline_reason_signal(reason: *const marline_reason_t, signal: *mut i32) -> marline_status_t {
-    super::guard(|| {
-        non_null(signal)?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { deref(reason) }.ok_or(Error::NullPointer)?;
-        let s = r.exit().and_then(|e| e.signal).ok_or(Error::InvalidArgument)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(signal, s) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_out(signal, || {
+            let r = deref(reason).ok_or(MARLINE_ERR_NULL_POINTER)?;
+            Ok(r.exit().and_then(|e| e.signal).ok_or(MARLINE_ERR_INVALID_ARGUMENT)?)
+        })
+    }
 }
 
 /// 1 if the killing signal left a core dump, else 0.

@@ -1,8 +1,9 @@
 //! Status codes: stable numbers, grouped in blocks by layer.
 
+use std::cell::Cell;
 use std::ffi::c_char;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The result of every fallible call. Numbers are stable: 0 is success,
 /// 1xx general misuse, 2xx network, 3xx processes, 4xx telnet, 5xx streams.
@@ -57,47 +58,86 @@ pub enum marline_status_t {
 
 use marline_status_t::*;
 
-impl From<Error> for marline_status_t {
-    fn from(e: Error) -> marline_status_t {
-        match e {
-            Error::NullPointer => MARLINE_ERR_NULL_POINTER,
-            Error::InvalidArgument => MARLINE_ERR_INVALID_ARGUMENT,
-            Error::StaleHandle => MARLINE_ERR_STALE_HANDLE,
-            Error::WrongHandleType => MARLINE_ERR_WRONG_HANDLE_TYPE,
-            Error::WrongThread => MARLINE_ERR_WRONG_THREAD,
-            Error::Reentrant => MARLINE_ERR_REENTRANT,
-            Error::Panic => MARLINE_ERR_PANIC,
-            Error::Closed => MARLINE_ERR_CLOSED,
-            Error::ProducerAlreadyRegistered => MARLINE_ERR_PRODUCER_ALREADY_REGISTERED,
-            Error::NoProducer => MARLINE_ERR_NO_PRODUCER,
-            Error::NotSupported => MARLINE_ERR_NOT_SUPPORTED,
-            Error::NotActive => MARLINE_ERR_NOT_ACTIVE,
-            Error::Os => MARLINE_ERR_OS,
-            Error::BufferTooSmall => MARLINE_ERR_BUFFER_TOO_SMALL,
-            Error::TimedOut => MARLINE_ERR_TIMED_OUT,
-            Error::Exhausted => MARLINE_ERR_EXHAUSTED,
-            Error::NoMemory => MARLINE_ERR_NO_MEMORY,
-            Error::AddressInUse => MARLINE_ERR_ADDRESS_IN_USE,
-            Error::BadAddress => MARLINE_ERR_BAD_ADDRESS,
-            Error::PermissionDenied => MARLINE_ERR_PERMISSION_DENIED,
-            Error::NotConnected => MARLINE_ERR_NOT_CONNECTED,
-            Error::Refused => MARLINE_ERR_REFUSED,
-            Error::ConnectionReset => MARLINE_ERR_CONNECTION_RESET,
-            Error::ProcessExitedAlready => MARLINE_ERR_PROCESS_EXITED_ALREADY,
-            Error::NoSuchChildFd => MARLINE_ERR_NO_SUCH_CHILD_FD,
-            Error::BadExecutable => MARLINE_ERR_BAD_EXECUTABLE,
-            Error::BadWorkingDirectory => MARLINE_ERR_BAD_WORKING_DIRECTORY,
-            Error::UnknownSignal => MARLINE_ERR_UNKNOWN_SIGNAL,
-            Error::BadChildFdMap => MARLINE_ERR_BAD_CHILD_FD_MAP,
-            Error::AlreadyEnabled => MARLINE_ERR_ALREADY_ENABLED,
-            Error::AlreadyDisabled => MARLINE_ERR_ALREADY_DISABLED,
-            Error::AlreadyNegotiating => MARLINE_ERR_ALREADY_NEGOTIATING,
-            Error::PassiveOpenInProgress => MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS,
-            Error::InvalidState => MARLINE_ERR_INVALID_STATE,
-            Error::Terminated => MARLINE_ERR_TERMINATED,
-            Error::ConnectionClosing => MARLINE_ERR_CONNECTION_CLOSING,
-            Error::StreamBusy => MARLINE_ERR_STREAM_BUSY,
-        }
+/// The status of each Rust error kind.
+fn status_of(kind: ErrorKind) -> marline_status_t {
+    match kind {
+        ErrorKind::InvalidArgument => MARLINE_ERR_INVALID_ARGUMENT,
+        ErrorKind::StaleHandle => MARLINE_ERR_STALE_HANDLE,
+        ErrorKind::WrongHandleType => MARLINE_ERR_WRONG_HANDLE_TYPE,
+        ErrorKind::Reentrant => MARLINE_ERR_REENTRANT,
+        ErrorKind::Panic => MARLINE_ERR_PANIC,
+        ErrorKind::Closed => MARLINE_ERR_CLOSED,
+        ErrorKind::ProducerAlreadyRegistered => MARLINE_ERR_PRODUCER_ALREADY_REGISTERED,
+        ErrorKind::NoProducer => MARLINE_ERR_NO_PRODUCER,
+        ErrorKind::NotSupported => MARLINE_ERR_NOT_SUPPORTED,
+        ErrorKind::NotActive => MARLINE_ERR_NOT_ACTIVE,
+        ErrorKind::Os => MARLINE_ERR_OS,
+        ErrorKind::TimedOut => MARLINE_ERR_TIMED_OUT,
+        ErrorKind::Exhausted => MARLINE_ERR_EXHAUSTED,
+        ErrorKind::AddressInUse => MARLINE_ERR_ADDRESS_IN_USE,
+        ErrorKind::BadAddress => MARLINE_ERR_BAD_ADDRESS,
+        ErrorKind::PermissionDenied => MARLINE_ERR_PERMISSION_DENIED,
+        ErrorKind::NotConnected => MARLINE_ERR_NOT_CONNECTED,
+        ErrorKind::Refused => MARLINE_ERR_REFUSED,
+        ErrorKind::ConnectionReset => MARLINE_ERR_CONNECTION_RESET,
+        ErrorKind::ProcessExitedAlready => MARLINE_ERR_PROCESS_EXITED_ALREADY,
+        ErrorKind::NoSuchChildFd => MARLINE_ERR_NO_SUCH_CHILD_FD,
+        ErrorKind::BadExecutable => MARLINE_ERR_BAD_EXECUTABLE,
+        ErrorKind::BadWorkingDirectory => MARLINE_ERR_BAD_WORKING_DIRECTORY,
+        ErrorKind::UnknownSignal => MARLINE_ERR_UNKNOWN_SIGNAL,
+        ErrorKind::BadChildFdMap => MARLINE_ERR_BAD_CHILD_FD_MAP,
+        ErrorKind::AlreadyEnabled => MARLINE_ERR_ALREADY_ENABLED,
+        ErrorKind::AlreadyDisabled => MARLINE_ERR_ALREADY_DISABLED,
+        ErrorKind::AlreadyNegotiating => MARLINE_ERR_ALREADY_NEGOTIATING,
+        ErrorKind::PassiveOpenInProgress => MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS,
+        ErrorKind::InvalidState => MARLINE_ERR_INVALID_STATE,
+        ErrorKind::Terminated => MARLINE_ERR_TERMINATED,
+        ErrorKind::ConnectionClosing => MARLINE_ERR_CONNECTION_CLOSING,
+        ErrorKind::StreamBusy => MARLINE_ERR_STREAM_BUSY,
+    }
+}
+
+/// Why a C call failed: the status it returns, and the errno of the
+/// operating-system error behind it (0 if none) for marline_last_os_error.
+/// C-only failures (a NULL pointer, a call from the wrong thread, a buffer
+/// too small) are made from their status; the rest from a Rust [`Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CError {
+    pub(crate) status: marline_status_t,
+    errno: i32,
+}
+
+/// What the C layer's fallible helpers and extern bodies return.
+pub(crate) type CResult<T> = std::result::Result<T, CError>;
+
+impl From<marline_status_t> for CError {
+    fn from(status: marline_status_t) -> CError {
+        CError { status, errno: 0 }
+    }
+}
+
+impl From<ErrorKind> for CError {
+    fn from(kind: ErrorKind) -> CError {
+        status_of(kind).into()
+    }
+}
+
+impl From<Error> for CError {
+    fn from(e: Error) -> CError {
+        CError { status: status_of(e.kind()), errno: e.raw_os_error().unwrap_or(0) }
+    }
+}
+
+thread_local! {
+    static LAST_OS_ERROR: Cell<i32> = const { Cell::new(0) };
+}
+
+impl CError {
+    /// The status to return to C, after recording the errno behind it as
+    /// this thread's marline_last_os_error.
+    pub(crate) fn report(self) -> marline_status_t {
+        LAST_OS_ERROR.with(|c| c.set(self.errno));
+        self.status
     }
 }
 
@@ -151,11 +191,16 @@ pub extern "C" fn marline_strerror(status: i32) -> *const c_char {
     text.as_ptr()
 }
 
-/// The errno of the last failing operating-system call made by marline on
-/// this thread (after MARLINE_ERR_OS and the address errors), or 0.
+/// The errno behind the last failed marline call on this thread: each call
+/// that returns an error status sets it, to the errno of the
+/// operating-system failure that caused it (after MARLINE_ERR_OS, the
+/// address and connection errors, MARLINE_ERR_BAD_EXECUTABLE and
+/// MARLINE_ERR_BAD_WORKING_DIRECTORY), or to 0 when none did (a NULL
+/// argument, a stale handle, a time-out of marline's own). Successful calls
+/// leave it alone, as C's errno. Never fails.
 #[no_mangle]
 pub extern "C" fn marline_last_os_error() -> i32 {
-    crate::error::last_os_error()
+    LAST_OS_ERROR.with(Cell::get)
 }
 
 /// marline's version as a static string, e.g. "0.1.0".
@@ -176,24 +221,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_error_has_a_message_matching_its_display() {
+    fn every_rust_error_kind_has_a_status_whose_message_is_its_display() {
+        use ErrorKind::*;
         let all = [
-            Error::NullPointer, Error::InvalidArgument, Error::StaleHandle, Error::WrongHandleType,
-            Error::WrongThread, Error::Reentrant, Error::Panic, Error::Closed,
-            Error::ProducerAlreadyRegistered, Error::NoProducer, Error::NotSupported, Error::NotActive,
-            Error::Os, Error::BufferTooSmall, Error::TimedOut, Error::AddressInUse, Error::BadAddress,
-            Error::PermissionDenied, Error::NotConnected, Error::Refused, Error::ConnectionReset,
-            Error::ProcessExitedAlready, Error::NoSuchChildFd, Error::BadExecutable,
-            Error::BadWorkingDirectory, Error::UnknownSignal, Error::BadChildFdMap, Error::AlreadyEnabled,
-            Error::AlreadyDisabled, Error::AlreadyNegotiating, Error::PassiveOpenInProgress,
-            Error::InvalidState, Error::Terminated, Error::ConnectionClosing, Error::StreamBusy,
-            Error::Exhausted, Error::NoMemory,
+            InvalidArgument, StaleHandle, WrongHandleType, Reentrant, Panic, Closed, ProducerAlreadyRegistered,
+            NoProducer, NotSupported, NotActive, Os, TimedOut, AddressInUse, BadAddress, PermissionDenied,
+            NotConnected, Refused, ConnectionReset, ProcessExitedAlready, NoSuchChildFd, BadExecutable,
+            BadWorkingDirectory, UnknownSignal, BadChildFdMap, AlreadyEnabled, AlreadyDisabled, AlreadyNegotiating,
+            PassiveOpenInProgress, InvalidState, Terminated, ConnectionClosing, StreamBusy, Exhausted,
         ];
-        for e in all {
-            let status: marline_status_t = e.into();
+        for kind in all {
+            let status = status_of(kind);
             // SAFETY: marline_strerror returns a static NUL-terminated string.
             let text = unsafe { std::ffi::CStr::from_ptr(marline_strerror(status as i32)) };
-            assert_eq!(text.to_str().unwrap(), e.to_string(), "{e:?}");
+            // The C text of MARLINE_ERR_OS adds where the errno is.
+            assert!(text.to_str().unwrap().starts_with(kind.message()), "{kind:?}");
         }
+    }
+
+    #[test]
+    fn a_failure_reports_its_errno_and_a_c_only_failure_zero() {
+        let os = CError::from(Error::from(std::io::Error::from_raw_os_error(libc::EMFILE)));
+        assert_eq!(os.report(), MARLINE_ERR_OS);
+        assert_eq!(marline_last_os_error(), libc::EMFILE);
+        assert_eq!(CError::from(MARLINE_ERR_NULL_POINTER).report(), MARLINE_ERR_NULL_POINTER);
+        assert_eq!(marline_last_os_error(), 0);
     }
 }

@@ -9,9 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::address::{give_address, marline_address_t};
 use super::handle::{decode_stream, encode_stream};
-use super::status::marline_status_t;
-use super::{c_str, guard, non_null, put, seconds};
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, *};
+use super::{c_str, guard, non_null, seconds, Out, CResult};
 use crate::reactor::handles::{Handle, HandleTable, Limits};
 use crate::stream::{Event, Status, TcpStream, UlpAction};
 use crate::transport::Address;
@@ -247,7 +246,7 @@ fn encode(h: Handle) -> *mut tcp_stream_t {
     encode_stream(h)
 }
 
-fn decode(p: *const tcp_stream_t) -> Result<Handle> {
+fn decode(p: *const tcp_stream_t) -> CResult<Handle> {
     decode_stream(p)
 }
 
@@ -260,9 +259,9 @@ pub(crate) fn lift_table_restriction() {
     table().lift_restriction(Limits::FULL);
 }
 
-fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
+fn stream_of(p: *const tcp_stream_t) -> CResult<Arc<TcpStream>> {
     let h = decode(p)?;
-    table().get(h).cloned().ok_or(Error::StaleHandle)
+    table().get(h).cloned().ok_or(MARLINE_ERR_STALE_HANDLE.into())
 }
 
 /// Creates a stream with no connection and writes its handle to `*out`.
@@ -274,11 +273,11 @@ fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_new(out: *mut *mut tcp_stream_t) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         let stream = Arc::new(TcpStream::new()?);
         let h = table().insert(stream)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode(h)) };
+        out.write(encode(h));
         Ok(())
     })
 }
@@ -295,7 +294,7 @@ pub unsafe extern "C" fn tcp_stream_new(out: *mut *mut tcp_stream_t) -> marline_
 pub extern "C" fn tcp_stream_free(stream: *mut tcp_stream_t) -> marline_status_t {
     guard(|| {
         let h = decode(stream)?;
-        let s = table().remove(h).ok_or(Error::StaleHandle)?;
+        let s = table().remove(h).ok_or(MARLINE_ERR_STALE_HANDLE)?;
         s.free();
         drop(s);
         Ok(())
@@ -321,7 +320,7 @@ pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_
                 unsafe { f(handle as *mut tcp_stream_t, event.into(), detail, user as *mut c_void) }
             }) as crate::stream::Asr
         });
-        s.set_asr(routine)
+        Ok(s.set_asr(routine)?)
     })
 }
 
@@ -331,7 +330,7 @@ pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_
 /// host should connect.
 #[no_mangle]
 pub extern "C" fn tcp_stream_passive_open(stream: *mut tcp_stream_t, port_number: i32) -> marline_status_t {
-    guard(|| stream_of(stream)?.passive_open(super::port_number(port_number)?))
+    guard(|| Ok(stream_of(stream)?.passive_open(super::port_number(port_number)?)?))
 }
 
 /// Waits for one incoming connection on `interface` and `port`.
@@ -355,7 +354,7 @@ pub unsafe extern "C" fn tcp_stream_passive_open_on(stream: *mut tcp_stream_t, i
         // SAFETY: forwarded contract.
         let interface = unsafe { c_str(interface) }?;
         let local = crate::tcp::parse_interface(interface, super::port_number(port_number)?)?;
-        stream_of(stream)?.passive_open_on(local)
+        Ok(stream_of(stream)?.passive_open_on(local)?)
     })
 }
 
@@ -368,7 +367,7 @@ pub unsafe extern "C" fn tcp_stream_passive_open_on(stream: *mut tcp_stream_t, i
 pub extern "C" fn tcp_stream_wait(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
         let t = seconds(timeout_seconds)?.limit()?;
-        stream_of(stream)?.wait(t)
+        Ok(stream_of(stream)?.wait(t)?)
     })
 }
 
@@ -379,10 +378,10 @@ pub extern "C" fn tcp_stream_wait(stream: *mut tcp_stream_t, timeout_seconds: f6
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_isdone(stream: *mut tcp_stream_t, done: *mut bool) -> marline_status_t {
     guard(|| {
-        non_null(done)?;
+        // SAFETY: forwarded contract.
+        let done = unsafe { Out::new(done) }?;
         let d = stream_of(stream)?.is_done();
-        // SAFETY: checked non-NULL.
-        unsafe { put(done, d) };
+        done.write(d);
         Ok(())
     })
 }
@@ -420,10 +419,10 @@ pub unsafe extern "C" fn tcp_stream_active_open(
         let host = unsafe { c_str(host) }?;
         let (lp, rp) = (super::port_number(local_port)?, super::port_number(remote_port)?);
         if rp == 0 {
-            return Err(Error::InvalidArgument);
+            return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
         }
         let t = seconds(timeout_seconds)?.limit()?;
-        stream_of(stream)?.active_open(lp, host, rp, t)
+        Ok(stream_of(stream)?.active_open(lp, host, rp, t)?)
     })
 }
 
@@ -441,7 +440,7 @@ pub unsafe extern "C" fn tcp_stream_send(stream: *mut tcp_stream_t, buf: *const 
     guard(|| {
         // SAFETY: forwarded contract.
         let data = unsafe { super::c_bytes(buf, len) }?;
-        stream_of(stream)?.send(data, push, urgent)
+        Ok(stream_of(stream)?.send(data, push, urgent)?)
     })
 }
 
@@ -473,23 +472,23 @@ pub unsafe extern "C" fn tcp_stream_rcv(
 ) -> marline_status_t {
     guard(|| {
         if cap == 0 {
-            return Err(Error::InvalidArgument);
+            return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
         }
         non_null(buf)?;
-        non_null(len)?;
-        non_null(urgent)?;
-        non_null(mark)?;
+        // SAFETY: forwarded contract.
+        let len = unsafe { Out::new(len) }?;
+        // SAFETY: forwarded contract.
+        let urgent = unsafe { Out::new(urgent) }?;
+        // SAFETY: forwarded contract.
+        let mark = unsafe { Out::new(mark) }?;
         let t = seconds(timeout_seconds)?.limit()?;
         let r = stream_of(stream)?.rcv(cap, t)?;
         let n = r.data.len().min(cap);
-        // SAFETY: buf has cap ≥ n writable bytes; the out pointers were
-        // checked non-NULL.
-        unsafe {
-            std::ptr::copy_nonoverlapping(r.data.as_ptr(), buf, n);
-            put(len, n);
-            put(urgent, r.urgent);
-            put(mark, r.mark);
-        }
+        // SAFETY: buf has cap ≥ n writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(r.data.as_ptr(), buf, n) };
+        len.write(n);
+        urgent.write(r.urgent);
+        mark.write(r.mark);
         Ok(())
     })
 }
@@ -504,7 +503,7 @@ pub unsafe extern "C" fn tcp_stream_rcv(
 pub extern "C" fn tcp_stream_close(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
         let t = seconds(timeout_seconds)?.limit()?;
-        stream_of(stream)?.close(t)
+        Ok(stream_of(stream)?.close(t)?)
     })
 }
 
@@ -538,10 +537,10 @@ pub extern "C" fn tcp_stream_set_ulp_timeout(stream: *mut tcp_stream_t, timeout_
         let action = match action {
             TCP_STREAM_ULP_REPORT => UlpAction::Report,
             TCP_STREAM_ULP_ABORT => UlpAction::Abort,
-            _ => return Err(Error::InvalidArgument),
+            _ => return Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
         };
         let t = seconds(timeout_seconds)?.limit()?;
-        stream_of(stream)?.set_ulp_timeout(t, action)
+        Ok(stream_of(stream)?.set_ulp_timeout(t, action)?)
     })
 }
 
@@ -552,7 +551,7 @@ pub extern "C" fn tcp_stream_set_ulp_timeout(stream: *mut tcp_stream_t, timeout_
 /// gone when this returns.
 #[no_mangle]
 pub extern "C" fn tcp_stream_abort(stream: *mut tcp_stream_t) -> marline_status_t {
-    guard(|| stream_of(stream)?.abort())
+    guard(|| Ok(stream_of(stream)?.abort()?))
 }
 
 /// Fills `*status` (see tcp_stream_status_t for the `size` rule). With no
@@ -568,7 +567,7 @@ pub unsafe extern "C" fn tcp_stream_status(stream: *mut tcp_stream_t, status: *m
         // SAFETY: non-NULL; the caller set the first field.
         let size = unsafe { std::ptr::addr_of!((*status).size).read_unaligned() };
         if size < STATUS_MIN_SIZE {
-            return Err(Error::InvalidArgument);
+            return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
         }
         let s = stream_of(stream)?.status()?;
         let mut c = to_c(&s);

@@ -6,9 +6,8 @@ use std::time::Duration;
 use super::address::{give_address, marline_address_t};
 use super::handle::{encode, listening_port_t, object_of, reactor_t, transport_t, Kind};
 use super::protocol::{marline_protocol_t, CProtocol};
-use super::status::marline_status_t;
-use super::{c_str, encode_transport, guard, non_null, port_number, put, reactor_of, seconds, transport_of};
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, *};
+use super::{c_str, encode_transport, guard, non_null, port_number, reactor_of, seconds, transport_of, Out, CResult};
 use crate::tcp::{KeepAlive, ListenOptions, ListeningPort};
 use crate::transport::Protocol;
 
@@ -62,10 +61,11 @@ pub unsafe extern "C" fn reactor_listen_tcp_flags(
     out: *mut *mut listening_port_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         non_null(protocol)?;
         if flags & !MARLINE_LISTEN_REUSEPORT != 0 {
-            return Err(Error::InvalidArgument);
+            return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
         }
         let options = ListenOptions { reuse_port: flags & MARLINE_LISTEN_REUSEPORT != 0 };
         // SAFETY: forwarded contract.
@@ -79,8 +79,7 @@ pub unsafe extern "C" fn reactor_listen_tcp_flags(
         let lp = r.listen_tcp_with(interface, port, backlog, options, move |_| {
             Box::new(CProtocol::shared(&table, user as *mut c_void)) as Box<dyn Protocol>
         })?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode(r.core.serial, Kind::ListeningPort, lp.handle)) };
+        out.write(encode(r.core.serial, Kind::ListeningPort, lp.handle));
         Ok(())
     })
 }
@@ -105,7 +104,8 @@ pub unsafe extern "C" fn reactor_connect_tcp(
     out: *mut *mut transport_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         non_null(protocol)?;
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
@@ -116,13 +116,12 @@ pub unsafe extern "C" fn reactor_connect_tcp(
         let p = unsafe { CProtocol::new(protocol, user) };
         let t = r.connect_tcp(host, port, timeout, Box::new(p))?;
         t.set_user_data(user as usize)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode_transport(&t)) };
+        out.write(encode_transport(&t));
         Ok(())
     })
 }
 
-fn port_of(p: *mut listening_port_t) -> Result<ListeningPort> {
+fn port_of(p: *mut listening_port_t) -> CResult<ListeningPort> {
     let (core, h) = object_of(p, Kind::ListeningPort)?;
     Ok(ListeningPort::new(&core, h))
 }
@@ -133,7 +132,7 @@ fn port_of(p: *mut listening_port_t) -> Result<ListeningPort> {
 /// `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn listening_port_get_host(p: *mut listening_port_t, out: *mut *mut marline_address_t) -> marline_status_t {
-    give_address(out, || port_of(p)?.host())
+    give_address(out, || Ok(port_of(p)?.host()?))
 }
 
 /// Writes the bound port number to `*port`.
@@ -143,13 +142,13 @@ pub unsafe extern "C" fn listening_port_get_host(p: *mut listening_port_t, out: 
 #[no_mangle]
 pub unsafe extern "C" fn listening_port_get_port(p: *mut listening_port_t, port: *mut i32) -> marline_status_t {
     guard(|| {
-        non_null(port)?;
+        // SAFETY: forwarded contract.
+        let port = unsafe { Out::new(port) }?;
         let n = match port_of(p)?.host()? {
             crate::Address::Inet(a) => a.port() as i32,
-            crate::Address::Process { .. } => return Err(Error::WrongHandleType),
+            crate::Address::Process { .. } => return Err(MARLINE_ERR_WRONG_HANDLE_TYPE.into()),
         };
-        // SAFETY: checked non-NULL.
-        unsafe { put(port, n) };
+        port.write(n);
         Ok(())
     })
 }
@@ -158,7 +157,7 @@ pub unsafe extern "C" fn listening_port_get_port(p: *mut listening_port_t, port:
 /// alone. The handle is stale afterwards.
 #[no_mangle]
 pub extern "C" fn listening_port_stop(p: *mut listening_port_t) -> marline_status_t {
-    guard(|| port_of(p)?.stop_listening())
+    guard(|| Ok(port_of(p)?.stop_listening()?))
 }
 
 /// Writes whether TCP_NODELAY is set (read from the socket) to `*on`.
@@ -168,10 +167,10 @@ pub extern "C" fn listening_port_stop(p: *mut listening_port_t) -> marline_statu
 #[no_mangle]
 pub unsafe extern "C" fn transport_get_tcp_nodelay(t: *mut transport_t, on: *mut bool) -> marline_status_t {
     guard(|| {
-        non_null(on)?;
+        // SAFETY: forwarded contract.
+        let on = unsafe { Out::new(on) }?;
         let v = transport_of(t)?.tcp_nodelay()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(on, v) };
+        on.write(v);
         Ok(())
     })
 }
@@ -179,7 +178,7 @@ pub unsafe extern "C" fn transport_get_tcp_nodelay(t: *mut transport_t, on: *mut
 /// Sets TCP_NODELAY (off by default).
 #[no_mangle]
 pub extern "C" fn transport_set_tcp_nodelay(t: *mut transport_t, on: bool) -> marline_status_t {
-    guard(|| transport_of(t)?.set_tcp_nodelay(on))
+    guard(|| Ok(transport_of(t)?.set_tcp_nodelay(on)?))
 }
 
 /// Writes whether SO_KEEPALIVE is set (read from the socket) to `*on`.
@@ -189,10 +188,10 @@ pub extern "C" fn transport_set_tcp_nodelay(t: *mut transport_t, on: bool) -> ma
 #[no_mangle]
 pub unsafe extern "C" fn transport_get_tcp_keepalive(t: *mut transport_t, on: *mut bool) -> marline_status_t {
     guard(|| {
-        non_null(on)?;
+        // SAFETY: forwarded contract.
+        let on = unsafe { Out::new(on) }?;
         let v = transport_of(t)?.tcp_keepalive()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(on, v) };
+        on.write(v);
         Ok(())
     })
 }
@@ -200,7 +199,7 @@ pub unsafe extern "C" fn transport_get_tcp_keepalive(t: *mut transport_t, on: *m
 /// Sets SO_KEEPALIVE (off by default).
 #[no_mangle]
 pub extern "C" fn transport_set_tcp_keepalive(t: *mut transport_t, on: bool) -> marline_status_t {
-    guard(|| transport_of(t)?.set_tcp_keepalive(on))
+    guard(|| Ok(transport_of(t)?.set_tcp_keepalive(on)?))
 }
 
 /// Turns keepalive on with `idle_seconds` before the first probe,
@@ -213,7 +212,7 @@ pub extern "C" fn transport_set_tcp_keepalive_params(
     count: i32,
 ) -> marline_status_t {
     guard(|| {
-        let positive = |v: i32| u32::try_from(v).ok().filter(|&v| v > 0).ok_or(Error::InvalidArgument);
+        let positive = |v: i32| u32::try_from(v).ok().filter(|&v| v > 0).ok_or(MARLINE_ERR_INVALID_ARGUMENT);
         let k = KeepAlive {
             idle: Duration::from_secs(positive(idle_seconds)? as u64),
             interval: Duration::from_secs(positive(interval_seconds)? as u64),
@@ -221,7 +220,7 @@ pub extern "C" fn transport_set_tcp_keepalive_params(
         };
         let tr = transport_of(t)?;
         tr.set_tcp_keepalive_params(k)?;
-        tr.set_tcp_keepalive(true)
+        Ok(tr.set_tcp_keepalive(true)?)
     })
 }
 
@@ -237,16 +236,16 @@ pub unsafe extern "C" fn transport_get_tcp_keepalive_params(
     count: *mut i32,
 ) -> marline_status_t {
     guard(|| {
-        non_null(idle_seconds)?;
-        non_null(interval_seconds)?;
-        non_null(count)?;
+        // SAFETY: forwarded contract.
+        let idle_seconds = unsafe { Out::new(idle_seconds) }?;
+        // SAFETY: forwarded contract.
+        let interval_seconds = unsafe { Out::new(interval_seconds) }?;
+        // SAFETY: forwarded contract.
+        let count = unsafe { Out::new(count) }?;
         let k = transport_of(t)?.tcp_keepalive_params()?;
-        // SAFETY: all checked non-NULL.
-        unsafe {
-            put(idle_seconds, k.idle.as_secs() as i32);
-            put(interval_seconds, k.interval.as_secs() as i32);
-            put(count, k.count as i32);
-        }
+        idle_seconds.write(k.idle.as_secs() as i32);
+        interval_seconds.write(k.interval.as_secs() as i32);
+        count.write(k.count as i32);
         Ok(())
     })
 }

@@ -6,9 +6,8 @@ use std::ffi::{c_char, c_void};
 
 use super::handle::{encode, listening_port_t, reactor_t, transport_t, Kind};
 use super::reason::{as_c, marline_reason_t};
-use super::status::marline_status_t;
-use super::{c_array, c_bytes, c_str, encode_transport, guard, non_null, port_number, put, reactor_of, seconds, transport_of, vec_for};
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, *};
+use super::{c_array, c_bytes, c_str, encode_transport, guard, non_null, port_number, reactor_of, seconds, transport_of, vec_for, Out, CResult};
 use crate::telnet::options::{EnvKind, EnvVar, EnvVarKind};
 use crate::telnet::transport::{Completion, OptionState, Policy, Side};
 use crate::telnet::{Telnet, TelnetProtocol};
@@ -391,15 +390,15 @@ impl TelnetProtocol for CTelnet {
     }
 }
 
-fn telnet_of(t: *mut transport_t) -> Result<Telnet> {
-    Telnet::from_transport(&transport_of(t)?)
+fn telnet_of(t: *mut transport_t) -> CResult<Telnet> {
+    Ok(Telnet::from_transport(&transport_of(t)?)?)
 }
 
-fn side_of(side: i32) -> Result<Side> {
+fn side_of(side: i32) -> CResult<Side> {
     match side {
         0 => Ok(Side::Local),
         1 => Ok(Side::Remote),
-        _ => Err(Error::InvalidArgument),
+        _ => Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
     }
 }
 
@@ -421,7 +420,8 @@ pub unsafe extern "C" fn reactor_listen_telnet(
     out: *mut *mut listening_port_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         non_null(protocol)?;
         // SAFETY: forwarded contract.
         let interface = unsafe { c_str(interface) }?;
@@ -433,8 +433,7 @@ pub unsafe extern "C" fn reactor_listen_telnet(
         let lp = r.listen_telnet(interface, port, backlog, move |_| {
             Box::new(CTelnet { table, initial_user: Some(user) }) as Box<dyn TelnetProtocol>
         })?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode(r.core.serial, Kind::ListeningPort, lp.handle)) };
+        out.write(encode(r.core.serial, Kind::ListeningPort, lp.handle));
         Ok(())
     })
 }
@@ -456,7 +455,8 @@ pub unsafe extern "C" fn reactor_connect_telnet(
     out: *mut *mut transport_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         non_null(protocol)?;
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
@@ -467,8 +467,7 @@ pub unsafe extern "C" fn reactor_connect_telnet(
         let table = unsafe { *protocol };
         let t = r.connect_telnet(host, port, timeout, Box::new(CTelnet { table, initial_user: None }))?;
         t.set_user_data(user as usize)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode_transport(t.transport())) };
+        out.write(encode_transport(t.transport()));
         Ok(())
     })
 }
@@ -493,7 +492,8 @@ fn request(t: *mut transport_t, o: u8, side: Side, enable: bool, cb: marline_tel
                 // SAFETY: the callback and user pointer the caller gave for this request.
                 unsafe { f(h(t), o, result_of(result), reason, user as *mut c_void) }
             }
-        })
+        })?;
+        Ok(())
     })
 }
 
@@ -539,7 +539,8 @@ pub unsafe extern "C" fn telnet_get_option_state(
     state: *mut marline_telnet_option_state_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(state)?;
+        // SAFETY: forwarded contract.
+        let state = unsafe { Out::new(state) }?;
         use marline_telnet_option_state_t::*;
         let s = match telnet_of(t)?.option_state(option, side_of(side)?)? {
             OptionState::No => MARLINE_TELNET_NO,
@@ -549,8 +550,7 @@ pub unsafe extern "C" fn telnet_get_option_state(
             OptionState::WantYes => MARLINE_TELNET_WANTYES,
             OptionState::WantYesOpposite => MARLINE_TELNET_WANTYES_OPPOSITE,
         };
-        // SAFETY: checked non-NULL.
-        unsafe { put(state, s) };
+        state.write(s);
         Ok(())
     })
 }
@@ -562,10 +562,10 @@ pub unsafe extern "C" fn telnet_get_option_state(
 #[no_mangle]
 pub unsafe extern "C" fn telnet_is_enabled(t: *mut transport_t, option: u8, side: i32, enabled: *mut bool) -> marline_status_t {
     guard(|| {
-        non_null(enabled)?;
+        // SAFETY: forwarded contract.
+        let enabled = unsafe { Out::new(enabled) }?;
         let v = telnet_of(t)?.is_enabled(option, side_of(side)?)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(enabled, v) };
+        enabled.write(v);
         Ok(())
     })
 }
@@ -579,9 +579,9 @@ pub extern "C" fn telnet_set_policy(t: *mut transport_t, option: u8, side: i32, 
             0 => Policy::Ask,
             1 => Policy::Accept,
             2 => Policy::Refuse,
-            _ => return Err(Error::InvalidArgument),
+            _ => return Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
         };
-        telnet_of(t)?.set_policy(option, side_of(side)?, p)
+        Ok(telnet_of(t)?.set_policy(option, side_of(side)?, p)?)
     })
 }
 
@@ -595,7 +595,7 @@ pub unsafe extern "C" fn telnet_request_negotiation(t: *mut transport_t, option:
     guard(|| {
         // SAFETY: forwarded contract.
         let bytes = unsafe { c_bytes(data, len) }?;
-        telnet_of(t)?.request_negotiation(option, bytes)
+        Ok(telnet_of(t)?.request_negotiation(option, bytes)?)
     })
 }
 
@@ -604,14 +604,14 @@ pub unsafe extern "C" fn telnet_request_negotiation(t: *mut transport_t, option:
 /// with MARLINE_ERR_INVALID_ARGUMENT.
 #[no_mangle]
 pub extern "C" fn telnet_send_command(t: *mut transport_t, command: u8) -> marline_status_t {
-    guard(|| telnet_of(t)?.send_command(command))
+    guard(|| Ok(telnet_of(t)?.send_command(command)?))
 }
 
 /// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written before.
 /// MARLINE_ERR_NOT_SUPPORTED when the inner transport has no urgent data.
 #[no_mangle]
 pub extern "C" fn telnet_send_synch(t: *mut transport_t) -> marline_status_t {
-    guard(|| telnet_of(t)?.send_synch())
+    guard(|| Ok(telnet_of(t)?.send_synch()?))
 }
 
 /// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
@@ -624,7 +624,7 @@ pub extern "C" fn telnet_send_synch(t: *mut transport_t) -> marline_status_t {
 pub extern "C" fn telnet_set_negotiation_timeout(t: *mut transport_t, seconds_: f64) -> marline_status_t {
     guard(|| {
         let timeout = seconds(seconds_)?.limit_if_positive();
-        telnet_of(t)?.set_negotiation_timeout(timeout)
+        Ok(telnet_of(t)?.set_negotiation_timeout(timeout)?)
     })
 }
 
@@ -632,7 +632,7 @@ pub extern "C" fn telnet_set_negotiation_timeout(t: *mut transport_t, seconds_: 
 /// peer exceeding it loses the connection with MARLINE_REASON_PROTOCOL_VIOLATION.
 #[no_mangle]
 pub extern "C" fn telnet_set_max_subnegotiation(t: *mut transport_t, bytes: usize) -> marline_status_t {
-    guard(|| telnet_of(t)?.set_max_subnegotiation(bytes))
+    guard(|| Ok(telnet_of(t)?.set_max_subnegotiation(bytes)?))
 }
 
 /// Handles subnegotiations of `option` with `cb` (and `user`) instead of the built-in
@@ -653,7 +653,7 @@ pub extern "C" fn telnet_set_subnegotiation_handler(
                 unsafe { f(h(t), option, data.as_ptr(), data.len(), user as *mut c_void) }
             }) as crate::telnet::SubnegotiationFn
         });
-        tn.set_subnegotiation_handler(option, handler)
+        Ok(tn.set_subnegotiation_handler(option, handler)?)
     })
 }
 
@@ -661,14 +661,14 @@ pub extern "C" fn telnet_set_subnegotiation_handler(
 /// (telnet_will, or accept the server's DO).
 #[no_mangle]
 pub extern "C" fn telnet_send_window_size(t: *mut transport_t, width: u16, height: u16) -> marline_status_t {
-    guard(|| telnet_of(t)?.send_window_size(width, height))
+    guard(|| Ok(telnet_of(t)?.send_window_size(width, height)?))
 }
 
 /// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE SEND); the
 /// answer arrives through the terminal_type callback.
 #[no_mangle]
 pub extern "C" fn telnet_request_terminal_type(t: *mut transport_t) -> marline_status_t {
-    guard(|| telnet_of(t)?.request_terminal_type())
+    guard(|| Ok(telnet_of(t)?.request_terminal_type()?))
 }
 
 /// TERMINAL-TYPE, client side: the name to answer SB TTYPE SEND with (copied); NULL stops
@@ -681,11 +681,11 @@ pub unsafe extern "C" fn telnet_set_terminal_type(t: *mut transport_t, name: *co
     guard(|| {
         let tn = telnet_of(t)?;
         if name.is_null() {
-            return tn.set_terminal_type(None);
+            return Ok(tn.set_terminal_type(None)?);
         }
         // SAFETY: forwarded contract.
         let name = unsafe { c_str(name) }?;
-        tn.set_terminal_type(Some(name.as_bytes()))
+        Ok(tn.set_terminal_type(Some(name.as_bytes()))?)
     })
 }
 
@@ -693,7 +693,7 @@ pub unsafe extern "C" fn telnet_set_terminal_type(t: *mut transport_t, name: *co
 /// arrive through the environment callback.
 #[no_mangle]
 pub extern "C" fn telnet_request_environment(t: *mut transport_t) -> marline_status_t {
-    guard(|| telnet_of(t)?.request_environment())
+    guard(|| Ok(telnet_of(t)?.request_environment()?))
 }
 
 /// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
@@ -714,7 +714,7 @@ pub unsafe extern "C" fn telnet_send_environment(
         let kind = match kind {
             0 => EnvKind::Is,
             2 => EnvKind::Info,
-            _ => return Err(Error::InvalidArgument),
+            _ => return Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
         };
         // SAFETY: forwarded contract.
         let elems = unsafe { c_array(vars, count) }?;
@@ -723,7 +723,7 @@ pub unsafe extern "C" fn telnet_send_environment(
             let kind = match v.kind {
                 0 => EnvVarKind::Var,
                 3 => EnvVarKind::UserVar,
-                _ => return Err(Error::InvalidArgument),
+                _ => return Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
             };
             // SAFETY: forwarded contract.
             let name = unsafe { c_bytes(v.name, v.name_len) }?.to_vec();
@@ -735,7 +735,7 @@ pub unsafe extern "C" fn telnet_send_environment(
             };
             list.push(EnvVar { kind, name, value });
         }
-        telnet_of(t)?.send_environment(kind, &list)
+        Ok(telnet_of(t)?.send_environment(kind, &list)?)
     })
 }
 
@@ -749,10 +749,10 @@ pub unsafe extern "C" fn telnet_send_environment(
 #[no_mangle]
 pub unsafe extern "C" fn telnet_get_inner(t: *mut transport_t, out: *mut *mut transport_t) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         let inner: Transport = telnet_of(t)?.inner()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode_transport(&inner)) };
+        out.write(encode_transport(&inner));
         Ok(())
     })
 }

@@ -5,9 +5,8 @@ use std::io::IoSlice;
 
 use super::address::{give_address, marline_address_t};
 use super::handle::transport_t;
-use super::status::marline_status_t;
-use super::{c_array, c_bytes, guard, non_null, put, transport_of, vec_for};
-use crate::error::Error;
+use super::status::marline_status_t::{self, *};
+use super::{c_array, c_bytes, guard, transport_of, vec_for, Out};
 
 /// One buffer of a gather write.
 #[repr(C)]
@@ -35,7 +34,7 @@ pub unsafe extern "C" fn transport_write(t: *mut transport_t, data: *const u8, l
     guard(|| {
         // SAFETY: forwarded contract.
         let bytes = unsafe { c_bytes(data, len) }?;
-        transport_of(t)?.write(bytes)
+        Ok(transport_of(t)?.write(bytes)?)
     })
 }
 
@@ -60,14 +59,14 @@ pub unsafe extern "C" fn transport_write_sequence(
         // SAFETY: forwarded contract.
         let elems = unsafe { c_array(iov, count) }?;
         if elems.is_empty() {
-            return tr.write(&[]);
+            return Ok(tr.write(&[])?);
         }
         let mut slices = vec_for(count)?;
         for e in elems {
             // SAFETY: each element's contract as for transport_write.
             slices.push(IoSlice::new(unsafe { c_bytes(e.base, e.len) }?));
         }
-        tr.write_sequence(&slices)
+        Ok(tr.write_sequence(&slices)?)
     })
 }
 
@@ -81,7 +80,7 @@ pub unsafe extern "C" fn transport_write_urgent(t: *mut transport_t, data: *cons
     guard(|| {
         // SAFETY: forwarded contract.
         let bytes = unsafe { c_bytes(data, len) }?;
-        transport_of(t)?.write_urgent(bytes)
+        Ok(transport_of(t)?.write_urgent(bytes)?)
     })
 }
 
@@ -95,7 +94,7 @@ pub unsafe extern "C" fn transport_write_urgent(t: *mut transport_t, data: *cons
 /// MARLINE_REASON_CANCELLED).
 #[no_mangle]
 pub extern "C" fn transport_lose_connection(t: *mut transport_t) -> marline_status_t {
-    guard(|| transport_of(t)?.lose_connection())
+    guard(|| Ok(transport_of(t)?.lose_connection()?))
 }
 
 /// Half-close: shuts down our sending side from the loop, once the queue has
@@ -105,7 +104,7 @@ pub extern "C" fn transport_lose_connection(t: *mut transport_t) -> marline_stat
 /// closes too.
 #[no_mangle]
 pub extern "C" fn transport_lose_write_connection(t: *mut transport_t) -> marline_status_t {
-    guard(|| transport_of(t)?.lose_write_connection())
+    guard(|| Ok(transport_of(t)?.lose_write_connection()?))
 }
 
 /// Discards the queue, stops any producer, resets the connection (RST) and
@@ -114,7 +113,7 @@ pub extern "C" fn transport_lose_write_connection(t: *mut transport_t) -> marlin
 /// connection_lost.
 #[no_mangle]
 pub extern "C" fn transport_abort_connection(t: *mut transport_t) -> marline_status_t {
-    guard(|| transport_of(t)?.abort_connection())
+    guard(|| Ok(transport_of(t)?.abort_connection()?))
 }
 
 /// Writes the local address to `*out` (free it with marline_address_free).
@@ -123,7 +122,7 @@ pub extern "C" fn transport_abort_connection(t: *mut transport_t) -> marline_sta
 /// `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn transport_get_host(t: *mut transport_t, out: *mut *mut marline_address_t) -> marline_status_t {
-    give_address(out, || transport_of(t)?.host())
+    give_address(out, || Ok(transport_of(t)?.host()?))
 }
 
 /// Writes the remote address to `*out` (free it with marline_address_free).
@@ -133,7 +132,7 @@ pub unsafe extern "C" fn transport_get_host(t: *mut transport_t, out: *mut *mut 
 /// `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn transport_get_peer(t: *mut transport_t, out: *mut *mut marline_address_t) -> marline_status_t {
-    give_address(out, || transport_of(t)?.peer())
+    give_address(out, || Ok(transport_of(t)?.peer()?))
 }
 
 /// Writes the transport's user pointer to `*user`.
@@ -143,10 +142,10 @@ pub unsafe extern "C" fn transport_get_peer(t: *mut transport_t, out: *mut *mut 
 #[no_mangle]
 pub unsafe extern "C" fn transport_get_user(t: *mut transport_t, user: *mut *mut c_void) -> marline_status_t {
     guard(|| {
-        non_null(user)?;
+        // SAFETY: forwarded contract.
+        let user = unsafe { Out::new(user) }?;
         let u = transport_of(t)?.user_data()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(user, u as *mut c_void) };
+        user.write(u as *mut c_void);
         Ok(())
     })
 }
@@ -154,7 +153,7 @@ pub unsafe extern "C" fn transport_get_user(t: *mut transport_t, user: *mut *mut
 /// Sets the pointer passed to this transport's callbacks from now on.
 #[no_mangle]
 pub extern "C" fn transport_set_user(t: *mut transport_t, user: *mut c_void) -> marline_status_t {
-    guard(|| transport_of(t)?.set_user_data(user as usize))
+    guard(|| Ok(transport_of(t)?.set_user_data(user as usize)?))
 }
 
 /// Writes to `*bytes` how much is queued (written but not yet taken by the
@@ -165,10 +164,10 @@ pub extern "C" fn transport_set_user(t: *mut transport_t, user: *mut c_void) -> 
 #[no_mangle]
 pub unsafe extern "C" fn transport_get_write_queue_size(t: *mut transport_t, bytes: *mut usize) -> marline_status_t {
     guard(|| {
-        non_null(bytes)?;
+        // SAFETY: forwarded contract.
+        let bytes = unsafe { Out::new(bytes) }?;
         let n = transport_of(t)?.queued()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(bytes, n) };
+        bytes.write(n);
         Ok(())
     })
 }
@@ -179,26 +178,26 @@ pub unsafe extern "C" fn transport_get_write_queue_size(t: *mut transport_t, byt
 pub extern "C" fn transport_set_write_high_water(t: *mut transport_t, bytes: usize) -> marline_status_t {
     guard(|| {
         if bytes == 0 {
-            return Err(Error::InvalidArgument);
+            return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
         }
-        transport_of(t)?.set_write_high_water(bytes)
+        Ok(transport_of(t)?.set_write_high_water(bytes)?)
     })
 }
 
 /// The transport as a producer of incoming data: stop reading.
 #[no_mangle]
 pub extern "C" fn transport_pause_producing(t: *mut transport_t) -> marline_status_t {
-    guard(|| transport_of(t)?.pause_producing())
+    guard(|| Ok(transport_of(t)?.pause_producing()?))
 }
 
 /// Start reading again after transport_pause_producing.
 #[no_mangle]
 pub extern "C" fn transport_resume_producing(t: *mut transport_t) -> marline_status_t {
-    guard(|| transport_of(t)?.resume_producing())
+    guard(|| Ok(transport_of(t)?.resume_producing()?))
 }
 
 /// Stop producing for good: closes the connection (as lose_connection).
 #[no_mangle]
 pub extern "C" fn transport_stop_producing(t: *mut transport_t) -> marline_status_t {
-    guard(|| transport_of(t)?.stop_producing())
+    guard(|| Ok(transport_of(t)?.stop_producing()?))
 }
