@@ -124,6 +124,19 @@ fn free_port() -> u16 {
 }
 
 #[test]
+fn active_open_to_remote_port_0_is_an_invalid_argument_and_tries_nothing() {
+    let s = TcpStream::new().unwrap();
+    let (asr, log) = recorder();
+    s.set_asr(Some(asr)).unwrap();
+    assert_eq!(s.active_open(0, "127.0.0.1", 0, FIVE), Err(ErrorKind::InvalidArgument.into()));
+    assert_eq!(s.status().unwrap().state, TcpState::Closed);
+    // Nothing was tried: no TERMINATE, and the stream opens as a new one.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    s.active_open(0, "127.0.0.1", l.local_addr().unwrap().port(), FIVE).unwrap();
+    assert_eq!(events(&log), vec![]);
+}
+
+#[test]
 fn active_open_to_a_refused_port_is_an_error_plus_a_terminate_asr() {
     let s = TcpStream::new().unwrap();
     let (asr, log) = recorder();

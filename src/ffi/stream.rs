@@ -418,9 +418,6 @@ pub unsafe extern "C" fn tcp_stream_active_open(
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
         let (lp, rp) = (super::port_number(local_port)?, super::port_number(remote_port)?);
-        if rp == 0 {
-            return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
-        }
         let t = seconds(timeout_seconds)?.limit()?;
         Ok(stream_of(stream)?.active_open(lp, host, rp, t)?)
     })

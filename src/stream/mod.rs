@@ -219,7 +219,11 @@ impl TcpStream {
     /// `remote_port`, blocking until established or failed (`timeout` None
     /// = no limit). A failure also sends TERMINATE to the asr. The host name
     /// is resolved first, on the calling thread, outside the time limit.
+    /// `remote_port` 0 is `InvalidArgument` (no peer listens there).
     pub fn active_open(&self, local_port: u16, host: &str, remote_port: u16, timeout: Option<Duration>) -> Result<()> {
+        if remote_port == 0 {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
         self.not_listening()?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
