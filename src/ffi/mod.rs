@@ -7,6 +7,23 @@
 
 #![allow(non_camel_case_types)] // C names: reactor_t, transport_t, …
 
+/// Calls the C callback `entry` of a table (an `Option` of a function
+/// pointer) with `args` if the caller set it, and gives what it returned
+/// (`None` when the entry is NULL; the arguments are then not evaluated).
+/// Every entry of a callback table, and every other nullable callback,
+/// is called through here.
+macro_rules! call_c {
+    ($entry:expr, $($arg:expr),* $(,)?) => {
+        match $entry {
+            // SAFETY: a function the C caller registered for this event; each
+            // argument is valid for the duration of the call, as documented
+            // where the callback type is.
+            Some(f) => Some(unsafe { f($($arg),*) }),
+            None => None,
+        }
+    };
+}
+
 mod address;
 mod boundary;
 mod delayed_call;

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::os::unix::ffi::OsStrExt;
 
 use super::handle::{encode, encode_transport, object_of, reactor_t, transport_t, bridge_t, Kind};
+use super::protocol::user_of;
 use super::reason::{as_c, marline_reason_t};
 use super::status::marline_status_t::{self, *};
 use super::{c_bytes, c_str, guard, non_null, reactor_of, transport_of, with_out, CResult, Out};
@@ -171,40 +172,21 @@ struct CProcessProtocol {
     table: marline_process_protocol_t,
 }
 
-fn user_of(p: &Process) -> *mut c_void {
-    p.user_data().unwrap_or(0) as *mut c_void
-}
-
 impl ProcessProtocol for CProcessProtocol {
     fn connection_made(&mut self, p: &Process) {
-        if let Some(f) = self.table.connection_made {
-            // SAFETY: a C callback the user registered for this event.
-            unsafe { f(encode_transport(p), user_of(p)) }
-        }
+        call_c!(self.table.connection_made, encode_transport(p), user_of(p));
     }
     fn child_data_received(&mut self, p: &Process, fd: i32, data: &[u8]) {
-        if let Some(f) = self.table.child_data_received {
-            // SAFETY: data is valid for the call, as documented.
-            unsafe { f(encode_transport(p), fd, data.as_ptr(), data.len(), user_of(p)) }
-        }
+        call_c!(self.table.child_data_received, encode_transport(p), fd, data.as_ptr(), data.len(), user_of(p));
     }
     fn child_connection_lost(&mut self, p: &Process, fd: i32) {
-        if let Some(f) = self.table.child_connection_lost {
-            // SAFETY: a registered C callback.
-            unsafe { f(encode_transport(p), fd, user_of(p)) }
-        }
+        call_c!(self.table.child_connection_lost, encode_transport(p), fd, user_of(p));
     }
     fn process_exited(&mut self, p: &Process, reason: &Reason) {
-        if let Some(f) = self.table.process_exited {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(encode_transport(p), as_c(reason), user_of(p)) }
-        }
+        call_c!(self.table.process_exited, encode_transport(p), as_c(reason), user_of(p));
     }
     fn process_ended(&mut self, p: &Process, reason: &Reason) {
-        if let Some(f) = self.table.process_ended {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(encode_transport(p), as_c(reason), user_of(p)) }
-        }
+        call_c!(self.table.process_ended, encode_transport(p), as_c(reason), user_of(p));
     }
 }
 
@@ -548,37 +530,31 @@ pub struct marline_bridge_callbacks_t {
 
 struct CBridgeHandler {
     table: marline_bridge_callbacks_t,
-    user: usize,
+    user: *mut c_void,
     /// The bridge's own C handle, set right after creation.
     me: Rc<Cell<usize>>,
 }
 
+impl CBridgeHandler {
+    fn me(&self) -> *mut bridge_t {
+        self.me.get() as *mut bridge_t
+    }
+}
+
 impl BridgeHandler for CBridgeHandler {
     fn extended_data(&mut self, remote: &Transport, data: &[u8]) {
-        if let Some(f) = self.table.extended_data {
-            // SAFETY: data is valid for the call.
-            unsafe { f(self.me.get() as *mut bridge_t, encode_transport(remote), data.as_ptr(), data.len(), self.user as *mut c_void) }
-        }
+        call_c!(self.table.extended_data, self.me(), encode_transport(remote), data.as_ptr(), data.len(), self.user);
     }
     fn exit_status(&mut self, remote: &Transport, code: i32) {
-        if let Some(f) = self.table.exit_status {
-            // SAFETY: a registered C callback.
-            unsafe { f(self.me.get() as *mut bridge_t, encode_transport(remote), code, self.user as *mut c_void) }
-        }
+        call_c!(self.table.exit_status, self.me(), encode_transport(remote), code, self.user);
     }
     fn exit_signal(&mut self, remote: &Transport, name: &str, core_dumped: bool) {
-        if let Some(f) = self.table.exit_signal {
-            let num = crate::process::signal_number(name).unwrap_or(0);
-            let cname = crate::process::signals::signal_name_cstr(num).map_or(c"UNKNOWN".as_ptr(), |c| c.as_ptr());
-            // SAFETY: the name is a static string.
-            unsafe { f(self.me.get() as *mut bridge_t, encode_transport(remote), cname, core_dumped, self.user as *mut c_void) }
-        }
+        let num = crate::process::signal_number(name).unwrap_or(0);
+        let cname = crate::process::signals::signal_name_cstr(num).map_or(c"UNKNOWN".as_ptr(), |c| c.as_ptr());
+        call_c!(self.table.exit_signal, self.me(), encode_transport(remote), cname, core_dumped, self.user);
     }
     fn process_ended(&mut self, remote: &Transport, reason: &Reason) {
-        if let Some(f) = self.table.process_ended {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(self.me.get() as *mut bridge_t, encode_transport(remote), as_c(reason), self.user as *mut c_void) }
-        }
+        call_c!(self.table.process_ended, self.me(), encode_transport(remote), as_c(reason), self.user);
     }
 }
 
@@ -629,7 +605,7 @@ pub unsafe extern "C" fn process_bridge(
         // SAFETY: checked non-NULL; copied.
         let table = unsafe { *callbacks };
         let cell = Rc::new(Cell::new(0));
-        let handler = Box::new(CBridgeHandler { table, user: user as usize, me: cell.clone() });
+        let handler = Box::new(CBridgeHandler { table, user, me: cell.clone() });
         let b = Bridge::new(&remote, merge_stderr, handler)?;
         let core = b.reactor_core()?;
         let me = encode::<bridge_t>(core.serial, Kind::Bridge, b.handle);

@@ -28,24 +28,15 @@ struct CProducer {
     user: *mut c_void,
 }
 
-impl CProducer {
-    fn call(&self, f: Option<unsafe extern "C" fn(*mut transport_t, *mut c_void)>, t: &Transport) {
-        if let Some(f) = f {
-            // SAFETY: a C callback the user registered, with its own pointer.
-            unsafe { f(encode_transport(t), self.user) }
-        }
-    }
-}
-
 impl Producer for CProducer {
     fn pause_producing(&self, t: &Transport) {
-        self.call(self.table.pause_producing, t)
+        call_c!(self.table.pause_producing, encode_transport(t), self.user);
     }
     fn resume_producing(&self, t: &Transport) {
-        self.call(self.table.resume_producing, t)
+        call_c!(self.table.resume_producing, encode_transport(t), self.user);
     }
     fn stop_producing(&self, t: &Transport) {
-        self.call(self.table.stop_producing, t)
+        call_c!(self.table.stop_producing, encode_transport(t), self.user);
     }
 }
 
@@ -74,10 +65,7 @@ pub unsafe extern "C" fn transport_register_producer(
         match transport_of(t) {
             Ok(tr) => Ok(tr.register_producer(producer, streaming)?),
             Err(e) if e.status == MARLINE_ERR_STALE_HANDLE => {
-                if let Some(f) = table.stop_producing {
-                    // SAFETY: the user's callback, with its own pointer.
-                    unsafe { f(t, user) };
-                }
+                call_c!(table.stop_producing, t, user);
                 Err(e)
             }
             Err(e) => Err(e),

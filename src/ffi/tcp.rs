@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::address::{give_address, marline_address_t};
 use super::handle::{encode, listening_port_t, object_of, reactor_t, transport_t, Kind};
-use super::protocol::{marline_protocol_t, CProtocol};
+use super::protocol::{marline_protocol_t, CProtocol, FirstUser};
 use super::status::marline_status_t::{self, *};
 use super::{c_str, encode_transport, guard, non_null, port_number, reactor_of, seconds, transport_of, Out, CResult};
 use crate::tcp::{KeepAlive, ListenOptions, ListeningPort};
@@ -77,7 +77,7 @@ pub unsafe extern "C" fn reactor_listen_tcp_flags(
         let table = std::rc::Rc::new(unsafe { *protocol });
         let user = user as usize;
         let lp = r.listen_tcp_with(interface, port, backlog, options, move |_| {
-            Box::new(CProtocol::shared(&table, user as *mut c_void)) as Box<dyn Protocol>
+            Box::new(CProtocol::new(&table, FirstUser::accepted(user as *mut c_void))) as Box<dyn Protocol>
         })?;
         out.write(encode(r.core.serial, Kind::ListeningPort, lp.handle));
         Ok(())
@@ -112,9 +112,9 @@ pub unsafe extern "C" fn reactor_connect_tcp(
         let port = port_number(port)?;
         let timeout = seconds(timeout_seconds)?.limit_if_positive();
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL.
-        let p = unsafe { CProtocol::new(protocol, user) };
-        let t = r.connect_tcp(host, port, timeout, Box::new(p))?;
+        // SAFETY: checked non-NULL; copied.
+        let table = std::rc::Rc::new(unsafe { *protocol });
+        let t = r.connect_tcp(host, port, timeout, Box::new(CProtocol::new(&table, FirstUser::none())))?;
         t.set_user_data(user as usize)?;
         out.write(encode_transport(&t));
         Ok(())

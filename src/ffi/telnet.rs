@@ -5,6 +5,7 @@
 use std::ffi::{c_char, c_void};
 
 use super::handle::{encode, listening_port_t, reactor_t, transport_t, Kind};
+use super::protocol::FirstUser;
 use super::reason::{as_c, marline_reason_t};
 use super::status::marline_status_t::{self, *};
 use super::{c_array, c_bytes, c_str, encode_transport, guard, non_null, port_number, reactor_of, seconds, transport_of, vec_for, Out, CResult};
@@ -260,16 +261,7 @@ pub struct telnet_protocol_t {
 /// A C callback table acting as a telnet protocol.
 struct CTelnet {
     table: telnet_protocol_t,
-    initial_user: Option<usize>,
-}
-
-impl CTelnet {
-    fn user(&mut self, t: &Telnet) -> *mut c_void {
-        if let Some(u) = self.initial_user.take() {
-            let _ = t.set_user_data(u);
-        }
-        t.user_data().unwrap_or(0) as *mut c_void
-    }
+    user: FirstUser,
 }
 
 fn h(t: &Telnet) -> *mut transport_t {
@@ -285,108 +277,70 @@ fn env_kind(k: EnvKind) -> marline_telnet_env_kind_t {
 
 impl TelnetProtocol for CTelnet {
     fn connection_made(&mut self, t: &Telnet) {
-        let user = self.user(t);
-        if let Some(f) = self.table.connection_made {
-            // SAFETY: a C callback registered for this event.
-            unsafe { f(h(t), user) }
-        }
+        let user = self.user.of(t);
+        call_c!(self.table.connection_made, h(t), user);
     }
     fn data_received(&mut self, t: &Telnet, data: &[u8]) {
-        if let Some(f) = self.table.data_received {
-            // SAFETY: data is valid for the call, as documented.
-            unsafe { f(h(t), data.as_ptr(), data.len(), self.user(t)) }
-        }
+        call_c!(self.table.data_received, h(t), data.as_ptr(), data.len(), self.user.of(t));
     }
     fn connection_lost(&mut self, t: &Telnet, reason: &Reason) {
-        if let Some(f) = self.table.connection_lost {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(h(t), as_c(reason), self.user(t)) }
-        }
+        call_c!(self.table.connection_lost, h(t), as_c(reason), self.user.of(t));
     }
     fn connection_failed(&mut self, t: &Telnet, reason: &Reason) {
-        if let Some(f) = self.table.connection_failed {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(h(t), as_c(reason), self.user(t)) }
-        }
+        call_c!(self.table.connection_failed, h(t), as_c(reason), self.user.of(t));
     }
     fn half_close(&self) -> bool {
         self.table.read_connection_lost.is_some() || self.table.write_connection_lost.is_some()
     }
     fn read_connection_lost(&mut self, t: &Telnet) {
-        if let Some(f) = self.table.read_connection_lost {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), self.user(t)) }
-        }
+        call_c!(self.table.read_connection_lost, h(t), self.user.of(t));
     }
     fn write_connection_lost(&mut self, t: &Telnet) {
-        if let Some(f) = self.table.write_connection_lost {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), self.user(t)) }
-        }
+        call_c!(self.table.write_connection_lost, h(t), self.user.of(t));
     }
     fn enable_local(&mut self, t: &Telnet, o: u8) -> bool {
-        // SAFETY: a registered C callback.
-        self.table.enable_local.is_some_and(|f| unsafe { f(h(t), o, self.user(t)) })
+        call_c!(self.table.enable_local, h(t), o, self.user.of(t)).unwrap_or(false)
     }
     fn enable_remote(&mut self, t: &Telnet, o: u8) -> bool {
-        // SAFETY: a registered C callback.
-        self.table.enable_remote.is_some_and(|f| unsafe { f(h(t), o, self.user(t)) })
+        call_c!(self.table.enable_remote, h(t), o, self.user.of(t)).unwrap_or(false)
     }
     fn disable_local(&mut self, t: &Telnet, o: u8) {
-        if let Some(f) = self.table.disable_local {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), o, self.user(t)) }
-        }
+        call_c!(self.table.disable_local, h(t), o, self.user.of(t));
     }
     fn disable_remote(&mut self, t: &Telnet, o: u8) {
-        if let Some(f) = self.table.disable_remote {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), o, self.user(t)) }
-        }
+        call_c!(self.table.disable_remote, h(t), o, self.user.of(t));
     }
     fn unhandled_command(&mut self, t: &Telnet, c: u8) {
-        if let Some(f) = self.table.unhandled_command {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), c, self.user(t)) }
-        }
+        call_c!(self.table.unhandled_command, h(t), c, self.user.of(t));
     }
     fn unhandled_subnegotiation(&mut self, t: &Telnet, o: u8, data: &[u8]) {
-        if let Some(f) = self.table.unhandled_subnegotiation {
-            // SAFETY: data is valid for the call.
-            unsafe { f(h(t), o, data.as_ptr(), data.len(), self.user(t)) }
-        }
+        call_c!(self.table.unhandled_subnegotiation, h(t), o, data.as_ptr(), data.len(), self.user.of(t));
     }
     fn window_size(&mut self, t: &Telnet, w: u16, hgt: u16) {
-        if let Some(f) = self.table.window_size {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), w, hgt, self.user(t)) }
-        }
+        call_c!(self.table.window_size, h(t), w, hgt, self.user.of(t));
     }
     fn terminal_type(&mut self, t: &Telnet, name: &[u8]) {
-        if let Some(f) = self.table.terminal_type {
-            // SAFETY: name is valid for the call.
-            unsafe { f(h(t), name.as_ptr(), name.len(), self.user(t)) }
-        }
+        call_c!(self.table.terminal_type, h(t), name.as_ptr(), name.len(), self.user.of(t));
     }
     fn environment(&mut self, t: &Telnet, kind: EnvKind, vars: &[EnvVar]) {
-        if let Some(f) = self.table.environment {
-            let c: Vec<marline_telnet_env_var_t> = vars
-                .iter()
-                .map(|v| marline_telnet_env_var_t {
-                    kind: match v.kind {
-                        EnvVarKind::Var => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_VAR as i32,
-                        EnvVarKind::UserVar => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_USERVAR as i32,
-                    },
-                    name: v.name.as_ptr(),
-                    name_len: v.name.len(),
-                    has_value: v.value.is_some(),
-                    value: v.value.as_ref().map_or(std::ptr::null(), |x| x.as_ptr()),
-                    value_len: v.value.as_ref().map_or(0, |x| x.len()),
-                })
-                .collect();
-            // SAFETY: the array and the bytes it points to outlive the call.
-            unsafe { f(h(t), env_kind(kind), c.as_ptr(), c.len(), self.user(t)) }
+        if self.table.environment.is_none() {
+            return;
         }
+        let c: Vec<marline_telnet_env_var_t> = vars
+            .iter()
+            .map(|v| marline_telnet_env_var_t {
+                kind: match v.kind {
+                    EnvVarKind::Var => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_VAR as i32,
+                    EnvVarKind::UserVar => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_USERVAR as i32,
+                },
+                name: v.name.as_ptr(),
+                name_len: v.name.len(),
+                has_value: v.value.is_some(),
+                value: v.value.as_ref().map_or(std::ptr::null(), |x| x.as_ptr()),
+                value_len: v.value.as_ref().map_or(0, |x| x.len()),
+            })
+            .collect();
+        call_c!(self.table.environment, h(t), env_kind(kind), c.as_ptr(), c.len(), self.user.of(t));
     }
 }
 
@@ -431,7 +385,7 @@ pub unsafe extern "C" fn reactor_listen_telnet(
         let table = unsafe { *protocol };
         let user = user as usize;
         let lp = r.listen_telnet(interface, port, backlog, move |_| {
-            Box::new(CTelnet { table, initial_user: Some(user) }) as Box<dyn TelnetProtocol>
+            Box::new(CTelnet { table, user: FirstUser::accepted(user as *mut c_void) }) as Box<dyn TelnetProtocol>
         })?;
         out.write(encode(r.core.serial, Kind::ListeningPort, lp.handle));
         Ok(())
@@ -465,7 +419,7 @@ pub unsafe extern "C" fn reactor_connect_telnet(
         let r = reactor_of(reactor)?;
         // SAFETY: checked non-NULL; copied.
         let table = unsafe { *protocol };
-        let t = r.connect_telnet(host, port, timeout, Box::new(CTelnet { table, initial_user: None }))?;
+        let t = r.connect_telnet(host, port, timeout, Box::new(CTelnet { table, user: FirstUser::none() }))?;
         t.set_user_data(user as usize)?;
         out.write(encode_transport(t.transport()));
         Ok(())
@@ -487,11 +441,7 @@ fn request(t: *mut transport_t, o: u8, side: Side, enable: bool, cb: marline_tel
         let tn = telnet_of(t)?;
         let user = user as usize;
         tn.request(o, side, enable, move |t: &Telnet, result: Completion, reason: Option<&Reason>| {
-            if let Some(f) = cb {
-                let reason = reason.map_or(std::ptr::null(), as_c);
-                // SAFETY: the callback and user pointer the caller gave for this request.
-                unsafe { f(h(t), o, result_of(result), reason, user as *mut c_void) }
-            }
+            call_c!(cb, h(t), o, result_of(result), reason.map_or(std::ptr::null(), as_c), user as *mut c_void);
         })?;
         Ok(())
     })
@@ -649,8 +599,7 @@ pub extern "C" fn telnet_set_subnegotiation_handler(
         let user = user as usize;
         let handler = cb.map(|f| {
             Box::new(move |t: &Telnet, data: &[u8]| {
-                // SAFETY: the callback and user pointer the caller registered.
-                unsafe { f(h(t), option, data.as_ptr(), data.len(), user as *mut c_void) }
+                call_c!(Some(f), h(t), option, data.as_ptr(), data.len(), user as *mut c_void);
             }) as crate::telnet::SubnegotiationFn
         });
         Ok(tn.set_subnegotiation_handler(option, handler)?)

@@ -222,6 +222,17 @@ int main(void) {
 
     void *user = NULL;
     CHECK(transport_get_user(t1, &user) == MARLINE_OK && user == &c1, "transport_get_user");
+
+    /* The user pointer set between connect and connection_made is the one the callbacks get. */
+    struct conn c_given, c_set;
+    memset(&c_given, 0, sizeof c_given);
+    memset(&c_set, 0, sizeof c_set);
+    transport_t *t_set = NULL;
+    CHECK(reactor_connect_tcp(r, "127.0.0.1", port, 5.0, &rec, &c_given, &t_set) == MARLINE_OK, "connect (user set later)");
+    CHECK(transport_get_user(t_set, &user) == MARLINE_OK && user == &c_given, "the connect's user pointer at once");
+    CHECK(transport_set_user(t_set, &c_set) == MARLINE_OK, "transport_set_user before connection_made");
+    CHECK(run_until(r, &c_set.made) && !c_given.made, "connection_made gets the user pointer set after connect");
+    CHECK(transport_abort_connection(t_set) == MARLINE_OK && run_until(r, &c_set.lost) && !c_given.lost, "so does connection_lost");
     bool on = true;
     CHECK(transport_get_tcp_nodelay(t1, &on) == MARLINE_OK && !on, "TCP_NODELAY off by default");
     CHECK(transport_set_tcp_nodelay(t1, true) == MARLINE_OK && transport_get_tcp_nodelay(t1, &on) == MARLINE_OK && on, "TCP_NODELAY on");
