@@ -7,6 +7,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+// Starts a struct whose first field is its size (a callback table,
+// marline_spawn_options_t): zeroes `*ptr` and sets `ptr->size` to
+// `sizeof *ptr`, as the ABI rule asks (see "ABI policy" in the README); then
+// set the entries you use. `ptr` is evaluated more than once.
+#define MARLINE_INIT(ptr) (memset((ptr), 0, sizeof *(ptr)), (ptr)->size = sizeof *(ptr))
 
 #define MARLINE_VERSION_MAJOR 0
 #define MARLINE_VERSION_MINOR 1
@@ -542,7 +549,15 @@ typedef struct marline_child_fd_t {
 // pipe has closed — so a grandchild that keeps a pipe open delays
 // process_ended, not process_exited. The handle is stale once
 // process_ended returns.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_process_protocol_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_process_protocol_t {
+  // sizeof(marline_process_protocol_t), set by the caller.
+  size_t size;
   // The process transport is ready (from the loop, before any other).
   void (*connection_made)(struct transport_t *t, void *user);
   // The child wrote on child fd `fd` (1 stdout, 2 stderr; a pty's output
@@ -566,15 +581,14 @@ typedef struct marline_process_protocol_t {
 // process_bridge_spawn_with). All-zero fields are the defaults; the
 // strings and arrays are read during the call only.
 //
-// ABI rule: zero the struct, then set `size` to
-// sizeof(marline_spawn_options_t). marline reads `size` bytes, so a
-// program built against an older (smaller) version keeps working, with
-// defaults for what it does not know; fields a newer (larger) version
-// appended must be zero where this library does not know them
-// (MARLINE_ERR_INVALID_ARGUMENT otherwise), so an option is never ignored
-// silently.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_spawn_options_t)), then set the options you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an option this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_spawn_options_t {
-  // sizeof(marline_spawn_options_t).
+  // sizeof(marline_spawn_options_t), set by the caller.
   size_t size;
   // "NAME=value" strings, NULL-terminated; NULL = a copy of ours.
   const char *const *envp;
@@ -601,7 +615,15 @@ typedef struct marline_spawn_options_t {
 // the bridge first (possibly stale by then: after process_bridge_close the
 // callbacks still report the process's end), the remote transport (which
 // may be closed; writes then fail harmlessly), and the user pointer last.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_bridge_callbacks_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_bridge_callbacks_t {
+  // sizeof(marline_bridge_callbacks_t), set by the caller.
+  size_t size;
   // The child wrote on stderr (SSH "extended data"); only when stderr is
   // not merged. NULL: stderr is dropped.
   void (*extended_data)(struct bridge_t *b, struct transport_t *remote, const uint8_t *data, size_t len, void *user);
@@ -619,7 +641,15 @@ typedef struct marline_bridge_callbacks_t {
 
 // Callbacks of a producer registered on a transport. Entries may be NULL.
 // Each receives the transport and the producer's user pointer.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_producer_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_producer_t {
+  // sizeof(marline_producer_t), set by the caller.
+  size_t size;
   // The write queue passed the high-water mark: stop writing for now
   // (streaming producers).
   void (*pause_producing)(struct transport_t *t, void *user);
@@ -700,7 +730,15 @@ typedef struct tcp_stream_status_t {
 // current user pointer last (see transport_set_user). Callbacks run on the
 // reactor thread only. Setting read_connection_lost or
 // write_connection_lost opts the connection into half-close.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_protocol_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_protocol_t {
+  // sizeof(marline_protocol_t), set by the caller.
+  size_t size;
   // The connection is established.
   void (*connection_made)(struct transport_t *t, void *user);
   // Bytes arrived; `data` is valid during the call only.
@@ -755,7 +793,15 @@ typedef struct marline_telnet_env_var_t {
 // telnet_set_subnegotiation_handler, telnet_send_window_size,
 // telnet_request_terminal_type, telnet_set_terminal_type, telnet_request_environment,
 // telnet_send_environment, telnet_get_inner, and every transport_* call.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(telnet_protocol_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct telnet_protocol_t {
+  // sizeof(telnet_protocol_t), set by the caller.
+  size_t size;
   // The connection is established.
   void (*connection_made)(struct transport_t *t, void *user);
   // Application data (unescaped, CR LF → LF, CR NUL → CR).
@@ -924,9 +970,9 @@ enum marline_status_t reactor_spawn_process(struct reactor_t *reactor, const cha
 // new session or process group, and whether ignored signals stay ignored.
 //
 // Errors as for reactor_spawn_process, and MARLINE_ERR_INVALID_ARGUMENT
-// for `options` that break its ABI rule (size smaller than the size field,
-// unknown flags, non-zero fields this library does not know) or give a
-// window size without MARLINE_SPAWN_PTY.
+// for `options` that break its ABI rule (a `size` no version had, a
+// non-zero field this library does not know), unknown flags, or a window
+// size without MARLINE_SPAWN_PTY.
 //
 // # Safety
 // As for reactor_spawn_process; `options` is NULL or has `options->size`
@@ -1251,8 +1297,13 @@ int32_t marline_reason_wait_status(const struct marline_reason_t *reason);
 // (never NULL; unknown numbers give "unknown status").
 const char *marline_strerror(int32_t status);
 
-// The errno of the last failing operating-system call made by marline on
-// this thread (after MARLINE_ERR_OS and the address errors), or 0.
+// The errno behind the last failed marline call on this thread: each call
+// that returns an error status sets it, to the errno of the
+// operating-system failure that caused it (after MARLINE_ERR_OS, the
+// address and connection errors, MARLINE_ERR_BAD_EXECUTABLE and
+// MARLINE_ERR_BAD_WORKING_DIRECTORY), or to 0 when none did (a NULL
+// argument, a stale handle, a time-out of marline's own). Successful calls
+// leave it alone, as C's errno. Never fails.
 int32_t marline_last_os_error(void);
 
 // marline's version as a static string, e.g. "0.1.0".

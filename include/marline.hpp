@@ -346,6 +346,7 @@ inline void on_failed(transport_t *t, const marline_reason_t *reason, void *user
 
 inline marline_protocol_t table() noexcept {
     marline_protocol_t p{};
+    p.size = sizeof p;
     p.connection_made = on_made;
     p.data_received = on_data;
     p.connection_lost = on_lost;

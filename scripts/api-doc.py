@@ -19,9 +19,10 @@ HEADER = ROOT / "include" / "marline.h"
 # (section, what it covers, rule): the first rule matching an item's name wins.
 GROUPS = [
     ("Errors, version and logging",
-     "Status codes, their messages, the library version, and the per-thread log callback.",
+     "Status codes, their messages, the library version, the per-thread log callback, and "
+     "MARLINE_INIT, which starts every struct with a size field.",
      r"^(marline_status_t|marline_strerror|marline_last_os_error|marline_version|marline_debug_panic"
-     r"|marline_set_log_callback|marline_log_.*|MARLINE_VERSION_.*)$"),
+     r"|marline_set_log_callback|marline_log_.*|MARLINE_VERSION_.*|MARLINE_INIT)$"),
     ("Reactor", "The event loop: creating, running, stopping, cross-thread calls, embedding.",
      r"^(reactor_t|marline_reactor_cb|reactor_(new|free|run|run_once|stop|call_from_thread|backend_fd"
      r"|next_timeout))$"),
@@ -75,10 +76,10 @@ def parse(text):
             doc = []
             i += 1
             continue
-        m = re.match(r"#define (\w+) (.+)$", s)
+        m = re.match(r"#define (\w+)(\([^)]*\))? (.+)$", s)
         if m:
             if m.group(1) != "MARLINE_H":
-                items.append(Item("constant", m.group(1), doc, f"#define {m.group(1)} {m.group(2)}"))
+                items.append(Item("constant", m.group(1), doc, s))
             doc = []
             i += 1
             continue

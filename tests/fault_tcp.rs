@@ -406,6 +406,7 @@ fn c_reactor_free_final_callbacks_can_use_their_handles() {
         SEEN.with(|s| s.borrow_mut().push((w, p, c, reactor_run_once(r, 0.0))));
     }
     const PROTO: marline_protocol_t = marline_protocol_t {
+        size: std::mem::size_of::<marline_protocol_t>(),
         connection_made: None,
         data_received: None,
         connection_lost: Some(lost),

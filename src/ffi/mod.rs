@@ -34,6 +34,7 @@ mod producer;
 mod protocol;
 mod reactor;
 mod reason;
+mod sized;
 mod status;
 mod stream;
 mod tcp;

@@ -15,6 +15,7 @@ use super::handle::{encode, encode_transport, object_of, reactor_t, transport_t,
 use super::protocol::user_of;
 use super::reason::{as_c, marline_reason_t};
 use super::status::marline_status_t::{self, *};
+use super::sized::{read_sized, SizedStruct};
 use super::{c_bytes, c_str, guard, non_null, reactor_of, transport_of, with_out, CResult, Out};
 use crate::process::{Bridge, BridgeHandler, ChildFd, Process, ProcessProtocol, ProcessSpec};
 use crate::transport::{Reason, Transport};
@@ -52,9 +53,17 @@ pub struct marline_child_fd_t {
 /// pipe has closed — so a grandchild that keeps a pipe open delays
 /// process_ended, not process_exited. The handle is stale once
 /// process_ended returns.
+/// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+/// sizeof(marline_process_protocol_t)), then set the entries you use: marline reads
+/// `size` bytes, so a program built against another version of this header
+/// keeps working (see "ABI policy" in the README; a `size` no version had,
+/// or an entry this library does not know set, is
+/// MARLINE_ERR_INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct marline_process_protocol_t {
+    /// sizeof(marline_process_protocol_t), set by the caller.
+    pub size: usize,
     /// The process transport is ready (from the loop, before any other).
     pub connection_made: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
     /// The child wrote on child fd `fd` (1 stdout, 2 stderr; a pty's output
@@ -74,6 +83,9 @@ pub struct marline_process_protocol_t {
     /// process_exited). Free per-process state here.
     pub process_ended: Option<unsafe extern "C" fn(t: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void)>,
 }
+
+// SAFETY: a size and nullable function pointers, none over 8 bytes.
+unsafe impl SizedStruct for marline_process_protocol_t {}
 
 /// marline_spawn_options_t.flags: run the child on a new pseudo-terminal:
 /// its stdin, stdout and stderr, and its controlling terminal, in a new
@@ -103,17 +115,16 @@ const SPAWN_FLAGS: u32 =
 /// process_bridge_spawn_with). All-zero fields are the defaults; the
 /// strings and arrays are read during the call only.
 ///
-/// ABI rule: zero the struct, then set `size` to
-/// sizeof(marline_spawn_options_t). marline reads `size` bytes, so a
-/// program built against an older (smaller) version keeps working, with
-/// defaults for what it does not know; fields a newer (larger) version
-/// appended must be zero where this library does not know them
-/// (MARLINE_ERR_INVALID_ARGUMENT otherwise), so an option is never ignored
-/// silently.
+/// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+/// sizeof(marline_spawn_options_t)), then set the options you use: marline reads
+/// `size` bytes, so a program built against another version of this header
+/// keeps working (see "ABI policy" in the README; a `size` no version had,
+/// or an option this library does not know set, is
+/// MARLINE_ERR_INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct marline_spawn_options_t {
-    /// sizeof(marline_spawn_options_t).
+    /// sizeof(marline_spawn_options_t), set by the caller.
     pub size: usize,
     /// "NAME=value" strings, NULL-terminated; NULL = a copy of ours.
     pub envp: *const *const c_char,
@@ -136,32 +147,19 @@ pub struct marline_spawn_options_t {
     pub cols: u16,
 }
 
-/// Reads the caller's options by the ABI rule (see marline_spawn_options_t).
+// SAFETY: integers and raw pointers, none over 8 bytes.
+unsafe impl SizedStruct for marline_spawn_options_t {}
+
+/// Reads the caller's options by the ABI rule (NULL: every default).
 ///
 /// # Safety
 /// `o` is NULL or points to at least `(*o).size` readable bytes.
 unsafe fn read_options(o: *const marline_spawn_options_t) -> CResult<marline_spawn_options_t> {
-    let ours = std::mem::size_of::<marline_spawn_options_t>();
-    // SAFETY: every field is an integer or a raw pointer: all-zero is valid.
-    let mut opts: marline_spawn_options_t = unsafe { std::mem::zeroed() };
     if o.is_null() {
-        opts.size = ours;
-        return Ok(opts);
+        return Ok(positional(std::ptr::null(), std::ptr::null(), std::ptr::null(), 0, false));
     }
-    // SAFETY: non-NULL; the struct starts with its size.
-    let size = unsafe { std::ptr::read_unaligned(o as *const usize) };
-    if size < std::mem::size_of::<usize>() {
-        return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
-    }
-    // SAFETY: the caller's struct has `size` readable bytes.
-    let theirs = unsafe { std::slice::from_raw_parts(o as *const u8, size) };
-    if theirs.get(ours..).is_some_and(|newer| newer.iter().any(|&b| b != 0)) {
-        return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
-    }
-    let n = size.min(ours);
-    // SAFETY: copying n ≤ sizeof bytes into our struct; any bit pattern is
-    // a valid value of every field.
-    unsafe { std::ptr::copy_nonoverlapping(theirs.as_ptr(), &mut opts as *mut _ as *mut u8, n) };
+    // SAFETY: forwarded contract.
+    let opts = unsafe { read_sized(o) }?;
     if opts.flags & !SPAWN_FLAGS != 0 {
         return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
     }
@@ -330,9 +328,9 @@ pub unsafe extern "C" fn reactor_spawn_process(
 /// new session or process group, and whether ignored signals stay ignored.
 ///
 /// Errors as for reactor_spawn_process, and MARLINE_ERR_INVALID_ARGUMENT
-/// for `options` that break its ABI rule (size smaller than the size field,
-/// unknown flags, non-zero fields this library does not know) or give a
-/// window size without MARLINE_SPAWN_PTY.
+/// for `options` that break its ABI rule (a `size` no version had, a
+/// non-zero field this library does not know), unknown flags, or a window
+/// size without MARLINE_SPAWN_PTY.
 ///
 /// # Safety
 /// As for reactor_spawn_process; `options` is NULL or has `options->size`
@@ -350,12 +348,11 @@ pub unsafe extern "C" fn reactor_spawn_process_with(
     guard(|| {
         // SAFETY: forwarded contract.
         let out = unsafe { Out::new(out) }?;
-        non_null(protocol)?;
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(protocol) }?;
         let r = reactor_of(reactor)?;
         // SAFETY: forwarded contract.
         let spec = unsafe { spec_of(executable, argv, &read_options(options)?) }?;
-        // SAFETY: checked non-NULL; copied.
-        let table = unsafe { *protocol };
         let p = r.spawn_process(&spec, Box::new(CProcessProtocol { table }))?;
         p.set_user_data(user as usize)?;
         out.write(encode_transport(&p));
@@ -498,9 +495,17 @@ pub extern "C" fn process_set_window_size(t: *mut transport_t, rows: u16, cols: 
 /// the bridge first (possibly stale by then: after process_bridge_close the
 /// callbacks still report the process's end), the remote transport (which
 /// may be closed; writes then fail harmlessly), and the user pointer last.
+/// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+/// sizeof(marline_bridge_callbacks_t)), then set the entries you use: marline reads
+/// `size` bytes, so a program built against another version of this header
+/// keeps working (see "ABI policy" in the README; a `size` no version had,
+/// or an entry this library does not know set, is
+/// MARLINE_ERR_INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct marline_bridge_callbacks_t {
+    /// sizeof(marline_bridge_callbacks_t), set by the caller.
+    pub size: usize,
     /// The child wrote on stderr (SSH "extended data"); only when stderr is
     /// not merged. NULL: stderr is dropped.
     pub extended_data: Option<
@@ -527,6 +532,9 @@ pub struct marline_bridge_callbacks_t {
         unsafe extern "C" fn(b: *mut bridge_t, remote: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void),
     >,
 }
+
+// SAFETY: a size and nullable function pointers, none over 8 bytes.
+unsafe impl SizedStruct for marline_bridge_callbacks_t {}
 
 struct CBridgeHandler {
     table: marline_bridge_callbacks_t,
@@ -600,10 +608,9 @@ pub unsafe extern "C" fn process_bridge(
     guard(|| {
         // SAFETY: forwarded contract.
         let out = unsafe { Out::new(out) }?;
-        non_null(callbacks)?;
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(callbacks) }?;
         let remote = transport_of(remote)?;
-        // SAFETY: checked non-NULL; copied.
-        let table = unsafe { *callbacks };
         let cell = Rc::new(Cell::new(0));
         let handler = Box::new(CBridgeHandler { table, user, me: cell.clone() });
         let b = Bridge::new(&remote, merge_stderr, handler)?;

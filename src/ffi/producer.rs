@@ -4,14 +4,23 @@ use std::ffi::c_void;
 
 use super::handle::{encode_transport, transport_t};
 use super::status::marline_status_t::{self, *};
-use super::{guard, non_null, transport_of};
+use super::sized::{read_sized, SizedStruct};
+use super::{guard, transport_of};
 use crate::transport::{Producer, Transport};
 
 /// Callbacks of a producer registered on a transport. Entries may be NULL.
 /// Each receives the transport and the producer's user pointer.
+/// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+/// sizeof(marline_producer_t)), then set the entries you use: marline reads
+/// `size` bytes, so a program built against another version of this header
+/// keeps working (see "ABI policy" in the README; a `size` no version had,
+/// or an entry this library does not know set, is
+/// MARLINE_ERR_INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct marline_producer_t {
+    /// sizeof(marline_producer_t), set by the caller.
+    pub size: usize,
     /// The write queue passed the high-water mark: stop writing for now
     /// (streaming producers).
     pub pause_producing: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
@@ -22,6 +31,9 @@ pub struct marline_producer_t {
     /// unregistered when this returns.
     pub stop_producing: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
 }
+
+// SAFETY: a size and nullable function pointers, none over 8 bytes.
+unsafe impl SizedStruct for marline_producer_t {}
 
 struct CProducer {
     table: marline_producer_t,
@@ -58,9 +70,8 @@ pub unsafe extern "C" fn transport_register_producer(
     streaming: bool,
 ) -> marline_status_t {
     guard(|| {
-        non_null(callbacks)?;
-        // SAFETY: checked non-NULL; the caller guarantees it is readable.
-        let table = unsafe { *callbacks };
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(callbacks) }?;
         let producer = Box::new(CProducer { table, user });
         match transport_of(t) {
             Ok(tr) => Ok(tr.register_producer(producer, streaming)?),

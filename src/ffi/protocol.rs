@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::ffi::c_void;
 use std::rc::Rc;
 
+use super::sized::SizedStruct;
 use super::handle::{encode_transport, transport_t};
 use super::reason::{as_c, marline_reason_t};
 use crate::transport::{Protocol, Reason, Transport};
@@ -13,9 +14,17 @@ use crate::transport::{Protocol, Reason, Transport};
 /// current user pointer last (see transport_set_user). Callbacks run on the
 /// reactor thread only. Setting read_connection_lost or
 /// write_connection_lost opts the connection into half-close.
+/// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+/// sizeof(marline_protocol_t)), then set the entries you use: marline reads
+/// `size` bytes, so a program built against another version of this header
+/// keeps working (see "ABI policy" in the README; a `size` no version had,
+/// or an entry this library does not know set, is
+/// MARLINE_ERR_INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct marline_protocol_t {
+    /// sizeof(marline_protocol_t), set by the caller.
+    pub size: usize,
     /// The connection is established.
     pub connection_made: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
     /// Bytes arrived; `data` is valid during the call only.
@@ -38,6 +47,9 @@ pub struct marline_protocol_t {
     /// dropped — the normal stream is unaffected).
     pub urgent_data_received: Option<unsafe extern "C" fn(t: *mut transport_t, data: *const u8, len: usize, user: *mut c_void)>,
 }
+
+// SAFETY: a size and nullable function pointers, none over 8 bytes.
+unsafe impl SizedStruct for marline_protocol_t {}
 
 /// The user pointer of a connection marline creates before C has its
 /// handle (an accepted one): moved into the transport's user slot by the

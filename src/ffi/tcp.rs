@@ -7,7 +7,8 @@ use super::address::{give_address, marline_address_t};
 use super::handle::{encode, listening_port_t, object_of, reactor_t, transport_t, Kind};
 use super::protocol::{marline_protocol_t, CProtocol, FirstUser};
 use super::status::marline_status_t::{self, *};
-use super::{c_str, encode_transport, guard, non_null, port_number, reactor_of, seconds, transport_of, Out, CResult};
+use super::sized::read_sized;
+use super::{c_str, encode_transport, guard, port_number, reactor_of, seconds, transport_of, Out, CResult};
 use crate::tcp::{KeepAlive, ListenOptions, ListeningPort};
 use crate::transport::Protocol;
 
@@ -63,7 +64,8 @@ pub unsafe extern "C" fn reactor_listen_tcp_flags(
     guard(|| {
         // SAFETY: forwarded contract.
         let out = unsafe { Out::new(out) }?;
-        non_null(protocol)?;
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(protocol) }?;
         if flags & !MARLINE_LISTEN_REUSEPORT != 0 {
             return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
         }
@@ -72,9 +74,7 @@ pub unsafe extern "C" fn reactor_listen_tcp_flags(
         let interface = unsafe { c_str(interface) }?;
         let port = port_number(port)?;
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL; copied once here, shared by every
-        // connection of the port.
-        let table = std::rc::Rc::new(unsafe { *protocol });
+        let table = std::rc::Rc::new(table);
         let user = user as usize;
         let lp = r.listen_tcp_with(interface, port, backlog, options, move |_| {
             Box::new(CProtocol::new(&table, FirstUser::accepted(user as *mut c_void))) as Box<dyn Protocol>
@@ -106,14 +106,14 @@ pub unsafe extern "C" fn reactor_connect_tcp(
     guard(|| {
         // SAFETY: forwarded contract.
         let out = unsafe { Out::new(out) }?;
-        non_null(protocol)?;
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(protocol) }?;
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
         let port = port_number(port)?;
         let timeout = seconds(timeout_seconds)?.limit_if_positive();
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL; copied.
-        let table = std::rc::Rc::new(unsafe { *protocol });
+        let table = std::rc::Rc::new(table);
         let t = r.connect_tcp(host, port, timeout, Box::new(CProtocol::new(&table, FirstUser::none())))?;
         t.set_user_data(user as usize)?;
         out.write(encode_transport(&t));

@@ -8,7 +8,8 @@ use super::handle::{encode, listening_port_t, reactor_t, transport_t, Kind};
 use super::protocol::FirstUser;
 use super::reason::{as_c, marline_reason_t};
 use super::status::marline_status_t::{self, *};
-use super::{c_array, c_bytes, c_str, encode_transport, guard, non_null, port_number, reactor_of, seconds, transport_of, vec_for, Out, CResult};
+use super::sized::{read_sized, SizedStruct};
+use super::{c_array, c_bytes, c_str, encode_transport, guard, port_number, reactor_of, seconds, transport_of, vec_for, Out, CResult};
 use crate::telnet::options::{EnvKind, EnvVar, EnvVarKind};
 use crate::telnet::transport::{Completion, OptionState, Policy, Side};
 use crate::telnet::{Telnet, TelnetProtocol};
@@ -211,9 +212,17 @@ pub type marline_telnet_subnegotiation_cb =
 /// telnet_set_subnegotiation_handler, telnet_send_window_size,
 /// telnet_request_terminal_type, telnet_set_terminal_type, telnet_request_environment,
 /// telnet_send_environment, telnet_get_inner, and every transport_* call.
+/// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+/// sizeof(telnet_protocol_t)), then set the entries you use: marline reads
+/// `size` bytes, so a program built against another version of this header
+/// keeps working (see "ABI policy" in the README; a `size` no version had,
+/// or an entry this library does not know set, is
+/// MARLINE_ERR_INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct telnet_protocol_t {
+    /// sizeof(telnet_protocol_t), set by the caller.
+    pub size: usize,
     /// The connection is established.
     pub connection_made: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
     /// Application data (unescaped, CR LF → LF, CR NUL → CR).
@@ -257,6 +266,9 @@ pub struct telnet_protocol_t {
     /// Our sending side was shut down (half-close only).
     pub write_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
 }
+
+// SAFETY: a size and nullable function pointers, none over 8 bytes.
+unsafe impl SizedStruct for telnet_protocol_t {}
 
 /// A C callback table acting as a telnet protocol.
 struct CTelnet {
@@ -376,13 +388,12 @@ pub unsafe extern "C" fn reactor_listen_telnet(
     guard(|| {
         // SAFETY: forwarded contract.
         let out = unsafe { Out::new(out) }?;
-        non_null(protocol)?;
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(protocol) }?;
         // SAFETY: forwarded contract.
         let interface = unsafe { c_str(interface) }?;
         let port = port_number(port)?;
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL; copied once here.
-        let table = unsafe { *protocol };
         let user = user as usize;
         let lp = r.listen_telnet(interface, port, backlog, move |_| {
             Box::new(CTelnet { table, user: FirstUser::accepted(user as *mut c_void) }) as Box<dyn TelnetProtocol>
@@ -411,14 +422,13 @@ pub unsafe extern "C" fn reactor_connect_telnet(
     guard(|| {
         // SAFETY: forwarded contract.
         let out = unsafe { Out::new(out) }?;
-        non_null(protocol)?;
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(protocol) }?;
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
         let port = port_number(port)?;
         let timeout = seconds(timeout_seconds)?.limit_if_positive();
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL; copied.
-        let table = unsafe { *protocol };
         let t = r.connect_telnet(host, port, timeout, Box::new(CTelnet { table, user: FirstUser::none() }))?;
         t.set_user_data(user as usize)?;
         out.write(encode_transport(t.transport()));

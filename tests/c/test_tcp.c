@@ -70,7 +70,7 @@ static void c_failed(transport_t *t, const marline_reason_t *reason, void *user)
 
 static marline_protocol_t recording(void) {
     marline_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = c_made;
     p.data_received = c_data;
     p.connection_lost = c_lost;
@@ -104,7 +104,7 @@ static void e_lost(transport_t *t, const marline_reason_t *reason, void *user) {
 
 static int listen_echo(reactor_t *r, const char *iface, listening_port_t **lp) {
     marline_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = e_made;
     p.data_received = e_data;
     p.connection_lost = e_lost;
@@ -182,6 +182,9 @@ int main(void) {
     CHECK(reactor_listen_tcp(r, "127.0.0.1", 70000, 0, &rec, NULL, &lp2) == MARLINE_ERR_INVALID_ARGUMENT, "port 70000");
     CHECK(reactor_listen_tcp(r, NULL, 0, 0, &rec, NULL, &lp2) == MARLINE_ERR_NULL_POINTER, "NULL interface");
     CHECK(reactor_listen_tcp(r, "127.0.0.1", 0, 0, NULL, NULL, &lp2) == MARLINE_ERR_NULL_POINTER, "NULL protocol");
+    marline_protocol_t unsized = rec;
+    unsized.size = 0;
+    CHECK(reactor_listen_tcp(r, "127.0.0.1", 0, 0, &unsized, NULL, &lp2) == MARLINE_ERR_INVALID_ARGUMENT, "a table whose size is not set");
     CHECK(lp2 == NULL, "out parameter untouched on failure");
 
     int port = listen_echo(r, "127.0.0.1", &lp);

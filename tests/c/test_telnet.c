@@ -178,9 +178,9 @@ int main(void) {
     memset(&srv, 0, sizeof srv);
     memset(&cli, 0, sizeof cli);
     memset(&raw_cli, 0, sizeof raw_cli);
-    memset(&sp, 0, sizeof sp);
-    memset(&cp, 0, sizeof cp);
-    memset(&rp, 0, sizeof rp);
+    MARLINE_INIT(&sp);
+    MARLINE_INIT(&cp);
+    MARLINE_INIT(&rp);
 
     check(reactor_new(&reactor) == MARLINE_OK, "reactor_new");
 

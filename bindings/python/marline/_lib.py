@@ -86,8 +86,18 @@ completion_cb = CFUNCTYPE(None, c_void_p, c_uint8, c_int, c_void_p, c_void_p)
 log_cb = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 
-class marline_protocol_t(Structure):
+class _Sized(Structure):
+    """A struct whose first field is its size (a callback table): the ABI rule asks for
+    size = sizeof, set here when the struct is made; other arguments fill the fields
+    after it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(ctypes.sizeof(self), *args, **kwargs)
+
+
+class marline_protocol_t(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("connection_made", made_cb),
         ("data_received", data_cb),
         ("connection_lost", lost_cb),
@@ -98,8 +108,9 @@ class marline_protocol_t(Structure):
     ]
 
 
-class telnet_protocol_t(Structure):
+class telnet_protocol_t(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("connection_made", made_cb),
         ("data_received", data_cb),
         ("connection_lost", lost_cb),
@@ -122,8 +133,9 @@ class marline_iovec_t(Structure):
     _fields_ = [("base", c_void_p), ("len", c_size_t)]
 
 
-class marline_producer_t(Structure):
-    _fields_ = [("pause_producing", made_cb), ("resume_producing", made_cb), ("stop_producing", made_cb)]
+class marline_producer_t(_Sized):
+    _fields_ = [("size", c_size_t), ("pause_producing", made_cb), ("resume_producing", made_cb),
+                ("stop_producing", made_cb)]
 
 
 # ----- processes -----
@@ -135,8 +147,9 @@ class marline_child_fd_t(Structure):
     _fields_ = [("child_fd", c_int32), ("kind", c_int32), ("parent_fd", c_int32)]
 
 
-class marline_process_protocol_t(Structure):
+class marline_process_protocol_t(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("connection_made", made_cb),
         ("child_data_received", child_data_cb),
         ("child_connection_lost", child_lost_cb),
@@ -152,8 +165,9 @@ bridge_signal_cb = CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_bool, c_void_
 bridge_ended_cb = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p, c_void_p)
 
 
-class marline_bridge_callbacks_t(Structure):
+class marline_bridge_callbacks_t(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("extended_data", bridge_data_cb),
         ("exit_status", bridge_status_cb),
         ("exit_signal", bridge_signal_cb),
