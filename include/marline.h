@@ -16,9 +16,9 @@
 #define MARLINE_INIT(ptr) (memset((ptr), 0, sizeof *(ptr)), (ptr)->size = sizeof *(ptr))
 
 #define MARLINE_VERSION_MAJOR 0
-#define MARLINE_VERSION_MINOR 1
+#define MARLINE_VERSION_MINOR 2
 #define MARLINE_VERSION_PATCH 0
-#define MARLINE_VERSION_STRING "0.1.0"
+#define MARLINE_VERSION_STRING "0.2.0"
 
 
 // The most elements an array argument may have: transport_write_sequence's
@@ -1306,7 +1306,9 @@ const char *marline_strerror(int32_t status);
 // leave it alone, as C's errno. Never fails.
 int32_t marline_last_os_error(void);
 
-// marline's version as a static string, e.g. "0.1.0".
+// marline's version as a static, NUL-terminated string, e.g. "0.2.0"
+// (MARLINE_VERSION_STRING of the header it was built with). Never NULL,
+// never fails.
 const char *marline_version(void);
 
 // Panics inside marline's panic boundary and returns MARLINE_ERR_PANIC.

@@ -203,7 +203,9 @@ pub extern "C" fn marline_last_os_error() -> i32 {
     LAST_OS_ERROR.with(Cell::get)
 }
 
-/// marline's version as a static string, e.g. "0.1.0".
+/// marline's version as a static, NUL-terminated string, e.g. "0.2.0"
+/// (MARLINE_VERSION_STRING of the header it was built with). Never NULL,
+/// never fails.
 #[no_mangle]
 pub extern "C" fn marline_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char

@@ -7,7 +7,8 @@ The C API is looked up, in order:
    links marline and exports its whole C API;
 3. in the source tree (this file in ``bindings/python/marline/`` of the repository), the
    build's ``target/release/libmarline.so``, then ``target/debug/libmarline.so``;
-4. the system: ``libmarline.so.0`` through the dynamic loader (``make install``), or what
+4. the system: the soname of this version's ABI (``SONAME``, e.g. ``libmarline.so.0.2``)
+   through the dynamic loader (``make install``), or what
    ``ctypes.util.find_library("marline")`` finds.
 
 The library must have the binding's own version (``VERSION``): anything else is an
@@ -23,7 +24,10 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_double, c
 from pathlib import Path
 
 # The binding's version: the library it loads must say the same (marline_version).
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+# The soname of that version's ABI (the rule of build.rs: 0.MINOR while 0.x, else MAJOR).
+_MAJOR, _MINOR = VERSION.split(".")[:2]
+SONAME = f"libmarline.so.{_MAJOR}.{_MINOR}" if _MAJOR == "0" else f"libmarline.so.{_MAJOR}"
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,7 +45,7 @@ def _candidates():
             p = REPO_ROOT / "target" / profile / "libmarline.so"
             if p.is_file():
                 yield str(p)
-    yield "libmarline.so.0"
+    yield SONAME
     found = ctypes.util.find_library("marline")
     if found:
         yield found
