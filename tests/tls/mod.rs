@@ -280,13 +280,14 @@ impl Wire {
 
     pub fn flush(&mut self) {
         let out = self.end.send();
-        if !out.is_empty() {
-            self.sock.write_all(&out).unwrap();
+        // A peer that has gone away is seen by the next read.
+        if !out.is_empty() && self.sock.write_all(&out).is_err() {
+            self.eof = true;
         }
     }
 
     /// Read once (up to the short timeout), feed what came; false on EOF.
-    fn read_once(&mut self) -> bool {
+    pub fn read_once(&mut self) -> bool {
         let mut buf = [0u8; 16384];
         match self.sock.read(&mut buf) {
             Ok(0) => {
