@@ -51,7 +51,13 @@ fn roots_from_a_directory_read_each_file_once() {
     let empty = TempDir::new("empty-cadir");
     let e = Roots::new().add_dir(empty.path()).unwrap_err();
     assert_eq!(e.kind(), K::NoRoots);
-    assert_eq!(e.message(), format!("no certificate in CA directory '{}' (expected -----BEGIN CERTIFICATE----- blocks)", empty.path().display()));
+    assert_eq!(
+        e.message(),
+        format!(
+            "no certificate in CA directory '{}' (expected -----BEGIN CERTIFICATE----- blocks)",
+            empty.path().display()
+        )
+    );
 
     let e = Roots::new().add_dir("/nonexistent/ca/dir").unwrap_err();
     assert_eq!(e.kind(), K::Io);
@@ -78,7 +84,10 @@ fn bad_certificate_and_key_input_gives_a_clear_message() {
 
     let e = Identity::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem").unwrap_err();
     assert_eq!(e.kind(), K::Io);
-    assert_eq!(e.message(), "cannot read certificate file '/nonexistent/cert.pem': No such file or directory (os error 2)");
+    assert_eq!(
+        e.message(),
+        "cannot read certificate file '/nonexistent/cert.pem': No such file or directory (os error 2)"
+    );
 
     let (cert, _) = leaf.write(dir.path(), "leaf");
     let e = Identity::from_pem_files(&cert, "/nonexistent/key.pem").unwrap_err();
@@ -111,7 +120,10 @@ fn bad_certificate_and_key_input_gives_a_clear_message() {
 
     let (_, other_key) = other.write(dir.path(), "other");
     let e = Identity::from_pem_files(&cert, &other_key).unwrap_err();
-    assert_eq!(e.message(), format!("the private key does not match the certificate in certificate file '{}'", cert.display()));
+    assert_eq!(
+        e.message(),
+        format!("the private key does not match the certificate in certificate file '{}'", cert.display())
+    );
 }
 
 #[test]
@@ -159,7 +171,11 @@ fn out_of_range_settings_are_refused() {
 
     let e = b.cipher_suites(&["TLS_RSA_WITH_RC4_128_MD5"]).unwrap_err();
     assert_eq!(e.kind(), K::InvalidSetting);
-    assert!(e.message().starts_with("unknown cipher suite 'TLS_RSA_WITH_RC4_128_MD5' (known: TLS_AES_256_GCM_SHA384, "), "{}", e.message());
+    assert!(
+        e.message().starts_with("unknown cipher suite 'TLS_RSA_WITH_RC4_128_MD5' (known: TLS_AES_256_GCM_SHA384, "),
+        "{}",
+        e.message()
+    );
 
     let e = b.sni_identity("not a name", leaf.identity()).unwrap_err();
     assert_eq!(e.message(), "'not a name' is not a DNS name");

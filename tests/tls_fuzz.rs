@@ -79,7 +79,10 @@ fn garbage_ends_in_an_error_that_sticks() {
         assert!(end.events.is_empty(), "garbage produced events: {:?}", end.events);
         if failed {
             let e = end.error.clone().unwrap();
-            assert!(matches!(e.kind(), TlsErrorKind::Protocol | TlsErrorKind::Negotiation | TlsErrorKind::AlertReceived(_)), "{e:?}");
+            assert!(
+                matches!(e.kind(), TlsErrorKind::Protocol | TlsErrorKind::Negotiation | TlsErrorKind::AlertReceived(_)),
+                "{e:?}"
+            );
             assert!(!e.message().is_empty());
             // At most one fatal alert goes back (a plaintext alert record is 7 bytes).
             assert!(end.out.len() <= 7, "{} bytes out after garbage", end.out.len());
@@ -94,7 +97,12 @@ fn garbage_ends_in_an_error_that_sticks() {
 
 /// A live pair with data flowing both ways, where the harness may damage the ciphertext.
 /// Returns (client, server, bytes the client wrote, bytes the server wrote).
-fn live_pair(rng: &mut Rng, s: &ServerConfig, c: &ClientConfig, mut damage: impl FnMut(&mut Rng, &mut Vec<u8>)) -> (End, End, Vec<u8>, Vec<u8>) {
+fn live_pair(
+    rng: &mut Rng,
+    s: &ServerConfig,
+    c: &ClientConfig,
+    mut damage: impl FnMut(&mut Rng, &mut Vec<u8>),
+) -> (End, End, Vec<u8>, Vec<u8>) {
     let mut client = End::client(c, HOST);
     let mut server = End::server(s);
     let (mut up, mut down) = (Vec::new(), Vec::new());

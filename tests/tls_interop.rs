@@ -62,10 +62,9 @@ impl Peer {
             .spawn()
             .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-deps.sh): {e}"));
         let output = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
+        for stream in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
             let output = output.clone();
             thread::spawn(move || {
                 for line in BufReader::new(stream).lines() {
@@ -296,7 +295,18 @@ fn server_talks_to_openssl_s_client() {
         let ca = f.p("ca.pem");
         let mut client = Peer::spawn(
             "openssl",
-            &["s_client", "-connect", &addr, "-quiet", "-CAfile", &ca, "-verify_return_error", "-servername", "localhost", flag],
+            &[
+                "s_client",
+                "-connect",
+                &addr,
+                "-quiet",
+                "-CAfile",
+                &ca,
+                "-verify_return_error",
+                "-servername",
+                "localhost",
+                flag,
+            ],
         );
         client.stdin(&data);
         assert_eq!(client.wait_exit(), 0, "{}", client.output());
@@ -325,7 +335,19 @@ fn server_resumes_openssl_sessions() {
             let addr = format!("127.0.0.1:{port}");
             let mut client = Peer::spawn(
                 "openssl",
-                &["s_client", "-connect", &addr, "-CAfile", &ca, "-servername", "localhost", sess_flag, &sess, flag, "-ign_eof"],
+                &[
+                    "s_client",
+                    "-connect",
+                    &addr,
+                    "-CAfile",
+                    &ca,
+                    "-servername",
+                    "localhost",
+                    sess_flag,
+                    &sess,
+                    flag,
+                    "-ign_eof",
+                ],
             );
             client.stdin(b"hi\n");
             assert_eq!(client.wait_exit(), 0, "{}", client.output());
@@ -359,7 +381,17 @@ fn openssl_s_client_rejects_bad_certificates_from_our_server() {
         let addr = format!("127.0.0.1:{port}");
         let mut client = Peer::spawn(
             "openssl",
-            &["s_client", "-connect", &addr, "-CAfile", &ca, "-verify_return_error", "-verify_hostname", host, "-quiet"],
+            &[
+                "s_client",
+                "-connect",
+                &addr,
+                "-CAfile",
+                &ca,
+                "-verify_return_error",
+                "-verify_hostname",
+                host,
+                "-quiet",
+            ],
         );
         assert_ne!(client.wait_exit(), 0);
         assert!(client.output().contains(openssl_says), "{}", client.output());
@@ -431,7 +463,8 @@ fn python_client_clean_close_and_truncation() {
         // Never close first: the client decides how the connection ends (unwrap() waits
         // for our close_notify, which the echo loop sends on PeerClosed).
         let server = accept_and_echo(listener, s.clone(), usize::MAX);
-        let mut py = Peer::spawn("python3", &["-c", PY_CLIENT, &port.to_string(), &ca, "localhost", mode, &n.to_string()]);
+        let mut py =
+            Peer::spawn("python3", &["-c", PY_CLIENT, &port.to_string(), &ca, "localhost", mode, &n.to_string()]);
         assert_eq!(py.wait_exit(), 0, "{}", py.output());
         assert!(py.output().contains("ECHO ok TLSv1.3 TLS_AES_256_GCM_SHA384"), "{}", py.output());
         let w = server.join().unwrap();
@@ -478,7 +511,8 @@ fn python_client_rejects_an_expired_certificate() {
     let s = ServerConfigBuilder::new().identity(leaf.identity()).build().unwrap();
     let (listener, port) = listen();
     let server = accept_and_echo(listener, s, 1);
-    let mut py = Peer::spawn("python3", &["-c", PY_CLIENT, &port.to_string(), &f.p("ca.pem"), "localhost", "clean", "1"]);
+    let mut py =
+        Peer::spawn("python3", &["-c", PY_CLIENT, &port.to_string(), &f.p("ca.pem"), "localhost", "clean", "1"]);
     assert_eq!(py.wait_exit(), 3);
     assert!(py.output().contains("VERIFY: certificate has expired"), "{}", py.output());
     let w = server.join().unwrap();
@@ -497,8 +531,7 @@ fn key_update_and_renegotiation_from_openssl_s_client() {
         let (listener, port) = listen();
         let server = accept_and_echo(listener, s.clone(), 13);
         let addr = format!("127.0.0.1:{port}");
-        let mut client =
-            Peer::spawn("openssl", &["s_client", "-connect", &addr, "-CAfile", &ca, flag]);
+        let mut client = Peer::spawn("openssl", &["s_client", "-connect", &addr, "-CAfile", &ca, flag]);
         client.stdin(b"first\n");
         client.wait_for("\nfirst\n");
         // s_client takes a whole read of its stdin as one command: one line at a time.

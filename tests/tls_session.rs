@@ -89,7 +89,11 @@ fn same_events_however_the_ciphertext_is_split() {
         server.write(&pattern(50_000, 3));
         client.s.close(&mut client.out);
         pump(&mut client, &mut server);
-        assert_eq!(server.events, vec![Ev::Handshake, Ev::Data(b"early late".to_vec()), Ev::PeerClosed], "chunk {chunk}");
+        assert_eq!(
+            server.events,
+            vec![Ev::Handshake, Ev::Data(b"early late".to_vec()), Ev::PeerClosed],
+            "chunk {chunk}"
+        );
         assert_eq!(client.events, vec![Ev::Handshake, Ev::Data(pattern(50_000, 3))], "chunk {chunk}");
     }
 }
@@ -222,10 +226,7 @@ fn half_close_is_refused_on_tls12_and_before_the_handshake() {
     assert_eq!(client.s.close_write(&mut client.out), Err(HalfCloseError::Tls12));
     assert!(client.out.is_empty());
     assert!(!client.s.write_closed());
-    assert_eq!(
-        HalfCloseError::Tls12.to_string(),
-        "TLS 1.2 has no half-close: close the whole connection instead"
-    );
+    assert_eq!(HalfCloseError::Tls12.to_string(), "TLS 1.2 has no half-close: close the whole connection instead");
     let _ = s;
 }
 
@@ -449,16 +450,14 @@ fn minimum_version_refuses_older_peers() {
     let e = server.error.unwrap();
     assert_eq!(e.kind(), TlsErrorKind::Negotiation);
     assert!(e.message().starts_with("the peer is incompatible: "), "{}", e.message());
-    assert_eq!(
-        old_client.error,
-        Some(rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion))
-    );
+    assert_eq!(old_client.error, Some(rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)));
 
     let c = client_config(&p, |b| {
         b.min_version(Version::Tls13);
     });
     let mut client = End::client(&c, HOST);
-    let mut old_server = RawPeer::new(rustls::ServerConnection::new(rustls_server(&p, &[&rustls::version::TLS12])).unwrap());
+    let mut old_server =
+        RawPeer::new(rustls::ServerConnection::new(rustls_server(&p, &[&rustls::version::TLS12])).unwrap());
     pump(&mut client, &mut old_server);
     assert_eq!(client.error.unwrap().kind(), TlsErrorKind::AlertReceived(70)); // protocol_version
     assert!(client.events.is_empty());

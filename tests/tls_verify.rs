@@ -23,7 +23,12 @@ fn expired_certificate() {
     let leaf = ca.leaf_with(&["expired.test"], |p| p.not_after = rcgen::date_time_ymd(2021, 1, 1));
     let (c, s) = handshake(&ca, &leaf, "expired.test");
     assert_eq!(c.kind(), TlsErrorKind::Certificate(P::Expired));
-    assert!(c.message().starts_with("certificate verify failed: certificate has expired (certificate expired: verification time "), "{}", c.message());
+    assert!(
+        c.message()
+            .starts_with("certificate verify failed: certificate has expired (certificate expired: verification time "),
+        "{}",
+        c.message()
+    );
     assert_eq!(s.kind(), TlsErrorKind::AlertReceived(45));
     assert_eq!(s.message(), "the peer sent a fatal alert: certificate_expired (45)");
 }

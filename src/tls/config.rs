@@ -7,7 +7,9 @@ use std::sync::Arc;
 use rustls::client::Resumption;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::ServerName;
-use rustls::server::{ClientHello, NoServerSessionStorage, ResolvesServerCert, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::server::{
+    ClientHello, NoServerSessionStorage, ResolvesServerCert, ServerSessionMemoryCache, WebPkiClientVerifier,
+};
 use rustls::sign::CertifiedKey;
 use rustls::SupportedProtocolVersion;
 
@@ -149,7 +151,10 @@ impl ServerConfigBuilder {
             ConfigError::new(K::BadCertificate, format!("the certificate for '{name}' cannot be parsed: {e}"))
         })?;
         rustls::client::verify_server_name(&parsed, &server_name).map_err(|_| {
-            ConfigError::new(K::BadCertificate, format!("the certificate registered for '{name}' is not valid for that name"))
+            ConfigError::new(
+                K::BadCertificate,
+                format!("the certificate registered for '{name}' is not valid for that name"),
+            )
         })?;
         self.by_name.insert(name, identity);
         Ok(self)
@@ -192,7 +197,10 @@ impl ServerConfigBuilder {
     /// Check everything and build the configuration.
     pub fn build(&self) -> Result<ServerConfig, ConfigError> {
         if self.default_identity.is_none() && self.by_name.is_empty() {
-            return Err(ConfigError::new(K::Missing, "the server has no certificate: add a certificate chain and its key"));
+            return Err(ConfigError::new(
+                K::Missing,
+                "the server has no certificate: add a certificate chain and its key",
+            ));
         }
         let provider = self.common.provider();
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -202,11 +210,16 @@ impl ServerConfigBuilder {
             ClientAuth::None => WebPkiClientVerifier::no_client_auth(),
             ClientAuth::Requested(roots) | ClientAuth::Required(roots) => {
                 if roots.is_empty() {
-                    return Err(ConfigError::new(K::NoRoots, "client certificates are asked for but the CA roots to check them are empty"));
+                    return Err(ConfigError::new(
+                        K::NoRoots,
+                        "client certificates are asked for but the CA roots to check them are empty",
+                    ));
                 }
                 let b = WebPkiClientVerifier::builder_with_provider(Arc::new(roots.store.clone()), provider);
-                let b = if matches!(self.client_auth, ClientAuth::Requested(_)) { b.allow_unauthenticated() } else { b };
-                b.build().map_err(|e| ConfigError::new(K::InvalidSetting, format!("client certificate verifier: {e}")))?
+                let b =
+                    if matches!(self.client_auth, ClientAuth::Requested(_)) { b.allow_unauthenticated() } else { b };
+                b.build()
+                    .map_err(|e| ConfigError::new(K::InvalidSetting, format!("client certificate verifier: {e}")))?
             }
         };
         let resolver = Arc::new(SniResolver {
@@ -315,24 +328,23 @@ impl ClientConfigBuilder {
 
     /// Check everything and build the configuration.
     pub fn build(&self) -> Result<ClientConfig, ConfigError> {
-        let roots = match &self.roots {
-            Some(roots) if !roots.is_empty() => roots.store.clone(),
-            _ => {
-                return Err(ConfigError::new(
+        let roots =
+            match &self.roots {
+                Some(roots) if !roots.is_empty() => roots.store.clone(),
+                _ => return Err(ConfigError::new(
                     K::NoRoots,
                     "the client has no CA roots to check servers with: add a CA file, a directory or the system store",
-                ))
-            }
-        };
+                )),
+            };
         let builder = rustls::ClientConfig::builder_with_provider(self.common.provider())
             .with_protocol_versions(self.common.versions())
             .map_err(builder_error)?
             .with_root_certificates(roots);
         let mut config = match &self.identity {
             None => builder.with_no_client_auth(),
-            Some(identity) => builder.with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
-                identity.key.clone(),
-            ))),
+            Some(identity) => {
+                builder.with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(identity.key.clone())))
+            }
         };
         config.alpn_protocols = self.common.alpn.clone();
         config.resumption = if self.common.resumption {

@@ -69,7 +69,11 @@ impl Identity {
         Self::from_parts(chain, key, cert_src)
     }
 
-    fn from_parts(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>, cert_src: &str) -> Result<Self, ConfigError> {
+    fn from_parts(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        cert_src: &str,
+    ) -> Result<Self, ConfigError> {
         let signer = super::provider()
             .key_provider
             .load_private_key(key)
@@ -85,7 +89,10 @@ impl Identity {
                 ))
             }
             Err(e) => {
-                return Err(ConfigError::new(K::BadCertificate, format!("the certificate in {cert_src} cannot be parsed: {e}")))
+                return Err(ConfigError::new(
+                    K::BadCertificate,
+                    format!("the certificate in {cert_src} cannot be parsed: {e}"),
+                ))
             }
         }
         Ok(Identity { key: Arc::new(certified) })
@@ -131,7 +138,10 @@ impl Roots {
     pub fn add_pem_file(&mut self, file: impl AsRef<Path>) -> Result<usize, ConfigError> {
         let file = file.as_ref();
         let pem = read_file(file, "CA file")?;
-        self.add_certs(certs_from_pem(&pem, &format!("CA file '{}'", file.display()))?, &format!("CA file '{}'", file.display()))
+        self.add_certs(
+            certs_from_pem(&pem, &format!("CA file '{}'", file.display()))?,
+            &format!("CA file '{}'", file.display()),
+        )
     }
 
     /// Add every certificate of PEM text in memory. Text with no certificate is an error.
@@ -185,9 +195,9 @@ impl Roots {
         }
         let before = self.store.len();
         for cert in certs {
-            self.store
-                .add(cert)
-                .map_err(|e| ConfigError::new(K::BadCertificate, format!("a certificate in {src} cannot be used as a CA root: {e}")))?;
+            self.store.add(cert).map_err(|e| {
+                ConfigError::new(K::BadCertificate, format!("a certificate in {src} cannot be used as a CA root: {e}"))
+            })?;
         }
         Ok(self.store.len() - before)
     }

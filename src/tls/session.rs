@@ -82,17 +82,22 @@ impl Session {
     /// addresses; no SNI is sent). The ClientHello is ready in [`Session::take_output`].
     pub fn client(config: &ClientConfig, server_name: &str) -> Result<Session, ConfigError> {
         let name = ServerName::try_from(server_name).map_err(|_| {
-            ConfigError::new(ConfigErrorKind::InvalidSetting, format!("'{server_name}' is neither a DNS name nor an IP address"))
+            ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                format!("'{server_name}' is neither a DNS name nor an IP address"),
+            )
         })?;
-        let conn = rustls::ClientConnection::new(config.inner.clone(), name.to_owned())
-            .map_err(|e| ConfigError::new(ConfigErrorKind::InvalidSetting, format!("cannot start a TLS client: {e}")))?;
+        let conn = rustls::ClientConnection::new(config.inner.clone(), name.to_owned()).map_err(|e| {
+            ConfigError::new(ConfigErrorKind::InvalidSetting, format!("cannot start a TLS client: {e}"))
+        })?;
         Ok(Session::new(conn.into()))
     }
 
     /// A server session; it waits for the client's hello.
     pub fn server(config: &ServerConfig) -> Result<Session, ConfigError> {
-        let conn = rustls::ServerConnection::new(config.inner.clone())
-            .map_err(|e| ConfigError::new(ConfigErrorKind::InvalidSetting, format!("cannot start a TLS server: {e}")))?;
+        let conn = rustls::ServerConnection::new(config.inner.clone()).map_err(|e| {
+            ConfigError::new(ConfigErrorKind::InvalidSetting, format!("cannot start a TLS server: {e}"))
+        })?;
         Ok(Session::new(conn.into()))
     }
 
@@ -100,7 +105,14 @@ impl Session {
         // Plaintext written before the handshake completes is held by rustls; the transport
         // bounds it with its flow control (see `pending_plaintext`).
         conn.set_buffer_limit(None);
-        Session { conn, handshake_reported: false, peer_closed: false, write_closed: false, pending_plaintext: 0, error: None }
+        Session {
+            conn,
+            handshake_reported: false,
+            peer_closed: false,
+            write_closed: false,
+            pending_plaintext: 0,
+            error: None,
+        }
     }
 
     /// Append whatever the session has to send to `out` (for a new client: its hello).
@@ -130,7 +142,11 @@ impl Session {
                 Ok(0) => break,
                 Ok(_) => {}
                 // Only a handshake message past rustls's 64 KiB bound gets here.
-                Err(e) => return Err(self.fail(TlsError::new(TlsErrorKind::Protocol, format!("TLS protocol error: {e}")), out)),
+                Err(e) => {
+                    return Err(
+                        self.fail(TlsError::new(TlsErrorKind::Protocol, format!("TLS protocol error: {e}")), out)
+                    )
+                }
             }
             let state = match self.conn.process_new_packets() {
                 Ok(state) => state,

@@ -170,7 +170,11 @@ impl End {
     }
     /// All data received, concatenated.
     pub fn data(&self) -> Vec<u8> {
-        self.events.iter().filter_map(|e| if let Ev::Data(d) = e { Some(d.iter().copied()) } else { None }).flatten().collect()
+        self.events
+            .iter()
+            .filter_map(|e| if let Ev::Data(d) = e { Some(d.iter().copied()) } else { None })
+            .flatten()
+            .collect()
     }
 }
 
@@ -330,4 +334,3 @@ impl Wire {
         }
     }
 }
-
