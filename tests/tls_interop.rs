@@ -558,3 +558,37 @@ fn key_update_and_renegotiation_from_openssl_s_client() {
         }
     }
 }
+
+// GnuTLS's client (gnutls-cli) against our server, TLS 1.2 and 1.3: every byte echoed, and
+// our close_notify is seen as a clean close.
+#[test]
+fn server_talks_to_gnutls_cli() {
+    let f = Files::new("gnutls");
+    let leaf = f.ca.leaf(&["localhost"]);
+    let s = ServerConfigBuilder::new().identity(leaf.identity()).build().unwrap();
+    let data: Vec<u8> = pattern(50_000, 13).iter().map(|b| b'a' + b % 26).collect();
+    for (priority, version) in
+        [("NORMAL:-VERS-ALL:+VERS-TLS1.3", "TLS1.3"), ("NORMAL:-VERS-ALL:+VERS-TLS1.2", "TLS1.2")]
+    {
+        let (listener, port) = listen();
+        let server = accept_and_echo(listener, s.clone(), data.len());
+        let ca = f.p("ca.pem");
+        let port_s = port.to_string();
+        let mut client =
+            Peer::spawn("gnutls-cli", &["--x509cafile", &ca, "--priority", priority, "-p", &port_s, "localhost"]);
+        client.wait_for("- Handshake was completed");
+        client.stdin(&data);
+        assert_eq!(client.wait_exit(), 0, "{}", client.output());
+        let w = server.join().unwrap();
+        let out = client.output();
+        assert!(out.contains(std::str::from_utf8(&data).unwrap()), "echo not seen");
+        assert!(out.contains(&format!("- Description: ({version}-X.509)")), "{out}");
+        assert!(out.contains("- Peer has closed the GnuTLS connection"), "{out}");
+        assert_eq!(w.end.data(), data);
+        // gnutls-cli exits on our close_notify without sending its own, so the EOF after it
+        // is, strictly, a truncation of its direction. (A transport that closed with
+        // lose_connection has stopped reading by then and never sees it.)
+        assert!(w.end.s.write_closed() && !w.end.s.peer_closed());
+        assert_eq!(w.end.error.as_ref().map(|e| e.kind()), Some(TlsErrorKind::Truncated));
+    }
+}
