@@ -265,6 +265,14 @@ fn echo(w: &mut Wire, close_after: usize) {
     }
 }
 
+/// `openssl s_client` connecting to our server on `port`, trusting `ca`.
+fn s_client(port: u16, ca: &str, extra: &[&str]) -> Peer {
+    let addr = format!("127.0.0.1:{port}");
+    let mut all = vec!["s_client", "-connect", &addr, "-CAfile", ca];
+    all.extend_from_slice(extra);
+    Peer::spawn("openssl", &all)
+}
+
 fn listen() -> (TcpListener, u16) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -291,23 +299,8 @@ fn server_talks_to_openssl_s_client() {
     for flag in ["-tls1_3", "-tls1_2"] {
         let (listener, port) = listen();
         let server = accept_and_echo(listener, s.clone(), data.len());
-        let addr = format!("127.0.0.1:{port}");
         let ca = f.p("ca.pem");
-        let mut client = Peer::spawn(
-            "openssl",
-            &[
-                "s_client",
-                "-connect",
-                &addr,
-                "-quiet",
-                "-CAfile",
-                &ca,
-                "-verify_return_error",
-                "-servername",
-                "localhost",
-                flag,
-            ],
-        );
+        let mut client = s_client(port, &ca, &["-quiet", "-verify_return_error", "-servername", "localhost", flag]);
         client.stdin(&data);
         assert_eq!(client.wait_exit(), 0, "{}", client.output());
         let w = server.join().unwrap();
@@ -332,23 +325,7 @@ fn server_resumes_openssl_sessions() {
         for (i, sess_flag) in ["-sess_out", "-sess_in"].into_iter().enumerate() {
             let (listener, port) = listen();
             let server = accept_and_echo(listener, s.clone(), 3);
-            let addr = format!("127.0.0.1:{port}");
-            let mut client = Peer::spawn(
-                "openssl",
-                &[
-                    "s_client",
-                    "-connect",
-                    &addr,
-                    "-CAfile",
-                    &ca,
-                    "-servername",
-                    "localhost",
-                    sess_flag,
-                    &sess,
-                    flag,
-                    "-ign_eof",
-                ],
-            );
+            let mut client = s_client(port, &ca, &["-servername", "localhost", sess_flag, &sess, flag, "-ign_eof"]);
             client.stdin(b"hi\n");
             assert_eq!(client.wait_exit(), 0, "{}", client.output());
             let w = server.join().unwrap();
@@ -378,21 +355,7 @@ fn openssl_s_client_rejects_bad_certificates_from_our_server() {
         let s = ServerConfigBuilder::new().identity(leaf.identity()).build().unwrap();
         let (listener, port) = listen();
         let server = accept_and_echo(listener, s, 1);
-        let addr = format!("127.0.0.1:{port}");
-        let mut client = Peer::spawn(
-            "openssl",
-            &[
-                "s_client",
-                "-connect",
-                &addr,
-                "-CAfile",
-                &ca,
-                "-verify_return_error",
-                "-verify_hostname",
-                host,
-                "-quiet",
-            ],
-        );
+        let mut client = s_client(port, &ca, &["-verify_return_error", "-verify_hostname", host, "-quiet"]);
         assert_ne!(client.wait_exit(), 0);
         assert!(client.output().contains(openssl_says), "{}", client.output());
         let w = server.join().unwrap();
@@ -530,8 +493,7 @@ fn key_update_and_renegotiation_from_openssl_s_client() {
     for (flag, command, echo) in [("-tls1_3", "K\n", "KEYUPDATE"), ("-tls1_2", "R\n", "RENEGOTIATING")] {
         let (listener, port) = listen();
         let server = accept_and_echo(listener, s.clone(), 13);
-        let addr = format!("127.0.0.1:{port}");
-        let mut client = Peer::spawn("openssl", &["s_client", "-connect", &addr, "-CAfile", &ca, flag]);
+        let mut client = s_client(port, &ca, &[flag]);
         client.stdin(b"first\n");
         client.wait_for("\nfirst\n");
         // s_client takes a whole read of its stdin as one command: one line at a time.

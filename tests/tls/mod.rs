@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use marline::tls::{ClientConfig, Event, Identity, Roots, ServerConfig, Session, TlsError};
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(unused_imports)]
+pub use common::pattern;
+
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
 // ----- certificates -----
@@ -250,19 +255,6 @@ pub fn pump(a: &mut dyn Endpoint, b: &mut dyn Endpoint) -> (usize, usize) {
         }
     }
     panic!("the endpoints never went quiet");
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 // ----- a session over a real socket (blocking, no reactor) -----
