@@ -50,6 +50,7 @@ impl Files {
 struct Peer {
     child: Child,
     output: Arc<Mutex<String>>,
+    readers: Vec<thread::JoinHandle<()>>,
 }
 
 impl Peer {
@@ -62,20 +63,21 @@ impl Peer {
             .spawn()
             .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-deps.sh): {e}"));
         let output = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
         for stream in
             [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
         {
             let output = output.clone();
-            thread::spawn(move || {
+            readers.push(thread::spawn(move || {
                 for line in BufReader::new(stream).lines() {
                     let Ok(line) = line else { break };
                     let mut o = output.lock().unwrap();
                     o.push_str(&line);
                     o.push('\n');
                 }
-            });
+            }));
         }
-        Peer { child, output }
+        Peer { child, output, readers }
     }
 
     fn output(&self) -> String {
@@ -99,8 +101,10 @@ impl Peer {
         let deadline = Instant::now() + LIMIT;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader threads take the last lines.
-                thread::sleep(Duration::from_millis(50));
+                // The readers end at the pipes' EOF, with the last lines taken.
+                for r in self.readers.drain(..) {
+                    let _ = r.join();
+                }
                 return status.code().unwrap_or(-1);
             }
             assert!(Instant::now() < deadline, "peer did not exit:\n{}", self.output());
@@ -154,7 +158,7 @@ fn client_talks_to_openssl_s_server() {
         assert_eq!(w.end.s.protocol_version(), Some(version));
         assert_eq!(w.end.s.cipher_suite(), Some(suite));
         let openssl_name = if version == Version::Tls13 { suite } else { "ECDHE-ECDSA-AES256-GCM-SHA384" };
-        assert!(server.output().contains(&format!("Ciphersuite: {openssl_name}")), "{}", server.output());
+        server.wait_for(&format!("Ciphersuite: {openssl_name}"));
         // A big write comes back byte for byte (lines of 1000 bytes, reversed).
         let line: Vec<u8> = pattern(999, 9).iter().map(|b| b'a' + b % 26).chain([b'\n']).collect();
         let mut expect = w.end.data();
