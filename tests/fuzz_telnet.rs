@@ -602,10 +602,9 @@ fn random_op(t: &Telnet, st: &Shared, rng: &Rc<RefCell<Rng>>, cfg: OpConfig) {
         }
         6 => {
             let (a, b) = data.split_at(split);
+            // One write: translated as the concatenation of its buffers.
             if t.write_sequence(&[IoSlice::new(a), IoSlice::new(b)]).is_ok() {
-                let mut sent = nvt_decoded(a);
-                sent.extend_from_slice(&nvt_decoded(b));
-                st.borrow_mut().sent.extend_from_slice(&sent);
+                st.borrow_mut().sent.extend_from_slice(&nvt_decoded(&data));
             }
         }
         7 => {

@@ -12,7 +12,7 @@ mod rng;
 
 use marline::telnet::cmd::*;
 use marline::telnet::codec::{
-    encode_command, encode_negotiation, encode_subnegotiation, escape_binary, escape_data, Event,
+    encode_command, encode_negotiation, encode_subnegotiation, escape_binary, escape_data, escape_data_sequence, Event,
     Parser, DEFAULT_MAX_SUBNEGOTIATION,
 };
 use marline::telnet::opt;
@@ -657,6 +657,36 @@ fn escape_data_rules() {
         let mut out = Vec::new();
         escape_data(data, &mut out);
         assert_eq!(out, wire, "{data:02x?}");
+    }
+}
+
+#[test]
+fn a_write_is_translated_on_its_own_and_a_sequence_as_one_write() {
+    // The rule for a write ending in CR (issue 13): each write is encoded by itself, so a
+    // CR ending one write is a bare CR (CR NUL) and an LF starting the next is a newline
+    // (CR LF); the reader gets back CR then newline, what was written. The buffers of one
+    // write_sequence are one write.
+    let mut wire = Vec::new();
+    escape_data(b"a\r", &mut wire);
+    escape_data(b"\nb", &mut wire);
+    assert_eq!(wire, b"a\r\0\r\nb");
+    assert_eq!(run(&mut Parser::default(), &[&wire]), [d(b"a\r\nb")]);
+    let rows: [(&[&[u8]], &[u8]); 7] = [
+        (&[b"a\r", b"\nb"], b"a\r\nb"),
+        (&[b"a\r", b"", b"\nb"], b"a\r\nb"),
+        (&[b"a\r", b"b"], b"a\r\0b"),
+        (&[b"a\r", b"\r", b"\n"], b"a\r\0\r\n"),
+        (&[b"\r"], b"\r\0"),
+        (&[b"\r", b""], b"\r\0"),
+        (&[b"\xff\r", b"\xff\n"], b"\xff\xff\r\0\xff\xff\r\n"),
+    ];
+    for (pieces, want) in rows {
+        let mut out = Vec::new();
+        escape_data_sequence(pieces.iter().copied(), &mut out);
+        assert_eq!(out, want, "{pieces:02x?}");
+        let mut whole = Vec::new();
+        escape_data(&pieces.concat(), &mut whole);
+        assert_eq!(out, whole, "a sequence is its concatenation");
     }
 }
 

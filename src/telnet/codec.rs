@@ -586,32 +586,60 @@ pub(crate) fn find_iac_or_cr(s: &[u8]) -> Option<usize> {
 }
 
 /// Escape application data for sending in NVT mode: 0xFF is doubled, LF becomes CR LF, and
-/// a CR not followed by LF (within this call) becomes CR NUL. Appends to `out`.
+/// a CR not followed by LF becomes CR NUL. Appends to `out`.
 ///
-/// The encoder is stateless: a CR at the very end of `data` is sent as CR NUL even if the
-/// next call starts with LF (which then becomes CR LF).
+/// `data` is one write, encoded on its own: a CR at its very end is a bare CR (CR NUL) even
+/// if the next write starts with LF, which then becomes CR LF by itself; the reader gets
+/// CR then newline, exactly what was written. [`escape_data_sequence`] encodes one write
+/// given in several buffers.
 pub fn escape_data(data: &[u8], out: &mut Vec<u8>) {
-    out.reserve(data.len() + data.len() / 16 + 2);
-    let mut start = 0;
-    let mut i = 0;
-    while let Some(off) = find_special_out(&data[i..]) {
-        let p = i + off;
-        out.extend_from_slice(&data[start..p]);
-        match data[p] {
-            IAC => out.extend_from_slice(&[IAC, IAC]),
-            LF => out.extend_from_slice(b"\r\n"),
-            _ if data.get(p + 1) == Some(&LF) => {
+    escape_data_sequence([data], out)
+}
+
+/// [`escape_data`] for one write given in pieces (a write_sequence): the same bytes as
+/// escaping their concatenation, so a CR ending one piece and an LF starting the next are
+/// one CR LF. Appends to `out`.
+pub fn escape_data_sequence<'a>(pieces: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+    // The previous piece ended in a CR, not sent yet: its meaning depends on the next byte.
+    let mut cr = false;
+    for data in pieces {
+        let mut i = 0;
+        if cr && !data.is_empty() {
+            cr = false;
+            if data[0] == LF {
                 out.extend_from_slice(b"\r\n");
-                i = p + 2;
-                start = i;
-                continue;
+                i = 1;
+            } else {
+                out.extend_from_slice(b"\r\0");
             }
-            _ => out.extend_from_slice(b"\r\0"),
         }
-        i = p + 1;
-        start = i;
+        out.reserve(data.len() + data.len() / 16 + 2);
+        let mut start = i;
+        while let Some(off) = find_special_out(&data[i..]) {
+            let p = i + off;
+            out.extend_from_slice(&data[start..p]);
+            match data[p] {
+                IAC => out.extend_from_slice(&[IAC, IAC]),
+                LF => out.extend_from_slice(b"\r\n"),
+                _ => match data.get(p + 1) {
+                    Some(&LF) => {
+                        out.extend_from_slice(b"\r\n");
+                        i = p + 2;
+                        start = i;
+                        continue;
+                    }
+                    Some(_) => out.extend_from_slice(b"\r\0"),
+                    None => cr = true,
+                },
+            }
+            i = p + 1;
+            start = i;
+        }
+        out.extend_from_slice(&data[start..]);
     }
-    out.extend_from_slice(&data[start..]);
+    if cr {
+        out.extend_from_slice(b"\r\0");
+    }
 }
 
 /// Escape data for sending in binary mode (TRANSMIT-BINARY on): only 0xFF is doubled.

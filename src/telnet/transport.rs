@@ -74,20 +74,30 @@ pub trait TelnetProtocol {
     fn read_connection_lost(&mut self, _t: &Telnet) {}
     /// Our sending side was shut down (half-close protocols only).
     fn write_connection_lost(&mut self, _t: &Telnet) {}
-    /// The peer sent DO `opt` while our side is off: return true to agree (WILL is sent),
-    /// false to refuse (WONT). Not asked for answers to our own requests.
+    /// Our side of `opt` is being enabled. Called in two cases (Twisted's do_no_false and
+    /// do_no_true), so a protocol tracks option state in one place whoever started it:
+    /// - the peer sent DO `opt` while our side was disabled with nothing pending (RFC 1143
+    ///   state NO) and the option side's [`Policy`] is `Ask`: return true to agree (WILL is
+    ///   sent and the option is on), false to refuse (WONT);
+    /// - our own [`Telnet::will`] was accepted (the peer's DO): called right after that
+    ///   request's completion, with the option already on. The answer cannot undo what was
+    ///   agreed: it is ignored (false is logged at debug level); call [`Telnet::wont`] to
+    ///   turn the option off again.
     fn enable_local(&mut self, _t: &Telnet, _opt: u8) -> bool {
         false
     }
-    /// The peer sent WILL `opt` while its side is off: return true to agree (DO), false to
-    /// refuse (DONT).
+    /// The peer's side of `opt` is being enabled; as [`TelnetProtocol::enable_local`], for
+    /// the peer's WILL: either the peer offered WILL `opt` while its side was disabled with
+    /// nothing pending (state NO; true agrees with DO, false refuses with DONT), or our own
+    /// [`Telnet::do_`] was accepted (called after its completion; the answer is ignored).
     fn enable_remote(&mut self, _t: &Telnet, _opt: u8) -> bool {
         false
     }
     /// Our side of `opt` went from enabled to disabled (the peer's DONT, or its agreement
-    /// to our WONT).
+    /// to our WONT: then called right after that request's completion).
     fn disable_local(&mut self, _t: &Telnet, _opt: u8) {}
-    /// The peer's side of `opt` went from enabled to disabled.
+    /// The peer's side of `opt` went from enabled to disabled (its WONT; after the
+    /// completion when it answers our DONT).
     fn disable_remote(&mut self, _t: &Telnet, _opt: u8) {}
     /// A command: NOP DM BRK IP AO AYT EC EL GA EOR, or IAC followed by a byte that is not a
     /// command at all (never fatal).
@@ -365,7 +375,27 @@ impl TelnetConnection {
         }
         let Some(mut parser) = self.parser.borrow_mut().take() else { return };
         let t = self.telnet(core);
-        parser.feed(data, &mut |ev| self.event(core, &t, ev));
+        let mut rest = data;
+        while !rest.is_empty() {
+            // The peer's WILL/WONT BINARY just parsed, and the state it found.
+            let mut binary = None;
+            let used = parser.feed_until_will_or_wont(rest, &mut |ev| {
+                if let Event::Will(opt::BINARY) | Event::Wont(opt::BINARY) = ev {
+                    binary = Some((ev == Event::Will(opt::BINARY), self.neg.borrow().state(opt::BINARY, Side::Remote)));
+                }
+                self.event(core, &t, ev)
+            });
+            rest = &rest[used..];
+            // RFC 856: the peer sends binary from the WILL that answers our DO, and NVT from
+            // its WONT, so the mode changes at the next byte. After an unsolicited WILL the
+            // peer switches only once our DO reaches it: the rest of this read is still NVT
+            // and restore_parser switches at the next read.
+            if let Some((will, before)) = binary {
+                if !(will && before == OptionState::No) {
+                    parser.set_binary(self.neg.borrow().is_enabled(opt::BINARY, Side::Remote));
+                }
+            }
+        }
         self.restore_parser(parser);
     }
 
@@ -453,7 +483,20 @@ impl TelnetConnection {
             }
         }
         let mut actions = Vec::new();
-        self.neg.borrow_mut().receive(verb, opt, &mut |_, _| accept, &mut |a| actions.push(a));
+        let mut asked = false;
+        self.neg.borrow_mut().receive(
+            verb,
+            opt,
+            &mut |_, _| {
+                asked = true;
+                accept
+            },
+            &mut |a| actions.push(a),
+        );
+        if asked {
+            // The peer's offer: the policy or the enable hook has answered already.
+            actions.retain(|a| !matches!(a, Action::Enabled { .. }));
+        }
         self.run_actions(core, t, actions, None);
     }
 
@@ -464,7 +507,24 @@ impl TelnetConnection {
                 Action::Send(bytes) => {
                     let _ = self.send_raw(core, &bytes);
                 }
-                Action::Enabled { .. } => {}
+                // Our own request was accepted (the peer's offers are answered before):
+                // the enable hook is told after the completion, as Twisted's do_no_true /
+                // will_no_true do; its answer cannot undo what was agreed.
+                Action::Enabled { opt, side } => {
+                    let mut agreed = true;
+                    self.protocol.with(|p| {
+                        agreed = match side {
+                            Side::Local => p.enable_local(t, opt),
+                            Side::Remote => p.enable_remote(t, opt),
+                        }
+                    });
+                    if !agreed {
+                        crate::log::emit(
+                            crate::log::Level::Debug,
+                            &format!("telnet: the enable hook refused option {opt} ({side:?}), which our own request enabled; ignored"),
+                        );
+                    }
+                }
                 Action::Disabled { opt, side } => self.protocol.with(|p| match side {
                     Side::Local => p.disable_local(t, opt),
                     Side::Remote => p.disable_remote(t, opt),
@@ -780,8 +840,13 @@ impl TransportOps for TelnetConnection {
         } else {
             let total: usize = bufs.iter().map(|b| b.len()).sum();
             let mut out = Vec::with_capacity(total + total / 8 + 4);
-            for b in bufs {
-                self.escape(b, &mut out);
+            if self.neg.borrow().is_enabled(opt::BINARY, Side::Local) {
+                for b in bufs {
+                    codec::escape_binary(b, &mut out);
+                }
+            } else {
+                // One write: a CR ending one buffer and an LF starting the next are one CR LF.
+                codec::escape_data_sequence(bufs.iter().map(|b| &b[..]), &mut out);
             }
             inner.write(&out)?;
         }
