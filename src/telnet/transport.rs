@@ -9,17 +9,31 @@
 //!
 //! The telnet transport is a transport in its own right (it has its own handle): a write
 //! through it doubles 0xFF and turns LF into CR LF and a bare CR into CR NUL (only 0xFF is
-//! doubled while our side of TRANSMIT-BINARY is on); lose_connection, abort, half-close,
+//! doubled while our side of TRANSMIT-BINARY is on). Each write is translated on its own:
+//! a CR that ends a write is a bare CR (CR NUL) even when the next write starts with LF
+//! (then CR LF by itself), so the peer reads back CR then newline, what was written; the
+//! buffers of one write_sequence are one write. lose_connection, abort, half-close,
 //! pause/resume reading and producers pass through to the inner transport. A producer
 //! registered on the telnet transport is paused and resumed by the inner transport's
 //! write queue (the telnet transport registers a pull producer of its own on the inner
 //! transport to learn when that queue empties).
 //!
+//! Receiving: each run of data between two other events (commands, negotiations,
+//! subnegotiations) of one read is one data_received call, unescaped and, in NVT mode,
+//! newline-translated, whatever escapes it held. While the peer's TRANSMIT-BINARY is on,
+//! CR is not translated (RFC 856). The mode changes at the byte after the peer's WILL that
+//! answers our DO, and after the peer's WONT; after the peer's unsolicited WILL (accepted
+//! with DO) the peer switches only once our DO reaches it, so the rest of that read is
+//! still NVT and binary starts with the next read.
+//!
 //! Requests ([`Telnet::will`], [`Telnet::wont`], [`Telnet::do_`], [`Telnet::dont`]) either
 //! fail at once (`AlreadyEnabled`, `AlreadyDisabled`, `AlreadyNegotiating`, `Closed`; the
 //! completion is then never called) or call their completion exactly once, with
 //! [`Completion::Ok`], `Refused`, `ConnectionLost` (with the reason) or `TimedOut` (only
-//! when a negotiation timeout is set).
+//! when a negotiation timeout is set). The option hooks see every change whoever started
+//! it: enable_local / enable_remote answer the peer's offers and are also called right
+//! after the completion when our own WILL / DO is accepted (their answer is then ignored);
+//! disable_local / disable_remote follow the completion of our own WONT / DONT too.
 //!
 //! Synch (RFC 854): [`Telnet::send_synch`] sends IAC DM with the DM as TCP urgent data. On
 //! receive, when the inner transport reports urgent data pending, application data is
@@ -58,8 +72,9 @@ use crate::transport::{Address, ProducerSlot, Producer, Protocol, ProtocolSlot, 
 pub trait TelnetProtocol {
     /// The inner connection is established.
     fn connection_made(&mut self, _t: &Telnet) {}
-    /// Application data arrived: unescaped, newlines translated (CR LF → LF, CR NUL → CR).
-    /// Valid for the call only.
+    /// Application data arrived: unescaped, newlines translated (CR LF → LF, CR NUL → CR;
+    /// CR untouched while the peer's TRANSMIT-BINARY is on). Each run of data between two
+    /// other events of one read comes in one call. Valid for the call only.
     fn data_received(&mut self, _t: &Telnet, _data: &[u8]) {}
     /// The connection is gone; fires exactly once, from the loop, after every pending
     /// request has completed with `ConnectionLost`. The handle is dead when it returns.
