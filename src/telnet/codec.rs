@@ -81,8 +81,10 @@ pub struct Parser {
     synch: bool,
     binary: bool,
     /// Data of the current run that could not be borrowed from the input (escapes were
-    /// taken out), gathered so that each run of data is one event.
+    /// taken out), gathered so that each run of data is one event: the first `data_len`
+    /// bytes of this zero-filled scratch space (its length is its size).
     data_buf: Vec<u8>,
+    data_len: usize,
     /// A piece of the current run, in the current input (start, end), not yet copied to
     /// `data_buf`: a run with one escape at its end is still delivered from the input.
     /// Kept here only between `scan_data` and the state machine (CR IAC); `scan_data`
@@ -119,6 +121,7 @@ impl Parser {
             synch: false,
             binary: false,
             data_buf: Vec::new(),
+            data_len: 0,
             held: (0, 0),
             stop_at_will_or_wont: false,
             stopped: false,
@@ -279,7 +282,7 @@ impl Parser {
         }
         let mut held = std::mem::take(&mut self.held);
         self.flush(input, &mut held, i, i, sink);
-        if self.data_buf.capacity() > DATA_BUF_KEEP {
+        if self.data_buf.len() > DATA_BUF_KEEP {
             self.data_buf = Vec::new();
         }
         i
@@ -488,26 +491,36 @@ impl Parser {
         let held = std::mem::take(&mut self.held);
         self.gather(input, held);
         if !self.synch {
-            self.data_buf.reserve(input.len() + 1);
-            self.data_buf.push(CR);
+            self.make_room(input.len() + 1);
+            self.data_buf[self.data_len] = CR;
+            self.data_len += 1;
         }
     }
 
     /// Moves a held piece into `data_buf` (not in Synch mode: the data is discarded). The
-    /// reservation covers everything the rest of the input can add to the run, so the
+    /// room made covers everything the rest of the input can add to the run, so the
     /// buffer grows at most once a call.
     #[inline]
     fn gather(&mut self, input: &[u8], (a, b): (usize, usize)) {
         if self.synch || a == b {
             return;
         }
-        self.data_buf.reserve(input.len() - a + 1);
-        let piece = &input[a..b];
-        if piece.len() <= 8 {
-            // Dense escapes leave short pieces: cheaper than a call to memcpy.
-            self.data_buf.extend(piece.iter().copied());
-        } else {
-            self.data_buf.extend_from_slice(piece);
+        self.make_room(input.len() - a + 1);
+        let at = self.data_len;
+        match (input.get(a..a + 8), self.data_buf.get_mut(at..at + 8)) {
+            // Dense escapes leave short pieces: one 8-byte copy (the bytes past the piece
+            // are overwritten later or never delivered) instead of a call to memcpy.
+            (Some(from), Some(to)) if b - a <= 8 => to.copy_from_slice(from),
+            _ => self.data_buf[at..at + b - a].copy_from_slice(&input[a..b]),
+        }
+        self.data_len += b - a;
+    }
+
+    /// Makes `data_buf` hold at least `more` bytes past what it has gathered.
+    #[inline]
+    fn make_room(&mut self, more: usize) {
+        if self.data_buf.len() < self.data_len + more {
+            self.data_buf.resize(self.data_len + more, 0);
         }
     }
 
@@ -517,7 +530,7 @@ impl Parser {
     #[inline(always)]
     fn flush<F: FnMut(Event<'_>)>(&mut self, input: &[u8], held: &mut (usize, usize), from: usize, to: usize, sink: &mut F) {
         let (a, b) = std::mem::take(held);
-        if self.data_buf.is_empty() && !self.synch && (a == b || from == to) {
+        if self.data_len == 0 && !self.synch && (a == b || from == to) {
             let run = if a < b { &input[a..b] } else { &input[from..to] };
             if !run.is_empty() {
                 sink(Event::Data(run));
@@ -530,14 +543,12 @@ impl Parser {
     /// [`Parser::flush`] for a run in pieces, or in Synch mode.
     #[inline(never)]
     fn flush_gathered<F: FnMut(Event<'_>)>(&mut self, input: &[u8], held: (usize, usize), from: usize, to: usize, sink: &mut F) {
-        if self.synch {
-            self.data_buf.clear();
-            return;
+        if !self.synch {
+            self.gather(input, held);
+            self.gather(input, (from, to));
+            sink(Event::Data(&self.data_buf[..self.data_len]));
         }
-        self.gather(input, held);
-        self.data_buf.extend_from_slice(&input[from..to]);
-        sink(Event::Data(&self.data_buf));
-        self.data_buf.clear();
+        self.data_len = 0;
     }
 }
 
@@ -554,35 +565,54 @@ fn zero_bytes(v: u64) -> u64 {
 /// Position of the first IAC (0xFF) in `s`.
 #[inline]
 pub(crate) fn find_iac(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-        let z = zero_bytes(!w);
-        if z != 0 {
-            return Some(i + (z.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    s[i..].iter().position(|&b| b == IAC).map(|p| i + p)
+    find(s, iac_mask, |b| b == IAC)
 }
 
 /// Position of the first IAC (0xFF) or CR in `s`.
 #[inline]
 pub(crate) fn find_iac_or_cr(s: &[u8]) -> Option<usize> {
+    find(s, iac_or_cr_mask, |b| b == IAC || b == CR)
+}
+
+#[inline(always)]
+fn iac_mask(w: u64) -> u64 {
+    zero_bytes(!w)
+}
+
+#[inline(always)]
+fn iac_or_cr_mask(w: u64) -> u64 {
     const CRS: u64 = LO * CR as u64;
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-        let z = zero_bytes(!w) | zero_bytes(w ^ CRS);
+    zero_bytes(!w) | zero_bytes(w ^ CRS)
+}
+
+/// The first byte of `s` that `mask` (per little-endian word, [`zero_bytes`]-style) or
+/// `hit` (per byte, for the tail) marks. The first word is looked at inline: between dense
+/// escapes the next one is nearly always there. Longer scans go to [`find_in_words`], a
+/// function of its own, so that its loop keeps its constants in registers.
+#[inline(always)]
+fn find(s: &[u8], mask: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> Option<usize> {
+    if let Some(first) = s.first_chunk::<8>() {
+        let z = mask(u64::from_le_bytes(*first));
         if z != 0 {
-            return Some(i + (z.trailing_zeros() / 8) as usize);
+            return Some((z.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        return find_in_words(s, 8, mask, hit);
     }
-    s[i..]
-        .iter()
-        .position(|&b| b == IAC || b == CR)
-        .map(|p| i + p)
+    find_in_words(s, 0, mask, hit)
+}
+
+#[inline(never)]
+fn find_in_words(s: &[u8], from: usize, mask: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut words = s[from..].chunks_exact(8);
+    let mut at = from;
+    for w in words.by_ref() {
+        let z = mask(u64::from_le_bytes(w.try_into().unwrap()));
+        if z != 0 {
+            return Some(at + (z.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words.remainder().iter().position(|&b| hit(b)).map(|p| at + p)
 }
 
 /// Escape application data for sending in NVT mode: 0xFF is doubled, LF becomes CR LF, and
