@@ -27,17 +27,24 @@ fn segment(before: &[u8], verb: u8) -> Vec<u8> {
     [before, &[IAC, verb, BINARY], DATA, &[IAC, NOP]].concat()
 }
 
+/// A client (reads also cut at stream offset `cut`) that has sent DO BINARY to its raw
+/// peer: (reactor, the client's log, the peer).
+fn binary_requested(cut: u64) -> (Reactor, TLog, Raw) {
+    let r = Reactor::new().unwrap();
+    let log: TLog = Default::default();
+    let (c, mut raw, _) = chunked_client(&r, Box::new(Rec::new(&log)), &log, &[cut]);
+    c.do_(BINARY, done_to(&log, BINARY)).unwrap();
+    raw.expect(&r, &[IAC, DO, BINARY]);
+    (r, log, raw)
+}
+
 #[test]
 fn binary_starts_at_the_byte_after_the_will_that_answers_our_do() {
     // RFC 856: the WILL answering our DO confirms that the peer "will now begin
     // transmitting" binary, so the data after it in the same read is raw.
     let seg = segment(b"", WILL);
     for k in 0..=seg.len() {
-        let r = Reactor::new().unwrap();
-        let log: TLog = Default::default();
-        let (c, mut raw, _) = chunked_client(&r, Box::new(Rec::new(&log)), &log, &[k as u64]);
-        c.do_(BINARY, done_to(&log, BINARY)).unwrap();
-        raw.expect(&r, &[IAC, DO, BINARY]);
+        let (r, log, mut raw) = binary_requested(k as u64);
         raw.send(&seg);
         run_until(&r, "the NOP", || has(&log, &TEv::Cmd(NOP)));
         assert_eq!(
@@ -55,11 +62,7 @@ fn binary_ends_at_the_byte_after_the_peers_wont() {
     // interpreted as standard NVT ASCII": the data after it is translated.
     let seg = segment(b"x\r\0", WONT);
     for k in 0..=seg.len() {
-        let r = Reactor::new().unwrap();
-        let log: TLog = Default::default();
-        let (c, mut raw, _) = chunked_client(&r, Box::new(Rec::new(&log)), &log, &[3 + k as u64]);
-        c.do_(BINARY, done_to(&log, BINARY)).unwrap();
-        raw.expect(&r, &[IAC, DO, BINARY]);
+        let (r, log, mut raw) = binary_requested(3 + k as u64);
         raw.send(&[IAC, WILL, BINARY]);
         run_until(&r, "binary on", || has(&log, &TEv::Done(BINARY, Completion::Ok)));
         raw.send(&seg);
@@ -112,6 +115,18 @@ fn client_42(r: &Reactor, log: &TLog) -> (Telnet, Raw) {
     (c, raw)
 }
 
+/// Asks to enable `side` of 0x42 (`ask` on the wire), has the raw peer answer `answer`, and
+/// waits for the completion: (the client, its log, the peer).
+fn enable_42(r: &Reactor, side: Side, ask: u8, answer: u8) -> (Telnet, TLog, Raw) {
+    let log: TLog = Default::default();
+    let (c, mut raw) = client_42(r, &log);
+    c.request(0x42, side, true, done_to(&log, 0x42)).unwrap();
+    raw.expect(r, &[IAC, ask, 0x42]);
+    raw.send(&[IAC, answer, 0x42]);
+    run_until(r, "completion", || count(&log, |e| matches!(e, TEv::Done(..))) == 1);
+    (c, log, raw)
+}
+
 #[test]
 fn accepted_enable_request_calls_enable_remote_after_the_completion() {
     // Twisted's testAcceptedEnableRequest (will_no_true: the Deferred fires, then
@@ -121,12 +136,7 @@ fn accepted_enable_request_calls_enable_remote_after_the_completion() {
         (Side::Remote, DO, WILL, TEv::EnableRemote(0x42)),
         (Side::Local, WILL, DO, TEv::EnableLocal(0x42)),
     ] {
-        let log: TLog = Default::default();
-        let (c, mut raw) = client_42(&r, &log);
-        c.request(0x42, side, true, done_to(&log, 0x42)).unwrap();
-        raw.expect(&r, &[IAC, ask, 0x42]);
-        raw.send(&[IAC, answer, 0x42]);
-        run_until(&r, "completion", || count(&log, |e| matches!(e, TEv::Done(..))) == 1);
+        let (c, log, mut raw) = enable_42(&r, side, ask, answer);
         assert_eq!(*log.borrow(), [TEv::Made, TEv::Done(0x42, Completion::Ok), hook], "{side:?}");
         assert_eq!(c.option_state(0x42, side).unwrap(), OptionState::Yes);
         raw.expect_silence(&r);
@@ -139,12 +149,7 @@ fn refused_enable_request_and_offer_call_no_hook() {
     // (WILL answered by DONT): OptionRefused, the option stays off, no hook is called.
     let r = Reactor::new().unwrap();
     for (side, ask, answer) in [(Side::Remote, DO, WONT), (Side::Local, WILL, DONT)] {
-        let log: TLog = Default::default();
-        let (c, mut raw) = client_42(&r, &log);
-        c.request(0x42, side, true, done_to(&log, 0x42)).unwrap();
-        raw.expect(&r, &[IAC, ask, 0x42]);
-        raw.send(&[IAC, answer, 0x42]);
-        run_until(&r, "completion", || count(&log, |e| matches!(e, TEv::Done(..))) == 1);
+        let (c, log, mut raw) = enable_42(&r, side, ask, answer);
         assert_eq!(*log.borrow(), [TEv::Made, TEv::Done(0x42, Completion::Refused)], "{side:?}");
         assert_eq!(c.option_state(0x42, side).unwrap(), OptionState::No);
         raw.expect_silence(&r);
