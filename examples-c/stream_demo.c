@@ -25,7 +25,9 @@ static const char *event_name(tcp_stream_event_t e) {
     return "?";
 }
 
-/* Runs on the stream's engine thread, outside our own calls. */
+/* Runs on the stream's asr thread, one notification at a time; it could
+ * call any tcp_stream_* function on the stream (the seed: "It is safe to
+ * do further calls from the asr"). */
 static void asr(tcp_stream_t *stream, tcp_stream_event_t event, int32_t detail, void *user) {
     (void)stream;
     printf("  [asr %s] %s (detail %d)\n", (const char *)user, event_name(event), (int)detail);
@@ -92,7 +94,8 @@ int main(void) {
     marline_status_t s = tcp_stream_new(&server);
     if (s != MARLINE_OK) return fail("tcp_stream_new", s);
     tcp_stream_set_asr(server, asr, (void *)"server");
-    s = tcp_stream_passive_open(server, 0);
+    /* Loopback only: nothing outside this host can connect. */
+    s = tcp_stream_passive_open_on(server, "127.0.0.1", 0);
     if (s != MARLINE_OK) return fail("passive open", s);
     port = port_of(server);
     printf("server: passive open on port %d (returned at once)\n", port);

@@ -1,5 +1,5 @@
 /*
- * telnet_server [--bind ADDRESS [--allow-remote]] [PORT] -- COMMAND [ARGS...]
+ * telnet_server [--bind ADDRESS [--allow-remote]] [--grace SECONDS] [PORT] -- COMMAND [ARGS...]
  *
  * A small telnetd: listens on 127.0.0.1:PORT (0 or absent: a free port), prints
  * "listening on ADDRESS:PORT" as its first line (flushed), and for each connection:
@@ -13,17 +13,24 @@
  *     or has not reported a size within STARTUP_WAIT seconds; later NAWS reports go to the
  *     pty with process_set_window_size (the command gets SIGWINCH);
  *   - closes the connection when the command exits (the bridge does that), and hangs the
- *     command up when the client goes (closing the bridge closes the pty).
+ *     command up when the client goes, with FIN or RST: closing the bridge closes the pty
+ *     (a terminal hang-up) and sends SIGHUP to the command's process group, then SIGKILL
+ *     if it is still running SECONDS later (--grace, default 5; "inf": never). So a
+ *     session lasts at most SECONDS after its client has gone.
  * Everything runs in plain reactor_run. Input is bounded: before the command starts at
  * most EARLY_MAX typed bytes are held (more starts it at once); after that the bridge
  * stops reading from the client while the pty is not taking what was typed.
  * There is NO authentication: binding anything but loopback needs --allow-remote and
- * prints a warning.
+ * prints a warning. ADDRESS may be a name (localhost): it is resolved first, and the
+ * loopback check and the first line use the address it resolves to.
  */
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "marline.h"
 
@@ -45,6 +52,7 @@ typedef struct session {
 static reactor_t *reactor;
 static char **command;
 static int session_count;
+static double grace = -1; /* --grace: seconds from SIGHUP to SIGKILL; < 0: the bridge's default */
 
 /* ----- the command's side: the process bridge ----- */
 
@@ -167,6 +175,9 @@ static void on_made(transport_t *t, void *user) {
         transport_lose_connection(t);
         return;
     }
+    if (grace >= 0) {
+        process_bridge_set_hangup_grace(s->bridge, grace); /* checked when it was parsed */
+    }
     if (telnet_get_inner(t, &inner) == MARLINE_OK) {
         transport_set_tcp_nodelay(inner, true);
     }
@@ -226,19 +237,48 @@ static void on_lost(transport_t *t, const marline_reason_t *reason, void *user) 
     }
 }
 
-static int is_loopback(const char *address) {
-    return strncmp(address, "127.", 4) == 0 || strcmp(address, "::1") == 0 || strcmp(address, "localhost") == 0;
+/* Resolves ADDRESS (a name or a literal; "" is every IPv4 interface) to its first address,
+ * written as a literal to numeric[size]. Returns 1 if it is a loopback address, 0 if not,
+ * -1 (with a message) if it does not resolve. The loopback check is made on the address
+ * the server will listen on, never on the name. */
+static int resolve(const char *address, char *numeric, size_t size) {
+    struct addrinfo hints, *res = NULL;
+    int rc, loopback = 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(*address != '\0' ? address : "0.0.0.0", NULL, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "telnet_server: cannot resolve --bind %s: %s\n", address, gai_strerror(rc));
+        return -1;
+    }
+    rc = getnameinfo(res->ai_addr, res->ai_addrlen, numeric, size, NULL, 0, NI_NUMERICHOST);
+    if (res->ai_family == AF_INET) {
+        loopback = (ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+    } else if (res->ai_family == AF_INET6) {
+        loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr);
+    }
+    freeaddrinfo(res);
+    if (rc != 0) {
+        fprintf(stderr, "telnet_server: cannot resolve --bind %s: %s\n", address, gai_strerror(rc));
+        return -1;
+    }
+    return loopback;
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: telnet_server [--bind ADDRESS [--allow-remote]] [PORT] -- COMMAND [ARGS...]\n"
+    fprintf(stderr, "usage: telnet_server [--bind ADDRESS [--allow-remote]] [--grace SECONDS] [PORT] -- COMMAND [ARGS...]\n"
                     "  listens on 127.0.0.1 by default; PORT 0 or absent picks a free port.\n"
+                    "  ADDRESS is a name or a literal address.\n"
+                    "  When a client goes, its command is hung up (SIGHUP), then killed after --grace\n"
+                    "  SECONDS (default 5, \"inf\": never).\n"
                     "  There is no authentication: a non-loopback ADDRESS needs --allow-remote.\n");
 }
 
 int main(int argc, char **argv) {
     const char *address = "127.0.0.1";
-    int allow_remote = 0, port = 0, i, bound = 0;
+    char numeric[NI_MAXHOST];
+    int allow_remote = 0, port = 0, i, bound = 0, loopback;
     listening_port_t *lp = NULL;
     telnet_protocol_t proto;
     marline_status_t st;
@@ -250,6 +290,14 @@ int main(int argc, char **argv) {
             address = argv[++i];
         } else if (strcmp(argv[i], "--allow-remote") == 0) {
             allow_remote = 1;
+        } else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            const char *text = argv[++i];
+            grace = strtod(text, &end);
+            if (*text == '\0' || *end != '\0' || !(grace >= 0)) {
+                usage();
+                return 2;
+            }
         } else {
             char *end = NULL;
             long p = strtol(argv[i], &end, 10);
@@ -265,7 +313,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     command = &argv[i + 1];
-    if (!is_loopback(address)) {
+    loopback = resolve(address, numeric, sizeof numeric);
+    if (loopback < 0) {
+        return 2;
+    }
+    address = numeric;
+    if (!loopback) {
         if (!allow_remote) {
             fprintf(stderr, "telnet_server: refusing to listen on %s without --allow-remote "
                             "(this server has no authentication)\n", address);

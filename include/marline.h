@@ -14,6 +14,12 @@
 #define MARLINE_VERSION_STRING "0.1.0"
 
 
+// The most elements an array argument may have: transport_write_sequence's
+// buffers, telnet_send_environment's variables. A larger count fails with
+// MARLINE_ERR_INVALID_ARGUMENT before the array is read (as writev(2)
+// refuses more than IOV_MAX, also 1024 on Linux).
+#define MARLINE_IOV_MAX 1024
+
 // marline_child_fd_t.kind: a new pipe we write (process_write_to_child)
 // and the child reads.
 #define MARLINE_CHILD_FD_TO_CHILD 0
@@ -26,13 +32,38 @@
 // open and ours).
 #define MARLINE_CHILD_FD_INHERIT 2
 
+// marline_spawn_options_t.flags: run the child on a new pseudo-terminal:
+// its stdin, stdout and stderr, and its controlling terminal, in a new
+// session (no fd map then; output arrives as fd 1).
+#define MARLINE_SPAWN_PTY 1
+
+// marline_spawn_options_t.flags: start the child in a new session
+// (setsid): it leads a process group of its own, has no controlling
+// terminal, and a terminal's Ctrl-C or hang-up aimed at our group does not
+// reach it. process_signal_group then signals it and what it started.
+#define MARLINE_SPAWN_NEW_SESSION 2
+
+// marline_spawn_options_t.flags: start the child in a new process group
+// (setpgid(0, 0)) in our session, as a shell starts a job.
+// process_signal_group then signals it and what it started.
+#define MARLINE_SPAWN_NEW_PROCESS_GROUP 4
+
+// marline_spawn_options_t.flags: leave the signals we ignore ignored in
+// the child. Without it every signal starts at its default action in the
+// child (as Twisted's _resetSignalDisposition does), because SIG_IGN
+// survives exec: a server started as a shell's background job has SIGINT
+// and SIGQUIT ignored, and its commands would ignore Ctrl-C. Handlers are
+// reset either way, and so are SIGPIPE and SIGXFSZ.
+#define MARLINE_SPAWN_KEEP_IGNORED_SIGNALS 8
+
 // Terminate reason: the peer reset or refused the connection.
 #define TCP_STREAM_REASON_REMOTE_ABORT 2
 
 // Terminate reason: the network failed (unreachable, timed out).
 #define TCP_STREAM_REASON_NETWORK_FAILURE 3
 
-// Terminate reason: an active open's time limit passed.
+// Terminate reason: an active open's time limit passed, or data stayed
+// unacknowledged past the ULP timeout with TCP_STREAM_ULP_ABORT.
 #define TCP_STREAM_REASON_ULP_TIMEOUT 5
 
 // Terminate reason: tcp_stream_abort was called.
@@ -77,6 +108,14 @@
 
 // Connection state: the peer closed, then we did; our FIN is not yet acknowledged.
 #define TCP_STREAM_STATE_LAST_ACK 22
+
+// ULP timeout action (MacTCP's ulpTimeoutAction 0): send
+// TCP_STREAM_EVENT_ULP_TIMEOUT to the asr and keep the connection.
+#define TCP_STREAM_ULP_REPORT 0
+
+// ULP timeout action (MacTCP's ulpTimeoutAction 1): end the connection;
+// the asr gets TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT.
+#define TCP_STREAM_ULP_ABORT 1
 
 // Flag for reactor_listen_tcp_flags: set SO_REUSEPORT, so that reactors
 // on other threads can listen on the same address and port (each with this
@@ -200,6 +239,13 @@ typedef enum marline_status_t {
   MARLINE_ERR_OS = 112,
   MARLINE_ERR_BUFFER_TOO_SMALL = 113,
   MARLINE_ERR_TIMED_OUT = 114,
+  // No handle is left for a new object of this kind: too many live
+  // objects at once, or every identity of its table has been used (see
+  // "Opaque handles" in the README). Nothing was created.
+  MARLINE_ERR_EXHAUSTED = 115,
+  // An allocation sized by an argument (a count or a length) failed.
+  // Nothing was done.
+  MARLINE_ERR_NO_MEMORY = 116,
   MARLINE_ERR_ADDRESS_IN_USE = 200,
   MARLINE_ERR_BAD_ADDRESS = 201,
   MARLINE_ERR_PERMISSION_DENIED = 202,
@@ -249,13 +295,25 @@ typedef enum marline_reason_kind_t {
   // The peer broke the protocol (for example an oversized telnet
   // subnegotiation).
   MARLINE_REASON_PROTOCOL_VIOLATION = 10,
+  // A process ended, but its exit status was taken by someone else:
+  // the host reaped it itself (waitpid on its pid, or waitpid(-1)) or
+  // ignores SIGCHLD, so the kernel discarded it. marline does not make
+  // one up: marline_reason_exit_code and marline_reason_signal fail,
+  // marline_reason_wait_status is -1.
+  MARLINE_REASON_EXIT_STATUS_UNKNOWN = 11,
+  // A client connection could not be made for another reason than the
+  // ones above (for example a reset before the connect completed; see
+  // marline_reason_errno). Twisted's ConnectError.
+  MARLINE_REASON_CONNECT_FAILED = 12,
 } marline_reason_kind_t;
 
 // Events given to the notification routine (MacTCP's numbers).
 typedef enum tcp_stream_event_t {
   // The peer has closed and all its data has been read.
   TCP_STREAM_EVENT_CLOSING = 1,
-  // tcp_stream_close's time limit passed with data unacknowledged.
+  // tcp_stream_close's time limit passed with data unacknowledged, or
+  // the ULP timeout did with TCP_STREAM_ULP_REPORT (the connection goes
+  // on); detail 0.
   TCP_STREAM_EVENT_ULP_TIMEOUT = 2,
   // The connection is gone; detail is a TCP_STREAM_REASON_* value.
   TCP_STREAM_EVENT_TERMINATE = 3,
@@ -264,8 +322,12 @@ typedef enum tcp_stream_event_t {
   TCP_STREAM_EVENT_DATA_ARRIVAL = 4,
   // Urgent data came (once per urgent mark).
   TCP_STREAM_EVENT_URGENT = 5,
-  // Reserved: Linux does not report ICMP messages on a TCP socket, so
-  // this is never sent.
+  // An ICMP error came for the established connection (a router said
+  // host or network unreachable, for example); detail is the errno it
+  // stands for (EHOSTUNREACH, ENETUNREACH, …). As in MacTCP the stream
+  // stays open: TCP goes on retransmitting, and the connection ends
+  // only if the peer stays unreachable until it times out (then
+  // TERMINATE with TCP_STREAM_REASON_NETWORK_FAILURE).
   TCP_STREAM_EVENT_ICMP_RECEIVED = 6,
   // The passive open completed: detail 0 on success, -1 on failure
   // (tcp_stream_wait reports which).
@@ -411,20 +473,28 @@ typedef struct reactor_t reactor_t;
 // A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
 // freed by tcp_stream_free; a freed handle is detected (every call then
 // returns MARLINE_ERR_STALE_HANDLE). Not bound to a thread: it may be used
-// from any one thread at a time; a second call made while one is blocked
-// fails with MARLINE_ERR_STREAM_BUSY (tcp_stream_abort and tcp_stream_free
-// excepted). Each stream has an engine thread of its own, on which its
-// notification routine (asr) runs.
+// from any thread. One receive (tcp_stream_rcv) and one send
+// (tcp_stream_send or tcp_stream_close) may be in progress at once, from
+// two threads; a second call of the same kind, or a receive, send, close
+// or open during tcp_stream_active_open, fails with
+// MARLINE_ERR_STREAM_BUSY.
+// tcp_stream_abort ends whatever is in progress; tcp_stream_free cancels
+// it. Each stream has two threads of its own: an engine thread that owns
+// the socket, and an asr thread on which its notification routine (asr)
+// runs.
 //
-// Inside the asr, tcp_stream_isdone, tcp_stream_get_sock_name,
-// tcp_stream_status, tcp_stream_set_asr and tcp_stream_free work;
-// tcp_stream_abort is carried out when the asr returns; the blocking
-// calls fail with MARLINE_ERR_REENTRANT.
+// "It is safe to do further calls from the asr" (MacTCP): every call
+// works inside the asr as it does elsewhere. A blocking call there blocks
+// the asr (notifications that come meanwhile are delivered after it
+// returns, in order) but never the stream: tcp_stream_abort from the asr
+// has taken effect when it returns, and tcp_stream_free from another
+// thread ends a call the asr is blocked in (MARLINE_ERR_STALE_HANDLE).
 //
 // Methods: tcp_stream_new, tcp_stream_free, tcp_stream_set_asr,
-// tcp_stream_passive_open, tcp_stream_wait, tcp_stream_isdone,
-// tcp_stream_get_sock_name, tcp_stream_active_open, tcp_stream_send,
-// tcp_stream_rcv, tcp_stream_close, tcp_stream_abort, tcp_stream_status.
+// tcp_stream_passive_open_on, tcp_stream_passive_open, tcp_stream_wait,
+// tcp_stream_isdone, tcp_stream_get_sock_name, tcp_stream_active_open,
+// tcp_stream_send, tcp_stream_rcv, tcp_stream_close, tcp_stream_abort,
+// tcp_stream_status, tcp_stream_set_ulp_timeout.
 typedef struct tcp_stream_t tcp_stream_t;
 
 // A transport: one connection. Owned by its reactor; dead after its
@@ -482,13 +552,50 @@ typedef struct marline_process_protocol_t {
   void (*child_connection_lost)(struct transport_t *t, int32_t fd, void *user);
   // The child was reaped: MARLINE_REASON_DONE (exit code 0) or
   // MARLINE_REASON_TERMINATED (see marline_reason_exit_code / _signal /
-  // _core_dumped / _wait_status).
+  // _core_dumped / _wait_status), or MARLINE_REASON_EXIT_STATUS_UNKNOWN
+  // when the host took its status first (reaped it itself, or ignores
+  // SIGCHLD): it has ended, how is not known.
   void (*process_exited)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
   // The child was reaped and every pipe is closed (the same reason; or
   // MARLINE_REASON_SHUTDOWN when the reactor was freed first, without
   // process_exited). Free per-process state here.
   void (*process_ended)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
 } marline_process_protocol_t;
+
+// How to start a child (reactor_spawn_process_with,
+// process_bridge_spawn_with). All-zero fields are the defaults; the
+// strings and arrays are read during the call only.
+//
+// ABI rule: zero the struct, then set `size` to
+// sizeof(marline_spawn_options_t). marline reads `size` bytes, so a
+// program built against an older (smaller) version keeps working, with
+// defaults for what it does not know; fields a newer (larger) version
+// appended must be zero where this library does not know them
+// (MARLINE_ERR_INVALID_ARGUMENT otherwise), so an option is never ignored
+// silently.
+typedef struct marline_spawn_options_t {
+  // sizeof(marline_spawn_options_t).
+  size_t size;
+  // "NAME=value" strings, NULL-terminated; NULL = a copy of ours.
+  const char *const *envp;
+  // The working directory; NULL = ours.
+  const char *cwd;
+  // The child fd map (`fd_map_len` entries); NULL/0 = the default: 0 to
+  // the child, 1 and 2 from it. With a map the child has exactly those
+  // fds; every other descriptor is closed in it.
+  const struct marline_child_fd_t *fd_map;
+  // The number of entries in `fd_map`.
+  size_t fd_map_len;
+  // MARLINE_SPAWN_* flags, or'ed; unknown bits →
+  // MARLINE_ERR_INVALID_ARGUMENT.
+  uint32_t flags;
+  // With MARLINE_SPAWN_PTY: the pty's height, set before the child
+  // starts (with `cols`); 0 x 0 = the kernel's default. Without a pty
+  // both must be 0.
+  uint16_t rows;
+  // With MARLINE_SPAWN_PTY: the pty's width (see `rows`).
+  uint16_t cols;
+} marline_spawn_options_t;
 
 // What a bridge tells its owner. Every entry may be NULL. Each receives
 // the bridge first (possibly stale by then: after process_bridge_close the
@@ -504,7 +611,8 @@ typedef struct marline_bridge_callbacks_t {
   // without "SIG" (see process_signal_name; valid during the call) and
   // whether it dumped core. Called instead of exit_status.
   void (*exit_signal)(struct bridge_t *b, struct transport_t *remote, const char *signal_name, bool core_dumped, void *user);
-  // The process ended (after exit_status / exit_signal); the remote
+  // The process ended (after exit_status / exit_signal; with
+  // MARLINE_REASON_EXIT_STATUS_UNKNOWN neither was called); the remote
   // transport is then closed with transport_lose_connection.
   void (*process_ended)(struct bridge_t *b, struct transport_t *remote, const struct marline_reason_t *reason, void *user);
 } marline_bridge_callbacks_t;
@@ -525,9 +633,12 @@ typedef struct marline_producer_t {
 
 // A notification routine: receives the stream, the event, its detail
 // (a TCP_STREAM_REASON_* for TERMINATE, see each event otherwise) and the
-// user pointer given to tcp_stream_set_asr. It runs on the stream's engine
-// thread, never concurrently with another call of it for the same stream,
-// and never after tcp_stream_free has returned.
+// user pointer given to tcp_stream_set_asr. It runs on the stream's asr
+// thread, one notification at a time in the order they happened, never
+// concurrently with another call of it for the same stream, and never
+// after tcp_stream_free has returned. It may call any tcp_stream_*
+// function, on its own stream too. Events that happen while no routine is
+// set are dropped.
 typedef void (*tcp_stream_asr_t)(struct tcp_stream_t *stream, enum tcp_stream_event_t event, int32_t detail, void *user);
 
 // A stream's status record, filled by tcp_stream_status.
@@ -574,7 +685,9 @@ typedef struct tcp_stream_status_t {
   // Send progress: bytes sent (retransmissions included), the send
   // sequence number relative to the initial one.
   uint64_t bytes_sent;
-  // Send progress: bytes the peer acknowledged (our FIN counts as one).
+  // Send progress: bytes the peer acknowledged: our data, and our FIN
+  // as one. The SYN is not counted, after an active open as after a
+  // passive one.
   uint64_t bytes_acked;
   // Receive progress: bytes received in order, the receive sequence
   // number relative to the peer's initial one (the peer's FIN counts
@@ -597,9 +710,12 @@ typedef struct marline_protocol_t {
   void (*connection_lost)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
   // A client connection could not be made (instead of connection_lost).
   void (*connection_failed)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
-  // The peer closed its sending side (half-close protocols only).
+  // The peer closed its sending side (half-close protocols only; not
+  // after transport_lose_connection, which stops delivering input).
   void (*read_connection_lost)(struct transport_t *t, void *user);
-  // Our sending side was shut down (half-close protocols only).
+  // Our sending side was shut down (half-close protocols only). Always
+  // delivered before connection_lost, even when both sides half-close in
+  // the same turn and the connection ends at once.
   void (*write_connection_lost)(struct transport_t *t, void *user);
   // TCP urgent data arrived, in its place in the stream. NULL: urgent
   // data is not wanted, and bulk reads skip the urgent-mark check (a
@@ -752,11 +868,15 @@ const char *marline_address_string(const struct marline_address_t *address);
 // `address` is NULL or an address from marline not yet freed.
 void marline_address_free(struct marline_address_t *address);
 
-// Schedules `callback(reactor, user)` to run once, `seconds` from now.
-// Calls due at the same time run in the order scheduled. `*out` (may be
-// NULL if not wanted) receives the handle. A negative delay, or one ending
+// Schedules `callback(reactor, user)` to run once, `seconds_from_now`
+// seconds from now (0: in the next loop turn). Calls due at the
+// same time run in the order scheduled. `*out` (may be NULL if not wanted)
+// receives the handle. A negative, infinite or NaN delay, or one ending
 // more than about 584 years after reactor_new, is
-// MARLINE_ERR_INVALID_ARGUMENT. On error the callback is never called.
+// MARLINE_ERR_INVALID_ARGUMENT; MARLINE_ERR_EXHAUSTED when no handle is
+// left (2^20 calls pending at once; see "Opaque handles" in the README);
+// MARLINE_ERR_REENTRANT from a final
+// callback during reactor_free. On error the callback is never called.
 //
 // # Safety
 // `out` is NULL or writable.
@@ -765,10 +885,13 @@ enum marline_status_t reactor_call_later(struct reactor_t *reactor, double secon
 // Cancels the call.
 enum marline_status_t delayed_call_cancel(struct delayed_call_t *call);
 
-// Re-schedules the call `seconds` from now.
+// Re-schedules the call `seconds_from_now` seconds from now (a delay as for
+// reactor_call_later: negative, infinite or NaN is
+// MARLINE_ERR_INVALID_ARGUMENT, and the call keeps its time).
 enum marline_status_t delayed_call_reset(struct delayed_call_t *call, double seconds_from_now);
 
-// Pushes the call back by `seconds` from its current time.
+// Pushes the call back by `by_seconds` from its current time (a delay as
+// for reactor_call_later).
 enum marline_status_t delayed_call_delay(struct delayed_call_t *call, double by_seconds);
 
 // True while the call has neither run nor been cancelled.
@@ -797,7 +920,10 @@ enum marline_status_t marline_set_log_callback(marline_log_cb cb, void *user);
 // from it). With a fd map the child has exactly those fds; every other
 // descriptor is closed in it. `use_pty` runs it on a new pseudo-terminal
 // (no fd map then). The process transport is written to `*out`; its user
-// pointer is `user` (see transport_set_user).
+// pointer is `user` (see transport_set_user). The child starts with every
+// signal at its default action and an empty signal mask (see
+// MARLINE_SPAWN_KEEP_IGNORED_SIGNALS), in our process group;
+// reactor_spawn_process_with offers these and more options.
 //
 // Failures are synchronous, call no callback and leave nothing behind:
 // MARLINE_ERR_NULL_POINTER (executable, argv, protocol or out NULL),
@@ -815,6 +941,21 @@ enum marline_status_t marline_set_log_callback(marline_log_cb cb, void *user);
 // call: marline copies what it needs.
 enum marline_status_t reactor_spawn_process(struct reactor_t *reactor, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, const struct marline_child_fd_t *fd_map, size_t fd_map_len, bool use_pty, const struct marline_process_protocol_t *protocol, void *user, struct transport_t **out);
 
+// Starts `executable` with `argv` as reactor_spawn_process does, with
+// `options` (NULL = every default; see marline_spawn_options_t): its
+// environment, working directory, fd map, a pty and its window size, a
+// new session or process group, and whether ignored signals stay ignored.
+//
+// Errors as for reactor_spawn_process, and MARLINE_ERR_INVALID_ARGUMENT
+// for `options` that break its ABI rule (size smaller than the size field,
+// unknown flags, non-zero fields this library does not know) or give a
+// window size without MARLINE_SPAWN_PTY.
+//
+// # Safety
+// As for reactor_spawn_process; `options` is NULL or has `options->size`
+// readable bytes, with strings and arrays as described there.
+enum marline_status_t reactor_spawn_process_with(struct reactor_t *reactor, const char *executable, const char *const *argv, const struct marline_spawn_options_t *options, const struct marline_process_protocol_t *protocol, void *user, struct transport_t **out);
+
 // Writes `len` bytes to child fd `fd` (one mapped MARLINE_CHILD_FD_TO_CHILD),
 // like transport_write. Unknown fd, or one we read →
 // MARLINE_ERR_NO_SUCH_CHILD_FD; closed → MARLINE_ERR_CLOSED; pty →
@@ -826,9 +967,12 @@ enum marline_status_t reactor_spawn_process(struct reactor_t *reactor, const cha
 enum marline_status_t process_write_to_child(struct transport_t *t, int32_t fd, const uint8_t *data, size_t len);
 
 // Closes our end of child fd `fd`: one we read at once, one we write once
-// what is queued has been written. child_connection_lost(fd) follows from
-// the loop. Closing a closed fd does nothing. Unknown fd →
-// MARLINE_ERR_NO_SUCH_CHILD_FD; pty → MARLINE_ERR_NOT_SUPPORTED.
+// what is queued has been written (and, for stdin, once a registered
+// producer has unregistered: it is the stdin pipe's lose_connection).
+// Writes to it are accepted until it has actually closed, from the loop.
+// child_connection_lost(fd) follows from the loop. Closing a closed fd does
+// nothing. Unknown fd → MARLINE_ERR_NO_SUCH_CHILD_FD; pty →
+// MARLINE_ERR_NOT_SUPPORTED.
 enum marline_status_t process_close_child_fd(struct transport_t *t, int32_t fd);
 
 // process_close_child_fd(t, 0): the child reads EOF after what was written.
@@ -846,6 +990,17 @@ enum marline_status_t process_close_stderr(struct transport_t *t);
 // (MARLINE_ERR_STALE_HANDLE).
 enum marline_status_t process_signal(struct transport_t *t, int32_t signum);
 
+// Sends signal `signum` to the child's process group (kill(-pid)): the
+// child and whatever it started that stayed in its group, such as a
+// shell's pipeline or a grandchild. Only for a child that leads a group of
+// its own (started with MARLINE_SPAWN_NEW_SESSION,
+// MARLINE_SPAWN_NEW_PROCESS_GROUP or a pty; a bridged child always is),
+// else MARLINE_ERR_NOT_SUPPORTED. Not a signal →
+// MARLINE_ERR_UNKNOWN_SIGNAL; the child already reaped →
+// MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is sent (the group's id
+// is the child's pid, which may then be another's).
+enum marline_status_t process_signal_group(struct transport_t *t, int32_t signum);
+
 // Sends the signal called `name`: "TERM", "SIGTERM", "hup", "BUS@linux", …
 // (case-insensitive, "SIG" optional). Unknown → MARLINE_ERR_UNKNOWN_SIGNAL;
 // otherwise as process_signal.
@@ -861,11 +1016,21 @@ enum marline_status_t process_signal_by_name(struct transport_t *t, const char *
 // `pid` is NULL or writable.
 enum marline_status_t process_get_pid(struct transport_t *t, int32_t *pid);
 
-// The name of signal `signum` without "SIG", as SSH names it: "TERM",
-// "KILL", "SEGV", …, or "NAME@linux" for a signal with no portable name
-// ("BUS@linux"). A static string (never free it); NULL when `signum` is
-// no signal.
+// The name of signal `signum` in the form SSH's exit-signal message
+// carries (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … —
+// or "NAME@linux" for a signal with no portable name ("BUS@linux"). This
+// is the name bridge exit_signal callbacks receive. A static string
+// (never free it); NULL when `signum` is no signal. For the name with
+// "SIG" see process_signal_full_name.
 const char *process_signal_name(int32_t signum);
+
+// The name of signal `signum` with its "SIG" prefix, as Twisted conch's
+// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or
+// "SIGNAME@linux" for a signal with no portable name ("SIGBUS@linux").
+// process_signal_name is this string without its first three
+// characters. A static string (never free it); NULL when `signum` is no
+// signal.
+const char *process_signal_full_name(int32_t signum);
 
 // Sets the pty's window size (the child gets SIGWINCH). Not a pty →
 // MARLINE_ERR_NOT_SUPPORTED; pty closed → MARLINE_ERR_CLOSED.
@@ -890,6 +1055,8 @@ enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t ro
 //   read is not buffered without bound. What is fed before the spawn is
 //   buffered as it comes: bound it yourself.
 //
+// - when `remote` goes, the child is hung up (see process_bridge_close).
+//
 // Call process_bridge_close from `remote`'s connection_lost. The bridge
 // handle is written to `*out`.
 //
@@ -913,25 +1080,57 @@ enum marline_status_t process_bridge_remote_eof(struct bridge_t *b);
 // (MARLINE_ERR_INVALID_STATE the second time). The process transport is
 // written to `*out` when `out` is not NULL; it belongs to the bridge (its
 // user pointer is free for the caller; its producer slot is the bridge's).
+// The child runs in a session of its own (see process_bridge_spawn_with).
 //
 // # Safety
 // As for reactor_spawn_process; `out` is NULL or writable.
 enum marline_status_t process_bridge_spawn(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, bool use_pty, struct transport_t **out);
 
-// As process_bridge_spawn with `use_pty`, and the pty's window size set
-// to `rows` x `cols` before the child starts (so the command's first look
-// at its terminal sees it, with no SIGWINCH race). Later changes:
-// process_set_window_size on the process transport. Errors as for
-// process_bridge_spawn.
+// As process_bridge_spawn with MARLINE_SPAWN_PTY, and the pty's window
+// size set to `rows` x `cols` before the child starts (so the command's
+// first look at its terminal sees it, with no SIGWINCH race). Later
+// changes: process_set_window_size on the process transport. Errors as
+// for process_bridge_spawn.
 //
 // # Safety
 // As for reactor_spawn_process; `out` is NULL or writable.
 enum marline_status_t process_bridge_spawn_pty(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, uint16_t rows, uint16_t cols, struct transport_t **out);
 
-// The remote side is gone: closes the process's pipes
-// (transport_lose_connection; the child is not signalled) and makes the
-// bridge handle stale. The callbacks still report the process's end.
+// Starts the bridged process with `options` (NULL = every default; see
+// marline_spawn_options_t and reactor_spawn_process_with) and writes what
+// was fed so far; otherwise as process_bridge_spawn. The bridge feeds
+// child fd 0 and relays 1 and 2, so a fd map is refused
+// (MARLINE_ERR_BAD_CHILD_FD_MAP). The child always runs in a session of
+// its own, whatever the flags say (MARLINE_SPAWN_NEW_SESSION, as sshd
+// runs a session's command): so it can be hung up as a group when the
+// remote side goes (see process_bridge_close), and Ctrl-C at the server's
+// terminal does not reach it.
+//
+// # Safety
+// As for reactor_spawn_process_with; `out` is NULL or writable.
+enum marline_status_t process_bridge_spawn_with(struct bridge_t *b, const char *executable, const char *const *argv, const struct marline_spawn_options_t *options, struct transport_t **out);
+
+// The remote side is gone: the child is hung up, and the bridge handle
+// becomes stale. Input still queued for the child is dropped and its pty
+// or pipes are closed at once (nobody is left to read its output; closing
+// a pty's master is a terminal hang-up: the child's session gets SIGHUP
+// and its writes fail). Its process group gets SIGHUP, and SIGKILL once
+// the grace period has passed if it is still there (see
+// process_bridge_set_hangup_grace; default 5 seconds). The group is
+// signalled only while the child itself has not been reaped (its pid is
+// the group's id): a grandchild that ignores SIGHUP and outlives the
+// child is left alone. The same happens
+// when `remote` closes while the bridge is its producer, even without this
+// call. The callbacks still report the process's end.
 enum marline_status_t process_bridge_close(struct bridge_t *b);
+
+// Sets how long a hung-up child (see process_bridge_close) has to end
+// after SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or
+// INFINITY for never (SIGHUP only). The default is 5 seconds. Applies to
+// a hang-up after the call. NaN or a negative value →
+// MARLINE_ERR_INVALID_ARGUMENT; a closed bridge →
+// MARLINE_ERR_STALE_HANDLE.
+enum marline_status_t process_bridge_set_hangup_grace(struct bridge_t *b, double seconds);
 
 // Registers a producer on `t`. `streaming` producers are paused past the
 // high-water mark and resumed when the queue drains; pull producers get
@@ -966,6 +1165,17 @@ enum marline_status_t transport_unregister_producer(struct transport_t *t);
 // Only that thread may use it, except reactor_stop and
 // reactor_call_from_thread. SIGPIPE is set to ignored if it still has its
 // default action (so a write to a dead pipe cannot kill the program).
+// MARLINE_ERR_EXHAUSTED when 4,096 reactors are live (see "Opaque handles" in
+// the README).
+//
+// A reactor its thread never frees is torn down when that thread ends
+// (for the main thread: when main returns or exit is called), without
+// calling back: its connections, listening ports and pipes are closed,
+// pending delayed calls are dropped, and child processes are neither
+// signalled nor reaped (a child on a pty gets the hang-up of its
+// terminal closing). No connection_lost, process_ended or completion is
+// delivered then, since the pointers they would get may be gone. Call
+// reactor_free to have them.
 //
 // # Safety
 // `out` is NULL or writable.
@@ -983,8 +1193,9 @@ enum marline_status_t reactor_free(struct reactor_t *reactor);
 enum marline_status_t reactor_run(struct reactor_t *reactor);
 
 // Runs one turn of the loop: waits up to `timeout_seconds` for something to
-// happen (0 = just poll, negative = wait without limit), then handles
-// what is ready, due timers and deferred callbacks.
+// happen (0: just poll; negative or +infinity: wait without limit; NaN:
+// MARLINE_ERR_INVALID_ARGUMENT), then handles what is ready, due timers
+// and deferred callbacks.
 enum marline_status_t reactor_run_once(struct reactor_t *reactor, double timeout_seconds);
 
 // Makes reactor_run return at its next turn (a stop requested while the
@@ -1075,6 +1286,8 @@ const char *marline_version(void);
 enum marline_status_t marline_debug_panic(void);
 
 // Creates a stream with no connection and writes its handle to `*out`.
+// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
+// at once, or 2^48 created over the process's life).
 //
 // # Safety
 // `out` is NULL or writable.
@@ -1082,30 +1295,50 @@ enum marline_status_t tcp_stream_new(struct tcp_stream_t **out);
 
 // Frees a stream: a pending passive open is cancelled, a connection is
 // closed (as close(2) does: FIN, or RST if data was left unread), a call
-// blocked in another thread returns MARLINE_ERR_STALE_HANDLE, and no asr
-// runs once this returns (it waits for a running one to finish). From
-// inside the stream's own asr it returns at once; no further asr follows.
-// The handle is stale afterwards.
+// blocked in another thread or in the asr returns
+// MARLINE_ERR_STALE_HANDLE, and no asr runs once this returns: it waits
+// for a running one to return (so an asr must not wait for the thread
+// that frees its stream). From inside the stream's own asr it returns
+// once the connection is closed, without waiting for that asr (its
+// caller); no further asr follows. The handle is stale afterwards.
 enum marline_status_t tcp_stream_free(struct tcp_stream_t *stream);
 
 // Sets the notification routine (NULL removes it) and its user pointer.
+// A call of the old routine that is running when it is replaced goes on
+// to its end with the old user pointer: this call does not wait for it
+// (tcp_stream_free does). Works from inside the asr.
 //
 // # Safety
-// `asr`, when not NULL, must be callable from the stream's engine thread
+// `asr`, when not NULL, must be callable from the stream's asr thread
 // with `user` until it is replaced or the stream is freed.
 enum marline_status_t tcp_stream_set_asr(struct tcp_stream_t *stream, tcp_stream_asr_t asr, void *user);
 
-// Waits for one incoming connection on `port` of every IPv4 interface (0
-// picks a free port: tcp_stream_get_sock_name tells which). Returns at
-// once; a port in use fails here with MARLINE_ERR_ADDRESS_IN_USE. Until
-// the open completes only tcp_stream_wait, tcp_stream_isdone and
-// tcp_stream_get_sock_name work; other calls fail with
-// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
-// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+// Waits for one incoming connection on `port` of every IPv4 interface:
+// tcp_stream_passive_open_on with interface "0.0.0.0". Prefer
+// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this
+// host should connect.
 enum marline_status_t tcp_stream_passive_open(struct tcp_stream_t *stream, int32_t port_number);
 
+// Waits for one incoming connection on `interface` and `port`.
+// `interface` is a literal address of this host: "127.0.0.1" or "::1"
+// (this host only), "0.0.0.0" or "" (every IPv4 interface), "::" (every
+// interface), or another local address. `port` 0 picks a free port
+// (tcp_stream_get_sock_name tells which). Returns at once; a port in use
+// fails here with MARLINE_ERR_ADDRESS_IN_USE, an unparsable interface or
+// an address not of this host with MARLINE_ERR_BAD_ADDRESS, a port outside
+// 0..65535 with MARLINE_ERR_INVALID_ARGUMENT, a NULL `interface` with
+// MARLINE_ERR_NULL_POINTER. Until the open completes only
+// tcp_stream_wait, tcp_stream_isdone and tcp_stream_get_sock_name work;
+// other calls fail with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr
+// then gets TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+//
+// # Safety
+// `interface` is NULL or a NUL-terminated string.
+enum marline_status_t tcp_stream_passive_open_on(struct tcp_stream_t *stream, const char *interface, int32_t port_number);
+
 // Blocks until the passive open completes, or `timeout_seconds` pass (0:
-// no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
+// no limit; negative, infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT;
+// once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
 // passive open is reported by the first wait after it; with nothing
 // pending and nothing to report, returns MARLINE_OK at once.
 enum marline_status_t tcp_stream_wait(struct tcp_stream_t *stream, double timeout_seconds);
@@ -1117,8 +1350,8 @@ enum marline_status_t tcp_stream_wait(struct tcp_stream_t *stream, double timeou
 enum marline_status_t tcp_stream_isdone(struct tcp_stream_t *stream, bool *done);
 
 // Writes this side's address to `*out` (free with marline_address_free):
-// during a passive open the listening address (0.0.0.0:port), then the
-// connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+// during a passive open the listening address (for example
+// 127.0.0.1:port), then the connection's. MARLINE_ERR_NOT_CONNECTED before any open.
 //
 // # Safety
 // `out` is NULL or writable.
@@ -1126,7 +1359,8 @@ enum marline_status_t tcp_stream_get_sock_name(struct tcp_stream_t *stream, stru
 
 // Connects from `local_port` (0: any) to `host` (a name or literal) and
 // `remote_port`, blocking until established or failed, at most
-// `timeout_seconds` (0: no limit). A failure (MARLINE_ERR_REFUSED,
+// `timeout_seconds` (0: no limit; negative, infinite or NaN:
+// MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
 // MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
 // asr. Allowed on a new stream or one whose connection has terminated.
 //
@@ -1146,11 +1380,15 @@ enum marline_status_t tcp_stream_active_open(struct tcp_stream_t *stream, int32_
 enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t *buf, size_t len, bool push, bool urgent);
 
 // Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
-// writes its length to `*len`. Urgent data comes first and is never
-// merged with normal data: `*urgent` is true for data before the urgent
-// mark, `*mark` is true for the piece that is the urgent byte itself (the
-// last byte of the urgent data, returned alone). At the peer's end of
+// 1), waiting up to `timeout_seconds` (0: no limit; negative, infinite or
+// NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
+// writes its length to `*len`. Urgent data (everything up to the urgent
+// mark) comes first and is never merged with normal data. As in MacTCP,
+// "the first call returning urgent data will have the urgent flag set,
+// the last will have the mark flag set": `*urgent` is true for the first
+// piece of it only, `*mark` for the last, which is the urgent byte itself
+// (the last byte of the urgent data, returned alone); pieces between have
+// neither, and a lone urgent byte has both. At the peer's end of
 // stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
 // on success.
 //
@@ -1160,15 +1398,37 @@ enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t
 enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout_seconds, uint8_t *buf, size_t cap, size_t *len, bool *urgent, bool *mark);
 
 // Closes our side and blocks until the peer has acknowledged all our data
-// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit): then
+// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit; negative,
+// infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
 // MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
 // tcp_stream_rcv goes on working until the peer closes; when both sides
 // are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
 enum marline_status_t tcp_stream_close(struct tcp_stream_t *stream, double timeout_seconds);
 
+// Sets the stream's ULP timeout, as MacTCP's ulpTimeoutValue and
+// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged
+// by the peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the
+// connection (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in
+// progress fails with MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT
+// sends TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on,
+// once more for every further `timeout_seconds` with no acknowledgement.
+// The wait restarts whenever the peer acknowledges more data and stops
+// when everything is acknowledged. `timeout_seconds` 0 turns it off: the
+// default, where the kernel's own retransmission limit (about 15
+// minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
+// Applies to the connection there is and to later ones of the stream;
+// during a passive open it fails with
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative,
+// infinite or NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
+// Works from inside the asr and while another thread is blocked in a
+// call.
+enum marline_status_t tcp_stream_set_ulp_timeout(struct tcp_stream_t *stream, double timeout_seconds, int32_t action);
+
 // Resets the connection at once (RST), dropping queued data both ways; a
-// call blocked in another thread returns MARLINE_ERR_TERMINATED. The asr
-// gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT.
+// call blocked in another thread or in the asr returns
+// MARLINE_ERR_TERMINATED. The asr gets TERMINATE with
+// TCP_STREAM_REASON_ULP_ABORT. From inside the asr too, the connection is
+// gone when this returns.
 enum marline_status_t tcp_stream_abort(struct tcp_stream_t *stream);
 
 // Fills `*status` (see tcp_stream_status_t for the `size` rule). With no
@@ -1202,8 +1462,8 @@ enum marline_status_t reactor_listen_tcp(struct reactor_t *reactor, const char *
 enum marline_status_t reactor_listen_tcp_flags(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, uint32_t flags, const struct marline_protocol_t *protocol, void *user, struct listening_port_t **out);
 
 // Connects to `host` (a name or literal address; names resolve off the
-// loop thread) and `port`, giving up after `timeout_seconds` (≤ 0: no
-// limit). The transport handle is written to `*out` at once; writes made
+// loop thread) and `port`, giving up after `timeout_seconds` (≤ 0 or
+// +infinity: no limit; NaN: MARLINE_ERR_INVALID_ARGUMENT). The transport handle is written to `*out` at once; writes made
 // before the connection is up are queued. The protocol then gets
 // connection_made, or connection_failed with MARLINE_REASON_REFUSED,
 // _TIMED_OUT, _UNREACHABLE, _RESOLVE_FAILED or _CANCELLED.
@@ -1328,7 +1588,8 @@ enum marline_status_t telnet_send_command(struct transport_t *t, uint8_t command
 enum marline_status_t telnet_send_synch(struct transport_t *t);
 
 // Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-// answered within `seconds`; ≤ 0 turns the timeout off (the default). The option side
+// answered within `seconds`; ≤ 0 or +infinity turns the timeout off (the default), NaN is
+// MARLINE_ERR_INVALID_ARGUMENT. The option side
 // stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
 // MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
 // state (enable/disable callbacks) without a second completion.
@@ -1362,7 +1623,8 @@ enum marline_status_t telnet_set_terminal_type(struct transport_t *t, const char
 enum marline_status_t telnet_request_environment(struct transport_t *t);
 
 // NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
-// update). Everything is copied; the caller keeps ownership.
+// update). Everything is copied; the caller keeps ownership. A `count` above
+// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `vars` is read.
 //
 // # Safety
 // `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
@@ -1380,8 +1642,12 @@ enum marline_status_t telnet_get_inner(struct transport_t *t, struct transport_t
 
 // Writes `len` bytes. Never blocks: what the kernel does not take at once
 // is copied into the write queue and sent in order. `len` 0 is a no-op.
-// After lose_connection, lose_write_connection or abort it fails with
-// MARLINE_ERR_CLOSED. The caller keeps ownership of `data`.
+// Writes after transport_lose_connection or transport_lose_write_connection
+// are accepted and sent with the rest until the connection has actually
+// closed or its sending side has been shut down (both happen from the
+// loop; a registered producer is waited for); after that, and after an
+// abort, it fails with MARLINE_ERR_CLOSED. A byte is never dropped
+// silently. The caller keeps ownership of `data`.
 //
 // # Safety
 // `data` is NULL (only with len 0) or has `len` readable bytes.
@@ -1389,7 +1655,10 @@ enum marline_status_t transport_write(struct transport_t *t, const uint8_t *data
 
 // Writes `count` buffers as one gather write, without first copying them
 // into one buffer; only what the kernel does not take is copied. Every
-// element is checked before any byte is sent.
+// element is checked before any byte is sent. A `count` above
+// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `iov` is
+// read; an element with NULL `base` and a non-zero `len` with
+// MARLINE_ERR_NULL_POINTER. Otherwise as transport_write.
 //
 // # Safety
 // `iov` is NULL (only with count 0) or has `count` readable elements, each
@@ -1403,15 +1672,21 @@ enum marline_status_t transport_write_sequence(struct transport_t *t, const stru
 // As for transport_write.
 enum marline_status_t transport_write_urgent(struct transport_t *t, const uint8_t *data, size_t len);
 
-// Stops reading, flushes the queue, then closes; connection_lost follows
-// with MARLINE_REASON_DONE (after any registered producer unregisters).
-// Calling it again is harmless. For a client still connecting, cancels the
-// attempt (connection_failed with MARLINE_REASON_CANCELLED).
+// Stops delivering data, flushes the queue, then closes from the loop;
+// connection_lost follows with MARLINE_REASON_DONE. While a producer is
+// registered the close waits for it to unregister, and its writes are still
+// sent (ITransport). The peer going away ends the wait: a reset, or (for a
+// protocol without half-close) its end of stream; the producer then gets
+// stop_producing before connection_lost. Calling it again is harmless. For
+// a client still connecting, cancels the attempt (connection_failed with
+// MARLINE_REASON_CANCELLED).
 enum marline_status_t transport_lose_connection(struct transport_t *t);
 
-// Half-close: shuts down our sending side once the queue has drained.
-// Half-close protocols then get write_connection_lost; reading goes on
-// until the peer closes too.
+// Half-close: shuts down our sending side from the loop, once the queue has
+// drained and no producer is registered. Half-close protocols then get
+// write_connection_lost, always before connection_lost (also when the
+// peer half-closes in the same turn); reading goes on until the peer
+// closes too.
 enum marline_status_t transport_lose_write_connection(struct transport_t *t);
 
 // Discards the queue, stops any producer, resets the connection (RST) and

@@ -191,7 +191,7 @@ def render(items, version):
       "`reactor_stop` and `reactor_call_from_thread` may be called from other threads.")
     w("")
     w("Wrappers: [`include/marline.hpp`](../include/marline.hpp) (header-only C++17 RAII) and "
-      "[`bindings/python`](../bindings/python) (ctypes, Twisted-shaped).")
+      "[`bindings/python`](../bindings/python) (Twisted-shaped Python classes; `pip install ./bindings/python`).")
     w("")
     groups = {}
     for it in items:

@@ -74,6 +74,10 @@ pub enum Error {
     ConnectionClosing,
     #[error("another call on this stream is in progress")]
     StreamBusy,
+    #[error("no handle is left for a new object of this kind")]
+    Exhausted,
+    #[error("memory for a size given by the caller could not be allocated")]
+    NoMemory,
 }
 
 /// Result alias used across marline.

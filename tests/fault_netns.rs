@@ -1,11 +1,13 @@
 //! Connect timeout against an unroutable host: inside a fresh network
 //! namespace whose only route goes to a tun device nobody reads (so
 //! everything sent there silently vanishes), a connect to 10.77.0.2 gets no answer at all and must
-//! end with TIMED_OUT after the timeout. Needs `ip netns` (root); where
-//! namespaces are not permitted the test says so and skips. (The other
+//! end with TIMED_OUT after the timeout. Needs `ip netns` (root): under
+//! `make check` without root, or where namespaces are not permitted, it says
+//! so and skips; under `make test` that is a failure (tests/skip). (The other
 //! connect-timeout variant, a listener with a full backlog, is
 //! tests/tcp_connect.rs: connect_timeout_fails_with_timed_out.)
 mod common;
+mod skip;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -37,10 +39,12 @@ fn connect_timeout_to_an_unroutable_host_in_a_network_namespace() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return child();
     }
+    if !skip::require_root(NAME, "a network namespace") {
+        return;
+    }
     let ns = Netns(format!("marline-test-{}", std::process::id()));
     if let Err(e) = ip(&["netns", "add", &ns.0]) {
-        println!("SKIPPED: network namespaces are not available here (ip netns add: {e})");
-        return;
+        return skip::skip(NAME, &format!("network namespaces are not available here (ip netns add: {e})"));
     }
     for cmd in [
         vec!["-n", &ns.0, "link", "set", "lo", "up"],
@@ -50,8 +54,7 @@ fn connect_timeout_to_an_unroutable_host_in_a_network_namespace() {
         vec!["-n", &ns.0, "link", "set", "d0", "up"],
     ] {
         if let Err(e) = ip(&cmd) {
-            println!("SKIPPED: cannot set up the namespace (ip {}: {e})", cmd.join(" "));
-            return;
+            return skip::skip(NAME, &format!("cannot set up the namespace (ip {}: {e})", cmd.join(" ")));
         }
     }
     let exe = std::env::current_exe().unwrap();

@@ -49,7 +49,8 @@ struct Conn {
 struct World {
     rng: Rng,
     reactor: *mut reactor_t,
-    serial_bits: u64,
+    /// This reactor's slot bits (see "Handle layout" below).
+    slot_bits: u64,
     dead_reactors: Vec<*mut reactor_t>,
     live: Vec<*mut transport_t>,
     dead: Vec<*mut transport_t>,
@@ -134,27 +135,32 @@ fn pick_transport(w: &mut World) -> (*mut transport_t, Target) {
         // A live handle with another generation: stale.
         let i = w.rng.below(w.live.len());
         let bits = w.live[i] as usize as u64;
-        let gen = (bits & 0xFF_FFFF) as u32;
-        let other = (gen % 0xFF_FFFE) + 1 + (w.rng.below(3) as u32);
-        let other = if other == gen || other > 0xFF_FFFF { if gen == 1 { 2 } else { 1 } } else { other };
-        return (((bits & !0xFF_FFFF) | other as u64) as usize as *mut transport_t, Target::Dead);
+        let gen = (bits & GEN_MASK) as u32;
+        let other = (gen % (GEN_MASK as u32 - 1)) + 1 + (w.rng.below(3) as u32);
+        let other = if other == gen || other as u64 > GEN_MASK { if gen == 1 { 2 } else { 1 } } else { other };
+        return (((bits & !GEN_MASK) | other as u64) as usize as *mut transport_t, Target::Dead);
     }
     let g = match w.rng.below(4) {
         0 => 0,
         1 => w.rng.next(),
-        // Transport kind, this reactor's serial, random index/generation.
-        2 => w.serial_bits | (2 << 44) | (w.rng.next() & ((1 << 44) - 1)),
-        // Transport kind with a serial no reactor has.
-        _ => (0xFFF0u64 << 48) | (2 << 44) | (w.rng.next() & ((1 << 44) - 1)),
+        // Transport kind, this reactor's slot, random index/generation.
+        2 => w.slot_bits | (2 << 60) | (w.rng.next() & HANDLE_MASK),
+        // Transport kind with a slot no reactor has.
+        _ => (0xFF0u64 << 48) | (2 << 60) | (w.rng.next() & HANDLE_MASK),
     };
     (not_ours(w, g) as usize as *mut transport_t, Target::Garbage)
 }
 
-/// Garbage that happens to carry this reactor's serial could name a live
+// Handle layout: kind (4 bits) | reactor slot (12) | index (20) | generation (28).
+const GEN_MASK: u64 = (1 << 28) - 1;
+const HANDLE_MASK: u64 = (1 << 48) - 1;
+const SLOT_MASK: u64 = 0xFFF << 48;
+
+/// Garbage that happens to carry this reactor's slot could name a live
 /// object by chance: flip a bit so it never does.
 fn not_ours(w: &World, g: u64) -> u64 {
-    if g >> 48 == w.serial_bits >> 48 && g != 0 {
-        g ^ (1 << 63)
+    if g & SLOT_MASK == w.slot_bits && g != 0 {
+        g ^ (1 << 59)
     } else {
         g
     }
@@ -434,9 +440,10 @@ fn random_op(in_callback: bool) {
                 let name = CString::new("xterm").unwrap();
                 telnet_set_terminal_type(t, if a % 2 == 0 { name.as_ptr() } else { null() })
             }
-            33 => match a % 3 {
+            33 => match a % 4 {
                 0 => process_close_stdin(t),
                 1 => process_signal(t, 0),
+                2 => process_signal_group(t, 0),
                 _ => {
                     let mut pid = 0;
                     process_get_pid(t, &mut pid)
@@ -515,7 +522,7 @@ fn random_op(in_callback: bool) {
             }
             40 => {
                 // Garbage reactor values.
-                let g = [0u64, 1, with(|w| not_ours(w, a)), (1 << 44) | (0xFFF1u64 << 48), (2 << 44) | with(|w| w.serial_bits)][(b % 5) as usize];
+                let g = [0u64, 1, with(|w| not_ours(w, a)), (1 << 60) | (0xFF1u64 << 48) | 1, (2 << 60) | with(|w| w.slot_bits)][(b % 5) as usize];
                 let s = reactor_run_once(g as usize as *mut reactor_t, 0.0);
                 record("reactor_run_once(garbage)", s, Target::Garbage);
                 return;
@@ -574,7 +581,7 @@ fn new_world(rng: Rng) -> World {
     let mut r: *mut reactor_t = null_mut();
     // SAFETY: a valid out pointer.
     assert_eq!(unsafe { reactor_new(&mut r) }, MARLINE_OK);
-    let serial_bits = (r as usize as u64) & (0xFFFF << 48);
+    let slot_bits = (r as usize as u64) & SLOT_MASK;
     let any = CString::new("127.0.0.1").unwrap();
     let (mut p1, mut p2): (*mut listening_port_t, *mut listening_port_t) = (null_mut(), null_mut());
     // SAFETY: valid strings, tables and out pointers.
@@ -591,7 +598,7 @@ fn new_world(rng: Rng) -> World {
     World {
         rng,
         reactor: r,
-        serial_bits,
+        slot_bits,
         dead_reactors: Vec::new(),
         live: Vec::new(),
         dead: Vec::new(),
@@ -682,8 +689,10 @@ fn random_call_sequences_on_live_dead_and_garbage_handles() {
         for p in world.ports.iter().chain(world.dead_ports.iter()) {
             assert_eq!(listening_port_stop(*p), MARLINE_ERR_STALE_HANDLE);
         }
+        // The new reactor took over the old one's slot: its timer table goes
+        // on from the old one's, so an old call is not active in it.
         for c in &world.calls {
-            assert_eq!(delayed_call_cancel(*c), MARLINE_ERR_STALE_HANDLE);
+            assert_eq!(delayed_call_cancel(*c), MARLINE_ERR_NOT_ACTIVE);
         }
         assert_eq!(reactor_run_once(r, 0.0), MARLINE_ERR_STALE_HANDLE);
         assert_eq!(reactor_free(r), MARLINE_ERR_STALE_HANDLE);

@@ -220,3 +220,15 @@ fn input_the_child_has_not_read_is_not_buffered_without_bound() {
     assert!(max_queued.get() < 1 << 20, "at most {} bytes queued for the child's stdin", max_queued.get());
     assert!(notes.borrow().contains(&"exit-status 0".to_string()));
 }
+
+/// A child that has closed all its output is finishing: when the session
+/// ends under it, it is not hung up (a SIGHUP would turn its clean exit
+/// into exit-signal HUP). cat does this from an atexit handler; here the
+/// gap between closing and exiting is made wide on purpose.
+#[test]
+fn a_child_that_closed_its_output_is_not_hung_up_when_the_session_ends() {
+    let (log, notes) = session(sh("cat; exec >&- 2>&-; sleep 0.3; exit 0"), false, false, b"bye\n");
+    assert_eq!(data_of(&log), b"bye\n");
+    let notes = notes.borrow();
+    assert_eq!(notes.iter().filter(|n| n.starts_with("exit")).cloned().collect::<Vec<_>>(), vec!["exit-status 0"]);
+}

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Mutex;
 
 use common::*;
-use marline::{ProcessSpec, Reactor};
+use marline::{ProcessSpec, Reactor, ReasonKind};
 
 /// The tests change process-wide signal dispositions: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -42,12 +42,23 @@ fn set_action(sig: i32, handler: libc::sighandler_t) {
     }
 }
 
+/// The child's /proc/self/status, read by `cat` spawned from `spec`.
+fn child_status(r: &Reactor, spec: ProcessSpec) -> String {
+    let (log, _) = run_process(r, &spec);
+    String::from_utf8(out_of(&log, 1)).unwrap()
+}
+
+fn cat_status() -> ProcessSpec {
+    ProcessSpec::new("cat", ["cat", "/proc/self/status"])
+}
+
 #[test]
-fn children_start_with_an_empty_mask_default_sigpipe_and_inherited_ignores() {
+fn children_start_with_an_empty_mask_and_every_signal_at_its_default() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = Reactor::new().unwrap();
     set_action(libc::SIGUSR1, count_usr1 as *const () as libc::sighandler_t);
     set_action(libc::SIGHUP, libc::SIG_IGN);
+    set_action(libc::SIGINT, libc::SIG_IGN);
     set_action(libc::SIGPIPE, libc::SIG_IGN);
     // SAFETY: sigset_t is plain data; blocking SIGUSR2 in this thread only.
     unsafe {
@@ -58,13 +69,9 @@ fn children_start_with_an_empty_mask_default_sigpipe_and_inherited_ignores() {
     }
     let before = thread_mask();
 
-    let (log, _) = run_process(&r, &ProcessSpec::new("cat", ["cat", "/proc/self/status"]));
-    let status = String::from_utf8(out_of(&log, 1)).unwrap();
-
+    let status = child_status(&r, cat_status());
     assert_eq!(status_mask(&status, "SigBlk:"), 0, "the child's mask is empty");
-    let ignored = status_mask(&status, "SigIgn:");
-    assert_ne!(ignored & bit(libc::SIGHUP), 0, "an ignored signal stays ignored");
-    assert_eq!(ignored & bit(libc::SIGPIPE), 0, "SIGPIPE is back to its default");
+    assert_eq!(status_mask(&status, "SigIgn:"), 0, "ignored signals (HUP, INT, PIPE) are back to their defaults");
     assert_eq!(status_mask(&status, "SigCgt:"), 0, "no handler");
     let after = thread_mask();
     // SAFETY: both sets are initialised.
@@ -73,8 +80,51 @@ fn children_start_with_an_empty_mask_default_sigpipe_and_inherited_ignores() {
     // SAFETY: `after` is initialised.
     assert_eq!(unsafe { libc::sigismember(&after, libc::SIGUSR2) }, 1);
 
+    // keep_ignored_signals: ignored ones stay ignored, but SIGPIPE; handlers
+    // are reset all the same.
+    let ours = bit(libc::SIGHUP) | bit(libc::SIGINT) | bit(libc::SIGPIPE);
+    let status = child_status(&r, cat_status().keep_ignored_signals(true));
+    assert_eq!(status_mask(&status, "SigIgn:") & ours, bit(libc::SIGHUP) | bit(libc::SIGINT), "HUP and INT kept, PIPE reset");
+    assert_eq!(status_mask(&status, "SigCgt:"), 0, "no handler");
+
+    // Under the fork() fallback too.
+    marline::process::force_fork_spawn(true);
+    let forked = child_status(&r, cat_status());
+    let forked_kept = child_status(&r, cat_status().keep_ignored_signals(true));
+    marline::process::force_fork_spawn(false);
+    assert_eq!((status_mask(&forked, "SigIgn:"), status_mask(&forked, "SigCgt:")), (0, 0));
+    assert_eq!(status_mask(&forked_kept, "SigIgn:") & ours, bit(libc::SIGHUP) | bit(libc::SIGINT));
+
     set_action(libc::SIGUSR1, libc::SIG_DFL);
     set_action(libc::SIGHUP, libc::SIG_DFL);
+    set_action(libc::SIGINT, libc::SIG_DFL);
+}
+
+/// Twisted's test_childSignalHandling (twisted/test/test_process.py): "The
+/// disposition of signals which are ignored in the parent process is reset
+/// to the default behavior for the child process." SIGUSR1, ignored here,
+/// kills the child, which reports it: TERMINATED by SIGUSR1, no exit code.
+#[test]
+fn child_signal_handling() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = Reactor::new().unwrap();
+    set_action(libc::SIGUSR1, libc::SIG_IGN);
+    let log: PLog = Default::default();
+    let rec = ProcRecorder::new(&log).hook(|p, ev| {
+        if *ev == PEv::Out(1, b"ok, signal us\n".to_vec()) {
+            p.signal(libc::SIGUSR1).unwrap();
+        }
+    });
+    let ended = rec.ended.clone();
+    // As process_signal.py: say so, then wait on stdin (exit 1 at EOF).
+    let spec = ProcessSpec::new("/bin/sh", ["sh", "-c", "echo 'ok, signal us'; read x; exit 1"]);
+    r.spawn_process(&spec, Box::new(rec)).unwrap();
+    run_until(&r, || has_p(&log, is_ended));
+    set_action(libc::SIGUSR1, libc::SIG_DFL);
+    let reason = ended.borrow().clone().unwrap();
+    assert_eq!(reason.kind(), ReasonKind::Terminated, "{reason:?}");
+    let exit = reason.exit().unwrap();
+    assert_eq!((exit.signal, exit.code), (Some(libc::SIGUSR1), None), "{reason:?}");
 }
 
 /// Lines of /proc/self/maps: one per mapping.

@@ -48,7 +48,7 @@ fn close_time_limit_gives_timed_out_and_ulp_timeout() {
     let s = TcpStream::new().unwrap();
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     c.set_recv_buffer_size(4096).unwrap();
     c.connect(&SocketAddr::from(([127, 0, 0, 1], port_of(&s))).into()).unwrap();
@@ -131,4 +131,48 @@ fn send_on_a_stream_that_is_not_open_is_a_clear_error() {
     assert_eq!(s.send(b"x", true, false), Err(Error::NotConnected));
     assert_eq!(s.rcv(10, SECOND), Err(Error::NotConnected));
     assert_eq!(s.close(SECOND), Err(Error::NotConnected));
+}
+
+#[test]
+fn ulp_timeout_report_counts_data_a_closed_window_holds_back() {
+    // Issue 13 item 9 (the netns tests show a peer that stops
+    // acknowledging; this one runs without root): a peer that does not
+    // read closes its window, so our data waits unacknowledged and the
+    // report action raises ULP_TIMEOUT, once per timeout, and goes on.
+    const LIMIT: Duration = Duration::from_millis(150);
+    let (s, mut peer) = slow_reader_pair();
+    let (asr, log) = recorder();
+    s.set_asr(Some(asr)).unwrap();
+    s.set_ulp_timeout(Some(LIMIT), marline::stream::UlpAction::Report).unwrap();
+    s.send(&pattern(60_000), true, false).unwrap();
+    let started = Instant::now();
+    eventually("two ULP_TIMEOUT", || events(&log).len() == 2);
+    assert!(started.elapsed() >= LIMIT, "{:?}", started.elapsed());
+    assert_eq!(events(&log), vec![(Event::UlpTimeout, 0), (Event::UlpTimeout, 0)]);
+    assert_eq!(s.status().unwrap().state, TcpState::Established);
+    assert!(read_exact(&mut peer, 60_000) == pattern(60_000));
+    eventually("all acknowledged", || s.status().unwrap().unacked_bytes == 0);
+    let n = events(&log).len();
+    std::thread::sleep(LIMIT * 3);
+    assert_eq!(events(&log).len(), n, "no report once everything is acknowledged");
+    // Off again: nothing more, whatever waits.
+    s.set_ulp_timeout(None, marline::stream::UlpAction::Report).unwrap();
+    s.send(&pattern(60_000), true, false).unwrap();
+    std::thread::sleep(LIMIT * 3);
+    assert_eq!(events(&log).len(), n);
+}
+
+#[test]
+fn ulp_timeout_setting_is_checked() {
+    let s = TcpStream::new().unwrap();
+    use marline::stream::UlpAction::*;
+    assert_eq!(s.set_ulp_timeout(Some(Duration::ZERO), Abort), Err(Error::InvalidArgument));
+    s.set_ulp_timeout(Some(Duration::from_secs(3)), Abort).unwrap(); // kept for the next connection
+    s.passive_open_on(localhost(0)).unwrap();
+    assert_eq!(s.set_ulp_timeout(None, Report), Err(Error::PassiveOpenInProgress));
+    let _peer = PlainStream::connect(localhost(port_of(&s))).unwrap();
+    s.wait(FIVE).unwrap();
+    s.set_ulp_timeout(None, Report).unwrap();
+    s.free();
+    assert_eq!(s.set_ulp_timeout(None, Report), Err(Error::StaleHandle));
 }

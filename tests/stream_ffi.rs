@@ -42,7 +42,8 @@ fn port_of(s: *mut tcp_stream_t) -> i32 {
 fn pair() -> (*mut tcp_stream_t, *mut tcp_stream_t) {
     let server = new_stream();
     let client = new_stream();
-    assert_eq!(tcp_stream_passive_open(server, 0), MARLINE_OK);
+    // SAFETY: literal NUL-terminated interface.
+    assert_eq!(unsafe { tcp_stream_passive_open_on(server, c"127.0.0.1".as_ptr(), 0) }, MARLINE_OK);
     let port = port_of(server);
     // SAFETY: literal NUL-terminated host.
     assert_eq!(unsafe { tcp_stream_active_open(client, 0, c"127.0.0.1".as_ptr(), port, 5.0) }, MARLINE_OK);
@@ -59,7 +60,10 @@ fn null_stale_and_foreign_handles_are_detected() {
     assert_eq!(tcp_stream_free(s), MARLINE_OK);
     assert_eq!(tcp_stream_free(s), MARLINE_ERR_STALE_HANDLE);
     assert_eq!(tcp_stream_passive_open(s, 0), MARLINE_ERR_STALE_HANDLE);
+    // SAFETY: literal NUL-terminated interface.
+    assert_eq!(unsafe { tcp_stream_passive_open_on(s, c"127.0.0.1".as_ptr(), 0) }, MARLINE_ERR_STALE_HANDLE);
     assert_eq!(status_of(s).0, MARLINE_ERR_STALE_HANDLE);
+    assert_eq!(tcp_stream_set_ulp_timeout(s, 1.0, TCP_STREAM_ULP_ABORT), MARLINE_ERR_STALE_HANDLE);
     let mut done = false;
     // SAFETY: `done` is writable.
     assert_eq!(unsafe { tcp_stream_isdone(s, &mut done) }, MARLINE_ERR_STALE_HANDLE);
@@ -98,6 +102,19 @@ fn bad_arguments_are_clear_errors() {
         assert_eq!(tcp_stream_send(client, null_mut(), 0, true, false), MARLINE_OK);
         assert_eq!(tcp_stream_passive_open(client, 70000), MARLINE_ERR_INVALID_ARGUMENT);
         assert_eq!(tcp_stream_passive_open(client, -1), MARLINE_ERR_INVALID_ARGUMENT);
+        assert_eq!(tcp_stream_passive_open_on(client, null_mut(), 0), MARLINE_ERR_NULL_POINTER);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, -1.0, TCP_STREAM_ULP_ABORT), MARLINE_ERR_INVALID_ARGUMENT);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, f64::NAN, TCP_STREAM_ULP_REPORT), MARLINE_ERR_INVALID_ARGUMENT);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, 1.0, 2), MARLINE_ERR_INVALID_ARGUMENT);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, 30.0, TCP_STREAM_ULP_ABORT), MARLINE_OK);
+        assert_eq!(tcp_stream_set_ulp_timeout(client, 0.0, TCP_STREAM_ULP_REPORT), MARLINE_OK);
+        assert_eq!(tcp_stream_set_ulp_timeout(null_mut(), 0.0, TCP_STREAM_ULP_REPORT), MARLINE_ERR_NULL_POINTER);
+        assert_eq!(tcp_stream_passive_open_on(client, c"127.0.0.1".as_ptr(), 70000), MARLINE_ERR_INVALID_ARGUMENT);
+        assert_eq!(tcp_stream_passive_open_on(server, c"localhost".as_ptr(), 0), MARLINE_ERR_BAD_ADDRESS);
+        // 192.0.2.1 (TEST-NET-1) is no address of this host: EADDRNOTAVAIL.
+        let fresh = new_stream();
+        assert_eq!(tcp_stream_passive_open_on(fresh, c"192.0.2.1".as_ptr(), 0), MARLINE_ERR_BAD_ADDRESS);
+        assert_eq!(tcp_stream_free(fresh), MARLINE_OK);
         assert_eq!(tcp_stream_active_open(client, 0, null_mut(), 80, 1.0), MARLINE_ERR_NULL_POINTER);
         assert_eq!(tcp_stream_active_open(client, 0, c"127.0.0.1".as_ptr(), 0, 1.0), MARLINE_ERR_INVALID_ARGUMENT);
         assert_eq!(tcp_stream_wait(server, -2.0), MARLINE_ERR_INVALID_ARGUMENT);
@@ -112,7 +129,7 @@ fn bad_arguments_are_clear_errors() {
         assert_eq!(tcp_stream_rcv(server, 0.0, buf.as_mut_ptr(), 8, &mut len, &mut urgent, &mut mark), MARLINE_OK);
         assert_eq!((&buf[..len], urgent, mark), (&b"he"[..], true, false));
         assert_eq!(tcp_stream_rcv(server, 0.0, buf.as_mut_ptr(), 8, &mut len, &mut urgent, &mut mark), MARLINE_OK);
-        assert_eq!((&buf[..len], urgent, mark), (&b"y"[..], true, true));
+        assert_eq!((&buf[..len], urgent, mark), (&b"y"[..], false, true));
 
         // Send on a closed stream.
         assert_eq!(tcp_stream_close(client, 5.0), MARLINE_OK);

@@ -17,11 +17,11 @@ fn passive_open_returns_at_once_and_only_wait_isdone_sockname_work_until_done() 
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
     let started = Instant::now();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(!s.is_done());
     let listening = s.sock_name().unwrap();
-    assert_eq!(listening.ip(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(listening.ip(), Ipv4Addr::LOCALHOST);
     assert_ne!(listening.port(), 0);
 
     assert_eq!(s.send(b"x", true, false), Err(Error::PassiveOpenInProgress));
@@ -29,7 +29,7 @@ fn passive_open_returns_at_once_and_only_wait_isdone_sockname_work_until_done() 
     assert_eq!(s.close(SECOND), Err(Error::PassiveOpenInProgress));
     assert_eq!(s.abort(), Err(Error::PassiveOpenInProgress));
     assert_eq!(s.status(), Err(Error::PassiveOpenInProgress));
-    assert_eq!(s.passive_open(0), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.passive_open_on(localhost(0)), Err(Error::PassiveOpenInProgress));
     assert_eq!(s.active_open(0, "127.0.0.1", 9, SECOND), Err(Error::PassiveOpenInProgress));
     assert_eq!(s.wait(Some(Duration::from_millis(20))), Err(Error::TimedOut));
     assert!(!s.is_done());
@@ -51,17 +51,55 @@ fn passive_open_returns_at_once_and_only_wait_isdone_sockname_work_until_done() 
 }
 
 #[test]
+fn passive_open_on_listens_on_the_given_address_only() {
+    // Issue 13 item 8: a passive open takes the local address, IPv6
+    // included. On 127.0.0.1, a connection to 127.0.0.2 (also this host,
+    // which a 0.0.0.0 listener would take) is refused.
+    let s = TcpStream::new().unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
+    let port = port_of(&s);
+    assert_eq!(s.sock_name().unwrap(), localhost(port));
+    let other = PlainStream::connect(("127.0.0.2", port)).unwrap_err();
+    assert_eq!(other.kind(), std::io::ErrorKind::ConnectionRefused);
+    let peer = PlainStream::connect(localhost(port)).unwrap();
+    s.wait(FIVE).unwrap();
+    assert_eq!(s.status().unwrap().remote, Some(peer.local_addr().unwrap()));
+
+    // On ::1: IPv6 connections only.
+    let s6 = TcpStream::new().unwrap();
+    let v6: SocketAddr = "[::1]:0".parse().unwrap();
+    s6.passive_open_on(v6).unwrap();
+    let port6 = port_of(&s6);
+    assert_eq!(s6.sock_name().unwrap(), SocketAddr::new(v6.ip(), port6));
+    let v4 = PlainStream::connect(localhost(port6)).unwrap_err();
+    assert_eq!(v4.kind(), std::io::ErrorKind::ConnectionRefused);
+    let peer6 = PlainStream::connect(SocketAddr::new(v6.ip(), port6)).unwrap();
+    s6.wait(FIVE).unwrap();
+    let st = s6.status().unwrap();
+    assert_eq!((st.local, st.remote), (Some(peer6.peer_addr().unwrap()), Some(peer6.local_addr().unwrap())));
+    s6.send(b"six", true, false).unwrap();
+    let mut peer6 = peer6;
+    assert_eq!(read_exact(&mut peer6, 3), b"six");
+
+    // An address that is not this host's is refused at once.
+    let t = TcpStream::new().unwrap();
+    assert_eq!(t.passive_open_on("192.0.2.1:0".parse().unwrap()), Err(Error::BadAddress));
+    assert_eq!(marline::error::last_os_error(), libc::EADDRNOTAVAIL);
+    assert!(t.is_done());
+}
+
+#[test]
 fn passive_open_on_a_port_in_use_is_a_clear_error_and_the_stream_stays_usable() {
     let first = TcpStream::new().unwrap();
-    first.passive_open(0).unwrap();
+    first.passive_open_on(localhost(0)).unwrap();
     let port = port_of(&first);
     let second = TcpStream::new().unwrap();
-    assert_eq!(second.passive_open(port), Err(Error::AddressInUse));
+    assert_eq!(second.passive_open_on(localhost(port)), Err(Error::AddressInUse));
     assert_eq!(marline::error::last_os_error(), libc::EADDRINUSE);
     assert!(second.is_done());
     assert_eq!(second.sock_name(), Err(Error::NotConnected));
     assert_eq!(second.status().unwrap().state, TcpState::Closed);
-    second.passive_open(0).unwrap();
+    second.passive_open_on(localhost(0)).unwrap();
     assert_ne!(port_of(&second), port);
 }
 
@@ -70,14 +108,14 @@ fn free_with_a_passive_open_pending_cancels_it_and_releases_the_port() {
     let s = TcpStream::new().unwrap();
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let port = port_of(&s);
     drop(s);
     let refused = PlainStream::connect(("127.0.0.1", port)).unwrap_err();
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     assert!(events(&log).is_empty(), "no asr after free: {:?}", events(&log));
     let again = TcpStream::new().unwrap();
-    again.passive_open(port).unwrap();
+    again.passive_open_on(localhost(port)).unwrap();
     assert_eq!(port_of(&again), port);
 }
 
@@ -115,7 +153,7 @@ fn active_open_from_a_chosen_local_port_and_by_host_name() {
     assert_eq!(from.port(), lport);
     assert_eq!(s.sock_name().unwrap(), from);
     assert_eq!(s.active_open(0, "127.0.0.1", 9, SECOND), Err(Error::InvalidState));
-    assert_eq!(s.passive_open(0), Err(Error::InvalidState));
+    assert_eq!(s.passive_open_on(localhost(0)), Err(Error::InvalidState));
     assert_eq!(s.active_open(0, "", 9, SECOND), Err(Error::BadAddress));
 }
 

@@ -26,7 +26,7 @@ fn wait_reports_an_asynchronous_passive_open_failure_once() {
     let s = TcpStream::new().unwrap();
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: plain getrlimit/setrlimit on this process.
@@ -47,6 +47,6 @@ fn wait_reports_an_asynchronous_passive_open_failure_once() {
     eventually("PASSIVE_OPEN_DONE", || !events(&log).is_empty());
     assert_eq!(events(&log), vec![(Event::PassiveOpenDone, -1)]);
     // The stream can listen again.
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     assert!(!s.is_done());
 }

@@ -3,7 +3,7 @@
 mod stream_util;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream as PlainStream};
+use std::net::{Shutdown, TcpStream as PlainStream};
 use std::time::Duration;
 
 use marline::stream::{Event, TcpState, TcpStream, TerminateReason};
@@ -54,18 +54,6 @@ fn unread_bytes_follow_what_arrived_and_what_was_read() {
     assert_eq!(s.status().unwrap().unread_bytes, 0);
 }
 
-/// A plain client with a tiny receive buffer, connected to a passively
-/// opened stream, that does not read.
-pub fn slow_reader_pair() -> (TcpStream, PlainStream) {
-    let s = TcpStream::new().unwrap();
-    s.passive_open(0).unwrap();
-    let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    c.set_recv_buffer_size(4096).unwrap();
-    c.connect(&SocketAddr::from(([127, 0, 0, 1], port_of(&s))).into()).unwrap();
-    s.wait(FIVE).unwrap();
-    (s, PlainStream::from(c))
-}
-
 #[test]
 fn unacked_bytes_while_the_peer_does_not_read() {
     const TOTAL: usize = 60_000;
@@ -111,4 +99,28 @@ fn state_goes_from_established_to_close_wait_when_the_peer_closes() {
     assert_eq!(events(&log), vec![(Event::Closing, 0), (Event::Terminate, TerminateReason::UlpClose as i32)]);
     assert_eq!(s.status().unwrap().state, TcpState::Closed);
     assert_eq!(s.send(b"x", true, false), Err(Error::Terminated));
+}
+
+/// Sends 3000 bytes, waits until all are acknowledged, and returns
+/// bytes_acked; then closes and returns it again (the FIN counted).
+fn acked_after_3000_then_close(s: &TcpStream, peer: &mut PlainStream) -> (u64, u64) {
+    s.send(&[1u8; 3000], true, false).unwrap();
+    assert_eq!(read_exact(peer, 3000).len(), 3000);
+    eventually("all acknowledged", || s.status().unwrap().unacked_bytes == 0);
+    let data = s.status().unwrap().bytes_acked;
+    s.close(FIVE).unwrap();
+    (data, s.status().unwrap().bytes_acked)
+}
+
+#[test]
+fn bytes_acked_counts_data_and_our_fin_only_after_an_active_or_a_passive_open() {
+    // Header: "bytes the peer acknowledged (our FIN counts as one)". The
+    // kernel's tcpi_bytes_acked also counts our SYN after an active open
+    // (issue 13 item 6: 3000 read as 3001); both opens must read alike.
+    let (active, mut a_peer) = connected_pair();
+    assert_eq!(active.status().unwrap().bytes_acked, 0, "nothing sent yet");
+    assert_eq!(acked_after_3000_then_close(&active, &mut a_peer), (3000, 3001), "active open");
+    let (passive, mut p_peer) = accepted_pair();
+    assert_eq!(passive.status().unwrap().bytes_acked, 0, "nothing sent yet");
+    assert_eq!(acked_after_3000_then_close(&passive, &mut p_peer), (3000, 3001), "passive open");
 }

@@ -51,7 +51,7 @@ fn two_threads_each_with_its_own_stream_run_concurrently() {
 #[test]
 fn two_streams_talking_to_each_other_from_two_threads() {
     let server = TcpStream::new().unwrap();
-    server.passive_open(0).unwrap();
+    server.passive_open_on(localhost(0)).unwrap();
     let port = port_of(&server);
     let data: Vec<u8> = (0..500_000u32).map(|i| (i % 251) as u8).collect();
     std::thread::scope(|scope| {
@@ -160,21 +160,34 @@ fn free_while_another_thread_is_blocked_fails_that_call() {
 }
 
 #[test]
-fn a_second_call_at_once_is_busy_and_abort_interrupts() {
-    let (s, _peer) = accepted_pair();
+fn one_rcv_and_one_send_at_once_a_second_in_a_lane_is_busy_and_abort_ends_both() {
+    let (s, peer) = slow_reader_pair();
+    let mut peer_reader = peer.try_clone().unwrap();
     std::thread::scope(|scope| {
         let r = scope.spawn(|| s.rcv(100, FIVE));
-        std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(s.send(b"x", true, false), Err(Error::StreamBusy));
+        eventually("rcv waiting", || receiving(&s));
+        // The sending lane is free while a rcv waits: a send goes through.
+        s.send(b"while receiving", true, false).unwrap();
+        assert_eq!(read_exact(&mut peer_reader, 15), b"while receiving");
+        // A send that blocks (the peer does not read) holds the sending lane.
+        let w = scope.spawn(|| s.send(&pattern(16_000_000), true, false));
+        eventually("send blocked", || sending(&s));
         assert_eq!(s.rcv(1, FIVE), Err(Error::StreamBusy));
+        assert_eq!(s.close(FIVE), Err(Error::StreamBusy));
+        assert_eq!(s.send(b"x", true, false), Err(Error::StreamBusy));
+        assert_eq!(s.passive_open_on(localhost(0)), Err(Error::StreamBusy));
         s.abort().unwrap();
         assert_eq!(r.join().unwrap(), Err(Error::Terminated));
+        assert_eq!(w.join().unwrap(), Err(Error::Terminated));
     });
+    drop(peer);
 }
 
 #[test]
-fn inside_the_asr_blocking_calls_are_reentrant_and_queries_work() {
-    let (s, peer) = accepted_pair();
+fn inside_the_asr_every_call_works() {
+    // Seed: "It is safe to do further calls from the asr." (each blocking
+    // call in detail: tests/stream_asr.rs)
+    let (s, mut peer) = accepted_pair();
     let s = Arc::new(s);
     let me = Arc::downgrade(&s);
     let results = Arc::new(Mutex::new(Vec::new()));
@@ -185,7 +198,7 @@ fn inside_the_asr_blocking_calls_are_reentrant_and_queries_work() {
             return;
         }
         let mut r = r2.lock().unwrap();
-        r.push(format!("rcv {:?}", me.rcv(10, SECOND).map(|_| ())));
+        r.push(format!("rcv {:?}", me.rcv(10, SECOND).map(|p| p.data)));
         r.push(format!("send {:?}", me.send(b"x", true, false)));
         r.push(format!("close {:?}", me.close(SECOND)));
         r.push(format!("done {}", me.is_done()));
@@ -193,23 +206,24 @@ fn inside_the_asr_blocking_calls_are_reentrant_and_queries_work() {
         r.push(format!("unread {:?}", me.status().map(|s| s.unread_bytes)));
         r.push(format!("name {:?}", me.sock_name().map(|a| a.port() != 0)));
         r.push(format!("abort {:?}", me.abort()));
+        r.push(format!("send {:?}", me.send(b"x", true, false)));
     })))
     .unwrap();
     (&peer).write_all(b"abc").unwrap();
-    eventually("asr results", || results.lock().unwrap().len() == 8);
+    eventually("asr results", || results.lock().unwrap().len() == 9);
     assert_eq!(
         *results.lock().unwrap(),
         vec![
-            "rcv Err(Reentrant)",
-            "send Err(Reentrant)",
-            "close Err(Reentrant)",
+            "rcv Ok([97, 98, 99])",
+            "send Ok(())",
+            "close Ok(())",
             "done true",
             "wait Ok(())",
-            "unread Ok(3)",
+            "unread Ok(0)",
             "name Ok(true)",
             "abort Ok(())",
+            "send Err(Terminated)",
         ]
     );
-    // The abort asked for inside the asr took effect after it returned.
-    eventually("aborted", || s.send(b"x", true, false) == Err(Error::Terminated));
+    assert_eq!(read_exact(&mut peer, 1), b"x");
 }

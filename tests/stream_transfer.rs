@@ -55,10 +55,12 @@ fn urgent_data_from_a_plain_peer_comes_first_with_exact_flags() {
     eventually("URGENT", || events(&log).len() == 2);
     assert_eq!(events(&log), vec![(Event::DataArrival, 0), (Event::Urgent, 0)]);
     eventually("all 6 bytes", || s.status().unwrap().unread_bytes == 6);
-    // Everything before the mark is urgent data; the read stops before it.
+    // Seed: "The first call returning urgent data will have the urgent flag
+    // set, the last will have the mark flag set." Everything before the
+    // mark is urgent data; the read stops before the urgent byte.
     assert_eq!(s.rcv(100, FIVE).unwrap(), piece(b"abcXY", true, false));
-    // The urgent byte alone is the piece with mark set.
-    assert_eq!(s.rcv(100, FIVE).unwrap(), piece(b"Z", true, true));
+    // The urgent byte alone is the last piece: mark set, urgent not.
+    assert_eq!(s.rcv(100, FIVE).unwrap(), piece(b"Z", false, true));
     // A rcv is waiting when the next data comes: no DATA_ARRIVAL.
     std::thread::scope(|scope| {
         let r = scope.spawn(|| s.rcv(100, FIVE));
@@ -72,20 +74,32 @@ fn urgent_data_from_a_plain_peer_comes_first_with_exact_flags() {
 
 #[test]
 fn urgent_data_is_split_by_capacity_and_never_merged_with_normal_data() {
+    // Seed: "The first call returning urgent data will have the urgent flag
+    // set, the last will have the mark flag set." The calls between have
+    // neither.
     let (s, peer) = accepted_pair();
     (&peer).write_all(b"abcdef").unwrap();
     send_oob(&peer, b"XY");
     (&peer).write_all(b"tail").unwrap();
     eventually("all 12 bytes", || s.status().unwrap().unread_bytes == 12);
     assert_eq!(s.rcv(4, FIVE).unwrap(), piece(b"abcd", true, false));
-    assert_eq!(s.rcv(4, FIVE).unwrap(), piece(b"efX", true, false));
-    assert_eq!(s.rcv(4, FIVE).unwrap(), piece(b"Y", true, true));
+    assert_eq!(s.rcv(4, FIVE).unwrap(), piece(b"efX", false, false));
+    assert_eq!(s.rcv(4, FIVE).unwrap(), piece(b"Y", false, true));
     assert_eq!(s.rcv(4, FIVE).unwrap(), piece(b"tail", false, false));
+    // The next urgent data starts over: its first call has urgent set.
+    (&peer).write_all(b"12").unwrap();
+    send_oob(&peer, b"34");
+    eventually("4 more bytes", || s.status().unwrap().unread_bytes == 4);
+    assert_eq!(s.rcv(2, FIVE).unwrap(), piece(b"12", true, false));
+    assert_eq!(s.rcv(2, FIVE).unwrap(), piece(b"3", false, false));
+    assert_eq!(s.rcv(2, FIVE).unwrap(), piece(b"4", false, true));
 }
 
 #[test]
 fn a_waiting_rcv_gets_a_single_urgent_byte_and_urgent_is_notified_once() {
     let (s, peer, log) = accepted_pair_logged();
+    // A single urgent byte is both the first and the last call returning
+    // urgent data: urgent and mark are both set.
     std::thread::scope(|scope| {
         let r = scope.spawn(|| s.rcv(100, FIVE));
         std::thread::sleep(Duration::from_millis(50));
@@ -132,7 +146,7 @@ fn urgent_send_puts_the_urgent_pointer_at_the_end_of_the_data() {
 #[test]
 fn urgent_between_two_marline_streams() {
     let server = marline::stream::TcpStream::new().unwrap();
-    server.passive_open(0).unwrap();
+    server.passive_open_on(localhost(0)).unwrap();
     let client = marline::stream::TcpStream::new().unwrap();
     client.active_open(0, "127.0.0.1", port_of(&server), FIVE).unwrap();
     server.wait(FIVE).unwrap();
@@ -140,7 +154,7 @@ fn urgent_between_two_marline_streams() {
     client.send(b"URG", true, true).unwrap();
     eventually("5 bytes", || server.status().unwrap().unread_bytes == 5);
     assert_eq!(server.rcv(64, FIVE).unwrap(), piece(b"abUR", true, false));
-    assert_eq!(server.rcv(64, FIVE).unwrap(), piece(b"G", true, true));
+    assert_eq!(server.rcv(64, FIVE).unwrap(), piece(b"G", false, true));
 }
 
 #[test]

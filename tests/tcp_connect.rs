@@ -152,3 +152,25 @@ fn ipv6_literal_refused() {
     run_until(&r, || has(&log, is_lost));
     assert_eq!(*log.borrow(), [Ev::Failed(ReasonKind::Refused)]);
 }
+
+/// A reset that beats the connect's completion (the server accepts and resets before the
+/// loop has seen the connection complete) is a connect failure, as Twisted reports it
+/// (clientConnectionFailed with a ConnectError, twisted/internet/tcp.py doConnect), not a
+/// lost connection: CONNECT_FAILED with the errno.
+#[test]
+fn reset_before_the_connect_completes_is_a_connect_failure() {
+    let r = Reactor::new().unwrap();
+    let l = std_listener(None);
+    let log: Log = Default::default();
+    let proto = Recorder::new(&log);
+    let reasons = proto.reasons.clone();
+    r.connect_tcp("127.0.0.1", port_of(&l), None, Box::new(proto)).unwrap();
+    // The loop has not run: the handshake completes in the kernel, then the reset.
+    let (s, _) = l.accept().unwrap();
+    socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+    drop(s);
+    run_until(&r, || has(&log, is_lost));
+    assert_eq!(*log.borrow(), [Ev::Failed(ReasonKind::ConnectFailed)]);
+    assert_eq!(reasons.borrow()[0].errno(), libc::ECONNRESET);
+    assert_eq!(r.object_count(), 0);
+}

@@ -51,6 +51,7 @@ fn non_half_close_protocol_gets_no_write_notification() {
     let log: Log = Default::default();
     let (t, mut peer) = client_pair(&r, Recorder::new(&log));
     t.lose_write_connection().unwrap();
+    r.run_once(Some(Duration::ZERO)).unwrap(); // the shutdown happens from the loop
     assert_eq!(read_to_eof(&mut peer), b"");
     peer.write_all(b"x").unwrap();
     run_until(&r, || data_of(&log) == b"x");

@@ -24,10 +24,10 @@ fn empty_writes_are_no_ops() {
     assert_eq!(*log.borrow(), [Ev::Made, Ev::Lost(ReasonKind::Done)]);
 }
 
-fn write_after(close: fn(&marline::Transport)) -> (Vec<Ev>, Vec<Result<(), Error>>) {
+fn write_after(close: fn(&marline::Transport)) -> (Vec<Ev>, Vec<Result<(), Error>>, Vec<u8>) {
     let r = Reactor::new().unwrap();
     let log: Log = Default::default();
-    let (t, _peer) = client_pair(&r, Recorder::new(&log));
+    let (t, mut peer) = client_pair(&r, Recorder::new(&log));
     close(&t);
     let got = vec![
         t.write(b"late"),
@@ -35,35 +35,47 @@ fn write_after(close: fn(&marline::Transport)) -> (Vec<Ev>, Vec<Result<(), Error
         t.write(b""),
     ];
     run_until(&r, || has(&log, is_lost));
+    assert_eq!(t.write(b"x"), Err(Error::StaleHandle), "refused once the connection is gone");
     let l = log.borrow().clone();
-    (l, got)
+    peer.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut received = Vec::new();
+    let _ = peer.read_to_end(&mut received);
+    (l, got, received)
 }
 
+/// ITransport and the seed: writes after lose_connection are accepted and
+/// flushed with the rest until the connection has actually closed (never
+/// dropped silently); afterwards they are refused.
 #[test]
-fn write_after_lose_connection_is_closed() {
-    let (log, got) = write_after(|t| t.lose_connection().unwrap());
-    assert_eq!(got, [Err(Error::Closed), Err(Error::Closed), Err(Error::Closed)]);
+fn write_after_lose_connection_is_delivered() {
+    let (log, got, received) = write_after(|t| t.lose_connection().unwrap());
+    assert_eq!(got, [Ok(()), Ok(()), Ok(())]);
+    assert_eq!(received, b"lateab");
     assert_eq!(log, [Ev::Made, Ev::Lost(ReasonKind::Done)]);
 }
 
 #[test]
 fn write_after_abort_is_closed() {
-    let (log, got) = write_after(|t| t.abort_connection().unwrap());
+    let (log, got, received) = write_after(|t| t.abort_connection().unwrap());
     assert_eq!(got, [Err(Error::Closed), Err(Error::Closed), Err(Error::Closed)]);
+    assert_eq!(received, b"");
     assert_eq!(log, [Ev::Made, Ev::Lost(ReasonKind::Aborted)]);
 }
 
+/// Writes after lose_write_connection are accepted until the sending side
+/// has actually been shut down (from the loop); then they are refused.
 #[test]
-fn write_after_lose_write_connection_is_closed_but_reading_goes_on() {
+fn write_after_lose_write_connection_is_closed_once_shut_down_but_reading_goes_on() {
     let r = Reactor::new().unwrap();
     let log: Log = Default::default();
     let (t, mut peer) = client_pair(&r, Recorder::new(&log).half_close());
     t.write(b"before").unwrap();
     t.lose_write_connection().unwrap();
-    assert_eq!(t.write(b"after"), Err(Error::Closed));
-    assert_eq!(t.write_sequence(&[IoSlice::new(b"after")]), Err(Error::Closed));
+    t.write(b" and after").unwrap();
     run_until(&r, || has(&log, |e| *e == Ev::WriteLost));
-    assert_eq!(read_to_eof(&mut peer), b"before");
+    assert_eq!(t.write(b"too late"), Err(Error::Closed));
+    assert_eq!(t.write_sequence(&[IoSlice::new(b"too late")]), Err(Error::Closed));
+    assert_eq!(read_to_eof(&mut peer), b"before and after");
     peer.write_all(b"still reading").unwrap();
     run_until(&r, || data_of(&log) == b"still reading");
     drop(peer);

@@ -3,13 +3,14 @@
 //!   and SGA agreed, NAWS reported with the client's terminal size, typed text echoed;
 //! - marline as a client against a Twisted telnet server (tests/peers/twisted_telnet_server.py).
 //!
-//! Missing tools are installed (apt-get / pip) when possible; if they still cannot be found
-//! the tests FAIL with a message saying what to install — they never skip.
+//! Missing tools FAIL the tests with a message saying what to install (scripts/install-deps.sh
+//! installs them all) — they never skip.
 
+mod cbuild;
 mod telnet_common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,39 +19,13 @@ use marline::telnet::transport::{Completion, Side};
 use marline::{Reactor, ReasonKind};
 use telnet_common::*;
 
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-}
-
-/// The first of `names` found on PATH; otherwise tries `apt-get install -y <package>` once.
-fn require_tool(names: &[&str], package: &str) -> PathBuf {
-    let find = || names.iter().find_map(|n| which(n));
-    if let Some(p) = find() {
-        return p;
-    }
-    let _ = Command::new("apt-get").args(["install", "-y", "-q", package]).env("DEBIAN_FRONTEND", "noninteractive").status();
-    find().unwrap_or_else(|| {
-        panic!("required tool {names:?} not found on PATH and `apt-get install -y {package}` did not provide it: install {package}")
-    })
-}
-
 fn require_twisted() {
-    let ok = || {
-        Command::new("python3")
-            .args(["-c", "import twisted.conch.telnet"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ok() {
-        return;
-    }
-    let _ = Command::new("python3").args(["-m", "pip", "install", "-q", "twisted"]).status();
-    assert!(ok(), "Twisted is not importable by python3 and `python3 -m pip install twisted` failed: install Twisted from PyPI");
+    let ok = Command::new("python3")
+        .args(["-c", "import twisted.conch.telnet"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "Twisted is not importable by python3: run scripts/install-deps.sh as root");
 }
 
 /// Kills the child when the test ends, however it ends.
@@ -64,8 +39,8 @@ impl Drop for Reap {
 
 #[test]
 fn marline_server_with_a_real_telnet_client() {
-    let expect = require_tool(&["expect"], "expect");
-    let client = require_tool(&["inetutils-telnet", "telnet"], "inetutils-telnet");
+    let expect = cbuild::require_tool(&["expect"], "expect");
+    let client = cbuild::require_tool(&["inetutils-telnet", "telnet"], "inetutils-telnet");
     let r = Reactor::new().unwrap();
     let log: TLog = Default::default();
     let l2 = log.clone();

@@ -19,11 +19,15 @@ pub struct delayed_call_t {
     _private: [u8; 0],
 }
 
-/// Schedules `callback(reactor, user)` to run once, `seconds` from now.
-/// Calls due at the same time run in the order scheduled. `*out` (may be
-/// NULL if not wanted) receives the handle. A negative delay, or one ending
+/// Schedules `callback(reactor, user)` to run once, `seconds_from_now`
+/// seconds from now (0: in the next loop turn). Calls due at the
+/// same time run in the order scheduled. `*out` (may be NULL if not wanted)
+/// receives the handle. A negative, infinite or NaN delay, or one ending
 /// more than about 584 years after reactor_new, is
-/// MARLINE_ERR_INVALID_ARGUMENT. On error the callback is never called.
+/// MARLINE_ERR_INVALID_ARGUMENT; MARLINE_ERR_EXHAUSTED when no handle is
+/// left (2^20 calls pending at once; see "Opaque handles" in the README);
+/// MARLINE_ERR_REENTRANT from a final
+/// callback during reactor_free. On error the callback is never called.
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -37,7 +41,7 @@ pub unsafe extern "C" fn reactor_call_later(
 ) -> marline_status_t {
     guard(|| {
         let f = callback.ok_or(Error::NullPointer)?;
-        let delay = seconds(seconds_from_now)?;
+        let delay = seconds(seconds_from_now)?.delay()?;
         let r = reactor_of(reactor)?;
         let h = r.schedule(delay, TimerCallback::C(CCall { f, user }))?;
         if !out.is_null() {
@@ -72,16 +76,19 @@ pub extern "C" fn delayed_call_cancel(call: *mut delayed_call_t) -> marline_stat
     guard(|| call_of(call)?.cancel())
 }
 
-/// Re-schedules the call `seconds` from now.
+/// Re-schedules the call `seconds_from_now` seconds from now (a delay as for
+/// reactor_call_later: negative, infinite or NaN is
+/// MARLINE_ERR_INVALID_ARGUMENT, and the call keeps its time).
 #[no_mangle]
 pub extern "C" fn delayed_call_reset(call: *mut delayed_call_t, seconds_from_now: f64) -> marline_status_t {
-    guard(|| call_of(call)?.reset(seconds(seconds_from_now)?))
+    guard(|| call_of(call)?.reset(seconds(seconds_from_now)?.delay()?))
 }
 
-/// Pushes the call back by `seconds` from its current time.
+/// Pushes the call back by `by_seconds` from its current time (a delay as
+/// for reactor_call_later).
 #[no_mangle]
 pub extern "C" fn delayed_call_delay(call: *mut delayed_call_t, by_seconds: f64) -> marline_status_t {
-    guard(|| call_of(call)?.delay(seconds(by_seconds)?))
+    guard(|| call_of(call)?.delay(seconds(by_seconds)?.delay()?))
 }
 
 /// True while the call has neither run nor been cancelled.

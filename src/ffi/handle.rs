@@ -1,14 +1,11 @@
-//! Encoding of C handles, the per-thread registry of reactors, and the
-//! panic boundary every extern function runs inside.
+//! Encoding of C handles and the per-thread registry of reactors.
 
 use std::cell::RefCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use super::status::marline_status_t;
 use crate::error::{Error, Result};
-use crate::reactor::handles::Handle;
-use crate::reactor::{lookup_reactor, Core, Reactor};
+use crate::reactor::handles::{Handle, HANDLE_BITS};
+use crate::reactor::{lookup_reactor, slot_is_live, Core, Reactor, Serial, SLOT_BITS};
 use crate::transport::Transport;
 
 /// A reactor: the event loop. Created by `reactor_new`, freed by
@@ -63,105 +60,151 @@ pub(crate) enum Kind {
     ListeningPort = 3,
     DelayedCall = 4,
     Bridge = 5,
+    /// tcp_stream_t: not bound to a reactor (its slot bits are 0).
+    Stream = 6,
 }
 
-/// Packs serial (16 bits) | kind (4) | handle (44).
-pub(crate) fn encode<T>(serial: u16, kind: Kind, h: Handle) -> *mut T {
-    (((serial as u64) << 48) | ((kind as u64) << 44) | h.to_bits()) as usize as *mut T
+/// Where the parts of a C handle sit: kind (4 bits) | reactor slot (12) |
+/// table handle (48: index 20, generation 28). A reactor's own handle puts
+/// its registry generation in the generation bits.
+const KIND_SHIFT: u32 = 60;
+const SLOT_SHIFT: u32 = HANDLE_BITS;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+const _: () = assert!(SLOT_SHIFT + SLOT_BITS == KIND_SHIFT && usize::BITS == 64);
+
+fn pack<T>(kind: Kind, slot: u32, h: Handle) -> *mut T {
+    (((kind as u64) << KIND_SHIFT) | ((slot as u64) << SLOT_SHIFT) | h.to_bits()) as usize as *mut T
 }
 
-fn decode<T>(p: *const T, kind: Kind) -> Result<(u16, Handle)> {
+/// The C handle of object `h` of kind `kind` in the reactor `serial` names.
+pub(crate) fn encode<T>(serial: Serial, kind: Kind, h: Handle) -> *mut T {
+    pack(kind, serial.index, h)
+}
+
+/// The C handle of a reactor.
+fn encode_reactor(serial: Serial) -> *mut reactor_t {
+    pack(Kind::Reactor, serial.index, Handle { index: 0, generation: serial.generation })
+}
+
+/// The C handle of a tcp_stream_t.
+pub(crate) fn encode_stream<T>(h: Handle) -> *mut T {
+    pack(Kind::Stream, 0, h)
+}
+
+/// Splits a C handle of kind `kind` into its reactor slot and table handle.
+fn decode<T>(p: *const T, kind: Kind) -> Result<(u32, Handle)> {
     if p.is_null() {
         return Err(Error::NullPointer);
     }
     let bits = p as usize as u64;
-    if (bits >> 44) & 0xF != kind as u64 {
+    if bits >> KIND_SHIFT != kind as u64 {
         return Err(Error::WrongHandleType);
     }
-    Ok(((bits >> 48) as u16, Handle::from_bits(bits & ((1 << 44) - 1))))
+    Ok((((bits >> SLOT_SHIFT) & SLOT_MASK) as u32, Handle::from_bits(bits)))
+}
+
+/// The table handle of a tcp_stream_t.
+pub(crate) fn decode_stream<T>(p: *const T) -> Result<Handle> {
+    decode(p, Kind::Stream).map(|(_, h)| h)
+}
+
+/// The reactors created on this thread, which own them. Dropped when the
+/// thread ends (for the main thread: when main returns or exit is called):
+/// the reactors left are torn down without calling back, since the
+/// pointers their callbacks would get may be gone by then.
+struct Owned(Vec<Reactor>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        for r in self.0.drain(..) {
+            r.core.abandon();
+        }
+    }
 }
 
 thread_local! {
-    /// The reactors created on this thread, which own them.
-    static LOCAL: RefCell<Vec<Reactor>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: RefCell<Owned> = const { RefCell::new(Owned(Vec::new())) };
 }
 
 pub(crate) fn adopt(r: Reactor) -> *mut reactor_t {
     let serial = r.core.serial;
-    LOCAL.with(|l| l.borrow_mut().push(r));
-    encode(serial, Kind::Reactor, Handle::from_bits(0))
+    LOCAL.with(|l| l.borrow_mut().0.push(r));
+    encode_reactor(serial)
 }
 
 /// Removes the reactor from this thread's registry (the caller drops it
 /// after the borrow ends, since dropping runs callbacks).
-pub(crate) fn disown(serial: u16) -> Option<Reactor> {
+pub(crate) fn disown(serial: Serial) -> Option<Reactor> {
     LOCAL.with(|l| {
-        let mut l = l.borrow_mut();
+        let l = &mut l.borrow_mut().0;
         let i = l.iter().position(|r| r.core.serial == serial)?;
         Some(l.swap_remove(i))
     })
 }
 
-/// The core of reactor `serial` if it lives on this thread.
-fn core_of(serial: u16) -> Result<Rc<Core>> {
-    // try_with: while the thread exits, reactors it never freed are dropped
-    // by LOCAL's destructor, and their final callbacks may still call in;
-    // they get STALE_HANDLE, not a panic.
-    let found = LOCAL
-        .try_with(|l| l.borrow().iter().find(|r| r.core.serial == serial).map(|r| r.core.clone()))
-        .map_err(|_| Error::StaleHandle)?;
-    match found {
-        Some(core) => Ok(core),
-        None if lookup_reactor(serial).is_some() => Err(Error::WrongThread),
-        None => Err(Error::StaleHandle),
+/// The core of the reactor in registry slot `slot` if it lives on this
+/// thread; with `generation`, only if it is that reactor. Inlined: on every
+/// call through a handle.
+#[inline]
+fn core_of(slot: u32, generation: Option<u32>) -> Result<Rc<Core>> {
+    let is = |c: &Core| c.serial.index == slot && generation.map_or(true, |g| c.serial.generation == g);
+    // try_with: while the thread exits its reactors are being dropped.
+    match LOCAL.try_with(|l| l.borrow().0.iter().find(|r| is(&r.core)).map(|r| r.core.clone())) {
+        Ok(Some(core)) => Ok(core),
+        Ok(None) => Err(not_on_this_thread(slot, generation)),
+        Err(_) => Err(Error::StaleHandle),
     }
 }
 
-pub(crate) fn decode_reactor(p: *const reactor_t) -> Result<u16> {
-    decode(p, Kind::Reactor).map(|(serial, _)| serial)
+/// Why no reactor of this thread matched: another thread's, or none.
+#[cold]
+#[inline(never)]
+fn not_on_this_thread(slot: u32, generation: Option<u32>) -> Error {
+    let elsewhere = match generation {
+        Some(g) => lookup_reactor(Handle { index: slot, generation: g }).is_some(),
+        // An old object handle whose slot another thread's reactor took
+        // over gets WRONG_THREAD: that reactor's table cannot be read here.
+        None => slot_is_live(slot),
+    };
+    if elsewhere {
+        Error::WrongThread
+    } else {
+        Error::StaleHandle
+    }
+}
+
+pub(crate) fn decode_reactor(p: *const reactor_t) -> Result<Serial> {
+    decode(p, Kind::Reactor).map(|(slot, h)| Handle { index: slot, generation: h.generation })
 }
 
 /// A view of the reactor `p` names, checked for staleness and thread.
 pub(crate) fn reactor_of(p: *const reactor_t) -> Result<Reactor> {
-    let core = core_of(decode_reactor(p)?)?;
+    let serial = decode_reactor(p)?;
+    let core = core_of(serial.index, Some(serial.generation))?;
     Ok(Reactor::view(&core))
 }
 
 pub(crate) fn reactor_handle(core: &Rc<Core>) -> *mut reactor_t {
-    encode(core.serial, Kind::Reactor, Handle::from_bits(0))
+    encode_reactor(core.serial)
 }
 
-/// Decodes an object handle of `kind` into its core and table handle.
+/// Decodes an object handle of `kind` into its core and table handle. The
+/// handle names no reactor generation: a reactor that takes over a slot
+/// goes on with its predecessor's table identities, so an object handle of
+/// the predecessor is stale in it.
+#[inline]
 pub(crate) fn object_of<T>(p: *const T, kind: Kind) -> Result<(Rc<Core>, Handle)> {
-    let (serial, h) = decode(p, kind)?;
-    Ok((core_of(serial)?, h))
+    let (slot, h) = decode(p, kind)?;
+    Ok((core_of(slot, None)?, h))
 }
 
+#[inline]
 pub(crate) fn transport_of(p: *const transport_t) -> Result<Transport> {
     let (core, h) = object_of(p, Kind::Transport)?;
     Ok(Transport::new(&core, h))
 }
 
 pub(crate) fn encode_transport(t: &Transport) -> *mut transport_t {
-    let serial = t.core().map(|c| c.serial).unwrap_or(0);
-    encode(serial, Kind::Transport, t.handle)
-}
-
-/// Runs an extern body: errors become status codes and a panic becomes
-/// `MARLINE_ERR_PANIC` instead of unwinding into C.
-pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> marline_status_t {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => marline_status_t::MARLINE_OK,
-        Ok(Err(e)) => e.into(),
-        Err(_) => marline_status_t::MARLINE_ERR_PANIC,
-    }
-}
-
-/// Like [`guard`] for functions that return a plain value: `fallback` on
-/// error or panic.
-pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> Result<T>) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(v)) => v,
-        _ => fallback,
-    }
+    let slot = t.core().map(|c| c.serial.index).unwrap_or(0);
+    pack(Kind::Transport, slot, t.handle)
 }

@@ -25,9 +25,12 @@ pub struct marline_protocol_t {
     pub connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void)>,
     /// A client connection could not be made (instead of connection_lost).
     pub connection_failed: Option<unsafe extern "C" fn(t: *mut transport_t, reason: *const marline_reason_t, user: *mut c_void)>,
-    /// The peer closed its sending side (half-close protocols only).
+    /// The peer closed its sending side (half-close protocols only; not
+    /// after transport_lose_connection, which stops delivering input).
     pub read_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
-    /// Our sending side was shut down (half-close protocols only).
+    /// Our sending side was shut down (half-close protocols only). Always
+    /// delivered before connection_lost, even when both sides half-close in
+    /// the same turn and the connection ends at once.
     pub write_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
     /// TCP urgent data arrived, in its place in the stream. NULL: urgent
     /// data is not wanted, and bulk reads skip the urgent-mark check (a

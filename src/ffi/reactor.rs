@@ -17,6 +17,17 @@ pub type marline_reactor_cb = Option<unsafe extern "C" fn(reactor: *mut reactor_
 /// Only that thread may use it, except reactor_stop and
 /// reactor_call_from_thread. SIGPIPE is set to ignored if it still has its
 /// default action (so a write to a dead pipe cannot kill the program).
+/// MARLINE_ERR_EXHAUSTED when 4,096 reactors are live (see "Opaque handles" in
+/// the README).
+///
+/// A reactor its thread never frees is torn down when that thread ends
+/// (for the main thread: when main returns or exit is called), without
+/// calling back: its connections, listening ports and pipes are closed,
+/// pending delayed calls are dropped, and child processes are neither
+/// signalled nor reaped (a child on a pty gets the hang-up of its
+/// terminal closing). No connection_lost, process_ended or completion is
+/// delivered then, since the pointers they would get may be gone. Call
+/// reactor_free to have them.
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -62,12 +73,13 @@ pub extern "C" fn reactor_run(reactor: *mut reactor_t) -> marline_status_t {
 }
 
 /// Runs one turn of the loop: waits up to `timeout_seconds` for something to
-/// happen (0 = just poll, negative = wait without limit), then handles
-/// what is ready, due timers and deferred callbacks.
+/// happen (0: just poll; negative or +infinity: wait without limit; NaN:
+/// MARLINE_ERR_INVALID_ARGUMENT), then handles what is ready, due timers
+/// and deferred callbacks.
 #[no_mangle]
 pub extern "C" fn reactor_run_once(reactor: *mut reactor_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
-        let timeout = if timeout_seconds < 0.0 { None } else { Some(seconds(timeout_seconds)?) };
+        let timeout = seconds(timeout_seconds)?.wait();
         reactor_of(reactor)?.run_once(timeout)
     })
 }

@@ -49,6 +49,16 @@ pub enum marline_reason_kind_t {
     /// The peer broke the protocol (for example an oversized telnet
     /// subnegotiation).
     MARLINE_REASON_PROTOCOL_VIOLATION = 10,
+    /// A process ended, but its exit status was taken by someone else:
+    /// the host reaped it itself (waitpid on its pid, or waitpid(-1)) or
+    /// ignores SIGCHLD, so the kernel discarded it. marline does not make
+    /// one up: marline_reason_exit_code and marline_reason_signal fail,
+    /// marline_reason_wait_status is -1.
+    MARLINE_REASON_EXIT_STATUS_UNKNOWN = 11,
+    /// A client connection could not be made for another reason than the
+    /// ones above (for example a reset before the connect completed; see
+    /// marline_reason_errno). Twisted's ConnectError.
+    MARLINE_REASON_CONNECT_FAILED = 12,
 }
 
 impl From<ReasonKind> for marline_reason_kind_t {
@@ -66,6 +76,8 @@ impl From<ReasonKind> for marline_reason_kind_t {
             ReasonKind::Shutdown => MARLINE_REASON_SHUTDOWN,
             ReasonKind::Terminated => MARLINE_REASON_TERMINATED,
             ReasonKind::ProtocolViolation => MARLINE_REASON_PROTOCOL_VIOLATION,
+            ReasonKind::ExitStatusUnknown => MARLINE_REASON_EXIT_STATUS_UNKNOWN,
+            ReasonKind::ConnectFailed => MARLINE_REASON_CONNECT_FAILED,
         }
     }
 }

@@ -26,6 +26,13 @@ pub enum marline_status_t {
     MARLINE_ERR_OS = 112,
     MARLINE_ERR_BUFFER_TOO_SMALL = 113,
     MARLINE_ERR_TIMED_OUT = 114,
+    /// No handle is left for a new object of this kind: too many live
+    /// objects at once, or every identity of its table has been used (see
+    /// "Opaque handles" in the README). Nothing was created.
+    MARLINE_ERR_EXHAUSTED = 115,
+    /// An allocation sized by an argument (a count or a length) failed.
+    /// Nothing was done.
+    MARLINE_ERR_NO_MEMORY = 116,
     MARLINE_ERR_ADDRESS_IN_USE = 200,
     MARLINE_ERR_BAD_ADDRESS = 201,
     MARLINE_ERR_PERMISSION_DENIED = 202,
@@ -68,6 +75,8 @@ impl From<Error> for marline_status_t {
             Error::Os => MARLINE_ERR_OS,
             Error::BufferTooSmall => MARLINE_ERR_BUFFER_TOO_SMALL,
             Error::TimedOut => MARLINE_ERR_TIMED_OUT,
+            Error::Exhausted => MARLINE_ERR_EXHAUSTED,
+            Error::NoMemory => MARLINE_ERR_NO_MEMORY,
             Error::AddressInUse => MARLINE_ERR_ADDRESS_IN_USE,
             Error::BadAddress => MARLINE_ERR_BAD_ADDRESS,
             Error::PermissionDenied => MARLINE_ERR_PERMISSION_DENIED,
@@ -115,6 +124,8 @@ pub extern "C" fn marline_strerror(status: i32) -> *const c_char {
         112 => c"an operating-system call failed (see marline_last_os_error)",
         113 => c"the buffer is too small",
         114 => c"the call timed out",
+        115 => c"no handle is left for a new object of this kind",
+        116 => c"memory for a size given by the caller could not be allocated",
         200 => c"the address is already in use",
         201 => c"the address cannot be assigned or parsed",
         202 => c"permission denied",
@@ -176,6 +187,7 @@ mod tests {
             Error::BadWorkingDirectory, Error::UnknownSignal, Error::BadChildFdMap, Error::AlreadyEnabled,
             Error::AlreadyDisabled, Error::AlreadyNegotiating, Error::PassiveOpenInProgress,
             Error::InvalidState, Error::Terminated, Error::ConnectionClosing, Error::StreamBusy,
+            Error::Exhausted, Error::NoMemory,
         ];
         for e in all {
             let status: marline_status_t = e.into();

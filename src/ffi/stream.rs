@@ -5,34 +5,42 @@
 //! process-wide generation-checked table, so a freed handle is detected.
 
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::address::{give_address, marline_address_t};
+use super::handle::{decode_stream, encode_stream};
 use super::status::marline_status_t;
-use super::{c_str, guard, non_null, put};
+use super::{c_str, guard, non_null, put, seconds};
 use crate::error::{Error, Result};
-use crate::reactor::handles::{Handle, HandleTable};
-use crate::stream::{Event, Status, TcpStream};
+use crate::reactor::handles::{Handle, HandleTable, Limits};
+use crate::stream::{Event, Status, TcpStream, UlpAction};
 use crate::transport::Address;
 
 /// A blocking TCP stream in the style of MacTCP. Created by tcp_stream_new,
 /// freed by tcp_stream_free; a freed handle is detected (every call then
 /// returns MARLINE_ERR_STALE_HANDLE). Not bound to a thread: it may be used
-/// from any one thread at a time; a second call made while one is blocked
-/// fails with MARLINE_ERR_STREAM_BUSY (tcp_stream_abort and tcp_stream_free
-/// excepted). Each stream has an engine thread of its own, on which its
-/// notification routine (asr) runs.
+/// from any thread. One receive (tcp_stream_rcv) and one send
+/// (tcp_stream_send or tcp_stream_close) may be in progress at once, from
+/// two threads; a second call of the same kind, or a receive, send, close
+/// or open during tcp_stream_active_open, fails with
+/// MARLINE_ERR_STREAM_BUSY.
+/// tcp_stream_abort ends whatever is in progress; tcp_stream_free cancels
+/// it. Each stream has two threads of its own: an engine thread that owns
+/// the socket, and an asr thread on which its notification routine (asr)
+/// runs.
 ///
-/// Inside the asr, tcp_stream_isdone, tcp_stream_get_sock_name,
-/// tcp_stream_status, tcp_stream_set_asr and tcp_stream_free work;
-/// tcp_stream_abort is carried out when the asr returns; the blocking
-/// calls fail with MARLINE_ERR_REENTRANT.
+/// "It is safe to do further calls from the asr" (MacTCP): every call
+/// works inside the asr as it does elsewhere. A blocking call there blocks
+/// the asr (notifications that come meanwhile are delivered after it
+/// returns, in order) but never the stream: tcp_stream_abort from the asr
+/// has taken effect when it returns, and tcp_stream_free from another
+/// thread ends a call the asr is blocked in (MARLINE_ERR_STALE_HANDLE).
 ///
 /// Methods: tcp_stream_new, tcp_stream_free, tcp_stream_set_asr,
-/// tcp_stream_passive_open, tcp_stream_wait, tcp_stream_isdone,
-/// tcp_stream_get_sock_name, tcp_stream_active_open, tcp_stream_send,
-/// tcp_stream_rcv, tcp_stream_close, tcp_stream_abort, tcp_stream_status.
+/// tcp_stream_passive_open_on, tcp_stream_passive_open, tcp_stream_wait,
+/// tcp_stream_isdone, tcp_stream_get_sock_name, tcp_stream_active_open,
+/// tcp_stream_send, tcp_stream_rcv, tcp_stream_close, tcp_stream_abort,
+/// tcp_stream_status, tcp_stream_set_ulp_timeout.
 pub struct tcp_stream_t {
     _private: [u8; 0],
 }
@@ -43,7 +51,9 @@ pub struct tcp_stream_t {
 pub enum tcp_stream_event_t {
     /// The peer has closed and all its data has been read.
     TCP_STREAM_EVENT_CLOSING = 1,
-    /// tcp_stream_close's time limit passed with data unacknowledged.
+    /// tcp_stream_close's time limit passed with data unacknowledged, or
+    /// the ULP timeout did with TCP_STREAM_ULP_REPORT (the connection goes
+    /// on); detail 0.
     TCP_STREAM_EVENT_ULP_TIMEOUT = 2,
     /// The connection is gone; detail is a TCP_STREAM_REASON_* value.
     TCP_STREAM_EVENT_TERMINATE = 3,
@@ -52,8 +62,12 @@ pub enum tcp_stream_event_t {
     TCP_STREAM_EVENT_DATA_ARRIVAL = 4,
     /// Urgent data came (once per urgent mark).
     TCP_STREAM_EVENT_URGENT = 5,
-    /// Reserved: Linux does not report ICMP messages on a TCP socket, so
-    /// this is never sent.
+    /// An ICMP error came for the established connection (a router said
+    /// host or network unreachable, for example); detail is the errno it
+    /// stands for (EHOSTUNREACH, ENETUNREACH, …). As in MacTCP the stream
+    /// stays open: TCP goes on retransmitting, and the connection ends
+    /// only if the peer stays unreachable until it times out (then
+    /// TERMINATE with TCP_STREAM_REASON_NETWORK_FAILURE).
     TCP_STREAM_EVENT_ICMP_RECEIVED = 6,
     /// The passive open completed: detail 0 on success, -1 on failure
     /// (tcp_stream_wait reports which).
@@ -79,7 +93,8 @@ impl From<Event> for tcp_stream_event_t {
 pub const TCP_STREAM_REASON_REMOTE_ABORT: i32 = 2;
 /// Terminate reason: the network failed (unreachable, timed out).
 pub const TCP_STREAM_REASON_NETWORK_FAILURE: i32 = 3;
-/// Terminate reason: an active open's time limit passed.
+/// Terminate reason: an active open's time limit passed, or data stayed
+/// unacknowledged past the ULP timeout with TCP_STREAM_ULP_ABORT.
 pub const TCP_STREAM_REASON_ULP_TIMEOUT: i32 = 5;
 /// Terminate reason: tcp_stream_abort was called.
 pub const TCP_STREAM_REASON_ULP_ABORT: i32 = 6;
@@ -114,9 +129,12 @@ pub const TCP_STREAM_STATE_LAST_ACK: i32 = 22;
 
 /// A notification routine: receives the stream, the event, its detail
 /// (a TCP_STREAM_REASON_* for TERMINATE, see each event otherwise) and the
-/// user pointer given to tcp_stream_set_asr. It runs on the stream's engine
-/// thread, never concurrently with another call of it for the same stream,
-/// and never after tcp_stream_free has returned.
+/// user pointer given to tcp_stream_set_asr. It runs on the stream's asr
+/// thread, one notification at a time in the order they happened, never
+/// concurrently with another call of it for the same stream, and never
+/// after tcp_stream_free has returned. It may call any tcp_stream_*
+/// function, on its own stream too. Events that happen while no routine is
+/// set are dropped.
 pub type tcp_stream_asr_t =
     Option<unsafe extern "C" fn(stream: *mut tcp_stream_t, event: tcp_stream_event_t, detail: i32, user: *mut c_void)>;
 
@@ -166,7 +184,9 @@ pub struct tcp_stream_status_t {
     /// Send progress: bytes sent (retransmissions included), the send
     /// sequence number relative to the initial one.
     pub bytes_sent: u64,
-    /// Send progress: bytes the peer acknowledged (our FIN counts as one).
+    /// Send progress: bytes the peer acknowledged: our data, and our FIN
+    /// as one. The SYN is not counted, after an active open as after a
+    /// passive one.
     pub bytes_acked: u64,
     /// Receive progress: bytes received in order, the receive sequence
     /// number relative to the peer's initial one (the peer's FIN counts
@@ -217,28 +237,27 @@ fn to_c(s: &Status) -> tcp_stream_status_t {
 }
 
 /// Every live stream of the process.
-static STREAMS: LazyLock<Mutex<HandleTable<Arc<TcpStream>>>> = LazyLock::new(Default::default);
-
-/// Handle bits: kind nibble 0xF (no reactor serial) | index | generation.
-const STREAM_TAG: u64 = 0xF << 44;
+static STREAMS: Mutex<HandleTable<Arc<TcpStream>>> = Mutex::new(HandleTable::new(Limits::FULL));
 
 fn table() -> MutexGuard<'static, HandleTable<Arc<TcpStream>>> {
     STREAMS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn encode(h: Handle) -> *mut tcp_stream_t {
-    (STREAM_TAG | h.to_bits()) as usize as *mut tcp_stream_t
+    encode_stream(h)
 }
 
 fn decode(p: *const tcp_stream_t) -> Result<Handle> {
-    if p.is_null() {
-        return Err(Error::NullPointer);
-    }
-    let bits = p as usize as u64;
-    if bits >> 44 != STREAM_TAG >> 44 {
-        return Err(Error::WrongHandleType);
-    }
-    Ok(Handle::from_bits(bits & ((1 << 44) - 1)))
+    decode_stream(p)
+}
+
+/// Test hooks (see ffi::testing).
+pub(crate) fn restrict_table(new_slots: u32, last_generation: u32) {
+    table().restrict(new_slots, last_generation);
+}
+
+pub(crate) fn lift_table_restriction() {
+    table().lift_restriction(Limits::FULL);
 }
 
 fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
@@ -246,18 +265,9 @@ fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
     table().get(h).cloned().ok_or(Error::StaleHandle)
 }
 
-/// A C time limit: 0 means none; it must otherwise be positive and finite.
-fn limit(seconds: f64) -> Result<Option<Duration>> {
-    if seconds == 0.0 {
-        return Ok(None);
-    }
-    if seconds.is_nan() || seconds < 0.0 {
-        return Err(Error::InvalidArgument);
-    }
-    Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| Error::InvalidArgument)
-}
-
 /// Creates a stream with no connection and writes its handle to `*out`.
+/// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
+/// at once, or 2^48 created over the process's life).
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -266,7 +276,7 @@ pub unsafe extern "C" fn tcp_stream_new(out: *mut *mut tcp_stream_t) -> marline_
     guard(|| {
         non_null(out)?;
         let stream = Arc::new(TcpStream::new()?);
-        let h = table().insert(stream).ok_or(Error::InvalidArgument)?;
+        let h = table().insert(stream)?;
         // SAFETY: checked non-NULL.
         unsafe { put(out, encode(h)) };
         Ok(())
@@ -275,10 +285,12 @@ pub unsafe extern "C" fn tcp_stream_new(out: *mut *mut tcp_stream_t) -> marline_
 
 /// Frees a stream: a pending passive open is cancelled, a connection is
 /// closed (as close(2) does: FIN, or RST if data was left unread), a call
-/// blocked in another thread returns MARLINE_ERR_STALE_HANDLE, and no asr
-/// runs once this returns (it waits for a running one to finish). From
-/// inside the stream's own asr it returns at once; no further asr follows.
-/// The handle is stale afterwards.
+/// blocked in another thread or in the asr returns
+/// MARLINE_ERR_STALE_HANDLE, and no asr runs once this returns: it waits
+/// for a running one to return (so an asr must not wait for the thread
+/// that frees its stream). From inside the stream's own asr it returns
+/// once the connection is closed, without waiting for that asr (its
+/// caller); no further asr follows. The handle is stale afterwards.
 #[no_mangle]
 pub extern "C" fn tcp_stream_free(stream: *mut tcp_stream_t) -> marline_status_t {
     guard(|| {
@@ -291,9 +303,12 @@ pub extern "C" fn tcp_stream_free(stream: *mut tcp_stream_t) -> marline_status_t
 }
 
 /// Sets the notification routine (NULL removes it) and its user pointer.
+/// A call of the old routine that is running when it is replaced goes on
+/// to its end with the old user pointer: this call does not wait for it
+/// (tcp_stream_free does). Works from inside the asr.
 ///
 /// # Safety
-/// `asr`, when not NULL, must be callable from the stream's engine thread
+/// `asr`, when not NULL, must be callable from the stream's asr thread
 /// with `user` until it is replaced or the stream is freed.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_stream_asr_t, user: *mut c_void) -> marline_status_t {
@@ -310,26 +325,49 @@ pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_
     })
 }
 
-/// Waits for one incoming connection on `port` of every IPv4 interface (0
-/// picks a free port: tcp_stream_get_sock_name tells which). Returns at
-/// once; a port in use fails here with MARLINE_ERR_ADDRESS_IN_USE. Until
-/// the open completes only tcp_stream_wait, tcp_stream_isdone and
-/// tcp_stream_get_sock_name work; other calls fail with
-/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
-/// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+/// Waits for one incoming connection on `port` of every IPv4 interface:
+/// tcp_stream_passive_open_on with interface "0.0.0.0". Prefer
+/// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this
+/// host should connect.
 #[no_mangle]
 pub extern "C" fn tcp_stream_passive_open(stream: *mut tcp_stream_t, port_number: i32) -> marline_status_t {
     guard(|| stream_of(stream)?.passive_open(super::port_number(port_number)?))
 }
 
+/// Waits for one incoming connection on `interface` and `port`.
+/// `interface` is a literal address of this host: "127.0.0.1" or "::1"
+/// (this host only), "0.0.0.0" or "" (every IPv4 interface), "::" (every
+/// interface), or another local address. `port` 0 picks a free port
+/// (tcp_stream_get_sock_name tells which). Returns at once; a port in use
+/// fails here with MARLINE_ERR_ADDRESS_IN_USE, an unparsable interface or
+/// an address not of this host with MARLINE_ERR_BAD_ADDRESS, a port outside
+/// 0..65535 with MARLINE_ERR_INVALID_ARGUMENT, a NULL `interface` with
+/// MARLINE_ERR_NULL_POINTER. Until the open completes only
+/// tcp_stream_wait, tcp_stream_isdone and tcp_stream_get_sock_name work;
+/// other calls fail with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr
+/// then gets TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+///
+/// # Safety
+/// `interface` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn tcp_stream_passive_open_on(stream: *mut tcp_stream_t, interface: *const c_char, port_number: i32) -> marline_status_t {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let interface = unsafe { c_str(interface) }?;
+        let local = crate::tcp::parse_interface(interface, super::port_number(port_number)?)?;
+        stream_of(stream)?.passive_open_on(local)
+    })
+}
+
 /// Blocks until the passive open completes, or `timeout_seconds` pass (0:
-/// no limit; then MARLINE_ERR_TIMED_OUT and the open goes on). A failed
+/// no limit; negative, infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT;
+/// once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
 /// passive open is reported by the first wait after it; with nothing
 /// pending and nothing to report, returns MARLINE_OK at once.
 #[no_mangle]
 pub extern "C" fn tcp_stream_wait(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.wait(t)
     })
 }
@@ -350,8 +388,8 @@ pub unsafe extern "C" fn tcp_stream_isdone(stream: *mut tcp_stream_t, done: *mut
 }
 
 /// Writes this side's address to `*out` (free with marline_address_free):
-/// during a passive open the listening address (0.0.0.0:port), then the
-/// connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+/// during a passive open the listening address (for example
+/// 127.0.0.1:port), then the connection's. MARLINE_ERR_NOT_CONNECTED before any open.
 ///
 /// # Safety
 /// `out` is NULL or writable.
@@ -362,7 +400,8 @@ pub unsafe extern "C" fn tcp_stream_get_sock_name(stream: *mut tcp_stream_t, out
 
 /// Connects from `local_port` (0: any) to `host` (a name or literal) and
 /// `remote_port`, blocking until established or failed, at most
-/// `timeout_seconds` (0: no limit). A failure (MARLINE_ERR_REFUSED,
+/// `timeout_seconds` (0: no limit; negative, infinite or NaN:
+/// MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
 /// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
 /// asr. Allowed on a new stream or one whose connection has terminated.
 ///
@@ -383,7 +422,7 @@ pub unsafe extern "C" fn tcp_stream_active_open(
         if rp == 0 {
             return Err(Error::InvalidArgument);
         }
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.active_open(lp, host, rp, t)
     })
 }
@@ -407,11 +446,15 @@ pub unsafe extern "C" fn tcp_stream_send(stream: *mut tcp_stream_t, buf: *const 
 }
 
 /// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-/// 1), waiting up to `timeout_seconds` (0: no limit) for some to arrive;
-/// writes its length to `*len`. Urgent data comes first and is never
-/// merged with normal data: `*urgent` is true for data before the urgent
-/// mark, `*mark` is true for the piece that is the urgent byte itself (the
-/// last byte of the urgent data, returned alone). At the peer's end of
+/// 1), waiting up to `timeout_seconds` (0: no limit; negative, infinite or
+/// NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
+/// writes its length to `*len`. Urgent data (everything up to the urgent
+/// mark) comes first and is never merged with normal data. As in MacTCP,
+/// "the first call returning urgent data will have the urgent flag set,
+/// the last will have the mark flag set": `*urgent` is true for the first
+/// piece of it only, `*mark` for the last, which is the urgent byte itself
+/// (the last byte of the urgent data, returned alone); pieces between have
+/// neither, and a lone urgent byte has both. At the peer's end of
 /// stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
 /// on success.
 ///
@@ -436,7 +479,7 @@ pub unsafe extern "C" fn tcp_stream_rcv(
         non_null(len)?;
         non_null(urgent)?;
         non_null(mark)?;
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         let r = stream_of(stream)?.rcv(cap, t)?;
         let n = r.data.len().min(cap);
         // SAFETY: buf has cap ≥ n writable bytes; the out pointers were
@@ -452,21 +495,61 @@ pub unsafe extern "C" fn tcp_stream_rcv(
 }
 
 /// Closes our side and blocks until the peer has acknowledged all our data
-/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit): then
+/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit; negative,
+/// infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
 /// MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
 /// tcp_stream_rcv goes on working until the peer closes; when both sides
 /// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
 #[no_mangle]
 pub extern "C" fn tcp_stream_close(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
-        let t = limit(timeout_seconds)?;
+        let t = seconds(timeout_seconds)?.limit()?;
         stream_of(stream)?.close(t)
     })
 }
 
+/// ULP timeout action (MacTCP's ulpTimeoutAction 0): send
+/// TCP_STREAM_EVENT_ULP_TIMEOUT to the asr and keep the connection.
+pub const TCP_STREAM_ULP_REPORT: i32 = 0;
+/// ULP timeout action (MacTCP's ulpTimeoutAction 1): end the connection;
+/// the asr gets TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT.
+pub const TCP_STREAM_ULP_ABORT: i32 = 1;
+
+/// Sets the stream's ULP timeout, as MacTCP's ulpTimeoutValue and
+/// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged
+/// by the peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the
+/// connection (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in
+/// progress fails with MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT
+/// sends TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on,
+/// once more for every further `timeout_seconds` with no acknowledgement.
+/// The wait restarts whenever the peer acknowledges more data and stops
+/// when everything is acknowledged. `timeout_seconds` 0 turns it off: the
+/// default, where the kernel's own retransmission limit (about 15
+/// minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
+/// Applies to the connection there is and to later ones of the stream;
+/// during a passive open it fails with
+/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative,
+/// infinite or NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
+/// Works from inside the asr and while another thread is blocked in a
+/// call.
+#[no_mangle]
+pub extern "C" fn tcp_stream_set_ulp_timeout(stream: *mut tcp_stream_t, timeout_seconds: f64, action: i32) -> marline_status_t {
+    guard(|| {
+        let action = match action {
+            TCP_STREAM_ULP_REPORT => UlpAction::Report,
+            TCP_STREAM_ULP_ABORT => UlpAction::Abort,
+            _ => return Err(Error::InvalidArgument),
+        };
+        let t = seconds(timeout_seconds)?.limit()?;
+        stream_of(stream)?.set_ulp_timeout(t, action)
+    })
+}
+
 /// Resets the connection at once (RST), dropping queued data both ways; a
-/// call blocked in another thread returns MARLINE_ERR_TERMINATED. The asr
-/// gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT.
+/// call blocked in another thread or in the asr returns
+/// MARLINE_ERR_TERMINATED. The asr gets TERMINATE with
+/// TCP_STREAM_REASON_ULP_ABORT. From inside the asr too, the connection is
+/// gone when this returns.
 #[no_mangle]
 pub extern "C" fn tcp_stream_abort(stream: *mut tcp_stream_t) -> marline_status_t {
     guard(|| stream_of(stream)?.abort())

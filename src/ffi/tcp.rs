@@ -7,7 +7,7 @@ use super::address::{give_address, marline_address_t};
 use super::handle::{encode, listening_port_t, object_of, reactor_t, transport_t, Kind};
 use super::protocol::{marline_protocol_t, CProtocol};
 use super::status::marline_status_t;
-use super::{c_str, connect_timeout, encode_transport, guard, non_null, port_number, put, reactor_of, transport_of};
+use super::{c_str, encode_transport, guard, non_null, port_number, put, reactor_of, seconds, transport_of};
 use crate::error::{Error, Result};
 use crate::tcp::{KeepAlive, ListenOptions, ListeningPort};
 use crate::transport::Protocol;
@@ -86,8 +86,8 @@ pub unsafe extern "C" fn reactor_listen_tcp_flags(
 }
 
 /// Connects to `host` (a name or literal address; names resolve off the
-/// loop thread) and `port`, giving up after `timeout_seconds` (≤ 0: no
-/// limit). The transport handle is written to `*out` at once; writes made
+/// loop thread) and `port`, giving up after `timeout_seconds` (≤ 0 or
+/// +infinity: no limit; NaN: MARLINE_ERR_INVALID_ARGUMENT). The transport handle is written to `*out` at once; writes made
 /// before the connection is up are queued. The protocol then gets
 /// connection_made, or connection_failed with MARLINE_REASON_REFUSED,
 /// _TIMED_OUT, _UNREACHABLE, _RESOLVE_FAILED or _CANCELLED.
@@ -110,7 +110,7 @@ pub unsafe extern "C" fn reactor_connect_tcp(
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
         let port = port_number(port)?;
-        let timeout = connect_timeout(timeout_seconds)?;
+        let timeout = seconds(timeout_seconds)?.limit_if_positive();
         let r = reactor_of(reactor)?;
         // SAFETY: checked non-NULL.
         let p = unsafe { CProtocol::new(protocol, user) };

@@ -7,7 +7,7 @@ use std::ffi::{c_char, c_void};
 use super::handle::{encode, listening_port_t, reactor_t, transport_t, Kind};
 use super::reason::{as_c, marline_reason_t};
 use super::status::marline_status_t;
-use super::{c_bytes, c_str, connect_timeout, encode_transport, guard, non_null, port_number, put, reactor_of, seconds, transport_of};
+use super::{c_array, c_bytes, c_str, encode_transport, guard, non_null, port_number, put, reactor_of, seconds, transport_of, vec_for};
 use crate::error::{Error, Result};
 use crate::telnet::options::{EnvKind, EnvVar, EnvVarKind};
 use crate::telnet::transport::{Completion, OptionState, Policy, Side};
@@ -484,7 +484,7 @@ pub unsafe extern "C" fn reactor_connect_telnet(
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
         let port = port_number(port)?;
-        let timeout = connect_timeout(timeout_seconds)?;
+        let timeout = seconds(timeout_seconds)?.limit_if_positive();
         let r = reactor_of(reactor)?;
         // SAFETY: checked non-NULL; copied.
         let table = unsafe { *protocol };
@@ -642,14 +642,15 @@ pub extern "C" fn telnet_send_synch(t: *mut transport_t) -> marline_status_t {
 }
 
 /// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-/// answered within `seconds`; ≤ 0 turns the timeout off (the default). The option side
+/// answered within `seconds`; ≤ 0 or +infinity turns the timeout off (the default), NaN is
+/// MARLINE_ERR_INVALID_ARGUMENT. The option side
 /// stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
 /// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
 /// state (enable/disable callbacks) without a second completion.
 #[no_mangle]
 pub extern "C" fn telnet_set_negotiation_timeout(t: *mut transport_t, seconds_: f64) -> marline_status_t {
     guard(|| {
-        let timeout = if seconds_ > 0.0 { Some(seconds(seconds_)?) } else { None };
+        let timeout = seconds(seconds_)?.limit_if_positive();
         telnet_of(t)?.set_negotiation_timeout(timeout)
     })
 }
@@ -723,7 +724,8 @@ pub extern "C" fn telnet_request_environment(t: *mut transport_t) -> marline_sta
 }
 
 /// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
-/// update). Everything is copied; the caller keeps ownership.
+/// update). Everything is copied; the caller keeps ownership. A `count` above
+/// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `vars` is read.
 ///
 /// # Safety
 /// `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
@@ -741,14 +743,9 @@ pub unsafe extern "C" fn telnet_send_environment(
             2 => EnvKind::Info,
             _ => return Err(Error::InvalidArgument),
         };
-        let elems: &[marline_telnet_env_var_t] = if count == 0 {
-            &[]
-        } else {
-            non_null(vars)?;
-            // SAFETY: non-NULL with `count` readable elements per the contract.
-            unsafe { std::slice::from_raw_parts(vars, count) }
-        };
-        let mut list = Vec::with_capacity(count);
+        // SAFETY: forwarded contract.
+        let elems = unsafe { c_array(vars, count) }?;
+        let mut list = vec_for(count)?;
         for v in elems {
             let kind = match v.kind {
                 0 => EnvVarKind::Var,

@@ -6,7 +6,7 @@ use std::io::IoSlice;
 use super::address::{give_address, marline_address_t};
 use super::handle::transport_t;
 use super::status::marline_status_t;
-use super::{c_bytes, guard, non_null, put, transport_of};
+use super::{c_array, c_bytes, guard, non_null, put, transport_of, vec_for};
 use crate::error::Error;
 
 /// One buffer of a gather write.
@@ -21,8 +21,12 @@ pub struct marline_iovec_t {
 
 /// Writes `len` bytes. Never blocks: what the kernel does not take at once
 /// is copied into the write queue and sent in order. `len` 0 is a no-op.
-/// After lose_connection, lose_write_connection or abort it fails with
-/// MARLINE_ERR_CLOSED. The caller keeps ownership of `data`.
+/// Writes after transport_lose_connection or transport_lose_write_connection
+/// are accepted and sent with the rest until the connection has actually
+/// closed or its sending side has been shut down (both happen from the
+/// loop; a registered producer is waited for); after that, and after an
+/// abort, it fails with MARLINE_ERR_CLOSED. A byte is never dropped
+/// silently. The caller keeps ownership of `data`.
 ///
 /// # Safety
 /// `data` is NULL (only with len 0) or has `len` readable bytes.
@@ -37,7 +41,10 @@ pub unsafe extern "C" fn transport_write(t: *mut transport_t, data: *const u8, l
 
 /// Writes `count` buffers as one gather write, without first copying them
 /// into one buffer; only what the kernel does not take is copied. Every
-/// element is checked before any byte is sent.
+/// element is checked before any byte is sent. A `count` above
+/// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `iov` is
+/// read; an element with NULL `base` and a non-zero `len` with
+/// MARLINE_ERR_NULL_POINTER. Otherwise as transport_write.
 ///
 /// # Safety
 /// `iov` is NULL (only with count 0) or has `count` readable elements, each
@@ -50,13 +57,12 @@ pub unsafe extern "C" fn transport_write_sequence(
 ) -> marline_status_t {
     guard(|| {
         let tr = transport_of(t)?;
-        if count == 0 {
+        // SAFETY: forwarded contract.
+        let elems = unsafe { c_array(iov, count) }?;
+        if elems.is_empty() {
             return tr.write(&[]);
         }
-        non_null(iov)?;
-        // SAFETY: non-NULL with `count` readable elements per the contract.
-        let elems = unsafe { std::slice::from_raw_parts(iov, count) };
-        let mut slices = Vec::with_capacity(count);
+        let mut slices = vec_for(count)?;
         for e in elems {
             // SAFETY: each element's contract as for transport_write.
             slices.push(IoSlice::new(unsafe { c_bytes(e.base, e.len) }?));
@@ -79,18 +85,24 @@ pub unsafe extern "C" fn transport_write_urgent(t: *mut transport_t, data: *cons
     })
 }
 
-/// Stops reading, flushes the queue, then closes; connection_lost follows
-/// with MARLINE_REASON_DONE (after any registered producer unregisters).
-/// Calling it again is harmless. For a client still connecting, cancels the
-/// attempt (connection_failed with MARLINE_REASON_CANCELLED).
+/// Stops delivering data, flushes the queue, then closes from the loop;
+/// connection_lost follows with MARLINE_REASON_DONE. While a producer is
+/// registered the close waits for it to unregister, and its writes are still
+/// sent (ITransport). The peer going away ends the wait: a reset, or (for a
+/// protocol without half-close) its end of stream; the producer then gets
+/// stop_producing before connection_lost. Calling it again is harmless. For
+/// a client still connecting, cancels the attempt (connection_failed with
+/// MARLINE_REASON_CANCELLED).
 #[no_mangle]
 pub extern "C" fn transport_lose_connection(t: *mut transport_t) -> marline_status_t {
     guard(|| transport_of(t)?.lose_connection())
 }
 
-/// Half-close: shuts down our sending side once the queue has drained.
-/// Half-close protocols then get write_connection_lost; reading goes on
-/// until the peer closes too.
+/// Half-close: shuts down our sending side from the loop, once the queue has
+/// drained and no producer is registered. Half-close protocols then get
+/// write_connection_lost, always before connection_lost (also when the
+/// peer half-closes in the same turn); reading goes on until the peer
+/// closes too.
 #[no_mangle]
 pub extern "C" fn transport_lose_write_connection(t: *mut transport_t) -> marline_status_t {
     guard(|| transport_of(t)?.lose_write_connection())

@@ -20,16 +20,35 @@
 //!   streaming producer on the process transport), so data the child does
 //!   not read is not buffered without bound. (What is fed before
 //!   [`Bridge::spawn`] is buffered as it comes: the caller bounds that.)
+//! - when the remote side goes ([`Bridge::close`], or the remote transport
+//!   closing under the bridge), the child is hung up: input still queued
+//!   for it is dropped and its pty or pipes are closed at once, since
+//!   nobody is left to read its output (closing a pty's master is a
+//!   terminal hang-up), and its process group gets SIGHUP (unless the
+//!   child has already closed all its output: it is exiting, and gets no
+//!   SIGHUP that would spoil its exit status); if it is still
+//!   there after the grace period ([`Bridge::set_hangup_grace`], default
+//!   [`DEFAULT_HANGUP_GRACE`]), the group gets SIGKILL. The child runs in a
+//!   session of its own, so the group is the child and what it started.
+//!   Signals go to the group only while the child itself has not been
+//!   reaped (its pid is the group's id, which may afterwards name another
+//!   group): a grandchild that ignores SIGHUP and outlives the child is
+//!   left alone.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
 use super::{signal_name, Process, ProcessProtocol, ProcessSpec};
 use crate::error::{Error, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Object, Readiness, Reactor};
 use crate::transport::{Producer, Reason, Transport};
+
+/// How long a hung-up child has to end after SIGHUP before its process
+/// group gets SIGKILL.
+pub const DEFAULT_HANGUP_GRACE: Duration = Duration::from_secs(5);
 
 /// What the bridge's owner is told. Every method has a default.
 pub trait BridgeHandler {
@@ -44,7 +63,9 @@ pub trait BridgeHandler {
     /// …) (SSH "exit-signal").
     fn exit_signal(&mut self, _remote: &Transport, _name: &str, _core_dumped: bool) {}
     /// The process has ended (after exit_status / exit_signal); `reason` is
-    /// its reason (SHUTDOWN when the reactor was freed first).
+    /// its reason (SHUTDOWN when the reactor was freed first;
+    /// ExitStatusUnknown, without exit_status or exit_signal, when the host
+    /// took the child's status).
     fn process_ended(&mut self, _remote: &Transport, _reason: &Reason) {}
 }
 
@@ -57,7 +78,6 @@ struct Stage {
     stdout_open: bool,
     stderr_open: bool,
     eof_sent: bool,
-    closed: bool,
 }
 
 pub(crate) struct BridgeInner {
@@ -68,6 +88,12 @@ pub(crate) struct BridgeInner {
     stage: RefCell<Stage>,
     /// Our [`InputFlow`] is registered on the process transport.
     input_flow: Cell<bool>,
+    /// SIGKILL this long after the hang-up; None: never.
+    grace: Cell<Option<Duration>>,
+    /// The remote side is gone and the child was hung up.
+    hung_up: Cell<bool>,
+    /// The SIGKILL timer, while it is pending.
+    kill_timer: Cell<Option<Handle>>,
 }
 
 /// A handle to a bridge (see the module documentation). Stale after
@@ -91,6 +117,9 @@ impl Bridge {
             handler: RefCell::new(Some(handler)),
             stage: RefCell::default(),
             input_flow: Cell::new(false),
+            grace: Cell::new(Some(DEFAULT_HANGUP_GRACE)),
+            hung_up: Cell::new(false),
+            kill_timer: Cell::new(None),
         });
         let h = core.insert(inner.clone())?;
         inner.handle.set(Some(h));
@@ -145,6 +174,9 @@ impl Bridge {
         };
         if let Some(p) = process {
             if !p.is_pty().unwrap_or(true) {
+                // The remote side has sent everything: its reading no longer produces the
+                // child's input (a registered producer would hold stdin open).
+                b.release_input(&p);
                 let _ = p.close_stdin();
             }
         }
@@ -153,7 +185,10 @@ impl Bridge {
 
     /// Starts the child and writes what was fed so far. Once only
     /// (`InvalidState` the second time); spawn errors as for
-    /// [`Reactor::spawn_process`].
+    /// [`Reactor::spawn_process`]. The child always runs in a session of
+    /// its own ([`ProcessSpec::new_session`]), as sshd runs a session's
+    /// command, so that it can be hung up as a group when the remote side
+    /// goes ([`Bridge::close`]).
     pub fn spawn(&self, spec: &ProcessSpec) -> Result<Process> {
         let (core, b) = self.inner()?;
         if b.stage.borrow().started {
@@ -161,7 +196,8 @@ impl Bridge {
         }
         b.remote.queued()?;
         let reactor = Reactor::view(&core);
-        let p = reactor.spawn_process(spec, Box::new(BridgeProcess { bridge: b.clone() }))?;
+        let spec = spec.clone().new_session(true);
+        let p = reactor.spawn_process(&spec, Box::new(BridgeProcess { bridge: b.clone() }))?;
         let (buffered, eof) = {
             let mut st = b.stage.borrow_mut();
             st.started = true;
@@ -177,10 +213,21 @@ impl Bridge {
             p.close_stdin()?;
         }
         let _ = b.remote.register_producer(Box::new(Pause { process: p.clone(), bridge: b.clone() }), true);
-        if p.register_producer(Box::new(InputFlow(b.remote.clone())), true).is_ok() {
+        // After the remote side's EOF there is no more input to pace (and a producer
+        // would hold the closing stdin open).
+        if !eof && p.register_producer(Box::new(InputFlow(b.remote.clone())), true).is_ok() {
             b.input_flow.set(true);
         }
         Ok(p)
+    }
+
+    /// How long the child has, once hung up (see [`Bridge::close`]), to
+    /// end after SIGHUP before its process group gets SIGKILL; None: never
+    /// (SIGHUP only). Default [`DEFAULT_HANGUP_GRACE`]. Takes effect for a
+    /// hang-up that comes after the call.
+    pub fn set_hangup_grace(&self, grace: Option<Duration>) -> Result<()> {
+        self.inner()?.1.grace.set(grace);
+        Ok(())
     }
 
     /// The process, once started.
@@ -189,28 +236,63 @@ impl Bridge {
     }
 
     /// The remote side is gone (call it from its connection_lost): the
-    /// process's pipes are closed (lose_connection; the child is not
-    /// signalled) and the handle becomes stale. The handler still gets
-    /// exit_status / exit_signal / process_ended when the child ends.
+    /// child is hung up (see the module documentation: its input dropped,
+    /// its pty or pipes closed at once, SIGHUP to its group, SIGKILL after
+    /// the grace period) and the handle becomes stale. The handler still
+    /// gets exit_status / exit_signal / process_ended when the child ends.
     pub fn close(&self) -> Result<()> {
         let (core, b) = self.inner()?;
-        let process = {
-            let mut st = b.stage.borrow_mut();
-            st.closed = true;
-            st.process.clone()
-        };
         if let Some(h) = b.handle.take() {
             core.remove(h);
         }
-        if let Some(p) = process {
-            b.release_input(&p);
-            let _ = p.lose_connection();
-        }
+        b.hang_up(&core);
         Ok(())
     }
 }
 
 impl BridgeInner {
+    /// The remote side is gone: nobody is left to read the child's output
+    /// or to give it more input. Drops what is queued for it, closes its pty
+    /// or pipes now (abort, not lose_connection: the queue would never
+    /// drain, as its output is not read), and hangs up its process group,
+    /// with SIGKILL after the grace period. Once only.
+    ///
+    /// A child that has already closed all its output (stdout and stderr,
+    /// or the pty) is not sent SIGHUP: it is exiting (cat closes its
+    /// streams from an atexit handler, then exits) or has detached from the
+    /// session, and a hang-up would turn a clean exit status into
+    /// exit-signal HUP. It gets only the SIGKILL, after the grace period.
+    fn hang_up(self: &Rc<Self>, core: &Rc<Core>) {
+        if self.hung_up.replace(true) {
+            return;
+        }
+        let Some(p) = self.stage.borrow().process.clone() else { return };
+        let output_open = {
+            let st = self.stage.borrow();
+            st.stdout_open || st.stderr_open
+        };
+        self.release_input(&p);
+        let _ = p.abort_connection();
+        if output_open && p.signal_group(libc::SIGHUP).is_err() {
+            return; // already reaped: nothing is left to kill
+        }
+        if let Some(grace) = self.grace.get() {
+            let me = self.clone();
+            let timer = core.call_later_internal(grace, move |_| {
+                me.kill_timer.set(None);
+                let _ = p.signal_group(libc::SIGKILL);
+            });
+            self.kill_timer.set(timer);
+        }
+    }
+
+    /// The child has ended: the SIGKILL, if pending, is not needed.
+    fn cancel_kill(&self, core: &Rc<Core>) {
+        if let Some(h) = self.kill_timer.take() {
+            core.timers().cancel(h);
+        }
+    }
+
     /// Unregisters our [`InputFlow`] from the process (a registered producer
     /// would hold its pipes open through lose_connection) and lets the
     /// remote side be read again.
@@ -278,8 +360,11 @@ impl ProcessProtocol for BridgeProcess {
         self.bridge.maybe_eof();
     }
 
-    fn process_ended(&mut self, _p: &Process, reason: &Reason) {
+    fn process_ended(&mut self, p: &Process, reason: &Reason) {
         let b = &self.bridge;
+        if let Ok(core) = p.core() {
+            b.cancel_kill(&core);
+        }
         // Both streams are closed by now; make sure EOF went out first.
         {
             let mut st = b.stage.borrow_mut();
@@ -317,9 +402,12 @@ impl Producer for Pause {
     fn resume_producing(&self, _t: &Transport) {
         let _ = self.process.resume_producing();
     }
-    fn stop_producing(&self, _t: &Transport) {
-        self.bridge.release_input(&self.process);
-        let _ = self.process.lose_connection();
+    /// The remote transport has closed: hang the child up, even if the
+    /// owner never calls [`Bridge::close`].
+    fn stop_producing(&self, t: &Transport) {
+        if let Ok(core) = t.core() {
+            self.bridge.hang_up(&core);
+        }
     }
 }
 
@@ -349,7 +437,7 @@ impl Object for BridgeInner {
         }
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }

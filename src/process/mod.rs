@@ -20,9 +20,12 @@
 //! child gets exactly the fds of its fd map, all others are closed in it.
 //! Children are reaped by pid (through a pidfd, or a SIGCHLD self-pipe on
 //! kernels without pidfd_open), never with waitpid(-1), so no zombies are
-//! left and other children's statuses are not stolen. A child still running
-//! when its reactor is freed is reaped by a helper thread; its protocol then
-//! gets process_ended with reason SHUTDOWN.
+//! left and other children's statuses are not stolen. A host that reaps a
+//! child itself, or ignores SIGCHLD, takes its status first: that child
+//! ends with [`ExitStatusUnknown`](crate::transport::ReasonKind) and no
+//! exit details, never a made-up status. A child still running when its
+//! reactor is freed is reaped by a helper thread; its protocol then gets
+//! process_ended with reason SHUTDOWN.
 //!
 //! **Signals.** [`Process::signal`] refuses with
 //! [`Error::ProcessExitedAlready`] once the child has been reaped; a signal
@@ -30,22 +33,24 @@
 //! theory: pidfd_send_signal names the process, not the number).
 
 mod bridge;
+mod child;
 mod reap;
 pub mod signals;
 mod spawn;
+mod spec;
 mod transport;
 
 use std::ops::Deref;
 use std::rc::Rc;
 
-pub use bridge::{Bridge, BridgeHandler};
+pub use bridge::{Bridge, BridgeHandler, DEFAULT_HANGUP_GRACE};
 #[doc(hidden)]
 pub use reap::force_sigchld_reaping;
-pub use signals::{signal_name, signal_number};
+pub use signals::{signal_full_name, signal_name, signal_number};
 #[doc(hidden)]
-pub use spawn::force_fork_spawn;
-pub use spawn::{ChildFd, ProcessSpec};
-pub(crate) use spawn::MAX_CHILD_FDS;
+pub use child::force_fork_spawn;
+pub use spec::{ChildFd, ProcessSpec};
+pub(crate) use spec::MAX_CHILD_FDS;
 pub(crate) use transport::ProcessTransport;
 
 use crate::error::{Error, Result};
@@ -134,7 +139,9 @@ impl Process {
     }
 
     /// Closes our end of child fd `fd`: a pipe we read at once, a pipe we
-    /// write once its queue has drained. child_connection_lost(fd) follows.
+    /// write once its queue has drained (stdin also waits for a registered
+    /// producer: this is the stdin pipe's lose_connection, and writes are
+    /// accepted until it has closed). child_connection_lost(fd) follows.
     /// Closing it again does nothing. Pty → `NotSupported`.
     pub fn close_child_fd(&self, fd: i32) -> Result<()> {
         self.with(|core, p| p.close_child_fd(core, fd))
@@ -159,6 +166,17 @@ impl Process {
     /// reaped → `ProcessExitedAlready` (nothing is sent).
     pub fn signal(&self, signum: i32) -> Result<()> {
         self.with(|_, p| p.signal(signum))
+    }
+
+    /// Sends signal `signum` to the child's process group: the child and
+    /// whatever it started that stayed in its group (a shell's pipeline, a
+    /// grandchild). Only for a child started in a group of its own (a pty,
+    /// [`ProcessSpec::new_session`] or [`ProcessSpec::new_process_group`]),
+    /// else `NotSupported`; not a signal → `UnknownSignal`; already reaped
+    /// → `ProcessExitedAlready` (nothing is sent: the group's id is the
+    /// child's pid, which may then be another's).
+    pub fn signal_group(&self, signum: i32) -> Result<()> {
+        self.with(|_, p| p.signal_group(signum))
     }
 
     /// Sends the signal called `name` ("TERM", "SIGKILL", "hup", …).

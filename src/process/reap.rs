@@ -31,9 +31,27 @@ pub(crate) fn exit_info(status: i32) -> ExitInfo {
     }
 }
 
-/// The reason of a process that ended with wait status `status`: DONE for
-/// exit code 0, TERMINATED otherwise.
-pub(crate) fn reason(status: i32) -> Reason {
+/// What waiting for one of our children found out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// It ended with this wait status.
+    Status(i32),
+    /// It has ended, but its status was taken by someone else (waitpid
+    /// says ECHILD): the host reaped it itself, or ignores SIGCHLD so the
+    /// kernel discarded the status.
+    Unknown,
+}
+
+/// The reason of a process that ended: DONE for exit code 0, TERMINATED
+/// for another code or a signal, EXIT_STATUS_UNKNOWN when its status was
+/// taken by someone else (no exit details are made up then).
+pub(crate) fn reason(exit: Exit) -> Reason {
+    let status = match exit {
+        Exit::Status(status) => status,
+        Exit::Unknown => {
+            return Reason::new(ReasonKind::ExitStatusUnknown, "process ended, but its exit status was taken by someone else")
+        }
+    };
     let info = exit_info(status);
     match (info.code, info.signal) {
         (Some(0), _) => Reason::exited(ReasonKind::Done, info, "process exited with code 0"),
@@ -47,23 +65,17 @@ pub(crate) fn reason(status: i32) -> Reason {
     }
 }
 
-/// waitpid(pid) without blocking: the status once it has exited.
-pub(crate) fn try_wait(pid: libc::pid_t) -> Option<i32> {
+/// waitpid(pid) without blocking: how it ended, once it has.
+pub(crate) fn try_wait(pid: libc::pid_t) -> Option<Exit> {
     let mut status = 0;
     loop {
         match syscall!(waitpid(pid, &mut status, libc::WNOHANG)) {
             Ok(0) => return None,
-            Ok(_) => return Some(status),
+            Ok(_) => return Some(Exit::Status(status)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // ECHILD: someone else reaped it; report an unknown status
-            // rather than waiting forever.
-            Err(e) => {
-                crate::log::emit(
-                    crate::log::Level::Warn,
-                    &format!("child process {pid} was reaped by someone else ({e}); its exit status is unknown"),
-                );
-                return Some(0xff << 8);
-            }
+            // ECHILD: our child, so someone else reaped it (or SIGCHLD is
+            // ignored and the kernel did): it has ended, status unknown.
+            Err(_) => return Some(Exit::Unknown),
         }
     }
 }
@@ -301,7 +313,7 @@ impl Object for SigchldReaper {
         self.retire(core);
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }

@@ -1,8 +1,12 @@
-//! Signal names and numbers, as SSH (RFC 4254) and Twisted conch name them:
-//! the name without "SIG" for the thirteen portable signals (ABRT, ALRM,
-//! FPE, HUP, ILL, INT, KILL, PIPE, QUIT, SEGV, TERM, USR1, USR2), and
-//! `NAME@linux` for every other signal (BUS@linux, CHLD@linux, …,
-//! RTMIN+3@linux).
+//! Signal names and numbers, as SSH (RFC 4254) and Twisted conch name them,
+//! in two forms:
+//! - [`signal_name`], the form SSH's exit-signal message carries: the name
+//!   without "SIG" for the thirteen portable signals (ABRT, ALRM, FPE, HUP,
+//!   ILL, INT, KILL, PIPE, QUIT, SEGV, TERM, USR1, USR2), and `NAME@linux`
+//!   for every other signal (BUS@linux, CHLD@linux, …, RTMIN+3@linux);
+//! - [`signal_full_name`], the form conch's `_getSignalName` returns:
+//!   the same with "SIG" in front (SIGTERM, SIGBUS@linux), of which
+//!   exit-signal sends all but the first three characters.
 
 use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
@@ -89,6 +93,32 @@ pub fn signal_name(signum: i32) -> Option<&'static str> {
     signal_name_cstr(signum).and_then(|c| c.to_str().ok())
 }
 
+/// The full names, "SIG" + the SSH name, index = signum (0 unused).
+fn full_names() -> &'static [Option<CString>] {
+    static NAMES: OnceLock<Vec<Option<CString>>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        (0..=libc::SIGRTMAX())
+            .map(|s| signal_name(s).map(|n| CString::new(format!("SIG{n}")).expect("no NUL")))
+            .collect()
+    })
+}
+
+/// The full name of `signum` as a static NUL-terminated string, or `None`
+/// for a number that is no signal.
+pub fn signal_full_name_cstr(signum: i32) -> Option<&'static CStr> {
+    let i = usize::try_from(signum).ok()?;
+    full_names().get(i)?.as_deref()
+}
+
+/// The name of `signum` with its "SIG" prefix, as Twisted conch's
+/// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or
+/// "SIGBUS@linux" for a signal without a portable name; `None` for a
+/// number that is no signal. [`signal_name`] is this without the first
+/// three characters.
+pub fn signal_full_name(signum: i32) -> Option<&'static str> {
+    signal_full_name_cstr(signum).and_then(|c| c.to_str().ok())
+}
+
 /// The number of the signal called `name`. Accepts what [`signal_name`]
 /// returns, with or without a "SIG" prefix, the `@linux` suffix optional,
 /// in any letter case ("TERM", "SIGTERM", "term", "BUS", "BUS@linux").
@@ -152,5 +182,28 @@ mod tests {
         assert_eq!(signal_number("NOPE"), Err(Error::UnknownSignal));
         assert_eq!(signal_number(""), Err(Error::UnknownSignal));
         assert_eq!(signal_number("SIG"), Err(Error::UnknownSignal));
+    }
+
+    // The conch seed's _getSignalName: "SIG" + the POSIX name, and
+    // "SIG" + name + "@" + platform for the others.
+    #[test]
+    fn full_names_have_the_sig_prefix() {
+        assert_eq!(signal_full_name(libc::SIGTERM), Some("SIGTERM"));
+        assert_eq!(signal_full_name(libc::SIGKILL), Some("SIGKILL"));
+        assert_eq!(signal_full_name(libc::SIGBUS), Some("SIGBUS@linux"));
+        assert_eq!(signal_full_name(libc::SIGRTMIN() + 2), Some("SIGRTMIN+2@linux"));
+        assert_eq!(signal_full_name(0), None);
+        assert_eq!(signal_full_name(-3), None);
+        assert_eq!(signal_full_name(libc::SIGRTMAX() + 1), None);
+        for s in 1..=libc::SIGRTMAX() {
+            match (signal_name(s), signal_full_name(s)) {
+                (Some(short), Some(full)) => {
+                    assert_eq!(&full[3..], short, "exit-signal sends the full name without its first three characters");
+                    assert_eq!(signal_number(full), Ok(s), "{full}");
+                }
+                (None, None) => {} // glibc's internal signals (32, 33)
+                other => panic!("signal {s}: {other:?}"),
+            }
+        }
     }
 }

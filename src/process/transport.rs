@@ -1,5 +1,9 @@
-//! The process transport: our ends of the child's pipes (or its pty), the
-//! write queues, the reaping state and the order of the final callbacks.
+//! The process transport: the reaping state, the order of the final callbacks, and our
+//! ends of the child's pipes (or its pty), each one a stream of the shared connection
+//! lifecycle ([`crate::transport::connection`]) with the [`Pipe`] kind. Like Twisted's
+//! Process with its ProcessReader/ProcessWriter, the process routes the transport calls:
+//! writes and producers go to the child's input stream (stdin, or the pty), pausing goes
+//! to the streams we read, and lose_connection to all of them.
 //!
 //! Callback order: connection_made first; child_data_received as data
 //! arrives; child_connection_lost(fd) once per descriptor as it closes;
@@ -11,12 +15,12 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::rc::Rc;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::rc::{Rc, Weak};
 
 use mio::Interest;
 
-use super::reap::{self, SigchldReaper};
+use super::reap::{self, Exit, SigchldReaper};
 use super::signals;
 use super::spawn::{Dir, Spawned};
 use super::{Process, ProcessProtocol};
@@ -24,26 +28,92 @@ use crate::error::{Error, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Object, Readiness};
 use crate::sys;
-use crate::transport::write_queue::WriteQueue;
-use crate::transport::{Address, ProducerSlot, ProtocolSlot, Reason, ReasonKind, Transport, TransportOps};
+use crate::transport::connection::{Connection, Kind, Read, ReadCtx};
+use crate::transport::{Address, Producer, Protocol, ProtocolSlot, Reason, ReasonKind, Transport, TransportOps};
 
-/// Reads per readiness event before yielding to other descriptors.
-const READS_PER_EVENT: usize = 16;
-/// The sub-descriptor number of the pidfd (pipes use their index).
+/// The sub-descriptor number of the pidfd.
 const PIDFD_SUB: u8 = 255;
 
-struct Pipe {
-    child_fd: i32,
+/// The pipe kind: our end of one of the child's descriptors.
+pub(crate) struct Pipe {
     dir: Dir,
-    /// None once closed.
-    fd: Option<OwnedFd>,
-    queue: WriteQueue,
-    /// Close once the queue has drained (close_child_fd on a writer,
-    /// lose_connection).
-    close_when_drained: bool,
+    pid: libc::pid_t,
 }
 
-impl Pipe {
+impl Kind for Pipe {
+    fn interest(&self) -> Interest {
+        match self.dir {
+            Dir::Read => Interest::READABLE,
+            Dir::Write => Interest::WRITABLE,
+            Dir::Pty => Interest::READABLE | Interest::WRITABLE,
+        }
+    }
+
+    fn reads(&self) -> bool {
+        self.dir != Dir::Write
+    }
+
+    /// EIO from a pty master is its end of stream (the last slave descriptor closed): an
+    /// error, so the stream closes at once (nobody is left to read what is queued).
+    fn read(_conn: &Connection<Pipe>, fd: RawFd, buf: &mut [u8], _ctx: ReadCtx) -> io::Result<Read> {
+        match sys::read(fd, buf)? {
+            0 => Ok(Read::Eof),
+            n => Ok(Read::Data(n)),
+        }
+    }
+
+    fn write(fd: RawFd, bufs: &[IoSlice<'_>], _urgent: bool) -> io::Result<usize> {
+        sys::write_vectored(fd, bufs)
+    }
+
+    fn closing(core: &Core, fd: BorrowedFd<'_>, _reset: bool) {
+        core.deregister(fd.as_raw_fd());
+    }
+
+    fn host(conn: &Connection<Pipe>) -> Result<Address> {
+        Ok(Address::Process { pid: conn.kind.pid as u32 })
+    }
+
+    fn peer(conn: &Connection<Pipe>) -> Result<Address> {
+        Self::host(conn)
+    }
+}
+
+/// The protocol of a pipe stream: reports to the process.
+struct PipeProtocol {
+    process: Weak<ProcessTransport>,
+    index: usize,
+}
+
+impl PipeProtocol {
+    fn with(&self, t: &Transport, f: impl FnOnce(&Rc<ProcessTransport>, &Rc<Core>)) {
+        if let (Some(p), Ok(core)) = (self.process.upgrade(), t.core()) {
+            f(&p, &core)
+        }
+    }
+}
+
+impl Protocol for PipeProtocol {
+    fn data_received(&mut self, t: &Transport, data: &[u8]) {
+        self.with(t, |p, core| p.pipe_data(core, self.index, data));
+    }
+    fn connection_lost(&mut self, t: &Transport, _reason: &Reason) {
+        self.with(t, |p, core| p.pipe_lost(core, self.index));
+    }
+    fn receives_urgent_data(&self) -> bool {
+        false
+    }
+}
+
+struct PipeEnd {
+    child_fd: i32,
+    dir: Dir,
+    stream: Rc<Connection<Pipe>>,
+    /// child_connection_lost has been delivered.
+    lost: bool,
+}
+
+impl PipeEnd {
     fn writable(&self) -> bool {
         matches!(self.dir, Dir::Write | Dir::Pty)
     }
@@ -55,18 +125,14 @@ impl Pipe {
 struct State {
     pid: libc::pid_t,
     pidfd: Option<OwnedFd>,
-    /// The wait status, once reaped.
-    status: Option<i32>,
+    /// How it ended, once reaped.
+    status: Option<Exit>,
     made: bool,
     exited_delivered: bool,
     ended: bool,
     /// The reactor was freed before the child was reaped.
     abandoned: bool,
-    pipes: Vec<Pipe>,
-    /// child_connection_lost notifications scheduled, not yet delivered.
-    pending_lost: usize,
-    disconnecting: bool,
-    reading_paused: bool,
+    pipes: Vec<PipeEnd>,
 }
 
 /// One child process, as a transport.
@@ -74,21 +140,18 @@ pub(crate) struct ProcessTransport {
     handle: Cell<Option<Handle>>,
     state: RefCell<State>,
     protocol: ProtocolSlot<dyn ProcessProtocol>,
-    producer: ProducerSlot,
     user: Cell<usize>,
     pty: bool,
+    /// The child leads its own process group (see [`Self::signal_group`]).
+    own_group: bool,
 }
 
 impl ProcessTransport {
-    /// Adopts a spawned child. On failure the child is killed and reaped.
+    /// Adopts a spawned child. On failure the child is killed and reaped, and nothing is
+    /// left behind (no object, no descriptor, no callback).
     pub(crate) fn start(core: &Rc<Core>, spawned: Spawned, protocol: Box<dyn ProcessProtocol>) -> Result<Process> {
-        let pid = spawned.pid;
+        let (pid, own_group) = (spawned.pid, spawned.own_group);
         let pty = spawned.ends.iter().any(|e| e.dir == Dir::Pty);
-        let pipes = spawned
-            .ends
-            .into_iter()
-            .map(|e| Pipe { child_fd: e.child_fd, dir: e.dir, fd: Some(e.fd), queue: WriteQueue::default(), close_when_drained: false })
-            .collect();
         let me = Rc::new(ProcessTransport {
             handle: Cell::new(None),
             state: RefCell::new(State {
@@ -99,15 +162,12 @@ impl ProcessTransport {
                 exited_delivered: false,
                 ended: false,
                 abandoned: false,
-                pipes,
-                pending_lost: 0,
-                disconnecting: false,
-                reading_paused: false,
+                pipes: Vec::new(),
             }),
             protocol: ProtocolSlot::new(protocol),
-            producer: ProducerSlot::default(),
             user: Cell::new(0),
             pty,
+            own_group,
         });
         let h = match core.insert(me.clone()) {
             Ok(h) => h,
@@ -117,11 +177,9 @@ impl ProcessTransport {
             }
         };
         me.handle.set(Some(h));
-        if let Err(e) = me.register_all(core, h) {
-            for p in me.state.borrow_mut().pipes.iter_mut() {
-                if let Some(fd) = p.fd.take() {
-                    core.deregister(fd.as_raw_fd());
-                }
+        if let Err(e) = me.install_pipes(core, spawned).and_then(|()| me.watch(core, h)) {
+            for end in std::mem::take(&mut me.state.borrow_mut().pipes) {
+                end.stream.discard(core);
             }
             if let Some(fd) = me.state.borrow_mut().pidfd.take() {
                 core.deregister(fd.as_raw_fd());
@@ -130,27 +188,33 @@ impl ProcessTransport {
             me.kill_and_reap();
             return Err(e);
         }
+        let streams: Vec<_> = me.state.borrow().pipes.iter().map(|e| e.stream.clone()).collect();
+        for s in streams {
+            s.opened(core);
+        }
         let again = me.clone();
         core.defer(move |core| again.ensure_made(core));
         Ok(Process::new(Transport::new(core, h)))
     }
 
-    fn register_all(&self, core: &Rc<Core>, h: Handle) -> Result<()> {
-        let st = self.state.borrow();
-        for (i, p) in st.pipes.iter().enumerate() {
-            let interest = match p.dir {
-                Dir::Read => Interest::READABLE,
-                Dir::Write => Interest::WRITABLE,
-                Dir::Pty => Interest::READABLE | Interest::WRITABLE,
-            };
-            let fd = p.fd.as_ref().expect("open at start").as_raw_fd();
-            core.register(fd, h, i as u8, interest)?;
-        }
-        match &st.pidfd {
-            Some(pidfd) => core.register(pidfd.as_raw_fd(), h, PIDFD_SUB, Interest::READABLE)?,
-            None => SigchldReaper::watch(core, st.pid, h)?,
+    fn install_pipes(self: &Rc<Self>, core: &Rc<Core>, spawned: Spawned) -> Result<()> {
+        for e in spawned.ends {
+            let index = self.state.borrow().pipes.len();
+            let kind = Pipe { dir: e.dir, pid: spawned.pid };
+            let stream = Rc::new(Connection::new(kind, Box::new(PipeProtocol { process: Rc::downgrade(self), index })));
+            stream.install(core, Some(e.fd))?;
+            self.state.borrow_mut().pipes.push(PipeEnd { child_fd: e.child_fd, dir: e.dir, stream, lost: false });
         }
         Ok(())
+    }
+
+    /// Watches for the child's exit: its pidfd, or the SIGCHLD reaper.
+    fn watch(&self, core: &Rc<Core>, h: Handle) -> Result<()> {
+        let st = self.state.borrow();
+        match &st.pidfd {
+            Some(pidfd) => Ok(core.register(pidfd.as_raw_fd(), h, PIDFD_SUB, Interest::READABLE)?),
+            None => SigchldReaper::watch(core, st.pid, h),
+        }
     }
 
     fn kill_and_reap(&self) {
@@ -158,7 +222,7 @@ impl ProcessTransport {
         // SAFETY: `pid` is our unreaped child, so it cannot be recycled.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         reap::wait_blocking(pid);
-        self.state.borrow_mut().status = Some(0);
+        self.state.borrow_mut().status = Some(Exit::Status(0));
     }
 
     fn process(&self, core: &Rc<Core>) -> Process {
@@ -174,193 +238,71 @@ impl ProcessTransport {
         self.protocol.with(|proto| proto.connection_made(&p));
     }
 
-    // ----- reading -----
+    // ----- the streams -----
 
-    fn schedule_read(self: &Rc<Self>, core: &Rc<Core>, i: usize) {
-        let me = self.clone();
-        core.defer(move |core| me.read_some(core, i));
+    /// The stream carrying data to child fd `child_fd`.
+    fn writer(&self, child_fd: i32) -> Result<Rc<Connection<Pipe>>> {
+        let st = self.state.borrow();
+        let end = st.pipes.iter().find(|p| p.child_fd == child_fd && p.writable()).ok_or(Error::NoSuchChildFd)?;
+        Ok(end.stream.clone())
     }
 
-    fn read_some(self: &Rc<Self>, core: &Rc<Core>, i: usize) {
-        for _ in 0..READS_PER_EVENT {
-            let (fd, child_fd) = {
-                let st = self.state.borrow();
-                if st.reading_paused || st.ended {
-                    return;
-                }
-                match st.pipes.get(i) {
-                    Some(Pipe { fd: Some(fd), child_fd, .. }) => (fd.as_raw_fd(), *child_fd),
-                    _ => return,
-                }
-            };
-            self.ensure_made(core);
-            let mut buf = core.read_buffer();
-            match sys::read(fd, &mut buf) {
-                Ok(0) => {
-                    drop(buf);
-                    return self.close_pipe(core, i);
-                }
-                Ok(n) => {
-                    let p = self.process(core);
-                    self.protocol.with(|proto| proto.child_data_received(&p, child_fd, &buf[..n]));
-                    // No short-read shortcut: the writer may have closed in
-                    // the same edge, and its EOF would then never be seen.
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // EIO: the pty's last slave descriptor closed (its EOF).
-                Err(_) => {
-                    drop(buf);
-                    return self.close_pipe(core, i);
-                }
-            }
-        }
-        self.schedule_read(core, i);
+    /// The child's input stream: stdin, or the pty.
+    fn input(&self) -> Result<Rc<Connection<Pipe>>> {
+        self.writer(if self.pty { 1 } else { 0 })
     }
 
-    // ----- writing -----
-
-    /// The pipe carrying data to child fd `child_fd`.
-    fn writer_index(st: &State, child_fd: i32) -> Result<usize> {
-        st.pipes.iter().position(|p| p.child_fd == child_fd && p.writable()).ok_or(Error::NoSuchChildFd)
+    fn readers(&self) -> Vec<Rc<Connection<Pipe>>> {
+        self.state.borrow().pipes.iter().filter(|p| p.readable()).map(|p| p.stream.clone()).collect()
     }
 
     pub(crate) fn write_to(self: &Rc<Self>, core: &Rc<Core>, child_fd: i32, bufs: &[IoSlice<'_>]) -> Result<()> {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let (i, outcome) = {
+        self.writer(child_fd)?.write(core, bufs)
+    }
+
+    fn pipe_data(&self, core: &Rc<Core>, index: usize, data: &[u8]) {
+        self.ensure_made(core);
+        let child_fd = self.state.borrow().pipes[index].child_fd;
+        let p = self.process(core);
+        self.protocol.with(|proto| proto.child_data_received(&p, child_fd, data));
+    }
+
+    /// Pipe `index` has closed (its final callback, from the loop).
+    fn pipe_lost(self: &Rc<Self>, core: &Rc<Core>, index: usize) {
+        self.ensure_made(core);
+        let child_fd = {
             let mut st = self.state.borrow_mut();
-            let i = Self::writer_index(&st, child_fd)?;
-            let disconnecting = st.disconnecting;
-            let p = &mut st.pipes[i];
-            if disconnecting || p.close_when_drained || p.fd.is_none() {
-                return Err(Error::Closed);
-            }
-            if total == 0 {
-                return Ok(());
-            }
-            let outcome = if p.queue.is_empty() {
-                match sys::write_vectored(p.fd.as_ref().expect("open").as_raw_fd(), bufs) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-                    other => other,
-                }
-            } else {
-                Ok(0)
-            };
-            let taken = *outcome.as_ref().unwrap_or(&0);
-            if taken < total {
-                p.queue.push_rest(bufs, taken);
-            }
-            (i, outcome)
+            st.pipes[index].lost = true;
+            st.pipes[index].child_fd
         };
-        match outcome {
-            // The child closed its end (EPIPE) or the pipe broke: it is lost.
-            Err(_) => self.close_pipe(core, i),
-            Ok(_) => self.after_write(core),
-        }
-        Ok(())
-    }
-
-    fn after_write(&self, core: &Rc<Core>) {
-        let queued = self.queued_total();
-        let t = self.process(core).transport().clone();
-        if queued == 0 {
-            self.producer.drained(core, &t);
-        } else {
-            self.producer.after_write(&t, queued);
-        }
-    }
-
-    fn queued_total(&self) -> usize {
-        self.state.borrow().pipes.iter().map(|p| p.queue.len()).sum()
-    }
-
-    fn flush(self: &Rc<Self>, core: &Rc<Core>, i: usize) {
-        let result = {
-            let mut st = self.state.borrow_mut();
-            let Some(p) = st.pipes.get_mut(i) else { return };
-            let Some(fd) = p.fd.as_ref().map(|f| f.as_raw_fd()) else { return };
-            if p.queue.is_empty() {
-                Ok(true)
-            } else {
-                p.queue.flush(&mut |bufs: &[IoSlice<'_>], _urgent: bool| sys::write_vectored(fd, bufs))
-            }
-        };
-        match result {
-            Ok(true) => self.after_drain(core, i),
-            Ok(false) => {}
-            Err(_) => self.close_pipe(core, i),
-        }
-    }
-
-    /// Pipe `i` has nothing queued: resume producers, close if asked to.
-    fn after_drain(self: &Rc<Self>, core: &Rc<Core>, i: usize) {
-        if self.queued_total() == 0 {
-            let t = self.process(core).transport().clone();
-            self.producer.drained(core, &t);
-        }
-        let close = {
-            let st = self.state.borrow();
-            let Some(p) = st.pipes.get(i) else { return };
-            let waits_for_producer = st.disconnecting && self.producer.is_registered();
-            p.fd.is_some() && p.close_when_drained && p.queue.is_empty() && !waits_for_producer
-        };
-        if close {
-            self.close_pipe(core, i);
-        }
-    }
-
-    // ----- closing -----
-
-    /// Closes pipe `i` now; child_connection_lost follows from the loop.
-    fn close_pipe(self: &Rc<Self>, core: &Rc<Core>, i: usize) {
-        let (fd, child_fd) = {
-            let mut st = self.state.borrow_mut();
-            let Some(p) = st.pipes.get_mut(i) else { return };
-            let Some(fd) = p.fd.take() else { return };
-            p.queue.clear();
-            let child_fd = p.child_fd;
-            st.pending_lost += 1;
-            (fd, child_fd)
-        };
-        core.deregister(fd.as_raw_fd());
-        drop(fd);
-        let me = self.clone();
-        core.defer(move |core| {
-            me.ensure_made(core);
-            let p = me.process(core);
-            me.protocol.with(|proto| proto.child_connection_lost(&p, child_fd));
-            me.state.borrow_mut().pending_lost -= 1;
-            me.maybe_end(core);
-        });
+        let p = self.process(core);
+        self.protocol.with(|proto| proto.child_connection_lost(&p, child_fd));
+        self.maybe_end(core);
     }
 
     /// Closes child fd `child_fd`: a reader now, a writer once its queue
-    /// has drained. Closing a closed descriptor does nothing.
+    /// has drained (and its producer, if any, has unregistered).
     pub(crate) fn close_child_fd(self: &Rc<Self>, core: &Rc<Core>, child_fd: i32) -> Result<()> {
         if self.pty {
             return Err(Error::NotSupported);
         }
-        let i = {
-            let mut st = self.state.borrow_mut();
-            let i = st.pipes.iter().position(|p| p.child_fd == child_fd).ok_or(Error::NoSuchChildFd)?;
-            let p = &mut st.pipes[i];
-            if p.writable() {
-                p.close_when_drained = true;
-            }
-            i
-        };
-        let (writable, empty) = {
+        let (stream, writable) = {
             let st = self.state.borrow();
-            (st.pipes[i].writable(), st.pipes[i].queue.is_empty())
+            let end = st.pipes.iter().find(|p| p.child_fd == child_fd).ok_or(Error::NoSuchChildFd)?;
+            (end.stream.clone(), end.writable())
         };
-        if !writable || empty {
-            self.close_pipe(core, i);
+        if writable {
+            stream.lose_connection(core)
+        } else {
+            stream.close(core, Reason::done(), false);
+            Ok(())
         }
-        Ok(())
     }
 
-    /// The child has been reaped with wait status `status`.
-    pub(crate) fn reaped(self: &Rc<Self>, core: &Rc<Core>, status: i32) {
+    // ----- reaping and the end -----
+
+    /// The child has been reaped and ended as `status` says.
+    pub(crate) fn reaped(self: &Rc<Self>, core: &Rc<Core>, status: Exit) {
         let pidfd = {
             let mut st = self.state.borrow_mut();
             if st.status.is_some() {
@@ -402,7 +344,7 @@ impl ProcessTransport {
         let reason = {
             let mut st = self.state.borrow_mut();
             let gone = (st.status.is_some() && st.exited_delivered) || st.abandoned;
-            if st.ended || !gone || st.pending_lost > 0 || st.pipes.iter().any(|p| p.fd.is_some()) {
+            if st.ended || !gone || st.pipes.iter().any(|p| !p.lost) {
                 return;
             }
             st.ended = true;
@@ -412,7 +354,6 @@ impl ProcessTransport {
             }
         };
         let p = self.process(core);
-        self.producer.stop(p.transport());
         self.protocol.with(|proto| proto.process_ended(&p, &reason));
         self.protocol.take();
         if let Some(h) = self.handle.get() {
@@ -448,92 +389,57 @@ impl ProcessTransport {
         }
     }
 
+    /// Sends `signum` to the child's process group (kill(-pid)): the child
+    /// and whatever it started that stayed in its group. Only for a child
+    /// that leads its own group; refused once it has been reaped, as its
+    /// pid, the group's id, may then name another group.
+    pub(crate) fn signal_group(&self, signum: i32) -> Result<()> {
+        if !self.own_group {
+            return Err(Error::NotSupported);
+        }
+        signals::check(signum)?;
+        let st = self.state.borrow();
+        if st.status.is_some() || st.abandoned {
+            return Err(Error::ProcessExitedAlready);
+        }
+        match sys::syscall!(kill(-st.pid, signum)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::ProcessExitedAlready),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub(crate) fn set_window_size(&self, rows: u16, cols: u16) -> Result<()> {
         if !self.pty {
             return Err(Error::NotSupported);
         }
-        let st = self.state.borrow();
-        let fd = st.pipes.first().and_then(|p| p.fd.as_ref()).ok_or(Error::Closed)?;
         let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
-        sys::syscall!(ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize))?;
+        let pty = self.input()?;
+        let r = pty.with_fd(|fd| sys::syscall!(ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize)));
+        r.ok_or(Error::Closed)??;
         Ok(())
     }
 
     pub(crate) fn is_pty(&self) -> bool {
         self.pty
     }
-
-    fn begin_disconnect(self: &Rc<Self>, core: &Rc<Core>) {
-        let order: Vec<usize> = {
-            let mut st = self.state.borrow_mut();
-            if st.disconnecting {
-                return;
-            }
-            st.disconnecting = true;
-            for p in st.pipes.iter_mut().filter(|p| p.writable()) {
-                p.close_when_drained = true;
-            }
-            // Writers (after flushing), then stderr, stdout, the others.
-            let mut order: Vec<(i32, usize)> = st
-                .pipes
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    let rank = match (p.writable(), p.child_fd) {
-                        (true, fd) => fd - 3000,
-                        (false, 2) => -2,
-                        (false, 1) => -1,
-                        (false, fd) => fd,
-                    };
-                    (rank, i)
-                })
-                .collect();
-            order.sort_unstable();
-            order.into_iter().map(|(_, i)| i).collect()
-        };
-        for i in order {
-            let writable = self.state.borrow().pipes[i].writable();
-            if writable {
-                self.after_drain(core, i);
-            } else {
-                self.close_pipe(core, i);
-            }
-        }
-    }
 }
 
 impl Object for ProcessTransport {
-    fn ready(self: Rc<Self>, core: &Rc<Core>, sub: u8, r: Readiness) {
+    fn ready(self: Rc<Self>, core: &Rc<Core>, sub: u8, _r: Readiness) {
         if sub == PIDFD_SUB {
-            return self.check_reap(core);
-        }
-        let i = sub as usize;
-        let (readable, writable) = {
-            let st = self.state.borrow();
-            match st.pipes.get(i) {
-                Some(p) if p.fd.is_some() => (p.readable(), p.writable()),
-                _ => return,
-            }
-        };
-        if writable && r.writable {
-            self.flush(core, i);
-        }
-        if readable && (r.readable || r.read_closed || r.error) {
-            self.read_some(core, i);
-        } else if writable && !readable && (r.error || r.write_closed) {
-            // The child closed its read end (or exited): the pipe is lost.
-            self.close_pipe(core, i);
+            self.check_reap(core);
         }
     }
 
-    fn transport(&self) -> Option<&dyn TransportOps> {
+    fn into_transport(self: Rc<Self>) -> Option<Rc<dyn TransportOps>> {
         Some(self)
     }
 
     fn shutdown(self: Rc<Self>, core: &Rc<Core>) {
-        let count = self.state.borrow().pipes.len();
-        for i in 0..count {
-            self.close_pipe(core, i);
+        let streams: Vec<_> = self.state.borrow().pipes.iter().map(|p| p.stream.clone()).collect();
+        for s in streams {
+            s.shutdown(core);
         }
         let (pid, reaped, pidfd) = {
             let mut st = self.state.borrow_mut();
@@ -559,46 +465,52 @@ impl Object for ProcessTransport {
         }
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }
 
-/// Finds the Rc of `p` again (TransportOps methods take `&self`).
-fn rc_of(core: &Rc<Core>, p: &ProcessTransport) -> Result<Rc<ProcessTransport>> {
-    core.object_as::<ProcessTransport>(p.handle.get().ok_or(Error::StaleHandle)?)
-}
-
 impl TransportOps for ProcessTransport {
     /// Writes to the child's stdin (the pty in pty mode).
-    fn write(&self, core: &Rc<Core>, data: &[u8]) -> Result<()> {
-        let fd = if self.pty { 1 } else { 0 };
-        rc_of(core, self)?.write_to(core, fd, &[IoSlice::new(data)])
+    fn write(self: Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()> {
+        self.input()?.write(core, bufs)
     }
 
-    fn write_sequence(&self, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()> {
-        let fd = if self.pty { 1 } else { 0 };
-        rc_of(core, self)?.write_to(core, fd, bufs)
+    fn write_answer(self: Rc<Self>, core: &Rc<Core>, data: &[u8]) -> Result<()> {
+        self.input()?.write_answer(core, data)
     }
 
-    /// Closes stdin after flushing, then stderr, then stdout (and any other
-    /// pipes). The child is not signalled; process_ended follows once it
-    /// has been reaped.
-    fn lose_connection(&self, core: &Rc<Core>) -> Result<()> {
-        rc_of(core, self)?.begin_disconnect(core);
+    /// Closes stdin after flushing (and after its producer, if any, has unregistered),
+    /// then stderr, then stdout (and any other pipes). The child is not signalled;
+    /// process_ended follows once it has been reaped.
+    fn lose_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
+        let ends: Vec<(i32, bool, Rc<Connection<Pipe>>)> =
+            self.state.borrow().pipes.iter().map(|p| (p.child_fd, p.writable(), p.stream.clone())).collect();
+        for (_, _, s) in ends.iter().filter(|e| e.1) {
+            s.clone().lose_connection(core)?;
+        }
+        // The readers close from the loop too, after the writers had their turn to close
+        // (their closes are deferred the same way): stderr, stdout, the others.
+        let mut readers: Vec<(i32, Rc<Connection<Pipe>>)> = ends.into_iter().filter(|e| !e.1).map(|e| (e.0, e.2)).collect();
+        readers.sort_by_key(|(fd, _)| match fd {
+            2 => -2,
+            1 => -1,
+            fd => *fd,
+        });
+        core.defer(move |core| {
+            for (_, s) in readers {
+                s.close(core, Reason::done(), false);
+            }
+        });
         Ok(())
     }
 
     /// Closes every pipe at once, dropping what is queued. The child is not
     /// signalled.
-    fn abort_connection(&self, core: &Rc<Core>) -> Result<()> {
-        let me = rc_of(core, self)?;
-        me.state.borrow_mut().disconnecting = true;
-        let t = me.process(core).transport().clone();
-        me.producer.stop(&t);
-        let count = me.state.borrow().pipes.len();
-        for i in 0..count {
-            me.close_pipe(core, i);
+    fn abort_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
+        let streams: Vec<_> = self.state.borrow().pipes.iter().map(|p| p.stream.clone()).collect();
+        for s in streams {
+            s.abort_connection(core)?;
         }
         Ok(())
     }
@@ -608,37 +520,48 @@ impl TransportOps for ProcessTransport {
     }
 
     fn peer(&self) -> Result<Address> {
-        Ok(Address::Process { pid: self.state.borrow().pid as u32 })
+        self.host()
     }
 
-    fn producer(&self) -> &ProducerSlot {
-        &self.producer
-    }
-
-    fn set_reading(&self, core: &Rc<Core>, reading: bool) -> Result<()> {
-        let me = rc_of(core, self)?;
-        let was_paused = std::mem::replace(&mut me.state.borrow_mut().reading_paused, !reading);
-        if reading && was_paused {
-            let readers: Vec<usize> =
-                me.state.borrow().pipes.iter().enumerate().filter(|(_, p)| p.readable() && p.fd.is_some()).map(|(i, _)| i).collect();
-            for i in readers {
-                me.schedule_read(core, i);
-            }
+    fn set_reading(self: Rc<Self>, core: &Rc<Core>, reading: bool) -> Result<()> {
+        for s in self.readers() {
+            s.set_reading(core, reading)?;
         }
         Ok(())
     }
 
     fn queued(&self) -> usize {
-        self.queued_total()
+        self.state.borrow().pipes.iter().filter(|p| p.writable()).map(|p| p.stream.queued()).sum()
     }
 
-    fn producer_unregistered(&self, core: &Rc<Core>) {
-        if let Ok(me) = rc_of(core, self) {
-            let count = me.state.borrow().pipes.len();
-            for i in 0..count {
-                me.after_drain(core, i);
+    /// The producer of the child's input: it sits in the input stream's slot.
+    fn register_producer(
+        self: Rc<Self>,
+        core: &Rc<Core>,
+        face: &Transport,
+        producer: Box<dyn Producer>,
+        streaming: bool,
+    ) -> Result<()> {
+        match self.input() {
+            Ok(input) => input.register_producer(core, face, producer, streaming),
+            Err(e) => {
+                // No input to produce for (Twisted stops such a producer at once).
+                producer.stop_producing(face);
+                Err(e)
             }
         }
+    }
+
+    fn register_own_reading(self: Rc<Self>, core: &Rc<Core>, face: &Transport) -> Result<()> {
+        self.input()?.register_own_reading(core, face)
+    }
+
+    fn unregister_producer(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
+        self.input()?.unregister_producer(core)
+    }
+
+    fn set_high_water(&self, bytes: usize) -> Result<()> {
+        self.input()?.set_high_water(bytes)
     }
 
     fn user_data(&self) -> &Cell<usize> {

@@ -1,10 +1,10 @@
 //! The only parts of a reactor other threads may touch: its waker, a queue
 //! of calls to run on the reactor thread, and the stop flag.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use super::handles::{Handle, HandleTable, Limits};
 use super::Reactor;
 use crate::error::{Error, Result};
 
@@ -39,29 +39,79 @@ impl Stopper {
     }
 }
 
-/// Every live reactor of the process by serial, so that a serial found in a
-/// C handle can be told apart as "another thread's" or "gone".
-static REACTORS: Mutex<BTreeMap<u16, Weak<Shared>>> = Mutex::new(BTreeMap::new());
-static NEXT_SERIAL: AtomicU32 = AtomicU32::new(0);
+/// A reactor's place in the registry: its slot (the number object handles
+/// carry) and that slot's generation.
+pub(crate) type Serial = Handle;
 
-/// Registers a new reactor and returns its serial (never 0).
-pub(crate) fn register(shared: &Arc<Shared>) -> u16 {
-    let mut map = REACTORS.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let serial = (NEXT_SERIAL.fetch_add(1, Ordering::Relaxed) % 0xFFFF + 1) as u16;
-        if let std::collections::btree_map::Entry::Vacant(slot) = map.entry(serial) {
-            slot.insert(Arc::downgrade(shared));
-            return serial;
-        }
-    }
+/// Bits of a registry slot in an object's C handle: at most 4,096 reactors
+/// live at once.
+pub(crate) const SLOT_BITS: u32 = 12;
+
+/// Per registry slot, the identities handed out by the tables of the
+/// reactors that held it: the next reactor in the slot goes on from them,
+/// so an old reactor's handle never names a new reactor's object.
+#[derive(Default)]
+pub(crate) struct Lineage {
+    pub objects: HandleTable<()>,
+    pub timers: HandleTable<()>,
 }
 
-pub(crate) fn unregister(serial: u16) {
-    REACTORS.lock().unwrap_or_else(|e| e.into_inner()).remove(&serial);
+struct Registry {
+    reactors: HandleTable<Weak<Shared>>,
+    lineages: Vec<Lineage>,
+}
+
+/// Every live reactor of the process, so that a serial found in a C handle
+/// can be told apart as "another thread's" or "gone". A slot is used for
+/// 2^28 - 1 reactors, then retired: 2^40 reactors per process.
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { reactors: HandleTable::new(LIMITS), lineages: Vec::new() });
+
+const LIMITS: Limits = Limits { entries: 1 << SLOT_BITS, last_generation: Limits::FULL.last_generation };
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registers a new reactor: its serial and the identities its tables go on
+/// from. `Exhausted` when 4,096 reactors are live or no slot is left.
+pub(crate) fn register(shared: &Arc<Shared>) -> Result<(Serial, Lineage)> {
+    let mut reg = registry();
+    let serial = reg.reactors.insert(Arc::downgrade(shared))?;
+    let i = serial.index as usize;
+    if i >= reg.lineages.len() {
+        reg.lineages.resize_with(i + 1, Lineage::default);
+    }
+    Ok((serial, std::mem::take(&mut reg.lineages[i])))
+}
+
+/// Gives the slot back with the identities its reactor's tables used. A
+/// slot whose tables have none left is retired with them.
+pub(crate) fn unregister(serial: Serial, lineage: Lineage) {
+    let mut reg = registry();
+    if lineage.objects.is_exhausted() || lineage.timers.is_exhausted() {
+        reg.reactors.retire(serial);
+    } else {
+        reg.reactors.remove(serial);
+    }
+    reg.lineages[serial.index as usize] = lineage;
 }
 
 /// The thread-safe part of a live reactor, from any thread.
-pub(crate) fn lookup(serial: u16) -> Option<Stopper> {
-    let map = REACTORS.lock().unwrap_or_else(|e| e.into_inner());
-    map.get(&serial).and_then(Weak::upgrade).map(|shared| Stopper { shared })
+pub(crate) fn lookup(serial: Serial) -> Option<Stopper> {
+    registry().reactors.get(serial).and_then(Weak::upgrade).map(|shared| Stopper { shared })
+}
+
+/// True when a reactor holds registry slot `slot`.
+pub(crate) fn slot_is_live(slot: u32) -> bool {
+    registry().reactors.is_live_at(slot)
+}
+
+/// Test hook: see [`HandleTable::restrict`].
+pub(crate) fn restrict(new_slots: u32, last_generation: u32) {
+    registry().reactors.restrict(new_slots, last_generation);
+}
+
+/// Test hook: the registry's own limits again.
+pub(crate) fn lift_restriction() {
+    registry().reactors.lift_restriction(LIMITS);
 }

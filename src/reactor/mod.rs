@@ -22,9 +22,12 @@ use std::time::Duration;
 use mio::{Interest, Token};
 
 pub use cross_thread::Stopper;
-pub(crate) use cross_thread::lookup as lookup_reactor;
+pub(crate) use cross_thread::{
+    lift_restriction as lift_registry_restriction, lookup as lookup_reactor, restrict as restrict_registry,
+    slot_is_live, Serial, SLOT_BITS,
+};
 pub use delayed_call::DelayedCall;
-use handles::{Handle, HandleTable};
+use handles::{Handle, HandleTable, HANDLE_BITS};
 pub(crate) use timers::TimerCallback;
 use timers::Timers;
 
@@ -51,19 +54,20 @@ pub(crate) trait Object: Any {
     /// One of this object's descriptors (number `sub`) is ready.
     fn ready(self: Rc<Self>, core: &Rc<Core>, sub: u8, readiness: Readiness);
     /// The transport calls, for objects that are transports.
-    fn transport(&self) -> Option<&dyn TransportOps> {
+    fn into_transport(self: Rc<Self>) -> Option<Rc<dyn TransportOps>> {
         None
     }
     /// The reactor is being freed: close and deliver final callbacks now.
     fn shutdown(self: Rc<Self>, core: &Rc<Core>);
-    fn as_any(&self) -> &dyn Any;
+    /// The object as `Any`, for [`Core::object_as`] (every impl returns `self`).
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
 }
 
 type Deferred = Box<dyn FnOnce(&Rc<Core>)>;
 
 /// The reactor's state, shared by the handles that point into it.
 pub struct Core {
-    pub(crate) serial: u16,
+    pub(crate) serial: Serial,
     poll: RefCell<mio::Poll>,
     events: RefCell<mio::Events>,
     registry: mio::Registry,
@@ -88,7 +92,9 @@ pub struct Reactor {
 }
 
 impl Reactor {
-    /// Creates a reactor belonging to the calling thread.
+    /// Creates a reactor belonging to the calling thread. `Exhausted` when
+    /// 4,096 reactors are live, or no registry slot is left (after about
+    /// 2^40 reactors).
     pub fn new() -> Result<Reactor> {
         crate::sys::ignore_sigpipe_if_default();
         let poll = mio::Poll::new()?;
@@ -100,14 +106,14 @@ impl Reactor {
             has_calls: Default::default(),
             stop: Default::default(),
         });
-        let serial = cross_thread::register(&shared);
+        let (serial, lineage) = cross_thread::register(&shared)?;
         let core = Rc::new(Core {
             serial,
             poll: RefCell::new(poll),
             events: RefCell::new(mio::Events::with_capacity(1024)),
             registry,
-            objects: RefCell::default(),
-            timers: RefCell::new(Timers::new()),
+            objects: RefCell::new(lineage.objects.identities()),
+            timers: RefCell::new(Timers::new(lineage.timers.identities())),
             deferred: RefCell::default(),
             read_buf: RefCell::new(vec![0u8; READ_BUFFER_SIZE].into_boxed_slice()),
             shared,
@@ -166,8 +172,13 @@ impl Reactor {
     }
 
     /// `call_later` for any kind of callback; returns the table handle.
+    /// Refused (`Reentrant`) while the reactor is being freed: the call
+    /// would never run.
     pub(crate) fn schedule(&self, delay: Duration, callback: TimerCallback) -> Result<Handle> {
-        self.core.timers.borrow_mut().schedule(delay, callback).ok_or(Error::InvalidArgument)
+        if self.core.shutting_down.get() {
+            return Err(Error::Reentrant);
+        }
+        self.core.timers.borrow_mut().schedule(delay, callback)
     }
 
     /// The epoll descriptor: when it polls readable, `run_once(Some(0))`
@@ -302,12 +313,13 @@ impl Core {
 
     /// Adds an object and returns its handle. Refused (`Reentrant`) while the
     /// reactor is being freed: an object made from a final callback would be
-    /// dropped without ever getting its own final callback.
+    /// dropped without ever getting its own final callback. `Exhausted`
+    /// when the object table has no handle left.
     pub(crate) fn insert(&self, object: Rc<dyn Object>) -> Result<Handle> {
         if self.shutting_down.get() {
             return Err(Error::Reentrant);
         }
-        self.objects.borrow_mut().insert(object).ok_or(Error::InvalidArgument)
+        self.objects.borrow_mut().insert(object)
     }
 
     /// Removes an object; its handle becomes stale.
@@ -322,16 +334,7 @@ impl Core {
 
     /// The live object `h` names, as the concrete type `T`.
     pub(crate) fn object_as<T: Object>(&self, h: Handle) -> Result<Rc<T>> {
-        let object = self.object(h)?;
-        if object.as_any().is::<T>() {
-            let raw = Rc::into_raw(object) as *const T;
-            // SAFETY: the type check above proves the Rc's pointee is a T,
-            // so the data pointer of the fat pointer is a valid *const T
-            // from the same allocation; from_raw takes back that one count.
-            Ok(unsafe { Rc::from_raw(raw) })
-        } else {
-            Err(Error::WrongHandleType)
-        }
+        self.object(h)?.into_any().downcast::<T>().map_err(|_| Error::WrongHandleType)
     }
 
     /// Registers descriptor `fd` for object `h` (sub-descriptor `sub`).
@@ -365,8 +368,11 @@ impl Core {
         delay: Duration,
         f: impl FnOnce(&Rc<Core>) + 'static,
     ) -> Option<Handle> {
+        if self.shutting_down.get() {
+            return None;
+        }
         let callback = TimerCallback::Boxed(Box::new(move |r: &Reactor| f(&r.core)));
-        self.timers.borrow_mut().schedule(delay, callback)
+        self.timers.borrow_mut().schedule(delay, callback).ok()
     }
 
     /// Closes everything and delivers the final callbacks (what dropping the
@@ -391,22 +397,56 @@ impl Core {
             }
             self.run_deferred();
         }
+        self.release();
+    }
+
+    /// Tears the reactor down without calling back: for a reactor nobody
+    /// freed, from a thread-local destructor when its thread ends or the
+    /// process exits, when the pointers its callbacks would get may be
+    /// gone. Descriptors close as their objects drop; pending calls are
+    /// dropped; children are neither signalled nor reaped. Later calls (and
+    /// `shutdown`) do nothing.
+    pub(crate) fn abandon(self: &Rc<Self>) {
+        if self.shutting_down.replace(true) {
+            return;
+        }
+        self.release();
+    }
+
+    /// Drops every object, pending call and deferred callback, and gives
+    /// the serial back. Each is taken out before it is dropped: dropping an
+    /// object may call back into the core.
+    fn release(self: &Rc<Self>) {
         let callbacks = self.timers.borrow_mut().clear();
         drop(callbacks);
-        self.deferred.borrow_mut().clear();
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        drop(deferred);
         let handles = self.objects.borrow().handles();
         for h in handles {
             let object = self.objects.borrow_mut().remove(h);
             drop(object);
         }
-        cross_thread::unregister(self.serial);
+        let lineage = cross_thread::Lineage {
+            objects: self.objects.take().identities(),
+            timers: self.timers.borrow_mut().take_table().identities(),
+        };
+        cross_thread::unregister(self.serial, lineage);
+    }
+
+    /// Test hook: restricts this reactor's object and timer tables (see
+    /// [`HandleTable::restrict`]).
+    pub(crate) fn restrict_tables(&self, new_slots: u32, last_generation: u32) {
+        self.objects.borrow_mut().restrict(new_slots, last_generation);
+        self.timers.borrow_mut().restrict_table(new_slots, last_generation);
     }
 }
 
+/// A mio token: sub-descriptor (8 bits) | packed handle. Never the waker's
+/// token (all bits set).
 fn encode_token(h: Handle, sub: u8) -> Token {
-    Token(((sub as usize) << 48) | h.to_bits() as usize)
+    Token(((sub as usize) << HANDLE_BITS) | h.to_bits() as usize)
 }
 
 fn decode_token(t: Token) -> (Handle, u8) {
-    (Handle::from_bits(t.0 as u64 & ((1 << 44) - 1)), (t.0 >> 48) as u8)
+    (Handle::from_bits(t.0 as u64), (t.0 >> HANDLE_BITS) as u8)
 }

@@ -79,15 +79,10 @@ fn nanos(d: Duration) -> Option<u64> {
 }
 
 impl Timers {
-    pub fn new() -> Timers {
-        Timers {
-            epoch: Instant::now(),
-            heap: Vec::new(),
-            held: Vec::new(),
-            place: Vec::new(),
-            table: HandleTable::default(),
-            next_seq: 0,
-        }
+    /// Timers whose handles come from `table` (empty; it may carry on the
+    /// identities of an earlier reactor's table).
+    pub fn new(table: HandleTable<TimerCallback>) -> Timers {
+        Timers { epoch: Instant::now(), heap: Vec::new(), held: Vec::new(), place: Vec::new(), table, next_seq: 0 }
     }
 
     fn now(&self) -> u64 {
@@ -104,10 +99,10 @@ impl Timers {
         Key { deadline, seq: self.next_seq }
     }
 
-    /// Adds a call; `None` when the table is full or `delay` is too far in
-    /// the future.
-    pub fn schedule(&mut self, delay: Duration, callback: TimerCallback) -> Option<Handle> {
-        let deadline = self.deadline_in(delay)?;
+    /// Adds a call: `InvalidArgument` when `delay` is too far in the
+    /// future, `Exhausted` when the table has no handle left.
+    pub fn schedule(&mut self, delay: Duration, callback: TimerCallback) -> Result<Handle> {
+        let deadline = self.deadline_in(delay).ok_or(Error::InvalidArgument)?;
         let handle = self.table.insert(callback)?;
         let index = handle.index as usize;
         if index >= self.place.len() {
@@ -116,7 +111,7 @@ impl Timers {
         let key = self.next_key(deadline);
         self.heap.push(Item { key, handle });
         self.sift_up(self.heap.len() - 1);
-        Some(handle)
+        Ok(handle)
     }
 
     pub fn is_active(&self, h: Handle) -> bool {
@@ -202,6 +197,16 @@ impl Timers {
         self.held.clear();
         let handles = self.table.handles();
         handles.into_iter().filter_map(|h| self.table.remove(h)).collect()
+    }
+
+    /// The handle table (empty after `clear`), leaving an empty one.
+    pub fn take_table(&mut self) -> HandleTable<TimerCallback> {
+        std::mem::take(&mut self.table)
+    }
+
+    /// Test hook: see [`HandleTable::restrict`].
+    pub fn restrict_table(&mut self, new_slots: u32, last_generation: u32) {
+        self.table.restrict(new_slots, last_generation);
     }
 
     fn item(&self, h: Handle) -> Option<&Item> {

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::codes::TerminateReason;
-use super::engine::{Engine, Pending, Phase};
+use super::engine::{Engine, Lane, Pending, Phase};
 use super::shared::Reply;
 use crate::error::{Error, Result};
 use crate::reactor::{Core, Reactor};
@@ -23,8 +23,10 @@ impl Engine {
             return Err(Error::Closed);
         }
         let sock = self.st.borrow().conn.clone().ok_or(Error::NotConnected)?;
+        self.ulp_before_send();
         sock.shutdown(std::net::Shutdown::Write)?;
         drop(sock);
+        self.ulp_sent(core); // the FIN waits for its acknowledgement too
         self.st.borrow_mut().write_closed = true;
         self.set_pending(core, ticket, Pending::Close, timeout);
         self.check_close(core);
@@ -33,7 +35,7 @@ impl Engine {
     }
 
     fn closing(&self) -> bool {
-        matches!(self.st.borrow().pending, Some((_, Pending::Close)))
+        matches!(self.st.borrow_mut().op(Lane::Send), Some(Pending::Close))
     }
 
     fn poll_close(self: &Rc<Self>, core: &Rc<Core>) {
@@ -57,13 +59,15 @@ impl Engine {
         match sys::outq(fd) {
             Ok(0) => {
                 self.st.borrow_mut().close_done = true;
-                self.finish(Ok(Reply::Done));
+                self.finish(Lane::Send, Ok(Reply::Done));
                 if self.st.borrow().peer_done {
                     self.closed_both(core);
                 }
             }
             Ok(_) => {}
-            Err(e) => self.fail_io(core, &e),
+            Err(e) => {
+                self.io_error(core, &e);
+            }
         }
     }
 

@@ -7,7 +7,8 @@
 pub enum Event {
     /// The peer has closed and all its data has been read.
     Closing = 1,
-    /// A close's time limit passed with data still unacknowledged.
+    /// A close's time limit passed with data still unacknowledged, or the
+    /// ULP timeout did with the report action (see [`UlpAction`]).
     UlpTimeout = 2,
     /// The connection is gone; the detail is a [`TerminateReason`].
     Terminate = 3,
@@ -15,8 +16,9 @@ pub enum Event {
     DataArrival = 4,
     /// Urgent data came (once per urgent mark).
     Urgent = 5,
-    /// An ICMP message was received. Defined for completeness; Linux does
-    /// not report it on a TCP socket, so it is never delivered.
+    /// An ICMP error (host or network unreachable, and the like) came for
+    /// the connection, which stays open; the detail is the errno it stands
+    /// for (EHOSTUNREACH, ENETUNREACH, …).
     IcmpReceived = 6,
     /// A passive open has completed (successfully or not).
     PassiveOpenDone = 32766,
@@ -30,7 +32,8 @@ pub enum TerminateReason {
     RemoteAbort = 2,
     /// The network failed (unreachable, keepalive or retransmission timeout).
     NetworkFailure = 3,
-    /// The time limit of an active open passed.
+    /// The time limit of an active open passed, or data stayed
+    /// unacknowledged past the ULP timeout with the abort action.
     UlpTimeout = 5,
     /// We aborted the connection.
     UlpAbort = 6,
@@ -38,6 +41,17 @@ pub enum TerminateReason {
     UlpClose = 7,
     /// Something failed inside marline or the system.
     ServiceError = 8,
+}
+
+/// What the ULP timeout does when data stays unacknowledged past it
+/// (MacTCP's ulpTimeoutAction, with its numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum UlpAction {
+    /// Send ULP_TIMEOUT to the asr and go on; the timeout starts again.
+    Report = 0,
+    /// End the connection: TERMINATE with [`TerminateReason::UlpTimeout`].
+    Abort = 1,
 }
 
 /// Connection states as reported by status. CLOSED, LISTEN, ESTABLISHED
@@ -78,6 +92,25 @@ impl TcpState {
             _ => TcpState::Closed,       // 7 = TCP_CLOSE
         }
     }
+}
+
+/// True for the errnos Linux gives ICMP errors (icmp_err_convert and
+/// icmpv6_err_convert): unreachable, refused, prohibited, parameter
+/// problem and the like.
+pub(crate) fn from_icmp(code: i32) -> bool {
+    matches!(
+        code,
+        libc::ENETUNREACH
+            | libc::EHOSTUNREACH
+            | libc::EHOSTDOWN
+            | libc::ENONET
+            | libc::ENOPROTOOPT
+            | libc::ECONNREFUSED
+            | libc::EMSGSIZE
+            | libc::EOPNOTSUPP
+            | libc::EACCES
+            | libc::EPROTO
+    )
 }
 
 impl TerminateReason {

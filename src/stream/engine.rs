@@ -2,10 +2,16 @@
 //! stream's sockets. Callers' operations arrive through
 //! `Stopper::call_from_thread`; answers go back through [`Shared`].
 //!
+//! Operations run in two lanes, one operation each: receiving (rcv) and
+//! sending (send, close, and an active open, which also holds the
+//! receiving lane back). So one thread may receive while another sends,
+//! for example an asr receiving while the program is blocked in a send.
+//!
 //! The opening, transfer and closing operations live in their own files;
 //! this one holds the thread, the object the reactor dispatches to, and
 //! what every operation shares: replies, timers, termination and
-//! notifications.
+//! notifications. The engine never runs user code and never waits for
+//! another thread: notifications go to the asr thread's queue.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -19,7 +25,7 @@ use std::time::Duration;
 use mio::Interest;
 use socket2::Socket;
 
-use super::codes::{Event, TerminateReason};
+use super::codes::{Event, TcpState, TerminateReason};
 use super::shared::{Reply, Shared};
 use crate::error::{Error, Result};
 use crate::reactor::handles::Handle;
@@ -31,12 +37,13 @@ pub(super) const CONNECTION: u8 = 1;
 
 /// A request from the caller's thread.
 pub(crate) enum Op {
-    PassiveOpen { port: u16 },
+    PassiveOpen { local: std::net::SocketAddr },
     ActiveOpen { local_port: u16, targets: Vec<std::net::SocketAddr>, timeout: Option<Duration> },
     Send { data: Vec<u8>, push: bool, urgent: bool },
     Rcv { cap: usize, timeout: Option<Duration> },
     Close { timeout: Option<Duration> },
     Abort,
+    SetUlp { ulp: Option<super::ulp::Ulp> },
 }
 
 /// Where the stream's connection is.
@@ -52,7 +59,14 @@ pub(super) enum Phase {
     Gone(TerminateReason),
 }
 
-/// The operation the engine is working on (at most one; abort aside).
+/// Which operations may be in progress together: one in each lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lane {
+    Receive = 0,
+    Send = 1,
+}
+
+/// An operation the engine is working on.
 pub(super) enum Pending {
     Connect(super::open::Connect),
     Send { data: Vec<u8>, pos: usize, push: bool, urgent: bool },
@@ -60,23 +74,52 @@ pub(super) enum Pending {
     Close,
 }
 
+impl Pending {
+    fn lane(&self) -> Lane {
+        match self {
+            Pending::Rcv { .. } => Lane::Receive,
+            Pending::Connect(_) | Pending::Send { .. } | Pending::Close => Lane::Send,
+        }
+    }
+}
+
+/// An operation in progress: whose answer it is, and its time limit.
+pub(super) struct Call {
+    ticket: u64,
+    op: Pending,
+    deadline: Option<DelayedCall>,
+}
+
 pub(super) struct State {
     pub phase: Phase,
     pub listener: Option<Socket>,
     pub conn: Option<Arc<Socket>>,
-    pub pending: Option<(u64, Pending)>,
-    /// The time limit of the pending operation.
-    pub deadline: Option<DelayedCall>,
+    /// The operation in progress in each lane (indexed by [`Lane`]).
+    calls: [Option<Call>; 2],
     /// DATA_ARRIVAL was sent and no rcv has happened since.
     pub data_notified: bool,
     /// URGENT was sent for the urgent mark not yet read.
     pub urgent_notified: bool,
+    /// A rcv returned the first piece of the urgent data not yet read up
+    /// to its mark (that piece had the urgent flag; the next ones do not).
+    pub urgent_returned: bool,
     /// The peer's end of stream has been reached (CLOSING was sent).
     pub peer_done: bool,
     /// close() was called: our side is shut down.
     pub write_closed: bool,
     /// close() completed: everything we sent, FIN included, is acknowledged.
     pub close_done: bool,
+    /// The ULP timeout setting, for every connection of the stream.
+    pub ulp: Option<super::ulp::Ulp>,
+    /// The report action's clock, while data is unacknowledged.
+    pub ulp_clock: Option<super::ulp::Clock>,
+}
+
+impl State {
+    /// The operation in progress in `lane`, if any.
+    pub fn op(&mut self, lane: Lane) -> Option<&mut Pending> {
+        self.calls[lane as usize].as_mut().map(|c| &mut c.op)
+    }
 }
 
 pub(crate) struct Engine {
@@ -173,13 +216,15 @@ impl Engine {
                 phase: Phase::Idle,
                 listener: None,
                 conn: None,
-                pending: None,
-                deadline: None,
+                calls: [None, None],
                 data_notified: false,
                 urgent_notified: false,
+                urgent_returned: false,
                 peer_done: false,
                 write_closed: false,
                 close_done: false,
+                ulp: None,
+                ulp_clock: None,
             }),
         });
         let h = r.core.insert(engine.clone())?;
@@ -189,23 +234,17 @@ impl Engine {
 
     fn start(self: &Rc<Self>, core: &Rc<Core>, ticket: u64, op: Op) {
         crate::error::set_last_os_error(0); // replies carry this thread's errno
-        if let Op::Abort = op {
-            let result = self.abort(core);
-            if ticket != 0 {
-                self.shared.reply(ticket, result); // 0: queued from the asr, nobody waits
-            }
-            return;
-        }
-        if self.st.borrow().pending.is_some() {
+        if self.conflicts(&op) {
             return self.shared.reply(ticket, Err(Error::StreamBusy));
         }
         let started = match op {
-            Op::PassiveOpen { port } => self.passive_open(core, port).map(|()| Some(Reply::Done)),
+            Op::PassiveOpen { local } => self.passive_open(core, local).map(|()| Some(Reply::Done)),
             Op::ActiveOpen { local_port, targets, timeout } => self.active_open(core, ticket, local_port, targets, timeout),
             Op::Send { data, push, urgent } => self.send(core, ticket, data, push, urgent),
             Op::Rcv { cap, timeout } => self.rcv(core, ticket, cap, timeout),
             Op::Close { timeout } => self.close(core, ticket, timeout),
-            Op::Abort => unreachable!("handled above"),
+            Op::Abort => self.abort(core).map(Some),
+            Op::SetUlp { ulp } => self.not_listening().and_then(|()| self.set_ulp(core, ulp)).map(|()| Some(Reply::Done)),
         };
         // Ok(None): answered already or pending; Ok(Some)/Err: answer now.
         match started {
@@ -215,8 +254,31 @@ impl Engine {
         }
     }
 
+    /// Whether `op` must wait for an operation in progress: opening needs
+    /// both lanes free, rcv the receiving one, send and close the sending
+    /// one; nothing runs beside an active open. Abort always runs.
+    fn conflicts(&self, op: &Op) -> bool {
+        let st = self.st.borrow();
+        let [receiving, sending] = [&st.calls[Lane::Receive as usize], &st.calls[Lane::Send as usize]];
+        let connecting = matches!(sending, Some(Call { op: Pending::Connect(_), .. }));
+        match op {
+            Op::Abort | Op::SetUlp { .. } => false,
+            Op::PassiveOpen { .. } | Op::ActiveOpen { .. } => receiving.is_some() || sending.is_some(),
+            Op::Rcv { .. } => receiving.is_some() || connecting,
+            Op::Send { .. } | Op::Close { .. } => sending.is_some(),
+        }
+    }
+
     pub(super) fn conn_fd(&self) -> Option<RawFd> {
         self.st.borrow().conn.as_ref().map(|s| s.as_raw_fd())
+    }
+
+    /// Fails while a passive open is in progress.
+    fn not_listening(&self) -> Result<()> {
+        match self.st.borrow().phase {
+            Phase::Listening => Err(Error::PassiveOpenInProgress),
+            _ => Ok(()),
+        }
     }
 
     /// Why a data operation cannot run in the current phase, if it cannot.
@@ -229,7 +291,8 @@ impl Engine {
         }
     }
 
-    /// Makes `pending` the operation in progress, limited by `timeout`.
+    /// Makes `pending` the operation in progress in its lane, limited by
+    /// `timeout`.
     pub(super) fn set_pending(self: &Rc<Self>, core: &Rc<Core>, ticket: u64, pending: Pending, timeout: Option<Duration>) {
         let deadline = timeout.and_then(|t| {
             let me = self.handle.get()?;
@@ -241,57 +304,51 @@ impl Engine {
                 })
                 .ok()
         });
-        let mut st = self.st.borrow_mut();
-        st.pending = Some((ticket, pending));
-        st.deadline = deadline;
+        let lane = pending.lane();
+        self.st.borrow_mut().calls[lane as usize] = Some(Call { ticket, op: pending, deadline });
     }
 
-    /// Ends the operation in progress with `result`.
-    pub(super) fn finish(&self, result: Result<Reply>) {
-        let (pending, deadline) = {
-            let mut st = self.st.borrow_mut();
-            (st.pending.take(), st.deadline.take())
-        };
-        if let Some(d) = deadline {
-            let _ = d.cancel();
-        }
-        if let Some((ticket, _)) = pending {
-            self.shared.reply(ticket, result);
+    /// Ends the operation in progress in `lane` with `result`.
+    pub(super) fn finish(&self, lane: Lane, result: Result<Reply>) {
+        let call = self.st.borrow_mut().calls[lane as usize].take();
+        if let Some(call) = call {
+            if let Some(d) = call.deadline {
+                let _ = d.cancel();
+            }
+            self.shared.reply(call.ticket, result);
         }
     }
 
     fn time_limit_passed(self: &Rc<Self>, core: &Rc<Core>, ticket: u64) {
-        let kind = {
-            let st = self.st.borrow();
-            match &st.pending {
-                Some((t, p)) if *t == ticket => match p {
-                    Pending::Connect(_) => 0,
-                    Pending::Close => 1,
-                    _ => 2,
-                },
-                _ => return,
-            }
+        let found = {
+            let mut st = self.st.borrow_mut();
+            st.calls.iter_mut().flatten().find(|c| c.ticket == ticket).map(|c| {
+                c.deadline = None; // it has fired
+                (c.op.lane(), matches!(c.op, Pending::Connect(_)), matches!(c.op, Pending::Close))
+            })
         };
-        self.st.borrow_mut().deadline = None;
-        match kind {
-            0 => self.connect_timed_out(core),
-            1 => {
-                self.finish(Err(Error::TimedOut));
-                self.notify(core, Event::UlpTimeout, 0);
+        match found {
+            None => {}
+            Some((_, true, _)) => self.connect_timed_out(core),
+            Some((lane, _, true)) => {
+                self.notify(Event::UlpTimeout, 0);
+                self.finish(lane, Err(Error::TimedOut));
             }
-            _ => self.finish(Err(Error::TimedOut)),
+            Some((lane, _, _)) => self.finish(lane, Err(Error::TimedOut)),
         }
     }
 
-    /// Queues a notification for the end of this loop turn: outside any
-    /// caller's call and outside the engine's own borrows.
-    pub(super) fn notify(&self, core: &Rc<Core>, event: Event, detail: i32) {
-        let shared = self.shared.clone();
-        core.defer(move |_| shared.deliver(event, detail));
+    /// Queues a notification for the asr thread. Each is queued before the
+    /// reply or state change that goes with it, so that once a call has
+    /// returned, the notifications it caused are queued (for the routine
+    /// set then).
+    pub(super) fn notify(&self, event: Event, detail: i32) {
+        self.shared.notifier.post(event, detail);
     }
 
     /// Closes the connection socket (with RST when `reset`), forgets it.
     pub(super) fn drop_connection(&self, core: &Rc<Core>, reset: bool) {
+        self.stop_ulp_clock();
         let conn = self.st.borrow_mut().conn.take();
         if let Some(sock) = conn {
             core.deregister(sock.as_raw_fd());
@@ -308,15 +365,32 @@ impl Engine {
     pub(super) fn terminate(&self, core: &Rc<Core>, reason: TerminateReason, error: Error, reset: bool) {
         self.drop_connection(core, reset);
         self.st.borrow_mut().phase = Phase::Gone(reason);
-        self.finish(Err(error));
-        self.notify(core, Event::Terminate, reason as i32);
+        self.notify(Event::Terminate, reason as i32);
+        self.finish(Lane::Receive, Err(error));
+        self.finish(Lane::Send, Err(error));
     }
 
-    /// Terminates after an OS error on the connection.
-    pub(super) fn fail_io(&self, core: &Rc<Core>, err: &std::io::Error) {
+    /// An OS error on the connection: returns true when it ended the
+    /// connection (terminated), false when it was an ICMP report.
+    ///
+    /// With IP_RECVERR, Linux reports an ICMP error (host or network
+    /// unreachable, and the like) for an established connection as the
+    /// socket's pending error, which POLLERR, SO_ERROR or the next send or
+    /// recv returns once, while the connection goes on (TCP retransmits).
+    /// A fatal error (reset, retransmission timeout) closes the connection
+    /// first. So an ICMP errno on a connection whose state is not CLOSED
+    /// is an ICMP report: as in MacTCP, ICMP_RECEIVED with the errno, and
+    /// the stream stays open.
+    pub(super) fn io_error(&self, core: &Rc<Core>, err: &std::io::Error) -> bool {
         let code = err.raw_os_error().unwrap_or(0);
-        let error = crate::error::os_error(err);
-        self.terminate(core, TerminateReason::from_errno(code), error, false);
+        let alive = || self.conn_fd().is_some_and(|fd| matches!(super::status::tcp_state(fd), Ok(s) if s != TcpState::Closed));
+        if super::codes::from_icmp(code) && alive() {
+            self.notify(Event::IcmpReceived, code);
+            return false;
+        }
+        let reason = if self.ulp_aborted(code) { TerminateReason::UlpTimeout } else { TerminateReason::from_errno(code) };
+        self.terminate(core, reason, crate::error::os_error(err), false);
+        true
     }
 
     fn on_connection(self: &Rc<Self>, core: &Rc<Core>, r: Readiness) {
@@ -330,21 +404,15 @@ impl Engine {
         if r.error {
             let err = self.st.borrow().conn.as_ref().and_then(|s| s.take_error().ok().flatten());
             if let Some(e) = err {
-                return self.fail_io(core, &e);
+                if self.io_error(core, &e) {
+                    return;
+                }
             }
         }
-        let pending = self.st.borrow().pending.as_ref().map(|(_, p)| match p {
-            Pending::Send { .. } => 1,
-            Pending::Rcv { .. } => 2,
-            Pending::Close => 3,
-            Pending::Connect(_) => 0,
-        });
-        match pending {
-            Some(1) => self.continue_send(core),
-            Some(2) => self.try_rcv(core),
-            Some(3) => self.check_close(core),
-            _ => {}
-        }
+        // Each lane's operation looks for itself whether it can go on.
+        self.continue_send(core);
+        self.check_close(core);
+        self.try_rcv(core);
         self.watch(core);
     }
 
@@ -356,16 +424,15 @@ impl Engine {
         }
         if !self.st.borrow().urgent_notified && matches!(crate::sys::urgent_pending(fd), Ok(true)) {
             self.st.borrow_mut().urgent_notified = true;
-            self.notify(core, Event::Urgent, 0);
+            self.notify(Event::Urgent, 0);
         }
-        let receiving = matches!(self.st.borrow().pending, Some((_, Pending::Rcv { .. })));
-        if receiving {
+        if self.st.borrow().calls[Lane::Receive as usize].is_some() {
             return;
         }
         let unread = crate::sys::inq(fd).unwrap_or(0);
         if unread > 0 {
             if !std::mem::replace(&mut self.st.borrow_mut().data_notified, true) {
-                self.notify(core, Event::DataArrival, 0);
+                self.notify(Event::DataArrival, 0);
             }
         } else {
             self.check_peer_done(core);
@@ -390,10 +457,11 @@ impl Object for Engine {
             core.deregister(l.as_raw_fd());
         }
         self.drop_connection(core, false);
-        self.finish(Err(Error::StaleHandle));
+        self.finish(Lane::Receive, Err(Error::StaleHandle));
+        self.finish(Lane::Send, Err(Error::StaleHandle));
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }

@@ -4,7 +4,7 @@
 //! # Engine
 //!
 //! Each stream runs a marline [`Reactor`](crate::Reactor) on a thread of
-//! its own, and that thread owns the stream's sockets. A call from the
+//! its own, and that thread owns the stream's sockets. A call from a
 //! user's thread is sent there with `Stopper::call_from_thread` and waits
 //! on a condition variable for its answer. This was chosen over a private
 //! mio loop driven by the calling thread because:
@@ -16,31 +16,51 @@
 //!   those would be a race;
 //! - time limits are reactor timers on that thread, so a receive that
 //!   times out can never lose data read at the same moment;
-//! - the asr needs a thread of its own anyway (it is called "outside the
-//!   caller's own call", also while the caller is not in any call);
-//!   running it on the engine thread means it never runs concurrently with
-//!   another asr of the same stream, for free, and `free` joins that
-//!   thread, so no asr can run after `free` has returned;
 //! - a thread per stream (not one reactor for all streams) keeps streams
-//!   independent: a slow asr, or a blocking call, on one stream never
-//!   delays another, so two threads each with their own stream run
-//!   concurrently.
+//!   independent: a blocking call on one stream never delays another, so
+//!   two threads each with their own stream run concurrently.
 //!
 //! The reactor's objects are `!Send` and stay on the engine thread; a
 //! [`TcpStream`] holds only `Send + Sync` parts (the shared record, the
-//! reactor's `Stopper`, the thread handle), so it may be used from any one
-//! thread at a time. Two calls on one stream at once are not supported:
-//! the second fails with [`Error::StreamBusy`] (except `abort`, which
-//! interrupts the first, and `free`, which cancels it).
+//! reactor's `Stopper`, the thread handles), so it may be used from any
+//! thread. Operations run in two lanes: one receive and one send (or
+//! close) may be in progress at once, from two threads; a second call in
+//! a busy lane fails with [`Error::StreamBusy`]. `abort` interrupts
+//! whatever is in progress, and `free` cancels it.
 //!
-//! # Inside the asr
+//! # The asr thread
 //!
-//! The asr runs on the engine thread, so a call that needs the engine to
-//! answer would wait for itself. From inside the asr, `is_done`,
-//! `sock_name`, `status`, `set_asr` and `free` work; `abort` is queued and
-//! takes effect when the asr returns; `wait` works when nothing is pending;
-//! the other calls fail with [`Error::Reentrant`].
+//! The seed promises: "It is safe to do further calls from the asr." So
+//! the notification routine runs on a second thread of the stream, the
+//! asr thread, and not on the engine thread: the engine posts (event,
+//! detail) to a queue and goes on; the asr thread calls the routine for
+//! each, in order. A call made from inside the asr is then an ordinary
+//! call: it goes to the engine, which is free to answer it, so rcv (with
+//! or without a time limit), send, close, wait and abort all work there
+//! and block as they would anywhere else; an abort has taken effect when
+//! it returns.
+//!
+//! The other design, serving calls from the asr inline on the engine
+//! thread, would need the engine to run its loop again inside the asr for
+//! every blocking call (a nested loop, with every notification raised
+//! meanwhile held back by hand, and a blocked send holding the engine
+//! hostage). Two threads avoid that: no thread ever waits for itself.
+//!
+//! Why it never deadlocks: the engine thread runs no user code and never
+//! waits for another thread (a notification is a queue push). The asr
+//! thread waits only for the engine. A user's thread waits for the
+//! engine, and in `free` for the asr thread, which in turn waits only for
+//! the engine, which `free` has stopped, so every blocked call in the asr
+//! returns [`Error::StaleHandle`] and the asr returns.
+//!
+//! The rules kept: one asr thread per stream takes one notification at a
+//! time, so an asr never runs while another asr of the same stream runs;
+//! `free` stops the queue (no call starts after that) and then joins the
+//! asr thread, so no asr runs once `free` has returned. From inside the
+//! asr, `free` returns at once, the running asr being its caller; no
+//! other asr follows. The cost is one more thread per stream.
 
+mod asr;
 mod close;
 mod codes;
 mod engine;
@@ -48,6 +68,7 @@ mod open;
 mod shared;
 mod status;
 mod transfer;
+mod ulp;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
@@ -55,8 +76,8 @@ use std::os::unix::thread::JoinHandleExt;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use codes::{Event, TcpState, TerminateReason};
-pub use shared::Asr;
+pub use asr::Asr;
+pub use codes::{Event, TcpState, TerminateReason, UlpAction};
 pub use status::Status;
 
 use crate::error::{Error, Result};
@@ -69,9 +90,13 @@ use shared::{Passive, Reply, Shared};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     pub data: Vec<u8>,
-    /// The data is urgent data (it precedes the urgent mark).
+    /// This is the first piece of urgent data (MacTCP: "the first call
+    /// returning urgent data will have the urgent flag set"); the pieces
+    /// after it up to the mark have it clear.
     pub urgent: bool,
-    /// The data ends at the urgent mark: it is the urgent byte itself.
+    /// This is the last piece of urgent data: the urgent byte itself, at
+    /// the urgent mark ("the last will have the mark flag set"). A single
+    /// urgent byte is both first and last: urgent and mark.
     pub mark: bool,
 }
 
@@ -81,36 +106,43 @@ pub struct TcpStream {
     shared: Arc<Shared>,
     stopper: Stopper,
     engine: Handle,
-    /// The engine thread, as pthread_t: comparing with pthread_self()
-    /// allocates nothing (std::thread::current would, on C threads).
-    engine_thread: libc::pthread_t,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The asr thread, as pthread_t: comparing with pthread_self()
+    /// allocates nothing (std::thread::current would, on C threads).
+    asr_pthread: libc::pthread_t,
+    asr_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl TcpStream {
-    /// Creates a stream with no connection, and its engine thread.
+    /// Creates a stream with no connection, and its engine and asr threads.
     pub fn new() -> Result<TcpStream> {
         let shared = Arc::new(Shared::new());
         let link = engine::spawn(shared.clone())?;
+        let asr_thread = match asr::spawn(shared.notifier.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                link.stopper.stop();
+                let _ = link.thread.join();
+                return Err(e);
+            }
+        };
         Ok(TcpStream {
             shared,
             stopper: link.stopper,
             engine: link.engine,
-            engine_thread: link.thread.as_pthread_t() as libc::pthread_t,
             thread: Mutex::new(Some(link.thread)),
+            asr_pthread: asr_thread.as_pthread_t() as libc::pthread_t,
+            asr_thread: Mutex::new(Some(asr_thread)),
         })
     }
 
     fn in_asr(&self) -> bool {
         // SAFETY: pthread_self and pthread_equal have no preconditions.
-        unsafe { libc::pthread_equal(libc::pthread_self(), self.engine_thread) != 0 }
+        unsafe { libc::pthread_equal(libc::pthread_self(), self.asr_pthread) != 0 }
     }
 
     /// Runs `op` on the engine and waits for its answer.
     fn call(&self, op: Op) -> Result<Reply> {
-        if self.in_asr() {
-            return Err(Error::Reentrant);
-        }
         let ticket = self.shared.ticket()?;
         let h = self.engine;
         self.stopper.call_from_thread(move |r| engine::start(r, h, ticket, op))?;
@@ -132,8 +164,10 @@ impl TcpStream {
     }
 
     /// Sets (or with `None` removes) the notification routine. It is called
-    /// with (event, detail) on the stream's engine thread, never while
-    /// another call of it for this stream runs, never after `free`.
+    /// with (event, detail) on the stream's asr thread, never while another
+    /// call of it for this stream runs, never after `free`. It may make
+    /// any call on its stream. A call of the old routine that is running
+    /// when it is replaced goes on to its end; this does not wait for it.
     pub fn set_asr(&self, asr: Option<Asr>) -> Result<()> {
         {
             let st = self.shared.lock();
@@ -141,23 +175,28 @@ impl TcpStream {
                 return Err(Error::StaleHandle);
             }
         }
-        self.shared.set_asr(asr);
+        self.shared.notifier.set(asr);
         Ok(())
     }
 
-    /// Starts waiting for one incoming connection on `port` (every IPv4
-    /// interface; 0 picks a free port, see [`TcpStream::sock_name`]).
-    /// Returns at once; binding errors (a port in use) are reported here.
+    /// Starts waiting for one incoming connection on `port` of every IPv4
+    /// interface: [`TcpStream::passive_open_on`] with 0.0.0.0.
     pub fn passive_open(&self, port: u16) -> Result<()> {
-        self.call_done(Op::PassiveOpen { port })
+        self.passive_open_on(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)))
+    }
+
+    /// Starts waiting for one incoming connection on `local`: an address of
+    /// this host (127.0.0.1 or ::1 for this host only, 0.0.0.0 for every
+    /// IPv4 interface, :: for every interface) and a port (0 picks a free
+    /// one, see [`TcpStream::sock_name`]). Returns at once; binding errors
+    /// (a port in use, an address not of this host) are reported here.
+    pub fn passive_open_on(&self, local: SocketAddr) -> Result<()> {
+        self.call_done(Op::PassiveOpen { local })
     }
 
     /// Blocks until the passive open completes (`timeout` None = no
     /// limit). Its failure is reported once; with nothing pending, Ok.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<()> {
-        if self.in_asr() && self.shared.lock().passive == Passive::Pending {
-            return Err(Error::Reentrant);
-        }
         let deadline = timeout.map(|t| Instant::now().checked_add(t).ok_or(Error::InvalidArgument)).transpose()?;
         self.shared.wait_passive(deadline)
     }
@@ -181,9 +220,6 @@ impl TcpStream {
     /// = no limit). A failure also sends TERMINATE to the asr. The host name
     /// is resolved first, on the calling thread, outside the time limit.
     pub fn active_open(&self, local_port: u16, host: &str, remote_port: u16, timeout: Option<Duration>) -> Result<()> {
-        if self.in_asr() {
-            return Err(Error::Reentrant);
-        }
         self.not_listening()?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
@@ -226,12 +262,23 @@ impl TcpStream {
         self.call_done(Op::Close { timeout })
     }
 
+    /// Sets the ULP timeout (MacTCP's ulpTimeoutValue and
+    /// ulpTimeoutAction): when data we sent stays unacknowledged for
+    /// `timeout`, [`UlpAction::Abort`] ends the connection (TERMINATE with
+    /// ULP_TIMEOUT) and [`UlpAction::Report`] sends ULP_TIMEOUT to the asr
+    /// and goes on, once per `timeout` while nothing is acknowledged.
+    /// `None` turns it off (the default: the kernel's own retransmission
+    /// limit applies). For the connection there is and the later ones;
+    /// refused during a passive open (set it before).
+    pub fn set_ulp_timeout(&self, timeout: Option<Duration>, action: UlpAction) -> Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::InvalidArgument);
+        }
+        self.call_done(Op::SetUlp { ulp: timeout.map(|limit| ulp::Ulp { limit, action }) })
+    }
+
     /// Resets the connection at once (RST), dropping queued data both ways.
     pub fn abort(&self) -> Result<()> {
-        if self.in_asr() {
-            let h = self.engine;
-            return self.stopper.call_from_thread(move |r| engine::start(r, h, 0, Op::Abort));
-        }
         self.call_done(Op::Abort)
     }
 
@@ -243,30 +290,34 @@ impl TcpStream {
             if st.dead || st.freed {
                 return Err(Error::StaleHandle);
             }
-            st.sock.clone()
+            st.sock.clone().map(|s| (s, st.acked_base))
         };
         match sock {
-            Some(sock) => status::read(&sock),
+            Some((sock, acked_base)) => status::read(&sock, acked_base),
             None => Ok(Status::closed()),
         }
     }
 
     /// Frees the stream: cancels a pending passive open, fails a call
-    /// blocked in another thread with [`Error::StaleHandle`], closes the
-    /// connection as close(2) does, and joins the engine thread, so no
-    /// asr runs once this returns. From inside the asr, the engine thread
-    /// ends when the asr returns. Calling it twice is harmless.
+    /// blocked in another thread (or in the asr) with
+    /// [`Error::StaleHandle`], closes the connection as close(2) does, and
+    /// waits for a running asr to return, so no asr runs once this returns.
+    /// From inside the asr it returns without waiting for that asr (its
+    /// caller); no other asr follows. Calling it twice is harmless.
     pub fn free(&self) {
-        if !self.shared.mark_freed() {
-            return;
+        if self.shared.mark_freed() {
+            self.stopper.stop();
         }
-        self.stopper.stop();
-        if self.in_asr() {
-            return;
-        }
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = thread {
+        let take = |m: &Mutex<Option<JoinHandle<()>>>| m.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // The engine thread never waits for anyone: joining it is safe from
+        // every thread, the asr thread included.
+        if let Some(t) = take(&self.thread) {
             let _ = t.join();
+        }
+        if !self.in_asr() {
+            if let Some(t) = take(&self.asr_thread) {
+                let _ = t.join();
+            }
         }
     }
 }

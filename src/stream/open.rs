@@ -12,7 +12,7 @@ use std::time::Duration;
 use socket2::{Domain, Socket, Type};
 
 use super::codes::{Event, TerminateReason};
-use super::engine::{register, Engine, Pending, Phase, CONNECTION, LISTENER};
+use super::engine::{register, Engine, Lane, Pending, Phase, CONNECTION, LISTENER};
 use super::shared::{Passive, Reply};
 use crate::error::{Error, Result};
 use crate::reactor::Core;
@@ -25,11 +25,25 @@ pub(crate) struct Connect {
 }
 
 /// The options every connection socket gets: urgent data stays in line
-/// (rcv reports it with SIOCATMARK) and no Nagle delay (push decides).
+/// (rcv reports it with SIOCATMARK), no Nagle delay (push decides), and
+/// ICMP errors reported at once (IP_RECVERR; see `Engine::io_error`).
 fn prepare(sock: &Socket) -> io::Result<()> {
     sock.set_nonblocking(true)?;
     sock.set_out_of_band_inline(true)?;
-    sock.set_tcp_nodelay(true)
+    sock.set_tcp_nodelay(true)?;
+    let fd = sock.as_raw_fd();
+    // IPv4 traffic, also on an IPv6 socket (v4-mapped addresses).
+    set_int(fd, libc::IPPROTO_IP, libc::IP_RECVERR, 1)?;
+    if sock.domain()? == Domain::IPV6 {
+        set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1)?;
+    }
+    Ok(())
+}
+
+fn set_int(fd: std::os::fd::RawFd, level: i32, name: i32, value: libc::c_int) -> io::Result<()> {
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    crate::sys::syscall!(setsockopt(fd, level, name, &value as *const libc::c_int as *const libc::c_void, len))?;
+    Ok(())
 }
 
 fn start_connect(addr: SocketAddr, local_port: u16) -> io::Result<Socket> {
@@ -65,19 +79,20 @@ impl Engine {
         st.phase = phase;
         st.data_notified = false;
         st.urgent_notified = false;
+        st.urgent_returned = false;
         st.peer_done = false;
         st.write_closed = false;
         st.close_done = false;
     }
 
-    /// Listens on every IPv4 interface, `port` (0 = any free port), for one
-    /// connection. Binding errors are reported at once.
-    pub(super) fn passive_open(self: &Rc<Self>, core: &Rc<Core>, port: u16) -> Result<()> {
+    /// Listens on `local` (port 0 = any free port) for one connection.
+    /// Binding errors are reported at once.
+    pub(super) fn passive_open(self: &Rc<Self>, core: &Rc<Core>, local: SocketAddr) -> Result<()> {
         self.may_open()?;
-        let sock = Socket::new(Domain::IPV4, Type::STREAM.cloexec(), None)?;
+        let sock = Socket::new(Domain::for_address(local), Type::STREAM.cloexec(), None)?;
         sock.set_reuse_address(true)?;
         prepare(&sock)?;
-        sock.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+        sock.bind(&local.into())?;
         sock.listen(1)?;
         let local = sock.local_addr()?.as_socket();
         register(core, self, sock.as_raw_fd(), LISTENER)?;
@@ -116,25 +131,34 @@ impl Engine {
         }
         match result {
             Ok(()) => {
+                self.notify(Event::PassiveOpenDone, 0);
                 self.shared.update(|p| p.passive = Passive::Idle);
-                self.notify(core, Event::PassiveOpenDone, 0);
             }
             Err(e) => {
                 self.st.borrow_mut().phase = Phase::Idle;
+                self.notify(Event::PassiveOpenDone, -1);
                 self.shared.update(|p| {
                     p.passive = Passive::Failed(e, crate::error::last_os_error());
                     p.local = None;
                 });
-                self.notify(core, Event::PassiveOpenDone, -1);
             }
         }
     }
 
-    /// Makes `sock` the stream's connection.
+    /// Makes the accepted `sock` the stream's connection.
     fn adopt(&self, core: &Rc<Core>, sock: Socket) -> Result<()> {
         register(core, self, sock.as_raw_fd(), CONNECTION)?;
+        self.established(Arc::new(sock))
+    }
+
+    /// `sock` is connected: it is the stream's connection from now on.
+    /// The kernel's bytes_acked already counts our SYN after an active
+    /// open (the SYN-ACK acknowledges it) and nothing after a passive one;
+    /// status subtracts what it counts now, so both start at 0.
+    fn established(&self, sock: Arc<Socket>) -> Result<()> {
+        self.apply_ulp(&sock)?;
         let local = sock.local_addr().ok().and_then(|a| a.as_socket());
-        let sock = Arc::new(sock);
+        let acked_base = super::status::bytes_acked(&sock).unwrap_or(0);
         {
             let mut st = self.st.borrow_mut();
             st.conn = Some(sock.clone());
@@ -143,6 +167,7 @@ impl Engine {
         self.shared.update(|p| {
             p.sock = Some(sock);
             p.local = local;
+            p.acked_base = acked_base;
         });
         Ok(())
     }
@@ -169,13 +194,13 @@ impl Engine {
 
     fn try_next_target(self: &Rc<Self>, core: &Rc<Core>) {
         loop {
-            let (next, local_port) = match &mut self.st.borrow_mut().pending {
-                Some((_, Pending::Connect(c))) => (c.targets.pop_front(), c.local_port),
+            let (next, local_port) = match self.st.borrow_mut().op(Lane::Send) {
+                Some(Pending::Connect(c)) => (c.targets.pop_front(), c.local_port),
                 _ => return,
             };
             let Some(addr) = next else {
-                let err = match &mut self.st.borrow_mut().pending {
-                    Some((_, Pending::Connect(c))) => c.last_error.take(),
+                let err = match self.st.borrow_mut().op(Lane::Send) {
+                    Some(Pending::Connect(c)) => c.last_error.take(),
                     _ => None,
                 };
                 let err = err.unwrap_or_else(|| io::Error::from_raw_os_error(libc::ECONNREFUSED));
@@ -197,7 +222,7 @@ impl Engine {
     }
 
     fn remember_error(&self, e: io::Error) {
-        if let Some((_, Pending::Connect(c))) = &mut self.st.borrow_mut().pending {
+        if let Some(Pending::Connect(c)) = self.st.borrow_mut().op(Lane::Send) {
             c.last_error = Some(e);
         }
     }
@@ -211,20 +236,10 @@ impl Engine {
             Ok(Some(e)) | Err(e) => Some(e),
         };
         match error {
-            None => {
-                drop(sock);
-                let conn = self.st.borrow_mut().conn.take();
-                if let Some(conn) = conn {
-                    let local = conn.local_addr().ok().and_then(|a| a.as_socket());
-                    self.st.borrow_mut().conn = Some(conn.clone());
-                    self.st.borrow_mut().phase = Phase::Open;
-                    self.shared.update(|p| {
-                        p.sock = Some(conn);
-                        p.local = local;
-                    });
-                }
-                self.finish(Ok(Reply::Done));
-            }
+            None => match self.established(sock) {
+                Ok(()) => self.finish(Lane::Send, Ok(Reply::Done)),
+                Err(e) => self.terminate(core, TerminateReason::ServiceError, e, false),
+            },
             Some(e) => {
                 drop(sock);
                 self.drop_connection(core, false);

@@ -1,21 +1,15 @@
-//! What the caller's thread and the stream's engine thread share: one
-//! mutex-protected record, a condition variable for replies, and the slot
-//! holding the notification routine.
+//! What the callers' threads, the stream's engine thread and its asr
+//! thread share: one mutex-protected record, a condition variable for
+//! replies, and the notification queue.
 
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use socket2::Socket;
 
-use super::codes::Event;
+use super::asr::Notifier;
 use crate::error::{Error, Result};
-
-/// A notification routine: `(event, detail)`. For [`Event::Terminate`] the
-/// detail is a [`super::TerminateReason`]; for [`Event::PassiveOpenDone`] it
-/// is 0 on success or the C status number of the failure; otherwise 0.
-pub type Asr = Box<dyn FnMut(Event, i32) + Send>;
 
 /// What an operation gives back on success.
 #[derive(Debug)]
@@ -39,6 +33,8 @@ pub(crate) struct Public {
     pub passive: Passive,
     /// The connected socket, for status calls made off the engine thread.
     pub sock: Option<Arc<Socket>>,
+    /// The kernel's bytes_acked when the connection was established.
+    pub acked_base: u64,
     /// This side's address: the listening one during a passive open.
     pub local: Option<SocketAddr>,
     /// Answers by ticket, with the errno recorded on the engine thread.
@@ -50,17 +46,10 @@ pub(crate) struct Public {
     pub freed: bool,
 }
 
-struct AsrSlot {
-    routine: Option<Asr>,
-    /// Bumped by every set; a routine taken out for a call is put back only
-    /// if nobody replaced it meanwhile.
-    serial: u64,
-}
-
 pub(crate) struct Shared {
     state: Mutex<Public>,
     cond: Condvar,
-    asr: Mutex<AsrSlot>,
+    pub notifier: Arc<Notifier>,
 }
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -73,6 +62,7 @@ impl Shared {
             state: Mutex::new(Public {
                 passive: Passive::Idle,
                 sock: None,
+                acked_base: 0,
                 local: None,
                 replies: Vec::new(),
                 next_ticket: 1,
@@ -80,7 +70,7 @@ impl Shared {
                 freed: false,
             }),
             cond: Condvar::new(),
-            asr: Mutex::new(AsrSlot { routine: None, serial: 0 }),
+            notifier: Arc::new(Notifier::new()),
         }
     }
 
@@ -162,10 +152,11 @@ impl Shared {
         }
     }
 
-    /// Marks the stream freed; false if it already was.
+    /// Marks the stream freed, after which no asr call starts; false if it
+    /// already was.
     pub fn mark_freed(&self) -> bool {
         let first = self.update(|st| !std::mem::replace(&mut st.freed, true));
-        self.set_asr(None);
+        self.notifier.stop();
         first
     }
 
@@ -175,34 +166,5 @@ impl Shared {
             st.dead = true;
             st.sock = None;
         });
-    }
-
-    pub fn set_asr(&self, routine: Option<Asr>) {
-        let old = {
-            let mut slot = relock(&self.asr);
-            slot.serial += 1;
-            std::mem::replace(&mut slot.routine, routine)
-        };
-        drop(old); // outside the lock: dropping user state may take time
-    }
-
-    /// Engine side: calls the routine, unless the stream is being freed.
-    /// The slot's lock is not held during the call, so the routine may call
-    /// tcp_stream_set_asr or tcp_stream_free on its own stream.
-    pub fn deliver(&self, event: Event, detail: i32) {
-        if self.lock().freed {
-            return;
-        }
-        let (routine, serial) = {
-            let mut slot = relock(&self.asr);
-            (slot.routine.take(), slot.serial)
-        };
-        let Some(mut routine) = routine else { return };
-        // A panicking Rust routine must not take the engine down with it.
-        let _ = catch_unwind(AssertUnwindSafe(|| routine(event, detail)));
-        let mut slot = relock(&self.asr);
-        if slot.serial == serial && slot.routine.is_none() {
-            slot.routine = Some(routine);
-        }
     }
 }

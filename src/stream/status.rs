@@ -42,7 +42,9 @@ pub struct Status {
     /// Bytes sent, retransmissions included (tcpi_bytes_sent): the send
     /// sequence number relative to the initial one.
     pub bytes_sent: u64,
-    /// Bytes the peer acknowledged (tcpi_bytes_acked; our FIN counts as one).
+    /// Bytes the peer acknowledged: our data, and our FIN as one; the SYN
+    /// is not counted, whichever side opened (tcpi_bytes_acked less what
+    /// it counted when the connection was established).
     pub bytes_acked: u64,
     /// Bytes received in order (tcpi_bytes_received): the receive sequence
     /// number relative to the peer's initial one (the peer's FIN counts
@@ -154,8 +156,21 @@ pub(crate) fn tcp_state(fd: RawFd) -> Result<TcpState> {
     Ok(TcpState::from_linux(tcp_info(fd)?.state))
 }
 
-/// Reads the status of a connected socket.
-pub(crate) fn read(sock: &Socket) -> Result<Status> {
+/// tcpi_bytes_acked, and the milliseconds since the last ACK came
+/// (tcpi_last_ack_recv).
+pub(crate) fn ack_progress(fd: RawFd) -> std::io::Result<(u64, u32)> {
+    let info = tcp_info(fd)?;
+    Ok((info.bytes_acked, info.last_ack_recv))
+}
+
+/// What the kernel counts as acknowledged now (tcpi_bytes_acked).
+pub(crate) fn bytes_acked(sock: &Socket) -> Result<u64> {
+    Ok(tcp_info(sock.as_raw_fd())?.bytes_acked)
+}
+
+/// Reads the status of a connected socket; `acked_base` is what the kernel
+/// counted as acknowledged when the connection was established.
+pub(crate) fn read(sock: &Socket, acked_base: u64) -> Result<Status> {
     let fd = sock.as_raw_fd();
     let info = tcp_info(fd)?;
     let local = sock.local_addr().ok().and_then(|a| a.as_socket());
@@ -184,7 +199,7 @@ pub(crate) fn read(sock: &Socket) -> Result<Status> {
         min_rtt_us: info.min_rtt,
         max_segment_size: info.snd_mss,
         bytes_sent: info.bytes_sent,
-        bytes_acked: info.bytes_acked,
+        bytes_acked: info.bytes_acked.saturating_sub(acked_base),
         bytes_received: info.bytes_received,
     })
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::codes::{Event, TcpState};
-use super::engine::{Engine, Pending};
+use super::engine::{Engine, Lane, Pending};
 use super::shared::Reply;
 use crate::error::{Error, Result};
 use crate::reactor::Core;
@@ -18,7 +18,9 @@ const MAX_PIECE: usize = 64 * 1024;
 
 /// One read from the socket.
 enum Read {
-    Piece { bytes: Vec<u8>, urgent: bool, mark: bool },
+    /// `in_urgent`: the bytes are urgent data (they precede the mark);
+    /// `mark`: they are the urgent byte itself.
+    Piece { bytes: Vec<u8>, in_urgent: bool, mark: bool },
     WouldBlock,
     Eof,
 }
@@ -27,17 +29,17 @@ enum Read {
 /// Linux keeps the urgent byte in line; POLLPRI says urgent data is
 /// outstanding; SIOCATMARK is true when the next byte is the urgent byte
 /// (the last byte of the urgent data); a read stops just before it. So:
-/// urgent outstanding and not at the mark → the piece before it (urgent);
-/// at the mark → that byte alone (urgent and mark).
+/// urgent outstanding and not at the mark → the piece before it;
+/// at the mark → that byte alone.
 fn read_piece(fd: RawFd, cap: usize) -> io::Result<Read> {
-    let urgent = sys::urgent_pending(fd)?;
-    let mark = urgent && sys::at_mark(fd)?;
+    let in_urgent = sys::urgent_pending(fd)?;
+    let mark = in_urgent && sys::at_mark(fd)?;
     let mut bytes = vec![0u8; if mark { 1 } else { cap.min(MAX_PIECE) }];
     match sys::recv(fd, &mut bytes, libc::MSG_DONTWAIT) {
         Ok(0) => Ok(Read::Eof),
         Ok(n) => {
             bytes.truncate(n);
-            Ok(Read::Piece { bytes, urgent, mark })
+            Ok(Read::Piece { bytes, in_urgent, mark })
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::WouldBlock),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Read::WouldBlock),
@@ -87,9 +89,10 @@ impl Engine {
     pub(super) fn continue_send(&self, core: &Rc<Core>) {
         let Some(fd) = self.conn_fd() else { return };
         loop {
+            self.ulp_before_send();
             let outcome = {
                 let mut st = self.st.borrow_mut();
-                let Some((_, Pending::Send { data, pos, push, urgent })) = &mut st.pending else { return };
+                let Some(Pending::Send { data, pos, push, urgent }) = st.op(Lane::Send) else { return };
                 let rest = &data[*pos..];
                 if rest.is_empty() {
                     None
@@ -107,11 +110,15 @@ impl Engine {
                 }
             };
             match outcome {
-                None => return self.finish(Ok(Reply::Done)),
-                Some(Ok(_)) => {}
+                None => return self.finish(Lane::Send, Ok(Reply::Done)),
+                Some(Ok(_)) => self.ulp_sent(core),
                 Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Some(Err(e)) => return self.fail_io(core, &e),
+                Some(Err(e)) => {
+                    if self.io_error(core, &e) {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -125,40 +132,52 @@ impl Engine {
         if self.st.borrow().peer_done {
             return Err(Error::ConnectionClosing);
         }
-        self.set_pending(core, ticket, Pending::Rcv { cap }, timeout);
+        let poll = timeout == Some(Duration::ZERO);
+        self.set_pending(core, ticket, Pending::Rcv { cap }, timeout.filter(|_| !poll));
         self.try_rcv(core);
+        if poll {
+            // A zero limit polls: answered now, whether or not data was there.
+            self.finish(Lane::Receive, Err(Error::TimedOut));
+        }
         Ok(None)
     }
 
     pub(super) fn try_rcv(&self, core: &Rc<Core>) {
         let Some(fd) = self.conn_fd() else { return };
-        let cap = match &self.st.borrow().pending {
-            Some((_, Pending::Rcv { cap })) => *cap,
+        let cap = match self.st.borrow_mut().op(Lane::Receive) {
+            Some(Pending::Rcv { cap }) => *cap,
             _ => return,
         };
         match read_piece(fd, cap) {
-            Ok(Read::Piece { bytes, urgent, mark }) => {
-                let first_urgent = {
+            Ok(Read::Piece { bytes, in_urgent, mark }) => {
+                // Seed: "The first call returning urgent data will have the
+                // urgent flag set, the last will have the mark flag set."
+                let (first_urgent, urgent) = {
                     let mut st = self.st.borrow_mut();
                     st.data_notified = false;
-                    let first = urgent && !st.urgent_notified;
-                    if urgent {
+                    let notify = in_urgent && !st.urgent_notified;
+                    let urgent = in_urgent && !st.urgent_returned;
+                    if in_urgent {
                         st.urgent_notified = !mark;
+                        st.urgent_returned = !mark;
                     }
-                    first
+                    (notify, urgent)
                 };
-                self.finish(Ok(Reply::Data { bytes, urgent, mark }));
                 if first_urgent {
-                    self.notify(core, Event::Urgent, 0);
+                    self.notify(Event::Urgent, 0);
                 }
+                self.finish(Lane::Receive, Ok(Reply::Data { bytes, urgent, mark }));
                 self.check_peer_done(core);
             }
             Ok(Read::WouldBlock) => {}
             Ok(Read::Eof) => {
-                self.finish(Err(Error::ConnectionClosing));
+                self.finish(Lane::Receive, Err(Error::ConnectionClosing));
                 self.check_peer_done(core);
             }
-            Err(e) => self.fail_io(core, &e),
+            Err(e) => {
+                // An ICMP report leaves the rcv waiting for data.
+                self.io_error(core, &e);
+            }
         }
     }
 
@@ -170,7 +189,7 @@ impl Engine {
             return;
         }
         self.st.borrow_mut().peer_done = true;
-        self.notify(core, Event::Closing, 0);
+        self.notify(Event::Closing, 0);
         if self.st.borrow().close_done {
             self.closed_both(core);
         }

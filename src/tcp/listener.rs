@@ -143,7 +143,7 @@ impl Object for Listener {
         self.stop(core);
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }

@@ -12,11 +12,14 @@
 //! doubled while our side of TRANSMIT-BINARY is on). Each write is translated on its own:
 //! a CR that ends a write is a bare CR (CR NUL) even when the next write starts with LF
 //! (then CR LF by itself), so the peer reads back CR then newline, what was written; the
-//! buffers of one write_sequence are one write. lose_connection, abort, half-close,
-//! pause/resume reading and producers pass through to the inner transport. A producer
-//! registered on the telnet transport is paused and resumed by the inner transport's
-//! write queue (the telnet transport registers a pull producer of its own on the inner
-//! transport to learn when that queue empties).
+//! buffers of one write_sequence are one write. Its lifecycle is the inner
+//! transport's: lose_connection, abort, half-close, pause/resume reading and producers
+//! pass through to it, and a producer registered on the telnet transport sits in the inner
+//! transport's producer slot (its calls receive the telnet handle). So a telnet session
+//! closes, waits for producers and notices its peer going exactly as the transport under
+//! it does (see src/transport/connection/). Negotiation answers are written as output
+//! generated in answer to input: past the high-water mark, reading from the peer stops
+//! until they have drained, so a peer that sends requests and never reads is bounded.
 //!
 //! Receiving: each run of data between two other events (commands, negotiations,
 //! subnegotiations) of one read is one data_received call, unescaped and, in NVT mode,
@@ -64,7 +67,7 @@ use crate::error::{Error, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Object, Reactor, Readiness};
 use crate::tcp::ListeningPort;
-use crate::transport::{Address, ProducerSlot, Producer, Protocol, ProtocolSlot, Reason, ReasonKind, Transport, TransportOps};
+use crate::transport::{Address, Producer, Protocol, ProtocolSlot, Reason, ReasonKind, Transport, TransportOps};
 
 /// Receives a telnet connection's events. Every method has a default, so a protocol
 /// implements only what it needs. The defaults refuse every option the peer offers or asks
@@ -195,13 +198,8 @@ pub(crate) struct TelnetConnection {
     policy: RefCell<HashMap<(u8, Side), Policy>>,
     sb_handlers: RefCell<HashMap<u8, Option<SubnegotiationFn>>>,
     terminal_type: RefCell<Option<Vec<u8>>>,
-    producer: ProducerSlot,
     user: Cell<usize>,
     half_close: bool,
-    /// lose_connection was called.
-    disconnecting: Cell<bool>,
-    /// lose_connection waits for the user's producer to unregister.
-    close_pending: Cell<bool>,
     /// Ignore the rest of the input (after a protocol violation).
     input_stopped: Cell<bool>,
     violation: RefCell<Option<Reason>>,
@@ -253,7 +251,7 @@ impl Reactor {
         let conn = TelnetConnection::create(&self.core, protocol)?;
         let telnet = conn.telnet(&self.core);
         let inner = self.connect_tcp(host, port, timeout, Box::new(Adapter { conn: conn.clone() }))?;
-        conn.attach(&self.core, &inner);
+        conn.attach(&inner);
         Ok(telnet)
     }
 }
@@ -300,11 +298,8 @@ impl TelnetConnection {
             policy: RefCell::new(HashMap::new()),
             sb_handlers: RefCell::new(HashMap::new()),
             terminal_type: RefCell::new(None),
-            producer: ProducerSlot::default(),
             user: Cell::new(0),
             half_close,
-            disconnecting: Cell::new(false),
-            close_pending: Cell::new(false),
             input_stopped: Cell::new(false),
             violation: RefCell::new(None),
         });
@@ -321,39 +316,32 @@ impl TelnetConnection {
         self.inner.borrow().clone().ok_or(Error::NotConnected)
     }
 
-    /// Learns the inner transport; registers the relay that reports its drained queue.
-    fn attach(self: &Rc<Self>, core: &Rc<Core>, inner: &Transport) {
-        if self.inner.borrow().is_some() {
-            return;
+    /// Learns the inner transport.
+    fn attach(&self, inner: &Transport) {
+        if self.inner.borrow().is_none() {
+            *self.inner.borrow_mut() = Some(inner.clone());
         }
-        *self.inner.borrow_mut() = Some(inner.clone());
-        let relay = Relay { conn: Rc::downgrade(self), core: Rc::downgrade(core) };
-        let _ = inner.register_producer(Box::new(relay), false);
     }
 
+    /// Writes are refused once connection_lost is on its way; until then the inner
+    /// transport decides (it accepts writes after lose_connection until it has closed).
     fn writable(&self) -> Result<()> {
-        if self.phase.get() == Phase::Closed || self.disconnecting.get() {
+        if self.phase.get() == Phase::Closed {
             return Err(Error::Closed);
         }
         Ok(())
     }
 
     /// Writes bytes that are already telnet-encoded.
-    fn send_raw(&self, core: &Rc<Core>, bytes: &[u8]) -> Result<()> {
-        let inner = self.inner()?;
-        inner.write(bytes)?;
-        self.after_inner_write(core, &inner);
-        Ok(())
+    fn send_raw(&self, bytes: &[u8]) -> Result<()> {
+        self.inner()?.write(bytes)
     }
 
-    fn after_inner_write(&self, core: &Rc<Core>, inner: &Transport) {
-        let queued = inner.queued().unwrap_or(0);
-        let t = self.telnet(core);
-        if queued == 0 {
-            self.producer.drained(core, &t);
-        } else {
-            self.producer.after_write(&t, queued);
-        }
+    /// Writes telnet-encoded output generated in answer to the peer's input (negotiation
+    /// answers): it counts against the inner transport's high-water mark, past which
+    /// reading from the peer stops until the queue has drained.
+    fn send_answer(&self, bytes: &[u8]) -> Result<()> {
+        self.inner()?.write_answer(bytes)
     }
 
     fn escape(&self, data: &[u8], out: &mut Vec<u8>) {
@@ -375,7 +363,7 @@ impl TelnetConnection {
     // ----- events from the inner transport -----
 
     fn made(self: &Rc<Self>, core: &Rc<Core>, inner: &Transport) {
-        self.attach(core, inner);
+        self.attach(inner);
         if self.phase.get() != Phase::Connecting {
             return;
         }
@@ -493,7 +481,7 @@ impl TelnetConnection {
                     yes
                 }
             };
-            if self.phase.get() == Phase::Closed || self.disconnecting.get() {
+            if self.phase.get() == Phase::Closed {
                 return;
             }
         }
@@ -520,7 +508,7 @@ impl TelnetConnection {
         for a in actions {
             match a {
                 Action::Send(bytes) => {
-                    let _ = self.send_raw(core, &bytes);
+                    let _ = self.send_answer(&bytes);
                 }
                 // Our own request was accepted (the peer's offers are answered before):
                 // the enable hook is told after the completion, as Twisted's do_no_true /
@@ -599,7 +587,7 @@ impl TelnetConnection {
         self.run_actions(core, &t, actions, None);
     }
 
-    fn subnegotiation(self: &Rc<Self>, core: &Rc<Core>, t: &Telnet, o: u8, payload: &[u8]) {
+    fn subnegotiation(self: &Rc<Self>, _core: &Rc<Core>, t: &Telnet, o: u8, payload: &[u8]) {
         // A per-option handler first (taken out while it runs, put back unless replaced).
         let handler = self.sb_handlers.borrow_mut().get_mut(&o).and_then(|h| h.take());
         if let Some(mut h) = handler {
@@ -624,7 +612,7 @@ impl TelnetConnection {
                     if let Some(name) = name {
                         let mut answer = vec![options::IS];
                         answer.extend_from_slice(&name);
-                        let _ = self.subnegotiate(core, opt::TTYPE, &answer);
+                        let _ = self.subnegotiate(opt::TTYPE, &answer, true);
                         return;
                     }
                 }
@@ -639,11 +627,16 @@ impl TelnetConnection {
         self.protocol.with(|p| p.unhandled_subnegotiation(t, o, payload));
     }
 
-    fn subnegotiate(&self, core: &Rc<Core>, o: u8, data: &[u8]) -> Result<()> {
+    /// Sends IAC SB `o` `data` IAC SE; `answer`: in answer to the peer's input.
+    fn subnegotiate(&self, o: u8, data: &[u8], answer: bool) -> Result<()> {
         self.writable()?;
         let mut out = Vec::with_capacity(data.len() + 6);
         codec::encode_subnegotiation(o, data, &mut out);
-        self.send_raw(core, &out)
+        if answer {
+            self.send_answer(&out)
+        } else {
+            self.send_raw(&out)
+        }
     }
 
     fn request(self: &Rc<Self>, core: &Rc<Core>, o: u8, side: Side, enable: bool, done: Option<CompletionFn>) -> Result<()> {
@@ -653,46 +646,29 @@ impl TelnetConnection {
         self.pending.borrow_mut().push(Pending { opt: o, side, enable, done });
         if let RequestOutcome::Send(bytes) = outcome {
             // A failed write means the connection is going: connection_lost completes it.
-            let _ = self.send_raw(core, &bytes);
+            let _ = self.send_raw(&bytes);
         }
         self.sync_timer(core, o, side, false);
         Ok(())
     }
 
+    /// The peer closed its sending side (only for a half-close protocol: the adapter
+    /// asks the inner transport for half-close exactly when the protocol wants it).
     fn read_lost(self: &Rc<Self>, core: &Rc<Core>) {
         let t = self.telnet(core);
-        if self.half_close {
-            self.protocol.with(|p| p.read_connection_lost(&t));
-        } else {
-            let _ = self.lose(core);
-        }
+        self.protocol.with(|p| p.read_connection_lost(&t));
     }
 
     fn write_lost(self: &Rc<Self>, core: &Rc<Core>) {
-        if self.half_close {
-            let t = self.telnet(core);
-            self.protocol.with(|p| p.write_connection_lost(&t));
-        }
+        let t = self.telnet(core);
+        self.protocol.with(|p| p.write_connection_lost(&t));
     }
 
-    fn lose(&self, core: &Rc<Core>) -> Result<()> {
+    fn lose(&self) -> Result<()> {
         if self.phase.get() == Phase::Closed {
             return Ok(());
         }
-        let _ = core;
-        self.disconnecting.set(true);
-        if self.producer.is_registered() {
-            self.close_pending.set(true);
-            return Ok(());
-        }
-        self.finish_lose()
-    }
-
-    fn finish_lose(&self) -> Result<()> {
-        self.close_pending.set(false);
-        let inner = self.inner()?;
-        let _ = inner.unregister_producer();
-        inner.lose_connection()
+        self.inner()?.lose_connection()
     }
 
     /// The inner transport is gone: complete every request, tell the protocol, go stale.
@@ -709,7 +685,6 @@ impl TelnetConnection {
         let mut actions = Vec::new();
         self.neg.borrow_mut().connection_lost(&mut |a| actions.push(a));
         self.run_actions(core, &t, actions, Some(&reason));
-        self.producer.stop(&t);
         if failed {
             self.protocol.with(|p| p.connection_failed(&t, &reason));
         } else {
@@ -770,8 +745,9 @@ impl Protocol for Adapter {
         }
     }
     fn half_close(&self) -> bool {
-        // Always: the telnet transport decides what the peer's EOF means (see read_lost).
-        true
+        // As the telnet protocol asks: the inner transport's lifecycle decides what the
+        // peer's end of stream means, for telnet as for any other protocol.
+        self.conn.half_close
     }
     fn read_connection_lost(&mut self, t: &Transport) {
         if let Some(core) = self.core(t) {
@@ -797,29 +773,10 @@ impl Drop for Adapter {
     }
 }
 
-/// The pull producer the telnet transport keeps registered on the inner transport: it is
-/// asked for more each time the inner write queue empties, which is when the telnet
-/// transport's own producer may go on.
-struct Relay {
-    conn: Weak<TelnetConnection>,
-    core: Weak<Core>,
-}
-
-impl Producer for Relay {
-    fn resume_producing(&self, _inner: &Transport) {
-        if let (Some(conn), Some(core)) = (self.conn.upgrade(), self.core.upgrade()) {
-            if conn.phase.get() != Phase::Closed {
-                let t = conn.telnet(&core);
-                conn.producer.drained(&core, &t);
-            }
-        }
-    }
-}
-
 impl Object for TelnetConnection {
     fn ready(self: Rc<Self>, _core: &Rc<Core>, _sub: u8, _r: Readiness) {}
 
-    fn transport(&self) -> Option<&dyn TransportOps> {
+    fn into_transport(self: Rc<Self>) -> Option<Rc<dyn TransportOps>> {
         Some(self)
     }
 
@@ -827,74 +784,60 @@ impl Object for TelnetConnection {
         // The inner transport's shutdown delivers connection_lost through the adapter.
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
     }
 }
 
 impl TransportOps for TelnetConnection {
-    fn write(&self, core: &Rc<Core>, data: &[u8]) -> Result<()> {
-        self.writable()?;
-        let inner = self.inner()?;
-        if !self.needs_escape(data) {
-            inner.write(data)?;
-        } else {
-            let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 4);
-            self.escape(data, &mut out);
-            inner.write(&out)?;
-        }
-        self.after_inner_write(core, &inner);
-        Ok(())
-    }
-
-    fn write_sequence(&self, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()> {
+    fn write(self: Rc<Self>, _core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()> {
         self.writable()?;
         let inner = self.inner()?;
         if !bufs.iter().any(|b| self.needs_escape(b)) {
-            inner.write_sequence(bufs)?;
-        } else {
-            let total: usize = bufs.iter().map(|b| b.len()).sum();
-            let mut out = Vec::with_capacity(total + total / 8 + 4);
-            if self.neg.borrow().is_enabled(opt::BINARY, Side::Local) {
-                for b in bufs {
-                    codec::escape_binary(b, &mut out);
-                }
-            } else {
-                // One write: a CR ending one buffer and an LF starting the next are one CR LF.
-                codec::escape_data_sequence(bufs.iter().map(|b| &b[..]), &mut out);
-            }
-            inner.write(&out)?;
+            return inner.write_sequence(bufs);
         }
-        self.after_inner_write(core, &inner);
-        Ok(())
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut out = Vec::with_capacity(total + total / 8 + 4);
+        if self.neg.borrow().is_enabled(opt::BINARY, Side::Local) {
+            for b in bufs {
+                codec::escape_binary(b, &mut out);
+            }
+        } else {
+            // One write: a CR ending one buffer and an LF starting the next are one CR LF.
+            codec::escape_data_sequence(bufs.iter().map(|b| &b[..]), &mut out);
+        }
+        inner.write(&out)
     }
 
     /// Urgent data through a telnet transport is escaped like other data (0xFF doubled);
     /// to send a Synch use [`Telnet::send_synch`].
-    fn write_urgent(&self, core: &Rc<Core>, data: &[u8]) -> Result<()> {
+    fn write_urgent(self: Rc<Self>, _core: &Rc<Core>, data: &[u8]) -> Result<()> {
         self.writable()?;
         let inner = self.inner()?;
         let mut out = Vec::with_capacity(data.len() + 2);
         codec::escape_binary(data, &mut out);
-        inner.write_urgent(&out)?;
-        self.after_inner_write(core, &inner);
-        Ok(())
+        inner.write_urgent(&out)
     }
 
-    fn lose_connection(&self, core: &Rc<Core>) -> Result<()> {
-        self.lose(core)
+    fn write_answer(self: Rc<Self>, _core: &Rc<Core>, data: &[u8]) -> Result<()> {
+        self.writable()?;
+        let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 4);
+        self.escape(data, &mut out);
+        self.send_answer(&out)
     }
 
-    fn lose_write_connection(&self, _core: &Rc<Core>) -> Result<()> {
+    fn lose_connection(self: Rc<Self>, _core: &Rc<Core>) -> Result<()> {
+        self.lose()
+    }
+
+    fn lose_write_connection(self: Rc<Self>, _core: &Rc<Core>) -> Result<()> {
         self.inner()?.lose_write_connection()
     }
 
-    fn abort_connection(&self, core: &Rc<Core>) -> Result<()> {
+    fn abort_connection(self: Rc<Self>, _core: &Rc<Core>) -> Result<()> {
         if self.phase.get() == Phase::Closed {
             return Ok(());
         }
-        let t = self.telnet(core);
-        self.producer.stop(&t);
         self.input_stopped.set(true);
         self.inner()?.abort_connection()
     }
@@ -907,11 +850,7 @@ impl TransportOps for TelnetConnection {
         self.inner()?.peer()
     }
 
-    fn producer(&self) -> &ProducerSlot {
-        &self.producer
-    }
-
-    fn set_reading(&self, _core: &Rc<Core>, reading: bool) -> Result<()> {
+    fn set_reading(self: Rc<Self>, _core: &Rc<Core>, reading: bool) -> Result<()> {
         let inner = self.inner()?;
         if reading {
             inner.resume_producing()
@@ -924,10 +863,26 @@ impl TransportOps for TelnetConnection {
         self.inner.borrow().as_ref().and_then(|t| t.queued().ok()).unwrap_or(0)
     }
 
-    fn producer_unregistered(&self, _core: &Rc<Core>) {
-        if self.close_pending.get() {
-            let _ = self.finish_lose();
-        }
+    fn register_producer(
+        self: Rc<Self>,
+        _core: &Rc<Core>,
+        face: &Transport,
+        producer: Box<dyn Producer>,
+        streaming: bool,
+    ) -> Result<()> {
+        self.inner()?.register_producer_as(face, producer, streaming)
+    }
+
+    fn register_own_reading(self: Rc<Self>, _core: &Rc<Core>, face: &Transport) -> Result<()> {
+        self.inner()?.register_own_reading_as(face)
+    }
+
+    fn unregister_producer(self: Rc<Self>, _core: &Rc<Core>) -> Result<()> {
+        self.inner()?.unregister_producer()
+    }
+
+    fn set_high_water(&self, bytes: usize) -> Result<()> {
+        self.inner()?.set_write_high_water(bytes)
     }
 
     fn user_data(&self) -> &Cell<usize> {
@@ -1019,8 +974,7 @@ impl Telnet {
 
     /// Sends IAC SB `opt` `data` IAC SE, with 0xFF in `data` doubled.
     pub fn request_negotiation(&self, opt: u8, data: &[u8]) -> Result<()> {
-        let (core, c) = self.conn()?;
-        c.subnegotiate(&core, opt, data)
+        self.conn()?.1.subnegotiate(opt, data, false)
     }
 
     /// Sends IAC `command`. `DM` sends a Synch (see [`Telnet::send_synch`]). WILL, WONT, DO
@@ -1033,9 +987,9 @@ impl Telnet {
             cmd::WILL | cmd::WONT | cmd::DO | cmd::DONT | cmd::SB | cmd::SE | cmd::IAC => Err(Error::InvalidArgument),
             0..=235 => Err(Error::InvalidArgument),
             _ => {
-                let (core, c) = self.conn()?;
+                let c = self.conn()?.1;
                 c.writable()?;
-                c.send_raw(&core, &[cmd::IAC, command])
+                c.send_raw(&[cmd::IAC, command])
             }
         }
     }
@@ -1043,12 +997,9 @@ impl Telnet {
     /// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written
     /// before. The inner transport must support urgent data (else `NotSupported`).
     pub fn send_synch(&self) -> Result<()> {
-        let (core, c) = self.conn()?;
+        let c = self.conn()?.1;
         c.writable()?;
-        let inner = c.inner()?;
-        inner.write_urgent(&[cmd::IAC, cmd::DM])?;
-        c.after_inner_write(&core, &inner);
-        Ok(())
+        c.inner()?.write_urgent(&[cmd::IAC, cmd::DM])
     }
 
     /// Fails every pending request with `TimedOut` when the peer has not answered within

@@ -1,7 +1,9 @@
 //! What every transport shares: the protocol and producer interfaces, the
-//! handle users hold, the write queue, flow control and reasons.
+//! handle users hold, the connection lifecycle (the `connection` module), the write
+//! queue, flow control and reasons.
 
 mod address;
+pub(crate) mod connection;
 mod producer;
 mod reason;
 pub mod write_queue;
@@ -55,9 +57,13 @@ pub trait Protocol {
     fn receives_urgent_data(&self) -> bool {
         true
     }
-    /// The peer closed its sending side; we may keep writing.
+    /// The peer closed its sending side; we may keep writing. (Not delivered
+    /// once lose_connection has been called: no input is delivered then.)
     fn read_connection_lost(&mut self, _t: &Transport) {}
-    /// Our sending side was shut down after the queue drained.
+    /// Our sending side was shut down: lose_write_connection was called, the
+    /// queue has drained and no producer is registered. Delivered from the
+    /// loop, and always before connection_lost, even when both sides
+    /// half-close in the same turn and the connection ends at once.
     fn write_connection_lost(&mut self, _t: &Transport) {}
 }
 
@@ -75,27 +81,42 @@ pub trait Producer {
     fn stop_producing(&self, _t: &Transport) {}
 }
 
-/// The calls every transport kind implements.
+/// The calls every transport implements. A stream transport gets them all from
+/// [`Connection`](connection::Connection); a layer that wraps another transport (telnet)
+/// passes the lifecycle calls through to it.
 pub(crate) trait TransportOps {
-    fn write(&self, core: &Rc<Core>, data: &[u8]) -> Result<()>;
-    fn write_sequence(&self, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()>;
-    fn write_urgent(&self, _core: &Rc<Core>, _data: &[u8]) -> Result<()> {
+    /// Sends `bufs` (one gather write when nothing is queued).
+    fn write(self: Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()>;
+    fn write_urgent(self: Rc<Self>, _core: &Rc<Core>, _data: &[u8]) -> Result<()> {
         Err(Error::NotSupported)
     }
-    fn lose_connection(&self, core: &Rc<Core>) -> Result<()>;
-    fn lose_write_connection(&self, _core: &Rc<Core>) -> Result<()> {
+    /// Sends output generated in answer to the peer's input (telnet negotiation answers):
+    /// past the high-water mark, reading from the peer stops until the queue drains.
+    fn write_answer(self: Rc<Self>, core: &Rc<Core>, data: &[u8]) -> Result<()>;
+    fn lose_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()>;
+    fn lose_write_connection(self: Rc<Self>, _core: &Rc<Core>) -> Result<()> {
         Err(Error::NotSupported)
     }
-    fn abort_connection(&self, core: &Rc<Core>) -> Result<()>;
+    fn abort_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()>;
     fn host(&self) -> Result<Address>;
     fn peer(&self) -> Result<Address>;
-    fn producer(&self) -> &ProducerSlot;
     /// Stop / start reading (the transport as a producer of incoming data).
-    fn set_reading(&self, core: &Rc<Core>, reading: bool) -> Result<()>;
+    fn set_reading(self: Rc<Self>, core: &Rc<Core>, reading: bool) -> Result<()>;
     /// Data the kernel has not taken yet.
     fn queued(&self) -> usize;
-    /// Called after a producer is unregistered (a pending close may go on).
-    fn producer_unregistered(&self, _core: &Rc<Core>) {}
+    /// Registers `producer`; its calls receive `face` (the handle it was registered on).
+    fn register_producer(
+        self: Rc<Self>,
+        core: &Rc<Core>,
+        face: &Transport,
+        producer: Box<dyn Producer>,
+        streaming: bool,
+    ) -> Result<()>;
+    /// Makes the reading of `face` the producer of this transport's writes.
+    fn register_own_reading(self: Rc<Self>, core: &Rc<Core>, face: &Transport) -> Result<()>;
+    /// Removes the producer (a close waiting for it goes on).
+    fn unregister_producer(self: Rc<Self>, core: &Rc<Core>) -> Result<()>;
+    fn set_high_water(&self, bytes: usize) -> Result<()>;
     /// An opaque word the C layer keeps per transport (its `user` pointer).
     fn user_data(&self) -> &Cell<usize>;
 }
@@ -131,23 +152,23 @@ impl Transport {
     }
 
     /// Runs `f` with the live transport object.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&Rc<Core>, &dyn TransportOps) -> Result<R>) -> Result<R> {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Rc<Core>, Rc<dyn TransportOps>) -> Result<R>) -> Result<R> {
         let core = self.core()?;
-        let object = core.object(self.handle)?;
-        let ops = object.transport().ok_or(Error::WrongHandleType)?;
+        let ops = core.object(self.handle)?.into_transport().ok_or(Error::WrongHandleType)?;
         f(&core, ops)
     }
 
     /// Sends `data`: at once if nothing is queued, otherwise after what is.
-    /// Never blocks; a write after closing started fails with `Closed`.
+    /// Never blocks. Accepted until the connection has closed (also after
+    /// lose_connection) or its sending side has been shut down; then `Closed`.
     pub fn write(&self, data: &[u8]) -> Result<()> {
-        self.with(|core, t| t.write(core, data))
+        self.with(|core, t| t.write(core, &[IoSlice::new(data)]))
     }
 
     /// Sends several buffers as one gather write; only what the kernel did
     /// not take is copied.
     pub fn write_sequence(&self, bufs: &[IoSlice<'_>]) -> Result<()> {
-        self.with(|core, t| t.write_sequence(core, bufs))
+        self.with(|core, t| t.write(core, bufs))
     }
 
     /// Sends `data` as TCP urgent data (the urgent pointer at its end).
@@ -155,12 +176,21 @@ impl Transport {
         self.with(|core, t| t.write_urgent(core, data))
     }
 
-    /// Stops reading, flushes what is queued, then closes (reason DONE).
+    /// Output generated in answer to the peer's input (see [`TransportOps::write_answer`]).
+    pub(crate) fn write_answer(&self, data: &[u8]) -> Result<()> {
+        self.with(|core, t| t.write_answer(core, data))
+    }
+
+    /// Stops delivering data, flushes what is queued, then closes (reason
+    /// DONE). A registered producer is waited for: its writes are still
+    /// delivered, and the close goes on once it unregisters. The peer's end
+    /// of stream (without half-close) or a reset ends the wait.
     pub fn lose_connection(&self) -> Result<()> {
         self.with(|core, t| t.lose_connection(core))
     }
 
-    /// Shuts down the sending side once the queue has drained.
+    /// Shuts down the sending side once the queue has drained and no
+    /// producer is registered.
     pub fn lose_write_connection(&self) -> Result<()> {
         self.with(|core, t| t.lose_write_connection(core))
     }
@@ -188,17 +218,22 @@ impl Transport {
     /// Registers a producer; `streaming` producers are paused and resumed,
     /// pull producers are asked for more each time the queue empties.
     pub fn register_producer(&self, producer: Box<dyn Producer>, streaming: bool) -> Result<()> {
-        let core = self.core()?;
-        let object = match core.object(self.handle) {
-            Ok(o) => o,
+        self.register_producer_as(self, producer, streaming)
+    }
+
+    /// Registers `producer` in this transport's slot; its calls receive `face`.
+    pub(crate) fn register_producer_as(&self, face: &Transport, producer: Box<dyn Producer>, streaming: bool) -> Result<()> {
+        let live = self.core().and_then(|core| Ok((core.object(self.handle)?, core)));
+        let (object, core) = match live {
+            Ok(live) => live,
             Err(e) => {
                 // Registering on a dead transport stops the producer at once.
-                producer.stop_producing(self);
+                producer.stop_producing(face);
                 return Err(e);
             }
         };
-        let ops = object.transport().ok_or(Error::WrongHandleType)?;
-        ops.producer().register(&core, self, ops.queued(), producer, streaming)
+        let ops = object.into_transport().ok_or(Error::WrongHandleType)?;
+        ops.register_producer(&core, face, producer, streaming)
     }
 
     /// Makes this transport's own reading the streaming producer of its
@@ -210,16 +245,17 @@ impl Transport {
     /// as the registered producer: [`Transport::unregister_producer`] ends
     /// it (and resumes reading if it had paused it).
     pub fn register_reading_as_producer(&self) -> Result<()> {
-        self.with(|_, t| t.producer().register_own_reading(self, t.queued()))
+        self.register_own_reading_as(self)
+    }
+
+    /// As [`Transport::register_reading_as_producer`], pausing the reading of `face`.
+    pub(crate) fn register_own_reading_as(&self, face: &Transport) -> Result<()> {
+        self.with(|core, t| t.register_own_reading(core, face))
     }
 
     /// Removes the registered producer.
     pub fn unregister_producer(&self) -> Result<()> {
-        self.with(|core, t| {
-            t.producer().unregister(self)?;
-            t.producer_unregistered(core);
-            Ok(())
-        })
+        self.with(|core, t| t.unregister_producer(core))
     }
 
     /// Stops reading from the peer until `resume_producing`.
@@ -239,10 +275,7 @@ impl Transport {
 
     /// Sets the queue size above which a streaming producer is paused.
     pub fn set_write_high_water(&self, bytes: usize) -> Result<()> {
-        self.with(|_, t| {
-            t.producer().set_high_water(bytes);
-            Ok(())
-        })
+        self.with(|_, t| t.set_high_water(bytes))
     }
 
     pub(crate) fn user_data(&self) -> Result<usize> {

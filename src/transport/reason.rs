@@ -29,6 +29,13 @@ pub enum ReasonKind {
     /// The peer broke the protocol (for example an oversized telnet
     /// subnegotiation).
     ProtocolViolation,
+    /// A process ended, but its exit status was taken by someone else (the
+    /// host reaped it itself, or ignores SIGCHLD): no exit details.
+    ExitStatusUnknown,
+    /// A client connection could not be made for a reason other than the
+    /// ones above (for example a reset before connect() completed); see the
+    /// errno. Twisted's ConnectError.
+    ConnectFailed,
 }
 
 /// How a process ended (carried by process reasons only).
@@ -76,6 +83,17 @@ impl Reason {
             _ => ReasonKind::Lost,
         };
         Reason::with_errno(kind, errno, &err.to_string())
+    }
+
+    /// The reason a connect attempt failed with `err`: REFUSED, TIMED_OUT and
+    /// UNREACHABLE as [`Reason::from_io`] classifies them, any other error
+    /// CONNECT_FAILED (never LOST: there was no connection to lose).
+    pub fn connect_failed(err: &std::io::Error) -> Reason {
+        let mut r = Reason::from_io(err);
+        if r.kind == ReasonKind::Lost {
+            r.kind = ReasonKind::ConnectFailed;
+        }
+        r
     }
 
     /// A process reason.

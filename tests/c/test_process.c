@@ -1,9 +1,11 @@
 /* C tests of process transports: spawning, stdio, exit codes, signals,
  * signal after exit, bad arguments, custom child fds, pty, stale handles.
  * Prints one line per check; exits non-zero if any check failed. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "marline.h"
@@ -111,6 +113,37 @@ static void run_until_ended(struct rec *r) {
     }
 }
 
+/* The hex mask after "field" ("SigIgn:") in a /proc/<pid>/status text. */
+static unsigned long long status_mask(const char *text, const char *field) {
+    const char *at = strstr(text, field);
+    return at ? strtoull(at + strlen(field), NULL, 16) : ~0ULL;
+}
+
+/* Field `n` (1-based, after the command name) of a /proc/<pid>/stat text. */
+static long stat_field(const char *text, int n) {
+    const char *at = strrchr(text, ')');
+    int i;
+    for (i = 0; at != NULL && i < n; i++) {
+        at = strchr(at + 1, ' ');
+    }
+    return at ? strtol(at + 1, NULL, 10) : -1;
+}
+
+/* Spawns `cat FILE` with `options` and runs it to its end. */
+static marline_status_t cat_with(reactor_t *reactor, const char *file, const marline_spawn_options_t *options, struct rec *r) {
+    const char *argv[] = {"cat", file, NULL};
+    marline_process_protocol_t p = table();
+    transport_t *t = NULL;
+    marline_status_t s;
+    rec_init(r, reactor);
+    s = reactor_spawn_process_with(reactor, "cat", argv, options, &p, r, &t);
+    if (s == MARLINE_OK) {
+        run_until_ended(r);
+        r->out[r->out_len < sizeof r->out ? r->out_len : sizeof r->out - 1] = '\0';
+    }
+    return s;
+}
+
 static marline_status_t spawn_sh(reactor_t *reactor, const char *script, struct rec *r, transport_t **t) {
     const char *argv[] = {"sh", "-c", script, NULL};
     marline_process_protocol_t p = table();
@@ -140,9 +173,10 @@ int main(void) {
         iov[1].len = 4;
         check(transport_write_sequence(t, iov, 2) == MARLINE_OK, "transport_write_sequence to a process");
         check(process_close_stdin(t) == MARLINE_OK, "process_close_stdin");
-        check(transport_write(t, (const uint8_t *)"x", 1) == MARLINE_ERR_CLOSED, "write after close_stdin is CLOSED");
+        /* stdin closes from the loop: a write in the same turn is still sent. */
+        check(transport_write(t, (const uint8_t *)"x", 1) == MARLINE_OK, "write right after close_stdin is accepted");
         run_until_ended(&r);
-        check(r.out_len == 10 && memcmp(r.out, "abcdefghi\n", 10) == 0, "cat echoed every byte in order");
+        check(r.out_len == 11 && memcmp(r.out, "abcdefghi\nx", 11) == 0, "cat echoed every byte in order");
         check(r.made == 1 && r.exited == 1 && r.ended == 1 && r.exited_before_ended, "made, exited, ended once each, exited first");
         check(r.lost_mask == 7, "child_connection_lost for 0, 1 and 2");
         check(r.kind == MARLINE_REASON_DONE && r.code == 0 && r.status == 0, "exit code 0 is DONE");
@@ -181,6 +215,11 @@ int main(void) {
         }
         check(strcmp(process_signal_name(7), "BUS@linux") == 0, "a non-portable signal is NAME@linux");
         check(process_signal_name(0) == NULL && process_signal_name(999) == NULL, "no name for a non-signal");
+        /* The conch seed's _getSignalName form; exit-signal sends it without "SIG". */
+        check(strcmp(process_signal_full_name(15), "SIGTERM") == 0, "process_signal_full_name(15) is SIGTERM");
+        check(strcmp(process_signal_full_name(7), "SIGBUS@linux") == 0, "a non-portable full name is SIGNAME@linux");
+        check(strcmp(process_signal_full_name(7) + 3, process_signal_name(7)) == 0, "the exit-signal name is the full name without SIG");
+        check(process_signal_full_name(0) == NULL && process_signal_full_name(-1) == NULL && process_signal_full_name(999) == NULL, "no full name for a non-signal");
     }
 
     /* Bad arguments: synchronous errors, no callback, nothing written. */
@@ -243,6 +282,87 @@ int main(void) {
         run_until_ended(&r);
         check(r.out_len == 6 && memcmp(r.out, "a\r\nb\r\n", 6) == 0, "pty output has \\r\\n");
         check(r.kind == MARLINE_REASON_DONE, "pty process DONE");
+    }
+
+    /* reactor_spawn_process_with: signals, sessions and the options ABI. */
+    {
+        marline_spawn_options_t o;
+        unsigned char bigger[sizeof o + 16];
+        const unsigned long long usr1 = 1ULL << (SIGUSR1 - 1);
+        int32_t pid = 0;
+        signal(SIGUSR1, SIG_IGN);
+        check(cat_with(reactor, "/proc/self/status", NULL, &r) == MARLINE_OK, "spawn with NULL options");
+        check((status_mask(r.out, "SigIgn:") & usr1) == 0, "a signal ignored here is at its default in the child");
+        memset(&o, 0, sizeof o);
+        o.size = sizeof o;
+        o.flags = MARLINE_SPAWN_KEEP_IGNORED_SIGNALS;
+        check(cat_with(reactor, "/proc/self/status", &o, &r) == MARLINE_OK, "spawn with KEEP_IGNORED_SIGNALS");
+        check((status_mask(r.out, "SigIgn:") & usr1) == usr1, "KEEP_IGNORED_SIGNALS: it stays ignored");
+        signal(SIGUSR1, SIG_DFL);
+
+        o.flags = MARLINE_SPAWN_NEW_SESSION;
+        check(cat_with(reactor, "/proc/self/stat", &o, &r) == MARLINE_OK, "spawn with NEW_SESSION");
+        check(stat_field(r.out, 3) == stat_field(r.out, 4) && stat_field(r.out, 4) == atol(r.out), "NEW_SESSION: its own session and group");
+        o.flags = MARLINE_SPAWN_NEW_PROCESS_GROUP;
+        check(cat_with(reactor, "/proc/self/stat", &o, &r) == MARLINE_OK, "spawn with NEW_PROCESS_GROUP");
+        check(stat_field(r.out, 3) == atol(r.out) && stat_field(r.out, 4) == getsid(0), "NEW_PROCESS_GROUP: its own group in our session");
+        o.flags = 0;
+        check(cat_with(reactor, "/proc/self/stat", &o, &r) == MARLINE_OK && stat_field(r.out, 3) == getpgrp(), "by default: our group");
+
+        /* process_signal_group reaches the child's group; refused without one. */
+        rec_init(&r, reactor);
+        check(spawn_sh(reactor, "exec sleep 100", &r, &t) == MARLINE_OK, "spawn sleep in our group");
+        check(process_signal_group(t, SIGTERM) == MARLINE_ERR_NOT_SUPPORTED, "signal_group without a group of its own: NOT_SUPPORTED");
+        check(process_signal(t, SIGKILL) == MARLINE_OK, "kill it");
+        run_until_ended(&r);
+        {
+            const char *argv[] = {"sleep", "100", NULL};
+            marline_process_protocol_t p2 = table();
+            o.flags = MARLINE_SPAWN_NEW_SESSION;
+            rec_init(&r, reactor);
+            check(reactor_spawn_process_with(reactor, "sleep", argv, &o, &p2, &r, &t) == MARLINE_OK, "spawn sleep in a new session");
+            check(process_get_pid(t, &pid) == MARLINE_OK, "its pid");
+            check(process_signal_group(t, 0) == MARLINE_ERR_UNKNOWN_SIGNAL, "signal_group(0): UNKNOWN_SIGNAL");
+            check(process_signal_group(t, SIGTERM) == MARLINE_OK, "process_signal_group(TERM)");
+            run_until_ended(&r);
+            check(r.kind == MARLINE_REASON_TERMINATED && r.sig == SIGTERM, "the group's SIGTERM ended it");
+        }
+
+        /* The ABI rule of the options struct. */
+        o.flags = 0;
+        o.size = 0;
+        check(cat_with(reactor, "/dev/null", &o, &r) == MARLINE_ERR_INVALID_ARGUMENT, "size 0: INVALID_ARGUMENT");
+        o.size = sizeof o;
+        o.flags = 1u << 20;
+        check(cat_with(reactor, "/dev/null", &o, &r) == MARLINE_ERR_INVALID_ARGUMENT, "an unknown flag: INVALID_ARGUMENT");
+        o.flags = 0;
+        o.rows = 24;
+        check(cat_with(reactor, "/dev/null", &o, &r) == MARLINE_ERR_INVALID_ARGUMENT, "a window size without a pty: INVALID_ARGUMENT");
+        o.rows = 0;
+        memset(bigger, 0, sizeof bigger);
+        o.size = sizeof bigger;
+        memcpy(bigger, &o, sizeof o);
+        check(cat_with(reactor, "/dev/null", (const marline_spawn_options_t *)(void *)bigger, &r) == MARLINE_OK, "a newer, larger struct with zero extra fields: OK");
+        bigger[sizeof o + 3] = 1;
+        check(cat_with(reactor, "/dev/null", (const marline_spawn_options_t *)(void *)bigger, &r) == MARLINE_ERR_INVALID_ARGUMENT, "a newer option this library does not know: INVALID_ARGUMENT");
+        o.size = sizeof(size_t);
+        o.flags = MARLINE_SPAWN_NEW_SESSION; /* beyond size: not read */
+        check(cat_with(reactor, "/proc/self/stat", &o, &r) == MARLINE_OK && stat_field(r.out, 3) == getpgrp(), "an older, smaller struct: defaults for the rest");
+    }
+
+    /* The host reaps the child itself: its status is gone, and the reason
+     * says so instead of making one up. */
+    {
+        int32_t pid = 0;
+        int status = 0;
+        rec_init(&r, reactor);
+        check(spawn_sh(reactor, "exit 3", &r, &t) == MARLINE_OK, "spawn sh exit 3");
+        check(process_get_pid(t, &pid) == MARLINE_OK, "its pid");
+        check(waitpid(pid, &status, 0) == pid && WEXITSTATUS(status) == 3, "the host reaps it first");
+        run_until_ended(&r);
+        check(r.exited == 1 && r.ended == 1, "process_exited and process_ended still come");
+        check(r.kind == MARLINE_REASON_EXIT_STATUS_UNKNOWN, "the reason is EXIT_STATUS_UNKNOWN");
+        check(r.code == -1 && r.sig == -1 && r.status == -1, "no exit code, signal or wait status is made up");
     }
 
     /* A grandchild holding stdout: exited comes before ended. */

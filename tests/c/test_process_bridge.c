@@ -1,7 +1,9 @@
 /* C tests of bridge_t: a process bridged to a TCP connection (SSH-session
  * semantics): relay, EOF after stdout and stderr close, exit-status,
- * exit-signal, data buffered before the process starts. One line per check;
+ * exit-signal, data buffered before the process starts, the child's own
+ * session, and its hang-up when the client resets. One line per check;
  * exits non-zero if any check failed. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,9 @@ static struct {
     const char *script;
     int start_on_eof;
     int pty_rows, pty_cols; /* non-zero: process_bridge_spawn_pty */
+    double grace;           /* non-zero: process_bridge_set_hangup_grace */
+    int abort_on_ready;     /* the client resets once it has read "ready\n" */
+    int check_arguments;    /* check the bridge calls' argument errors in srv_made */
     bridge_t *bridge;
     int spawn_status;
     int exit_status; /* -1 unknown */
@@ -94,6 +99,23 @@ static void srv_made(transport_t *t, void *user) {
         S.spawn_status = -1;
         return;
     }
+    if (S.grace != 0) {
+        process_bridge_set_hangup_grace(S.bridge, S.grace);
+    }
+    if (S.check_arguments) {
+        const char *argv[] = {"true", NULL};
+        marline_child_fd_t map[1] = {{1, MARLINE_CHILD_FD_FROM_CHILD, -1}};
+        marline_spawn_options_t o;
+        memset(&o, 0, sizeof o);
+        o.size = sizeof o;
+        o.fd_map = map;
+        o.fd_map_len = 1;
+        check(process_bridge_set_hangup_grace(S.bridge, NAN) == MARLINE_ERR_INVALID_ARGUMENT, "set_hangup_grace(NaN): INVALID_ARGUMENT");
+        check(process_bridge_set_hangup_grace(S.bridge, -1.0) == MARLINE_ERR_INVALID_ARGUMENT, "set_hangup_grace(-1): INVALID_ARGUMENT");
+        check(process_bridge_set_hangup_grace(S.bridge, 0.0) == MARLINE_OK, "set_hangup_grace(0): OK");
+        check(process_bridge_set_hangup_grace(NULL, 1.0) == MARLINE_ERR_NULL_POINTER, "set_hangup_grace(NULL): NULL_POINTER");
+        check(process_bridge_spawn_with(S.bridge, "true", argv, &o, NULL) == MARLINE_ERR_BAD_CHILD_FD_MAP, "a bridge takes no fd map: BAD_CHILD_FD_MAP");
+    }
     /* Each connection keeps its own bridge: a late connection_lost of an
      * earlier session must not close the current one. */
     transport_set_user(t, S.bridge);
@@ -125,6 +147,9 @@ static const char *client_input;
 
 static void cli_made(transport_t *t, void *user) {
     (void)user;
+    if (S.abort_on_ready) {
+        return;
+    }
     transport_write(t, (const uint8_t *)client_input, strlen(client_input));
     transport_lose_write_connection(t);
 }
@@ -135,6 +160,9 @@ static void cli_data(transport_t *t, const uint8_t *data, size_t len, void *user
     if (S.got_len + len <= sizeof S.got) {
         memcpy(S.got + S.got_len, data, len);
         S.got_len += len;
+    }
+    if (S.abort_on_ready && S.got_len == 6 && memcmp(S.got, "ready\n", 6) == 0) {
+        transport_abort_connection(t); /* RST */
     }
 }
 
@@ -187,6 +215,7 @@ int main(void) {
     listening_port_get_port(lp, &port);
 
     reset("cat", 0);
+    S.check_arguments = 1;
     session(reactor, port, "relay me\n");
     check(S.spawn_status == MARLINE_OK, "bridge spawned cat");
     check(S.got_len == 9 && memcmp(S.got, "relay me\n", 9) == 0, "stdin and stdout relayed");
@@ -218,6 +247,31 @@ int main(void) {
     check(S.spawn_status == MARLINE_OK, "process_bridge_spawn_pty");
     check(S.got_len == 7 && memcmp(S.got, "27 91\r\n", 7) == 0, "the pty had its size before the command started");
     check(S.got_eof && S.client_lost && S.exit_status == 0, "pty session: EOF, close, exit-status 0");
+
+    /* The bridged child runs in a session of its own (pipes too). */
+    reset("cat /proc/$$/stat", 0);
+    session(reactor, port, "");
+    {
+        long pid = atol(S.got), group = -1, sid = -1;
+        const char *at = strrchr(S.got, ')');
+        if (at != NULL) {
+            sscanf(at + 1, " %*c %*d %ld %ld", &group, &sid);
+        }
+        check(pid > 1 && group == pid && sid == pid, "a bridged child leads its own session and group");
+    }
+
+    /* The client resets: a child that ignores SIGHUP gets SIGKILL after the grace. */
+    reset("trap '' HUP; echo ready; exec sleep 100", 0);
+    S.abort_on_ready = 1;
+    S.grace = 0.3;
+    session(reactor, port, "");
+    check(S.bridge_ended && strcmp(S.exit_signal, "KILL") == 0, "client reset, SIGHUP ignored: SIGKILL after the grace");
+    reset("echo ready; exec sleep 100", 0);
+    S.abort_on_ready = 1;
+    S.grace = INFINITY;
+    session(reactor, port, "");
+    check(S.bridge_ended && strcmp(S.exit_signal, "HUP") == 0, "client reset: the child's group gets SIGHUP");
+    check(process_bridge_set_hangup_grace(S.bridge, 1.0) == MARLINE_ERR_STALE_HANDLE, "set_hangup_grace on a closed bridge: STALE_HANDLE");
 
     process_bridge_close(S.bridge); /* fine whether or not srv_lost closed it already */
     check(process_bridge_close(S.bridge) == MARLINE_ERR_STALE_HANDLE, "a closed bridge handle is stale");

@@ -56,14 +56,15 @@ pub enum Mode {
 
 pub fn compile(src: &Path, mode: Mode) -> PathBuf {
     let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
-    let (compiler, lang, suffix): (&str, &[&str], &str) = match mode {
-        Mode::C99 => ("cc", &["-std=c99"], "c99"),
-        Mode::Cxx => ("g++", &["-x", "c++", "-std=c++17", "-pedantic"], "cxx"),
-        Mode::Sanitized => ("cc", &["-std=c99", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"], "asan"),
-        Mode::CxxSanitized => ("g++", &["-x", "c++", "-std=c++17", "-pedantic", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"], "cxxasan"),
+    let (cxx, lang, suffix): (bool, &[&str], &str) = match mode {
+        Mode::C99 => (false, &["-std=c99"], "c99"),
+        Mode::Cxx => (true, &["-x", "c++", "-std=c++17", "-pedantic"], "cxx"),
+        Mode::Sanitized => (false, &["-std=c99", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"], "asan"),
+        Mode::CxxSanitized => (true, &["-x", "c++", "-std=c++17", "-pedantic", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"], "cxxasan"),
     };
+    let compiler = if cxx { require_tool(&["g++"], "g++") } else { require_tool(&["cc"], "gcc") };
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{stem}_{suffix}"));
-    let result = Command::new(compiler)
+    let result = Command::new(&compiler)
         .args(lang)
         .args(["-Wall", "-Wextra", "-Werror", "-g", "-D_GNU_SOURCE"])
         .arg("-I")
@@ -75,7 +76,7 @@ pub fn compile(src: &Path, mode: Mode) -> PathBuf {
         .args(["-lpthread", "-ldl", "-lm", "-lutil", "-o"])
         .arg(&out)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", compiler.display()));
     assert!(
         result.status.success(),
         "compiling {} ({suffix}) failed:\n{}",
@@ -107,19 +108,30 @@ pub fn run_checked(mut cmd: Command, what: &str) -> Option<String> {
     }
 }
 
+/// Runs `cmd` and returns its stdout; panics with both outputs when it fails.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
 }
 
-/// The first of `names` on PATH; installs `package` with apt-get if none is
-/// there, and panics (never skips) if that does not help.
+/// The first of `names` on PATH, or a panic (never a skip) that names the
+/// Debian package. Tests install nothing: scripts/install-deps.sh (which
+/// `make test` runs) installs every tool, and tests/outside_programs.rs
+/// checks that it names each one.
 pub fn require_tool(names: &[&str], package: &str) -> PathBuf {
-    let find = || names.iter().find_map(|n| which(n));
-    if let Some(p) = find() {
-        return p;
-    }
-    let _ = Command::new("apt-get").args(["install", "-y", "-q", package]).env("DEBIAN_FRONTEND", "noninteractive").status();
-    find().unwrap_or_else(|| panic!("required tool {names:?} not found and `apt-get install -y {package}` did not provide it"))
+    names.iter().find_map(|n| which(n)).unwrap_or_else(|| {
+        panic!("required tool {names:?} is not on PATH: run scripts/install-deps.sh as root (Debian package {package})")
+    })
 }
 
 /// An example from examples-c/, built once per test binary as C99.

@@ -2,6 +2,8 @@
 //! socket, an asr that records what it is told, and bounded waiting.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream as PlainStream};
 use std::os::fd::AsRawFd;
@@ -40,7 +42,7 @@ pub fn port_of(s: &TcpStream) -> u16 {
 /// A marline stream (passive side) connected to a plain client socket.
 pub fn accepted_pair() -> (TcpStream, PlainStream) {
     let s = TcpStream::new().unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let peer = PlainStream::connect(("127.0.0.1", port_of(&s))).unwrap();
     s.wait(Some(Duration::from_secs(5))).unwrap();
     (s, peer)
@@ -92,11 +94,41 @@ pub fn accepted_pair_logged() -> (TcpStream, PlainStream, Events) {
     let s = TcpStream::new().unwrap();
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
-    s.passive_open(0).unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
     let peer = PlainStream::connect(("127.0.0.1", port_of(&s))).unwrap();
     s.wait(Some(Duration::from_secs(5))).unwrap();
     eventually("PASSIVE_OPEN_DONE", || !events(&log).is_empty());
     assert_eq!(events(&log), vec![(Event::PassiveOpenDone, 0)]);
     log.lock().unwrap().clear();
     (s, peer, log)
+}
+
+/// A plain client with a tiny receive buffer, connected to a passively
+/// opened stream, that does not read.
+pub fn slow_reader_pair() -> (TcpStream, PlainStream) {
+    let s = TcpStream::new().unwrap();
+    s.passive_open_on(localhost(0)).unwrap();
+    let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    c.set_recv_buffer_size(4096).unwrap();
+    c.connect(&localhost(port_of(&s)).into()).unwrap();
+    s.wait(FIVE).unwrap();
+    (s, PlainStream::from(c))
+}
+
+/// True while a send or close of `s` is in progress (an empty send is
+/// refused as busy then, and does nothing otherwise).
+pub fn sending(s: &TcpStream) -> bool {
+    s.send(b"", true, false) == Err(marline::Error::StreamBusy)
+}
+
+/// True while a rcv of `s` is in progress. The probe is a rcv with a zero
+/// limit, which is answered at once and so never holds the receiving lane
+/// itself; only for when no data is waiting (it would read a byte).
+pub fn receiving(s: &TcpStream) -> bool {
+    s.rcv(1, Some(Duration::ZERO)) == Err(marline::Error::StreamBusy)
+}
+
+/// A pattern of `n` bytes that shows misordering.
+pub fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
 }

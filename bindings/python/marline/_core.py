@@ -45,6 +45,8 @@ class Status(enum.IntEnum):
     OS = 112
     BUFFER_TOO_SMALL = 113
     TIMED_OUT = 114
+    EXHAUSTED = 115
+    NO_MEMORY = 116
     ADDRESS_IN_USE = 200
     BAD_ADDRESS = 201
     PERMISSION_DENIED = 202
@@ -94,6 +96,23 @@ def check(function, status):
 
 def call(name, *args):
     check(name, getattr(lib, name)(*args))
+    if _schedule_listeners:
+        _scheduled()
+
+
+# ----- embedding: who must hear that marline may have work due -----
+
+# Drivers that run a reactor inside another event loop (marline.asyncio). A call from
+# Python may give the loop work that is due without any event on its descriptor: a
+# timer, or a callback deferred to the next turn (connection_made of a new process,
+# connection_lost after lose_connection). Each call that reaches marline tells them, so
+# that they recompute when to run the next turn.
+_schedule_listeners = []
+
+
+def _scheduled():
+    for listener in _schedule_listeners:
+        listener()
 
 
 def version():
@@ -118,6 +137,8 @@ class ReasonKind(enum.IntEnum):
     SHUTDOWN = 8
     TERMINATED = 9
     PROTOCOL_VIOLATION = 10
+    EXIT_STATUS_UNKNOWN = 11
+    CONNECT_FAILED = 12
 
 
 class Reason:
@@ -231,6 +252,11 @@ class Protocol:
     def connection_failed(self, reason):
         """A client connection could not be made (instead of connection_lost)."""
 
+    def urgent_data_received(self, data):
+        """TCP urgent (out-of-band) data arrived: the urgent byte, outside the normal stream.
+        Only protocols that override this receive it (the others skip the urgent-mark
+        check marline would make, and an urgent byte may then be dropped)."""
+
 
 class Transport:
     """A checked handle to one connection. After the connection is gone, every call
@@ -239,6 +265,7 @@ class Transport:
     def __init__(self, reactor, handle):
         self.reactor = reactor
         self._h = c_void_p(handle)
+        self._producer_token = None  # a registered application producer's
 
     @property
     def handle(self):
@@ -257,6 +284,12 @@ class Transport:
             iov[i].base = cast(buf, c_void_p)
             iov[i].len = len(c)
         call("transport_write_sequence", self._h, iov, len(chunks))
+
+    def write_urgent(self, data):
+        """Sends ``data`` as TCP urgent data after everything written before it; the
+        urgent pointer marks its last byte (the peer's urgent_data_received gets it)."""
+        data = bytes(data)
+        call("transport_write_urgent", self._h, data, len(data))
 
     def lose_connection(self):
         call("transport_lose_connection", self._h)
@@ -294,10 +327,32 @@ class Transport:
         call("transport_set_tcp_keepalive", self._h, bool(on))
 
     def pause_producing(self):
+        """Stops reading from the connection (the transport as a producer)."""
         call("transport_pause_producing", self._h)
 
     def resume_producing(self):
         call("transport_resume_producing", self._h)
+
+    def stop_producing(self):
+        """Stops reading for good and closes the connection."""
+        call("transport_stop_producing", self._h)
+
+    def register_producer(self, producer, streaming):
+        """Twisted's registerProducer: ``producer`` has ``pause_producing()``,
+        ``resume_producing()`` and ``stop_producing()`` (each optional). A streaming
+        producer writes as it likes and is paused past the high-water mark, resumed once
+        the queue drains; a pull producer (``streaming=False``) gets resume_producing each
+        time the queue empties, the first time on the next loop turn, and writes one
+        piece per call. stop_producing comes when the transport goes away; the producer
+        is then unregistered."""
+        entry = _ProducerEntry(self, producer)
+        token = _register(entry)
+        status = lib.transport_register_producer(self._h, byref(_PRODUCER_TABLE), c_void_p(token), bool(streaming))
+        if status != 0:
+            _forget(token)
+            raise MarlineError("transport_register_producer", status)
+        self._producer_token = token
+        _scheduled()
 
     def register_reading_as_producer(self):
         """Flow control: stop reading while more than the high-water mark of
@@ -306,6 +361,12 @@ class Transport:
 
     def unregister_producer(self):
         call("transport_unregister_producer", self._h)
+        self._forget_producer()
+
+    def _forget_producer(self):
+        token, self._producer_token = self._producer_token, None
+        if token is not None:
+            _forget(token)
 
     def set_write_high_water(self, nbytes):
         call("transport_set_write_high_water", self._h, nbytes)
@@ -396,7 +457,8 @@ def _ended(t, reason, user, failed):
             else:
                 conn.protocol.connection_lost(r)
     finally:
-        # C never names this connection again.
+        # C never names this connection, nor its producer, again.
+        conn.transport._forget_producer()
         _forget(conn.token)
         conn.reactor._connections.discard(conn.token)
 
@@ -417,11 +479,61 @@ _C_DATA = _lib.data_cb(_on_data)
 _C_LOST = _lib.lost_cb(_on_lost)
 _C_FAILED = _lib.lost_cb(_on_failed)
 
-_TCP_TABLE = _lib.marline_protocol_t()
-_TCP_TABLE.connection_made = _C_MADE
-_TCP_TABLE.data_received = _C_DATA
-_TCP_TABLE.connection_lost = _C_LOST
-_TCP_TABLE.connection_failed = _C_FAILED
+
+@_guarded
+def _on_urgent(t, data, length, user):
+    conn = _connection(t, user)
+    if conn is not None and conn.protocol is not None:
+        conn.protocol.urgent_data_received(string_at(data, length))
+
+
+_C_URGENT = _lib.data_cb(_on_urgent)
+
+# Two tables: with urgent_data_received for protocols that override it, without for the
+# others (marline then skips the urgent-mark check).
+_TCP_TABLE = _lib.marline_protocol_t(connection_made=_C_MADE, data_received=_C_DATA, connection_lost=_C_LOST,
+                                     connection_failed=_C_FAILED)
+_TCP_URGENT_TABLE = _lib.marline_protocol_t(connection_made=_C_MADE, data_received=_C_DATA,
+                                            connection_lost=_C_LOST, connection_failed=_C_FAILED,
+                                            urgent_data_received=_C_URGENT)
+
+
+def _tcp_table(factory):
+    """The table for connections whose protocols `factory` builds (a Protocol subclass,
+    a Protocol, or any other callable, which may build anything: urgent data on)."""
+    cls = factory if isinstance(factory, type) else type(factory) if isinstance(factory, Protocol) else None
+    if cls is not None and cls.urgent_data_received is Protocol.urgent_data_received:
+        return _TCP_TABLE
+    return _TCP_URGENT_TABLE
+
+
+# ----- application producers -----
+
+
+class _ProducerEntry:
+    def __init__(self, transport, producer):
+        self.transport, self.producer, self.reactor = transport, producer, transport.reactor
+
+
+def _producer_call(name):
+    @_guarded
+    def trampoline(_t, user):
+        entry = _lookup(user)
+        if entry is None:
+            return
+        try:
+            method = getattr(entry.producer, name, None)
+            if method is not None:
+                method()
+        finally:
+            if name == "stop_producing":  # unregistered when this returns
+                entry.transport._forget_producer()
+    trampoline.__name__ = f"_on_{name}"
+    return _lib.made_cb(trampoline)
+
+
+_PRODUCER_TABLE = _lib.marline_producer_t(*(_producer_call(n) for n in
+                                            ("pause_producing", "resume_producing", "stop_producing")))
 
 
 # ----- delayed calls -----
@@ -579,6 +691,7 @@ class Reactor:
             _forget(token)
             raise MarlineError("reactor_call_later", status)
         self._timers.add(token)
+        _scheduled()
         return DelayedCall(self, out.value, token)
 
     def call_from_thread(self, fn, *args, **kwargs):
@@ -597,12 +710,13 @@ class Reactor:
         """Listens on ``interface``:``port`` (0: a free port; see ListeningPort.port).
         ``factory`` is a callable returning a Protocol (a Protocol subclass will do) or an
         object with ``build_protocol(addr)``."""
-        return self._listen("reactor_listen_tcp", _TCP_TABLE, Transport, port, factory, backlog, interface)
+        return self._listen("reactor_listen_tcp", _tcp_table(factory), Transport, port, factory, backlog,
+                            interface)
 
     def connect_tcp(self, host, port, factory, timeout=30.0):
         """Connects; returns the Transport at once (writes are queued until connected).
         The protocol gets connection_made, or connection_failed(reason)."""
-        return self._connect("reactor_connect_tcp", _TCP_TABLE, Transport, host, port, factory, timeout)
+        return self._connect("reactor_connect_tcp", _tcp_table, Transport, host, port, factory, timeout)
 
     def _listen(self, fn, table, transport_class, port, factory, backlog, interface):
         token = _register(_Listener(self, factory, transport_class))
@@ -615,8 +729,9 @@ class Reactor:
         self._listeners.add(token)  # kept until close(): accepted connections name it
         return ListeningPort(self, out.value)
 
-    def _connect(self, fn, table, transport_class, host, port, factory, timeout):
+    def _connect(self, fn, table_for, transport_class, host, port, factory, timeout):
         protocol = _build(factory)
+        table = table_for(protocol)
         protocol.reactor = self
         conn = _Connection(self, protocol, transport_class)
         conn.token = _register(conn)
@@ -628,6 +743,7 @@ class Reactor:
             raise MarlineError(fn, status)
         self._connections.add(conn.token)
         conn.transport = transport_class(self, out.value)
+        _scheduled()
         return conn.transport
 
     # -- telnet --
@@ -642,8 +758,8 @@ class Reactor:
     def connect_telnet(self, host, port, factory, timeout=30.0):
         """As connect_tcp, for telnet; returns a TelnetTransport."""
         from . import telnet
-        return self._connect("reactor_connect_telnet", telnet._TABLE, telnet.TelnetTransport, host, port,
-                             factory, timeout)
+        return self._connect("reactor_connect_telnet", lambda _: telnet._TABLE, telnet.TelnetTransport, host,
+                             port, factory, timeout)
 
     # -- processes --
 

@@ -1,20 +1,29 @@
-"""Loading libmarline and declaring the C functions the binding calls (ctypes).
+"""Loading libmarline's C API and declaring the C functions the binding calls (ctypes).
 
-The library is looked up, in order:
+The C API is looked up, in order:
 
 1. ``$MARLINE_LIB``: a path to libmarline.so (or any file name ctypes can load);
-2. the repository's ``target/release/libmarline.so``, then ``target/debug/libmarline.so``
-   (this file lives in ``bindings/python/marline/`` of the repository);
-3. the system: ``libmarline.so.0`` through the dynamic loader (``make install``), or what
+2. the package's extension module ``marline._native``, which `pip install` builds: it
+   links marline and exports its whole C API;
+3. in the source tree (this file in ``bindings/python/marline/`` of the repository), the
+   build's ``target/release/libmarline.so``, then ``target/debug/libmarline.so``;
+4. the system: ``libmarline.so.0`` through the dynamic loader (``make install``), or what
    ``ctypes.util.find_library("marline")`` finds.
+
+The library must have the binding's own version (``VERSION``): anything else is an
+ImportError, never a crash later.
 """
 
 import ctypes
 import ctypes.util
+import importlib.util
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_double, c_int,
-                    c_int32, c_int64, c_size_t, c_uint8, c_uint16, c_void_p)
+                    c_int32, c_int64, c_size_t, c_uint8, c_uint16, c_uint32, c_uint64, c_void_p)
 from pathlib import Path
+
+# The binding's version: the library it loads must say the same (marline_version).
+VERSION = "0.1.0"
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -24,10 +33,14 @@ def _candidates():
     if env:
         yield env
         return
-    for profile in ("release", "debug"):
-        p = REPO_ROOT / "target" / profile / "libmarline.so"
-        if p.is_file():
-            yield str(p)
+    native = importlib.util.find_spec("marline._native")
+    if native is not None and native.origin:
+        yield native.origin
+    if (REPO_ROOT / "include" / "marline.h").is_file():
+        for profile in ("release", "debug"):
+            p = REPO_ROOT / "target" / profile / "libmarline.so"
+            if p.is_file():
+                yield str(p)
     yield "libmarline.so.0"
     found = ctypes.util.find_library("marline")
     if found:
@@ -38,12 +51,22 @@ def _load():
     errors = []
     for name in _candidates():
         try:
-            return ctypes.CDLL(name), name
+            lib = ctypes.CDLL(name)
         except OSError as e:
             errors.append(f"{name}: {e}")
+            continue
+        try:
+            version = ctypes.CFUNCTYPE(c_char_p)(("marline_version", lib))().decode()
+        except AttributeError:
+            version = "none (no marline_version)"
+        if version != VERSION:
+            raise ImportError(f"marline: {name} is libmarline {version}, but this binding is {VERSION}: "
+                              "install the package again (pip install ./bindings/python) or point MARLINE_LIB "
+                              "at a matching library")
+        return lib, name
     raise ImportError(
-        "marline: cannot load libmarline.so; build it with `make` (or `cargo build --release`), "
-        "install it with `make install`, or point MARLINE_LIB at it. Tried:\n  " + "\n  ".join(errors or ["nothing"]))
+        "marline: cannot load libmarline; install the package with `pip install ./bindings/python`, "
+        "build the library with `make`, or point MARLINE_LIB at it. Tried:\n  " + "\n  ".join(errors or ["nothing"]))
 
 
 lib, path = _load()
@@ -99,6 +122,74 @@ class marline_iovec_t(Structure):
     _fields_ = [("base", c_void_p), ("len", c_size_t)]
 
 
+class marline_producer_t(Structure):
+    _fields_ = [("pause_producing", made_cb), ("resume_producing", made_cb), ("stop_producing", made_cb)]
+
+
+# ----- processes -----
+child_data_cb = CFUNCTYPE(None, c_void_p, c_int32, c_void_p, c_size_t, c_void_p)
+child_lost_cb = CFUNCTYPE(None, c_void_p, c_int32, c_void_p)
+
+
+class marline_child_fd_t(Structure):
+    _fields_ = [("child_fd", c_int32), ("kind", c_int32), ("parent_fd", c_int32)]
+
+
+class marline_process_protocol_t(Structure):
+    _fields_ = [
+        ("connection_made", made_cb),
+        ("child_data_received", child_data_cb),
+        ("child_connection_lost", child_lost_cb),
+        ("process_exited", lost_cb),
+        ("process_ended", lost_cb),
+    ]
+
+
+# ----- process bridges -----
+bridge_data_cb = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p, c_size_t, c_void_p)
+bridge_status_cb = CFUNCTYPE(None, c_void_p, c_void_p, c_int32, c_void_p)
+bridge_signal_cb = CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_bool, c_void_p)
+bridge_ended_cb = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p, c_void_p)
+
+
+class marline_bridge_callbacks_t(Structure):
+    _fields_ = [
+        ("extended_data", bridge_data_cb),
+        ("exit_status", bridge_status_cb),
+        ("exit_signal", bridge_signal_cb),
+        ("process_ended", bridge_ended_cb),
+    ]
+
+
+# ----- blocking streams -----
+stream_asr_cb = CFUNCTYPE(None, c_void_p, c_int, c_int32, c_void_p)
+
+
+class tcp_stream_status_t(Structure):
+    _fields_ = [
+        ("size", c_size_t),
+        ("state", c_int32),
+        ("family", c_int32),
+        ("local_host", c_uint8 * 16),
+        ("remote_host", c_uint8 * 16),
+        ("local_port", c_uint16),
+        ("remote_port", c_uint16),
+        ("tos", c_uint32),
+        ("send_window", c_uint32),
+        ("receive_window", c_uint32),
+        ("unacked_bytes", c_uint32),
+        ("unread_bytes", c_uint32),
+        ("congestion_window", c_uint32),
+        ("smoothed_rtt_us", c_uint32),
+        ("rtt_variance_us", c_uint32),
+        ("min_rtt_us", c_uint32),
+        ("max_segment_size", c_uint32),
+        ("bytes_sent", c_uint64),
+        ("bytes_acked", c_uint64),
+        ("bytes_received", c_uint64),
+    ]
+
+
 _S = c_int  # marline_status_t
 P = c_void_p
 
@@ -144,8 +235,11 @@ _prototypes = {
     "transport_get_write_queue_size": (_S, [P, POINTER(c_size_t)]),
     "transport_pause_producing": (_S, [P]),
     "transport_resume_producing": (_S, [P]),
+    "transport_stop_producing": (_S, [P]),
+    "transport_register_producer": (_S, [P, POINTER(marline_producer_t), P, c_bool]),
     "transport_register_reading_as_producer": (_S, [P]),
     "transport_unregister_producer": (_S, [P]),
+    "transport_write_urgent": (_S, [P, c_char_p, c_size_t]),
     "transport_set_write_high_water": (_S, [P, c_size_t]),
     # addresses and reasons
     "marline_address_family": (c_int, [P]),
@@ -174,34 +268,7 @@ _prototypes = {
     "telnet_send_window_size": (_S, [P, c_uint16, c_uint16]),
     "telnet_request_terminal_type": (_S, [P]),
     "telnet_set_terminal_type": (_S, [P, c_char_p]),
-}
-
-for _name, (_res, _args) in _prototypes.items():
-    _f = getattr(lib, _name)
-    _f.restype = _res
-    _f.argtypes = _args
-
-
-# ----- processes -----
-child_data_cb = CFUNCTYPE(None, c_void_p, c_int32, c_void_p, c_size_t, c_void_p)
-child_lost_cb = CFUNCTYPE(None, c_void_p, c_int32, c_void_p)
-
-
-class marline_child_fd_t(Structure):
-    _fields_ = [("child_fd", c_int32), ("kind", c_int32), ("parent_fd", c_int32)]
-
-
-class marline_process_protocol_t(Structure):
-    _fields_ = [
-        ("connection_made", made_cb),
-        ("child_data_received", child_data_cb),
-        ("child_connection_lost", child_lost_cb),
-        ("process_exited", lost_cb),
-        ("process_ended", lost_cb),
-    ]
-
-
-_process_prototypes = {
+    # processes
     "reactor_spawn_process": (_S, [P, c_char_p, POINTER(c_char_p), POINTER(c_char_p), c_char_p,
                                    POINTER(marline_child_fd_t), c_size_t, c_bool,
                                    POINTER(marline_process_protocol_t), P, POINTER(c_void_p)]),
@@ -212,12 +279,37 @@ _process_prototypes = {
     "process_signal_by_name": (_S, [P, c_char_p]),
     "process_get_pid": (_S, [P, POINTER(c_int32)]),
     "process_set_window_size": (_S, [P, c_uint16, c_uint16]),
+    # process bridges
+    "process_bridge": (_S, [P, c_bool, POINTER(marline_bridge_callbacks_t), P, POINTER(c_void_p)]),
+    "process_bridge_feed": (_S, [P, c_char_p, c_size_t]),
+    "process_bridge_remote_eof": (_S, [P]),
+    "process_bridge_spawn": (_S, [P, c_char_p, POINTER(c_char_p), POINTER(c_char_p), c_char_p, c_bool,
+                                  POINTER(c_void_p)]),
+    "process_bridge_spawn_pty": (_S, [P, c_char_p, POINTER(c_char_p), POINTER(c_char_p), c_char_p, c_uint16,
+                                      c_uint16, POINTER(c_void_p)]),
+    "process_bridge_close": (_S, [P]),
+    # blocking streams
+    "tcp_stream_new": (_S, [POINTER(c_void_p)]),
+    "tcp_stream_free": (_S, [P]),
+    "tcp_stream_set_asr": (_S, [P, stream_asr_cb, P]),
+    "tcp_stream_passive_open": (_S, [P, c_int32]),
+    "tcp_stream_passive_open_on": (_S, [P, c_char_p, c_int32]),
+    "tcp_stream_set_ulp_timeout": (_S, [P, c_double, c_int32]),
+    "tcp_stream_wait": (_S, [P, c_double]),
+    "tcp_stream_isdone": (_S, [P, POINTER(c_bool)]),
+    "tcp_stream_get_sock_name": (_S, [P, POINTER(c_void_p)]),
+    "tcp_stream_active_open": (_S, [P, c_int32, c_char_p, c_int32, c_double]),
+    "tcp_stream_send": (_S, [P, c_char_p, c_size_t, c_bool, c_bool]),
+    "tcp_stream_rcv": (_S, [P, c_double, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_bool),
+                            POINTER(c_bool)]),
+    "tcp_stream_close": (_S, [P, c_double]),
+    "tcp_stream_abort": (_S, [P]),
+    "tcp_stream_status": (_S, [P, POINTER(tcp_stream_status_t)]),
 }
 
-# The process API is optional so that the binding still loads an older library.
-HAVE_PROCESS = hasattr(lib, "reactor_spawn_process")
-if HAVE_PROCESS:
-    for _name, (_res, _args) in _process_prototypes.items():
-        _f = getattr(lib, _name)
-        _f.restype = _res
-        _f.argtypes = _args
+for _name, (_res, _args) in _prototypes.items():
+    _f = getattr(lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
+
+

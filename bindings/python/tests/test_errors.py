@@ -1,6 +1,11 @@
-"""Bad handles and other misuse raise MarlineError with the C status, never crash."""
+"""Bad handles and other misuse raise MarlineError with the C status, never crash; a
+library of another version is refused at import."""
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +102,27 @@ def test_strerror_and_version():
     assert marline.strerror(0) == "success"
     assert marline.strerror(99999) == "unknown status"
     assert marline.version().count(".") == 2
+
+
+def import_with(lib):
+    """`import marline` in a new interpreter with MARLINE_LIB=lib: (exit code, stderr)."""
+    env = dict(os.environ, MARLINE_LIB=str(lib))
+    out = subprocess.run([sys.executable, "-c", "import marline"], env=env, capture_output=True, text=True,
+                         cwd=Path(marline.__file__).parents[1], timeout=60)
+    return out.returncode, out.stderr
+
+
+def test_a_library_of_another_version_is_refused(tmp_path):
+    src = tmp_path / "other.c"
+    src.write_text('const char *marline_version(void) { return "9.9.9"; }\n')
+    other = tmp_path / "libother.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(other), str(src)], check=True)
+    code, err = import_with(other)
+    assert code == 1
+    assert f"ImportError: marline: {other} is libmarline 9.9.9, but this binding is {marline.__version__}" in err
+
+
+def test_a_library_without_marline_version_is_refused():
+    code, err = import_with("libc.so.6")
+    assert code == 1
+    assert "ImportError: marline: libc.so.6 is libmarline none (no marline_version)" in err
