@@ -294,6 +294,7 @@ impl Parser {
     /// Escapes are taken out of the run ([`Parser::keep`]); the run is delivered as one
     /// event before the next non-data event or at the end of the input
     /// ([`Parser::flush`]).
+    #[inline(always)]
     fn scan_data<F: FnMut(Event<'_>)>(
         &mut self,
         input: &[u8],
@@ -500,7 +501,7 @@ impl Parser {
     /// Moves a held piece into `data_buf` (not in Synch mode: the data is discarded). The
     /// room made covers everything the rest of the input can add to the run, so the
     /// buffer grows at most once a call.
-    #[inline]
+    #[inline(always)]
     fn gather(&mut self, input: &[u8], (a, b): (usize, usize)) {
         if self.synch || a == b {
             return;
@@ -517,11 +518,17 @@ impl Parser {
     }
 
     /// Makes `data_buf` hold at least `more` bytes past what it has gathered.
-    #[inline]
+    #[inline(always)]
     fn make_room(&mut self, more: usize) {
         if self.data_buf.len() < self.data_len + more {
-            self.data_buf.resize(self.data_len + more, 0);
+            self.grow(more);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, more: usize) {
+        self.data_buf.resize(self.data_len + more, 0);
     }
 
     /// Delivers the current run, as one event: what `data_buf` gathered, the `held` piece
@@ -604,14 +611,15 @@ fn find(s: &[u8], mask: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> Option
 #[inline(never)]
 fn find_in_words(s: &[u8], from: usize, mask: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> Option<usize> {
     let mut words = s[from..].chunks_exact(8);
-    let mut at = from;
-    for w in words.by_ref() {
+    let total = words.len();
+    while let Some(w) = words.next() {
         let z = mask(u64::from_le_bytes(w.try_into().unwrap()));
         if z != 0 {
-            return Some(at + (z.trailing_zeros() / 8) as usize);
+            let done = total - words.len() - 1;
+            return Some(from + done * 8 + (z.trailing_zeros() / 8) as usize);
         }
-        at += 8;
     }
+    let at = from + total * 8;
     words.remainder().iter().position(|&b| hit(b)).map(|p| at + p)
 }
 
