@@ -275,6 +275,11 @@ def workloads():
          program_measure(lambda p: tel[p] + ["plain", str(n_telnet), str(telnet_reps)])),
         ("telnet-iac", "telnet parse, IAC-dense data", "MiB/s", True, ["marline", "libtelnet"],
          program_measure(lambda p: tel[p] + ["iac", str(n_telnet), str(telnet_reps)])),
+        ("telnet-ff", "telnet parse, 0xFF-dense data (x IAC IAC)", "MiB/s", True, ["marline", "libtelnet"],
+         program_measure(lambda p: tel[p] + ["ff", str(n_telnet), str(telnet_reps)])),
+        # libtelnet keeps CR NUL as it is (no NVT translation on receive).
+        ("telnet-crnul", "telnet parse, CR-NUL-dense data (x CR NUL)", "MiB/s", True, ["marline", "libtelnet"],
+         program_measure(lambda p: tel[p] + ["crnul", str(n_telnet), str(telnet_reps)])),
     ]
     if os.path.exists(mt):
         # Scaling: everything on both cores (the machine has two), the load

@@ -786,6 +786,14 @@ typedef struct marline_telnet_env_var_t {
 // thread only; data pointers are valid for the call only. Setting read_connection_lost or
 // write_connection_lost opts into half-close.
 //
+// Writing through a telnet transport (transport_write, transport_write_sequence, and the
+// producers' writes): 0xFF is doubled; LF and CR LF are sent as CR LF and any other CR as
+// CR NUL, unless our side of TRANSMIT-BINARY is on (then only 0xFF is doubled). Each
+// write is translated on its own: a CR that ends a write is a bare CR (CR NUL) even if the
+// next write starts with LF (then CR LF by itself), so writing "a\r" then "\nb" sends
+// CR NUL CR LF and the peer reads back "a\r\nb", what was written. The buffers of one
+// transport_write_sequence are one write ("a\r", "\nb" sends CR LF).
+//
 // Methods (on the telnet transport_t): telnet_will, telnet_wont, telnet_do, telnet_dont,
 // telnet_get_option_state, telnet_is_enabled, telnet_set_policy,
 // telnet_request_negotiation, telnet_send_command, telnet_send_synch,
@@ -804,7 +812,12 @@ typedef struct telnet_protocol_t {
   size_t size;
   // The connection is established.
   void (*connection_made)(struct transport_t *t, void *user);
-  // Application data (unescaped, CR LF → LF, CR NUL → CR).
+  // Application data: unescaped, CR LF → LF and CR NUL → CR (CR untouched while the
+  // peer's TRANSMIT-BINARY is on). Each run of data between two other events of one
+  // read is one call. The peer's binary mode starts at the byte after its WILL that
+  // answers our DO, and ends at the byte after its WONT; after its unsolicited WILL
+  // (agreed with DO) the rest of that read is still NVT and binary starts with the next
+  // read, since the peer switches only once our DO reaches it (RFC 856).
   void (*data_received)(struct transport_t *t, const uint8_t *data, size_t len, void *user);
   // The connection ended, after every pending request completed with CONNECTION_LOST.
   // Fires exactly once; the handle is stale once it returns. An oversized
@@ -812,13 +825,23 @@ typedef struct telnet_protocol_t {
   void (*connection_lost)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
   // A client connection could not be made (instead of connection_lost).
   void (*connection_failed)(struct transport_t *t, const struct marline_reason_t *reason, void *user);
-  // The peer sent DO option while our side is off: return true to agree (WILL).
+  // Our side of option is being enabled; called in two cases. (1) The peer sent DO
+  // option while our side was disabled with nothing pending (state NO) and the policy
+  // is ASK: return true to agree (WILL is sent) or false to refuse (WONT). (2) Our own
+  // telnet_will was accepted: called right after its completion, with the option
+  // already on; the return value cannot undo that and is ignored (false is logged at
+  // debug level; telnet_wont turns the option off).
   bool (*enable_local)(struct transport_t *t, uint8_t option, void *user);
-  // The peer sent WILL option while its side is off: return true to agree (DO).
+  // The peer's side of option is being enabled, as enable_local: (1) the peer sent WILL
+  // option while its side was disabled with nothing pending (state NO) and the policy is
+  // ASK: return true to agree (DO) or false to refuse (DONT); (2) our own telnet_do was
+  // accepted: called right after its completion; the return value is ignored.
   bool (*enable_remote)(struct transport_t *t, uint8_t option, void *user);
-  // Our side of option went from enabled to disabled.
+  // Our side of option went from enabled to disabled: the peer's DONT, or its agreement
+  // to our telnet_wont (then right after that request's completion).
   void (*disable_local)(struct transport_t *t, uint8_t option, void *user);
-  // The peer's side of option went from enabled to disabled.
+  // The peer's side of option went from enabled to disabled: its WONT, also when it
+  // answers our telnet_dont (then right after that request's completion).
   void (*disable_remote)(struct transport_t *t, uint8_t option, void *user);
   // A command (NOP, DM, BRK, IP, AO, AYT, EC, EL, GA, EOR) or IAC followed by an
   // unknown byte.
@@ -1567,17 +1590,21 @@ enum marline_status_t reactor_connect_telnet(struct reactor_t *reactor, const ch
 // MARLINE_ERR_ALREADY_ENABLED, _ALREADY_NEGOTIATING (see marline_telnet_result_t), _CLOSED
 // or a handle error at once, and then `cb` is never called; otherwise `cb` (may be NULL)
 // is called exactly once, later, from the loop, with `user`. marline keeps nothing of
-// `user` but the pointer value.
+// `user` but the pointer value. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+// the protocol's enable_local is called for the option (its answer is ignored).
 enum marline_status_t telnet_will(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
 // Disables our side of `option` (IAC WONT option); as telnet_will, with
-// MARLINE_ERR_ALREADY_DISABLED when it is already off.
+// MARLINE_ERR_ALREADY_DISABLED when it is already off. When the peer agrees, `cb` gets
+// MARLINE_TELNET_OK and then disable_local is called.
 enum marline_status_t telnet_wont(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Asks the peer to enable its side of `option` (IAC DO option); as telnet_will.
+// Asks the peer to enable its side of `option` (IAC DO option); as telnet_will (when the
+// peer agrees, `cb` then enable_remote, whose answer is ignored).
 enum marline_status_t telnet_do(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Asks the peer to disable its side of `option` (IAC DONT option); as telnet_wont.
+// Asks the peer to disable its side of `option` (IAC DONT option); as telnet_wont (when
+// the peer agrees, `cb` then disable_remote).
 enum marline_status_t telnet_dont(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
 // Writes the RFC 1143 state of one option side to `*state`. `side` is a

@@ -27,6 +27,8 @@ inetutils-telnet    inetutils-telnet
 ip                  iproute2
 debootstrap         debootstrap
 python3             python3
+openssl             openssl
+gnutls-cli          gnutls-bin
 '
 # Files (C headers of the libraries the tests and benchmarks compare
 # against, the sanitizer runtimes), each with its package.
@@ -34,6 +36,7 @@ files='
 /usr/include/libtelnet.h    libtelnet-dev
 /usr/include/uv.h           libuv1-dev
 /usr/lib/gcc/*/*/libasan.so     libasan8
+/etc/ssl/certs/ca-certificates.crt  ca-certificates
 '
 # Python modules: module, Debian package (for Debian's own python3), PyPI name
 # (for any other python3, such as a pyenv one; - where it always has it).

@@ -15,6 +15,7 @@ mod sys;
 pub mod stream;
 pub mod tcp;
 pub mod telnet;
+pub mod tls;
 pub mod transport;
 
 pub use error::{Error, ErrorKind, Result};

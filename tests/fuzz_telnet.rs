@@ -61,36 +61,50 @@ enum E {
 /// the per-event invariants on the way.
 fn parse_into(p: &mut Parser, input: &[u8], out: &mut Vec<E>) {
     let max = p.max_subnegotiation();
-    p.feed(input, &mut |ev| {
-        let e = match ev {
-            Event::Data(d) => {
-                assert!(!d.is_empty(), "empty Data event");
-                if let Some(E::Data(last)) = out.last_mut() {
-                    last.extend_from_slice(d);
-                    return;
-                }
-                E::Data(d.to_vec())
+    p.feed(input, &mut |ev| push_event(max, ev, out));
+}
+
+/// As parse_into, through feed_until_will_or_wont: each call must stop right after a
+/// WILL/WONT or at the end of the input.
+fn parse_until_into(p: &mut Parser, input: &[u8], out: &mut Vec<E>) {
+    let max = p.max_subnegotiation();
+    let mut at = 0;
+    while at < input.len() {
+        at += p.feed_until_will_or_wont(&input[at..], &mut |ev| push_event(max, ev, out));
+        assert!(at == input.len() || matches!(out.last(), Some(E::Will(_) | E::Wont(_))), "stopped elsewhere");
+    }
+}
+
+/// Appends one event (consecutive data merged), checking the per-event invariants.
+fn push_event(max: usize, ev: Event<'_>, out: &mut Vec<E>) {
+    let e = match ev {
+        Event::Data(d) => {
+            assert!(!d.is_empty(), "empty Data event");
+            if let Some(E::Data(last)) = out.last_mut() {
+                last.extend_from_slice(d);
+                return;
             }
-            Event::Command(c) => {
-                assert!(cmd::is_simple(c), "Command({c}) is not a simple command");
-                E::Cmd(c)
-            }
-            Event::Will(o) => E::Will(o),
-            Event::Wont(o) => E::Wont(o),
-            Event::Do(o) => E::Do(o),
-            Event::Dont(o) => E::Dont(o),
-            Event::Subnegotiation(o, d) => {
-                assert!(d.len() <= max, "subnegotiation of {} bytes with a bound of {max}", d.len());
-                E::Sb(o, d.to_vec())
-            }
-            Event::Unhandled(b) => {
-                assert!(!cmd::is_simple(b) && ![cmd::WILL, cmd::WONT, cmd::DO, cmd::DONT, cmd::SB, cmd::IAC].contains(&b));
-                E::Unhandled(b)
-            }
-            Event::SubnegotiationOverflow(o) => E::Overflow(o),
-        };
-        out.push(e);
-    });
+            E::Data(d.to_vec())
+        }
+        Event::Command(c) => {
+            assert!(cmd::is_simple(c), "Command({c}) is not a simple command");
+            E::Cmd(c)
+        }
+        Event::Will(o) => E::Will(o),
+        Event::Wont(o) => E::Wont(o),
+        Event::Do(o) => E::Do(o),
+        Event::Dont(o) => E::Dont(o),
+        Event::Subnegotiation(o, d) => {
+            assert!(d.len() <= max, "subnegotiation of {} bytes with a bound of {max}", d.len());
+            E::Sb(o, d.to_vec())
+        }
+        Event::Unhandled(b) => {
+            assert!(!cmd::is_simple(b) && ![cmd::WILL, cmd::WONT, cmd::DO, cmd::DONT, cmd::SB, cmd::IAC].contains(&b));
+            E::Unhandled(b)
+        }
+        Event::SubnegotiationOverflow(o) => E::Overflow(o),
+    };
+    out.push(e);
 }
 
 /// Compares event lists, reporting only the first difference.
@@ -115,7 +129,11 @@ fn parse_split(input: &[u8], max: usize, binary: bool, rng: &mut Rng) -> Vec<E> 
             _ => 1 + rng.below(input.len()),
         };
         let end = (i + n).min(input.len());
-        parse_into(&mut p, &input[i..end], &mut out);
+        if rng.chance(1, 2) {
+            parse_into(&mut p, &input[i..end], &mut out);
+        } else {
+            parse_until_into(&mut p, &input[i..end], &mut out);
+        }
         i = end;
     }
     out
@@ -584,10 +602,9 @@ fn random_op(t: &Telnet, st: &Shared, rng: &Rc<RefCell<Rng>>, cfg: OpConfig) {
         }
         6 => {
             let (a, b) = data.split_at(split);
+            // One write: translated as the concatenation of its buffers.
             if t.write_sequence(&[IoSlice::new(a), IoSlice::new(b)]).is_ok() {
-                let mut sent = nvt_decoded(a);
-                sent.extend_from_slice(&nvt_decoded(b));
-                st.borrow_mut().sent.extend_from_slice(&sent);
+                st.borrow_mut().sent.extend_from_slice(&nvt_decoded(&data));
             }
         }
         7 => {

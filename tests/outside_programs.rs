@@ -8,7 +8,7 @@
 //! The scan is textual. It reads the Rust, C, C++ and Python files, the shell
 //! scripts and the Makefile recipes, and takes as a program started:
 //! - in Rust, C and Python: an absolute `/bin/NAME`-style string; the string
-//!   given to `Command::new(`, `ProcessSpec::new(`, `which(`, a `spawn…(x, `
+//!   given to `Command::new(`, `ProcessSpec::new(`, `which(`, `Type::spawn(`, a `spawn…(x, `
 //!   call, or the alternatives of `require_tool(&[…])`; the string after a
 //!   `"--"` (the command an example server runs); in Python the first string
 //!   of a list passed straight to a call (`run(["make", …])`) or returned;
@@ -211,7 +211,7 @@ fn scan_source(src: &str, lang: Lang, file: &str, found: &mut Found) {
         let listed_after = |j: usize| src[lits[j].end..lits[j + 1].start].trim() == ",";
         let bin_path = ["/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"].iter().any(|d| lit.value.starts_with(d));
         let starts = bin_path
-            || ["Command::new(", "ProcessSpec::new(", "which("].iter().any(|c| before.ends_with(c))
+            || ["Command::new(", "ProcessSpec::new(", "which(", "::spawn("].iter().any(|c| before.ends_with(c))
             || spawn_call(before)
             || prev(1) == Some("--") && listed_after(k - 1)
             || lang == Lang::Python && python_command(before, lits.get(k + 1).filter(|_| listed_after(k)));
@@ -685,6 +685,7 @@ fn the_scan_recognises_each_form() {
         r##"
         // Command::new("strace") is not code
         let a = Command::new("expect").arg("x");
+        let peer = Peer::spawn("gnutls-cli", &["-p", "1"]);
         let b = cbuild::require_tool(&["inetutils-telnet", "telnet"], "inetutils-telnet");
         let c = ProcessSpec::new("/usr/bin/xz", ["xz"]);
         let d = ProcessSpec::new("/bin/sh", ["sh", "-c", "head -c 10 | exec gzip; foo=1 bzip2 -d"]);
@@ -701,7 +702,7 @@ fn the_scan_recognises_each_form() {
     );
     assert_eq!(
         names(&f),
-        ["bzip2", "expect", "gzip", "head", "inetutils-telnet|telnet", "lzma", "mkfs", "python3", "rev", "sh", "timeout", "xz", "zstd"]
+        ["bzip2", "expect", "gnutls-cli", "gzip", "head", "inetutils-telnet|telnet", "lzma", "mkfs", "python3", "rev", "sh", "timeout", "xz", "zstd"]
     );
 
     let mut f = Found::new();

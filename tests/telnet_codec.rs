@@ -12,7 +12,7 @@ mod rng;
 
 use marline::telnet::cmd::*;
 use marline::telnet::codec::{
-    encode_command, encode_negotiation, encode_subnegotiation, escape_binary, escape_data, Event,
+    encode_command, encode_negotiation, encode_subnegotiation, escape_binary, escape_data, escape_data_sequence, Event,
     Parser, DEFAULT_MAX_SUBNEGOTIATION,
 };
 use marline::telnet::opt;
@@ -164,6 +164,91 @@ fn cr_at_chunk_end_waits_for_next_chunk() {
         assert_eq!(run(&mut p, &[b"\r"]), []);
         assert_eq!(run(&mut p, &[b"\0"]), [d(b"\r")]);
     }
+}
+
+/// Feed one chunk; the events exactly as delivered (adjacent data not merged).
+fn exact(p: &mut Parser, chunk: &[u8]) -> Vec<Ev> {
+    let mut out = Vec::new();
+    p.feed(chunk, &mut |e| match e {
+        Event::Data(s) => out.push(Ev::Data(s.to_vec())),
+        e => push(&mut out, e),
+    });
+    out
+}
+
+#[test]
+fn each_run_of_data_is_one_event_whatever_escapes_it_holds() {
+    // Twisted's TelnetTests._deliver checks (test_oneApplicationDataByte,
+    // test_twoApplicationDataBytes, test_threeApplicationDataBytes, test_escapedControl,
+    // test_carriageReturn, test_applicationDataBeforeSimpleCommand,
+    // test_applicationDataBeforeCommand, test_applicationDataBeforeSubnegotiation): each
+    // chunk delivers its data between two other events as one "bytes" event.
+    let mut p = Parser::default();
+    assert_eq!(exact(&mut p, b"a"), [d(b"a")]);
+    assert_eq!(exact(&mut p, b"bc"), [d(b"bc")]);
+    assert_eq!(exact(&mut p, b"def\xff"), [d(b"def")]);
+    assert_eq!(exact(&mut p, b"\xff"), [d(b"\xff")]); // the IAC above, escaped
+    assert_eq!(exact(&mut p, b"\xff"), []);
+    assert_eq!(exact(&mut p, b"\xffg"), [d(b"\xffg")]);
+    let rows: [(&[u8], &[u8]); 5] = [
+        (b"\n", b"\n"),
+        (b"\0", b"\r"),
+        (b"a", b"\ra"),
+        (b"\xff\xffx", b"\r\xffx"),
+        (b"\ra", b"\r\ra"),
+    ];
+    for (next, want) in rows {
+        assert_eq!(exact(&mut p, b"\r"), []);
+        assert_eq!(exact(&mut p, next), [d(want)], "CR then {next:02x?}");
+    }
+    assert_eq!(exact(&mut p, b"\r\n"), [d(b"\n")]);
+    assert_eq!(exact(&mut p, b"\r\0"), [d(b"\r")]);
+    assert_eq!(exact(&mut p, b"x\xff\xf1"), [d(b"x"), Ev::Cmd(NOP)]);
+    assert_eq!(exact(&mut p, b"y\xff\xfb\x00"), [d(b"y"), Ev::Will(0)]);
+    assert_eq!(exact(&mut p, b"z\xff\xfaQx\xff\xf0"), [d(b"z"), sb(b'Q', b"x")]);
+    // Escapes of every kind inside one run, and runs cut only by the other events.
+    assert_eq!(
+        exact(&mut p, b"a\xff\xffb\r\nc\r\0d\r\xff\xffe\xff\xf1f\r\ng\xff\xfd\x01\xff\xff"),
+        [d(b"a\xffb\nc\rd\r\xffe"), Ev::Cmd(NOP), d(b"f\ng"), Ev::Do(1), d(b"\xff")]
+    );
+}
+
+#[test]
+fn dense_escapes_cost_one_event_per_chunk() {
+    // Issue 12: 1 MiB of IAC IAC gave 524,288 one-byte data events. Every 64 KiB chunk
+    // of 0xFF-dense, CR-NUL-dense or CR-LF-dense data is one event now.
+    for (wire, data) in [(&b"\xff\xff"[..], &b"\xff"[..]), (b"x\r\0", b"x\r"), (b"x\r\n", b"x\n")] {
+        let input = wire.repeat((1 << 20) / wire.len());
+        let mut p = Parser::default();
+        for chunk in input.chunks(64 * 1024 / wire.len() * wire.len()) {
+            let got = exact(&mut p, chunk);
+            assert_eq!(got.len(), 1, "one event for the chunk of {wire:02x?}");
+            let Ev::Data(got) = &got[0] else { panic!("{got:?}") };
+            assert_eq!(got.len(), chunk.len() / wire.len() * data.len());
+            assert!(got.chunks(data.len()).all(|c| c == data));
+        }
+    }
+}
+
+#[test]
+fn feed_until_will_or_wont_stops_just_after_each() {
+    let input = b"a\r\n\xff\xfb\x00b\xff\xfd\x01c\xff\xfc\x00\r\0d";
+    let mut p = Parser::default();
+    let mut stops = Vec::new();
+    let mut got = Vec::new();
+    let mut at = 0;
+    while at < input.len() {
+        at += p.feed_until_will_or_wont(&input[at..], &mut |e| push(&mut got, e));
+        stops.push(at);
+    }
+    assert_eq!(stops, [6, 14, input.len()]);
+    assert_eq!(got, [d(b"a\n"), Ev::Will(0), d(b"b"), Ev::Do(1), d(b"c"), Ev::Wont(0), d(b"\rd")]);
+    // Split inside the WILL: the call that completes it stops after its last byte.
+    let mut p = Parser::default();
+    let mut got = Vec::new();
+    assert_eq!(p.feed_until_will_or_wont(b"x\xff\xfb", &mut |e| push(&mut got, e)), 3);
+    assert_eq!(p.feed_until_will_or_wont(b"\x00\r\n", &mut |e| push(&mut got, e)), 1);
+    assert_eq!(got, [d(b"x"), Ev::Will(0)]);
 }
 
 #[test]
@@ -572,6 +657,36 @@ fn escape_data_rules() {
         let mut out = Vec::new();
         escape_data(data, &mut out);
         assert_eq!(out, wire, "{data:02x?}");
+    }
+}
+
+#[test]
+fn a_write_is_translated_on_its_own_and_a_sequence_as_one_write() {
+    // The rule for a write ending in CR (issue 13): each write is encoded by itself, so a
+    // CR ending one write is a bare CR (CR NUL) and an LF starting the next is a newline
+    // (CR LF); the reader gets back CR then newline, what was written. The buffers of one
+    // write_sequence are one write.
+    let mut wire = Vec::new();
+    escape_data(b"a\r", &mut wire);
+    escape_data(b"\nb", &mut wire);
+    assert_eq!(wire, b"a\r\0\r\nb");
+    assert_eq!(run(&mut Parser::default(), &[&wire]), [d(b"a\r\nb")]);
+    let rows: [(&[&[u8]], &[u8]); 7] = [
+        (&[b"a\r", b"\nb"], b"a\r\nb"),
+        (&[b"a\r", b"", b"\nb"], b"a\r\nb"),
+        (&[b"a\r", b"b"], b"a\r\0b"),
+        (&[b"a\r", b"\r", b"\n"], b"a\r\0\r\n"),
+        (&[b"\r"], b"\r\0"),
+        (&[b"\r", b""], b"\r\0"),
+        (&[b"\xff\r", b"\xff\n"], b"\xff\xff\r\0\xff\xff\r\n"),
+    ];
+    for (pieces, want) in rows {
+        let mut out = Vec::new();
+        escape_data_sequence(pieces.iter().copied(), &mut out);
+        assert_eq!(out, want, "{pieces:02x?}");
+        let mut whole = Vec::new();
+        escape_data(&pieces.concat(), &mut whole);
+        assert_eq!(out, whole, "a sequence is its concatenation");
     }
 }
 

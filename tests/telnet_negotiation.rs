@@ -160,9 +160,11 @@ fn enable_request_accepted_and_refused() {
         );
         assert_eq!(n.state(O, side), S::WantYes);
         assert!(!n.is_enabled(O, side));
+        // The completion first, then the state change: Twisted's will_no_true / do_no_true
+        // fire the Deferred, then call enableRemote / enableLocal.
         assert_eq!(
             recv(&mut n, yes, O, false),
-            [Enabled { opt: O, side }, done(side, true, C::Ok)]
+            [done(side, true, C::Ok), Enabled { opt: O, side }]
         );
         assert_eq!(n.state(O, side), S::Yes);
 
@@ -187,7 +189,7 @@ fn disable_request_accepted() {
         assert!(n.is_enabled(O, side), "WANTNO still counts as enabled");
         assert_eq!(
             recv(&mut n, no, O, false),
-            [Disabled { opt: O, side }, done(side, false, C::Ok)]
+            [done(side, false, C::Ok), Disabled { opt: O, side }]
         );
         assert_eq!(n.state(O, side), S::No);
     }
@@ -268,8 +270,8 @@ fn negotiation_queueing_and_blocking() {
                 recv(&mut n, answer(first), O, false),
                 [
                     Send([IAC, ask(!first), O]),
-                    changed(first),
-                    done(side, first, C::Ok)
+                    done(side, first, C::Ok),
+                    changed(first)
                 ],
                 "{what}"
             );
@@ -277,7 +279,7 @@ fn negotiation_queueing_and_blocking() {
             assert_eq!(n.state(O, side), sent, "{what}");
             assert_eq!(
                 recv(&mut n, answer(!first), O, false),
-                [changed(!first), done(side, !first, C::Ok)],
+                [done(side, !first, C::Ok), changed(!first)],
                 "{what}"
             );
             let end = if first { S::No } else { S::Yes };
@@ -306,8 +308,8 @@ fn every_transition_of_rfc1143() {
                 (S::Yes, pos, S::Yes, vec![]),
                 (S::Yes, neg, S::No, vec![Send([IAC, no, O]), dis]),
                 // Contradictory: our disable answered by an enable; the disable stands.
-                (S::WantNo, pos, S::No, vec![dis, done(side, false, C::Ok)]),
-                (S::WantNo, neg, S::No, vec![dis, done(side, false, C::Ok)]),
+                (S::WantNo, pos, S::No, vec![done(side, false, C::Ok), dis]),
+                (S::WantNo, neg, S::No, vec![done(side, false, C::Ok), dis]),
                 // ... and with an enable queued behind it, which that answer satisfies.
                 (
                     S::WantNoOpposite,
@@ -319,15 +321,15 @@ fn every_transition_of_rfc1143() {
                     S::WantNoOpposite,
                     neg,
                     S::WantYes,
-                    vec![Send([IAC, yes, O]), dis, done(side, false, C::Ok)],
+                    vec![Send([IAC, yes, O]), done(side, false, C::Ok), dis],
                 ),
-                (S::WantYes, pos, S::Yes, vec![en, done(side, true, C::Ok)]),
+                (S::WantYes, pos, S::Yes, vec![done(side, true, C::Ok), en]),
                 (S::WantYes, neg, S::No, vec![done(side, true, C::Refused)]),
                 (
                     S::WantYesOpposite,
                     pos,
                     S::WantNo,
-                    vec![Send([IAC, no, O]), en, done(side, true, C::Ok)],
+                    vec![Send([IAC, no, O]), done(side, true, C::Ok), en],
                 ),
                 (
                     S::WantYesOpposite,

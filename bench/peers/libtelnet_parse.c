@@ -1,6 +1,8 @@
-/* libtelnet_parse plain|iac MIB REPS: libtelnet's telnet_recv on the same
- * input as bench/src/bin/telnet_parse.rs, checked the same way (every
- * TELNET_EV_DATA byte compared with the encoded data at a running offset). */
+/* libtelnet_parse plain|iac|ff|crnul MIB REPS: libtelnet's telnet_recv on
+ * the same input as bench/src/bin/telnet_parse.rs, checked the same way
+ * (every TELNET_EV_DATA byte compared with the encoded data at a running
+ * offset). libtelnet does no NVT newline translation on receive, so in
+ * crnul mode its data is the input itself (CR NUL kept). */
 #include <stddef.h>
 #include <libtelnet.h>
 #include <stdio.h>
@@ -29,7 +31,12 @@ static void on_event(telnet_t *t, telnet_event_t *ev, void *user) {
 }
 
 int main(int argc, char **argv) {
-    int iac = argc > 1 && strcmp(argv[1], "iac") == 0;
+    const char *mode = argc > 1 ? argv[1] : "plain";
+    int iac = strcmp(mode, "iac") == 0, ff = strcmp(mode, "ff") == 0, crnul = strcmp(mode, "crnul") == 0;
+    if (!iac && !ff && !crnul && strcmp(mode, "plain") != 0) {
+        fprintf(stderr, "usage: libtelnet_parse plain|iac|ff|crnul MIB REPS\n");
+        return 2;
+    }
     size_t len = (size_t)(argc > 2 ? atol(argv[2]) : 64) << 20;
     int reps = argc > 3 ? atoi(argv[3]) : 1;
     uint8_t *t = pattern_table();
@@ -43,6 +50,15 @@ int main(int argc, char **argv) {
             input[in++] = 255;
             input[in++] = 241;
             data[dn++] = 255;
+        } else if (ff) {
+            input[in++] = data[dn++] = (uint8_t)(32 + t[i++ % PATTERN_PERIOD] % 95);
+            input[in++] = 255;
+            input[in++] = 255;
+            data[dn++] = 255;
+        } else if (crnul) {
+            input[in++] = data[dn++] = (uint8_t)(32 + t[i++ % PATTERN_PERIOD] % 95);
+            input[in++] = data[dn++] = '\r';
+            input[in++] = data[dn++] = 0;
         } else {
             input[in++] = data[dn++] = (uint8_t)(32 + t[i % PATTERN_PERIOD] % 95);
             i++;

@@ -2,8 +2,10 @@
 //!
 //! The parser is a state machine whose state survives chunk boundaries at every byte: a
 //! stream split anywhere produces the same events (up to how [`Event::Data`] is cut).
-//! Plain data costs one word-at-a-time scan for IAC/CR and one `Data` event per chunk,
-//! borrowed from the input.
+//! Data costs one word-at-a-time scan for IAC/CR and one `Data` event per run (the data
+//! between two other events, within one chunk): borrowed from the input when it holds no
+//! escapes, else unescaped into one buffer, so 0xFF-dense or CR-dense data costs a copy,
+//! not an event per escape.
 
 use super::cmd::{DM, DO, DONT, IAC, SB, SE, WILL, WONT};
 
@@ -66,8 +68,9 @@ enum State {
 
 /// Incremental telnet parser (receive side). No I/O; feed it bytes as they arrive.
 ///
-/// Methods: [`Parser::new`], [`Parser::feed`], [`Parser::set_synch`], [`Parser::synch`],
-/// [`Parser::set_binary`], [`Parser::binary`], [`Parser::max_subnegotiation`].
+/// Methods: [`Parser::new`], [`Parser::feed`], [`Parser::feed_until_will_or_wont`],
+/// [`Parser::set_synch`], [`Parser::synch`], [`Parser::set_binary`], [`Parser::binary`],
+/// [`Parser::max_subnegotiation`], [`Parser::set_max_subnegotiation`].
 #[derive(Debug, Clone)]
 pub struct Parser {
     state: State,
@@ -77,7 +80,25 @@ pub struct Parser {
     sb_buf: Vec<u8>,
     synch: bool,
     binary: bool,
+    /// Data of the current run that could not be borrowed from the input (escapes were
+    /// taken out), gathered so that each run of data is one event: the first `data_len`
+    /// bytes of this zero-filled scratch space (its length is its size).
+    data_buf: Vec<u8>,
+    data_len: usize,
+    /// A piece of the current run, in the current input (start, end), not yet copied to
+    /// `data_buf`: a run with one escape at its end is still delivered from the input.
+    /// Kept here only between `scan_data` and the state machine (CR IAC); `scan_data`
+    /// works on a local copy.
+    held: (usize, usize),
+    /// `feed_until_will_or_wont`: stop after the next WILL/WONT.
+    stop_at_will_or_wont: bool,
+    /// Set when the parse stopped there.
+    stopped: bool,
 }
+
+/// Above this capacity the data buffer is released after each call, so an idle parser
+/// keeps at most this much.
+const DATA_BUF_KEEP: usize = 4096;
 
 impl Default for Parser {
     /// A parser with the default subnegotiation bound ([`DEFAULT_MAX_SUBNEGOTIATION`]).
@@ -99,6 +120,11 @@ impl Parser {
             sb_buf: Vec::new(),
             synch: false,
             binary: false,
+            data_buf: Vec::new(),
+            data_len: 0,
+            held: (0, 0),
+            stop_at_will_or_wont: false,
+            stopped: false,
         }
     }
 
@@ -128,7 +154,9 @@ impl Parser {
 
     /// Binary mode (for when the peer's TRANSMIT-BINARY option is on): CR is passed through
     /// untouched instead of being NVT-translated. IAC handling is unchanged. Off by default.
-    /// A CR already held back at a chunk end is still translated by the NVT rules.
+    /// A CR already held back at a chunk end is still translated by the NVT rules. To switch
+    /// at the exact byte where the peer's WILL/WONT settles the option, parse with
+    /// [`Parser::feed_until_will_or_wont`] and call this between the calls.
     pub fn set_binary(&mut self, on: bool) {
         self.binary = on;
     }
@@ -140,12 +168,34 @@ impl Parser {
 
     /// Parse `input`, calling `sink` for every event in stream order. Bytes that cannot be
     /// interpreted yet (a CR or an IAC sequence at the end of `input`) are remembered and
-    /// resolved by the next call. Does not allocate, except to collect a subnegotiation
-    /// payload that spans chunks or contains IAC IAC (bounded by the maximum).
+    /// resolved by the next call.
+    ///
+    /// Data comes as one [`Event::Data`] per run: all the data between two other events
+    /// (or the call's ends) is one event, whatever escapes (IAC IAC, CR LF, CR NUL) it
+    /// held. A run without escapes is borrowed from `input`; one with escapes is unescaped
+    /// into a buffer the parser keeps (at most the size of `input`; released after the call
+    /// when larger than 4 KiB). Otherwise nothing is allocated, except to collect a
+    /// subnegotiation payload that spans chunks or contains IAC IAC (bounded by the
+    /// maximum).
     pub fn feed<F: FnMut(Event<'_>)>(&mut self, input: &[u8], sink: &mut F) {
+        self.stop_at_will_or_wont = false;
+        self.parse(input, sink);
+    }
+
+    /// As [`Parser::feed`], but returns just after the first WILL or WONT event (the peer's
+    /// side of an option changing, which may change how the following bytes are read:
+    /// TRANSMIT-BINARY), with the number of bytes of `input` consumed; `input.len()` when
+    /// there was none. Feed the rest in a further call.
+    pub fn feed_until_will_or_wont<F: FnMut(Event<'_>)>(&mut self, input: &[u8], sink: &mut F) -> usize {
+        self.stop_at_will_or_wont = true;
+        self.parse(input, sink)
+    }
+
+    fn parse<F: FnMut(Event<'_>)>(&mut self, input: &[u8], sink: &mut F) -> usize {
         let n = input.len();
         let mut i = 0;
-        while i < n {
+        self.stopped = false;
+        while i < n && !self.stopped {
             match self.state {
                 State::Data => i = self.scan_data(input, i, i, sink),
                 State::Cr => {
@@ -154,17 +204,17 @@ impl Parser {
                         // The LF starts the next run of data: CR LF → LF.
                         LF => {}
                         NUL => {
-                            self.emit_data(b"\r", sink);
+                            self.keep_cr(input);
                             i += 1;
                         }
                         IAC => {
-                            self.emit_data(b"\r", sink);
+                            self.keep_cr(input);
                             self.state = State::Iac;
                             i += 1;
                         }
                         // CR then another byte → both; that byte is not re-examined.
                         _ => {
-                            self.emit_data(b"\r", sink);
+                            self.keep_cr(input);
                             i = self.scan_data(input, i, i + 1, sink);
                         }
                     }
@@ -172,6 +222,11 @@ impl Parser {
                 State::Iac => {
                     let b = input[i];
                     self.state = State::Data;
+                    if b != IAC {
+                        // Data gathered before the IAC goes first.
+                        let mut held = std::mem::take(&mut self.held);
+                        self.flush(input, &mut held, i, i, sink);
+                    }
                     match b {
                         // IAC IAC: the second IAC starts the next run of data as a literal.
                         IAC => i = self.scan_data(input, i, i + 1, sink),
@@ -190,14 +245,8 @@ impl Parser {
                     }
                 }
                 State::Verb(verb) => {
-                    let opt = input[i];
                     self.state = State::Data;
-                    sink(match verb {
-                        WILL => Event::Will(opt),
-                        WONT => Event::Wont(opt),
-                        DO => Event::Do(opt),
-                        _ => Event::Dont(opt),
-                    });
+                    self.negotiation(verb, input[i], sink);
                     i += 1;
                 }
                 State::SbOption => {
@@ -231,10 +280,21 @@ impl Parser {
                 }
             }
         }
+        let mut held = std::mem::take(&mut self.held);
+        self.flush(input, &mut held, i, i, sink);
+        if self.data_buf.len() > DATA_BUF_KEEP {
+            self.data_buf = Vec::new();
+        }
+        i
     }
 
     /// Scan plain data from `from`, with the current run of data starting at `start`
     /// (`start..from` is already known to be literal). Returns where to continue.
+    ///
+    /// Escapes are taken out of the run ([`Parser::keep`]); the run is delivered as one
+    /// event before the next non-data event or at the end of the input
+    /// ([`Parser::flush`]).
+    #[inline(always)]
     fn scan_data<F: FnMut(Event<'_>)>(
         &mut self,
         input: &[u8],
@@ -243,6 +303,8 @@ impl Parser {
         sink: &mut F,
     ) -> usize {
         let n = input.len();
+        // The held piece lives in a local while scanning (see `held`).
+        let mut held = std::mem::take(&mut self.held);
         loop {
             // IAC sequences often come back to back: look at the next byte before scanning.
             let p = if input.get(from) == Some(&IAC) {
@@ -255,7 +317,7 @@ impl Parser {
                     find_iac_or_cr(rest)
                 };
                 let Some(off) = found else {
-                    self.emit_data(&input[start..], sink);
+                    self.flush(input, &mut held, start, n, sink);
                     return n;
                 };
                 from + off
@@ -265,44 +327,41 @@ impl Parser {
                 // when they are complete in this chunk; anything else (SB, or a sequence
                 // cut by the chunk end) goes back to the state machine.
                 let Some(&b) = input.get(p + 1) else {
-                    self.emit_data(&input[start..p], sink);
+                    self.flush(input, &mut held, start, p, sink);
                     self.state = State::Iac;
                     return n;
                 };
                 match b {
-                    // IAC IAC: the first IAC is the literal 0xFF, so it ends the current
-                    // run (one Data event for the run and the escaped byte); the second
-                    // is skipped and the next run starts after it.
+                    // IAC IAC: the first IAC is the literal 0xFF and stays in the run; the
+                    // second is taken out.
                     IAC => {
-                        self.emit_data(&input[start..=p], sink);
+                        held = self.keep(input, held, start, p + 1);
                         start = p + 2;
                         from = p + 2;
                         continue;
                     }
                     WILL | WONT | DO | DONT => {
                         let Some(&opt) = input.get(p + 2) else {
-                            self.emit_data(&input[start..p], sink);
+                            self.flush(input, &mut held, start, p, sink);
                             self.state = State::Verb(b);
                             return n;
                         };
-                        self.emit_data(&input[start..p], sink);
-                        sink(match b {
-                            WILL => Event::Will(opt),
-                            WONT => Event::Wont(opt),
-                            DO => Event::Do(opt),
-                            _ => Event::Dont(opt),
-                        });
+                        self.flush(input, &mut held, start, p, sink);
+                        self.negotiation(b, opt, sink);
+                        if self.stopped {
+                            return p + 3;
+                        }
                         start = p + 3;
                         from = p + 3;
                         continue;
                     }
                     SB => {
-                        self.emit_data(&input[start..p], sink);
+                        self.flush(input, &mut held, start, p, sink);
                         self.state = State::SbOption;
                         return p + 2;
                     }
                     _ => {
-                        self.emit_data(&input[start..p], sink);
+                        self.flush(input, &mut held, start, p, sink);
                         self.command(b, sink);
                         start = p + 2;
                         from = p + 2;
@@ -312,21 +371,24 @@ impl Parser {
             }
             // A CR in NVT mode.
             if p + 1 == n {
-                self.emit_data(&input[start..p], sink);
+                self.flush(input, &mut held, start, p, sink);
                 self.state = State::Cr;
                 return n;
             }
             match input[p + 1] {
+                // CR LF → LF: the CR is taken out; the LF starts the next run.
                 LF => {
-                    self.emit_data(&input[start..p], sink);
+                    held = self.keep(input, held, start, p);
                     start = p + 1;
                 }
+                // CR NUL → CR: the NUL is taken out.
                 NUL => {
-                    self.emit_data(&input[start..=p], sink);
+                    held = self.keep(input, held, start, p + 1);
                     start = p + 2;
                 }
+                // CR IAC → CR, then the IAC sequence (which may be IAC IAC, more data).
                 IAC => {
-                    self.emit_data(&input[start..=p], sink);
+                    self.held = self.keep(input, held, start, p + 1);
                     self.state = State::Iac;
                     return p + 2;
                 }
@@ -404,11 +466,96 @@ impl Parser {
         }
     }
 
-    #[inline]
-    fn emit_data<F: FnMut(Event<'_>)>(&self, data: &[u8], sink: &mut F) {
-        if !data.is_empty() && !self.synch {
-            sink(Event::Data(data));
+    fn negotiation<F: FnMut(Event<'_>)>(&mut self, verb: u8, opt: u8, sink: &mut F) {
+        sink(match verb {
+            WILL => Event::Will(opt),
+            WONT => Event::Wont(opt),
+            DO => Event::Do(opt),
+            _ => Event::Dont(opt),
+        });
+        self.stopped = self.stop_at_will_or_wont && matches!(verb, WILL | WONT);
+    }
+
+    /// The run's data `input[from..to]` is followed by an escaped byte that is taken out:
+    /// returns it as the new held piece, after moving the one held before into `data_buf`.
+    #[inline(always)]
+    fn keep(&mut self, input: &[u8], held: (usize, usize), from: usize, to: usize) -> (usize, usize) {
+        if held.0 < held.1 {
+            self.gather(input, held);
         }
+        (from, to)
+    }
+
+    /// Adds the CR that a CR NUL, CR IAC or CR other held back at the end of the previous
+    /// input stands for.
+    fn keep_cr(&mut self, input: &[u8]) {
+        let held = std::mem::take(&mut self.held);
+        self.gather(input, held);
+        if !self.synch {
+            self.make_room(input.len() + 1);
+            self.data_buf[self.data_len] = CR;
+            self.data_len += 1;
+        }
+    }
+
+    /// Moves a held piece into `data_buf` (not in Synch mode: the data is discarded). The
+    /// room made covers everything the rest of the input can add to the run, so the
+    /// buffer grows at most once a call.
+    #[inline(always)]
+    fn gather(&mut self, input: &[u8], (a, b): (usize, usize)) {
+        if self.synch || a == b {
+            return;
+        }
+        self.make_room(input.len() - a + 1);
+        let at = self.data_len;
+        match (input.get(a..a + 8), self.data_buf.get_mut(at..at + 8)) {
+            // Dense escapes leave short pieces: one 8-byte copy (the bytes past the piece
+            // are overwritten later or never delivered) instead of a call to memcpy.
+            (Some(from), Some(to)) if b - a <= 8 => to.copy_from_slice(from),
+            _ => self.data_buf[at..at + b - a].copy_from_slice(&input[a..b]),
+        }
+        self.data_len += b - a;
+    }
+
+    /// Makes `data_buf` hold at least `more` bytes past what it has gathered.
+    #[inline(always)]
+    fn make_room(&mut self, more: usize) {
+        if self.data_buf.len() < self.data_len + more {
+            self.grow(more);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, more: usize) {
+        self.data_buf.resize(self.data_len + more, 0);
+    }
+
+    /// Delivers the current run, as one event: what `data_buf` gathered, the `held` piece
+    /// (taken), then `input[from..to]` (the rest of the run). Borrowed from the input when
+    /// the run is one piece of it (the common case, kept inline).
+    #[inline(always)]
+    fn flush<F: FnMut(Event<'_>)>(&mut self, input: &[u8], held: &mut (usize, usize), from: usize, to: usize, sink: &mut F) {
+        let (a, b) = std::mem::take(held);
+        if self.data_len == 0 && !self.synch && (a == b || from == to) {
+            let run = if a < b { &input[a..b] } else { &input[from..to] };
+            if !run.is_empty() {
+                sink(Event::Data(run));
+            }
+            return;
+        }
+        self.flush_gathered(input, (a, b), from, to, sink);
+    }
+
+    /// [`Parser::flush`] for a run in pieces, or in Synch mode.
+    #[inline(never)]
+    fn flush_gathered<F: FnMut(Event<'_>)>(&mut self, input: &[u8], held: (usize, usize), from: usize, to: usize, sink: &mut F) {
+        if !self.synch {
+            self.gather(input, held);
+            self.gather(input, (from, to));
+            sink(Event::Data(&self.data_buf[..self.data_len]));
+        }
+        self.data_len = 0;
     }
 }
 
@@ -425,64 +572,112 @@ fn zero_bytes(v: u64) -> u64 {
 /// Position of the first IAC (0xFF) in `s`.
 #[inline]
 pub(crate) fn find_iac(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-        let z = zero_bytes(!w);
-        if z != 0 {
-            return Some(i + (z.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    s[i..].iter().position(|&b| b == IAC).map(|p| i + p)
+    find(s, iac_mask, |b| b == IAC)
 }
 
 /// Position of the first IAC (0xFF) or CR in `s`.
 #[inline]
 pub(crate) fn find_iac_or_cr(s: &[u8]) -> Option<usize> {
+    find(s, iac_or_cr_mask, |b| b == IAC || b == CR)
+}
+
+#[inline(always)]
+fn iac_mask(w: u64) -> u64 {
+    zero_bytes(!w)
+}
+
+#[inline(always)]
+fn iac_or_cr_mask(w: u64) -> u64 {
     const CRS: u64 = LO * CR as u64;
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
-        let z = zero_bytes(!w) | zero_bytes(w ^ CRS);
+    zero_bytes(!w) | zero_bytes(w ^ CRS)
+}
+
+/// The first byte of `s` that `mask` (per little-endian word, [`zero_bytes`]-style) or
+/// `hit` (per byte, for the tail) marks. The first word is looked at inline: between dense
+/// escapes the next one is nearly always there. Longer scans go to [`find_in_words`], a
+/// function of its own, so that its loop keeps its constants in registers.
+#[inline(always)]
+fn find(s: &[u8], mask: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> Option<usize> {
+    if let Some(first) = s.first_chunk::<8>() {
+        let z = mask(u64::from_le_bytes(*first));
         if z != 0 {
-            return Some(i + (z.trailing_zeros() / 8) as usize);
+            return Some((z.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        return find_in_words(s, 8, mask, hit);
     }
-    s[i..]
-        .iter()
-        .position(|&b| b == IAC || b == CR)
-        .map(|p| i + p)
+    find_in_words(s, 0, mask, hit)
+}
+
+#[inline(never)]
+fn find_in_words(s: &[u8], from: usize, mask: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut words = s[from..].chunks_exact(8);
+    let total = words.len();
+    while let Some(w) = words.next() {
+        let z = mask(u64::from_le_bytes(w.try_into().unwrap()));
+        if z != 0 {
+            let done = total - words.len() - 1;
+            return Some(from + done * 8 + (z.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = from + total * 8;
+    words.remainder().iter().position(|&b| hit(b)).map(|p| at + p)
 }
 
 /// Escape application data for sending in NVT mode: 0xFF is doubled, LF becomes CR LF, and
-/// a CR not followed by LF (within this call) becomes CR NUL. Appends to `out`.
+/// a CR not followed by LF becomes CR NUL. Appends to `out`.
 ///
-/// The encoder is stateless: a CR at the very end of `data` is sent as CR NUL even if the
-/// next call starts with LF (which then becomes CR LF).
+/// `data` is one write, encoded on its own: a CR at its very end is a bare CR (CR NUL) even
+/// if the next write starts with LF, which then becomes CR LF by itself; the reader gets
+/// CR then newline, exactly what was written. [`escape_data_sequence`] encodes one write
+/// given in several buffers.
 pub fn escape_data(data: &[u8], out: &mut Vec<u8>) {
-    out.reserve(data.len() + data.len() / 16 + 2);
-    let mut start = 0;
-    let mut i = 0;
-    while let Some(off) = find_special_out(&data[i..]) {
-        let p = i + off;
-        out.extend_from_slice(&data[start..p]);
-        match data[p] {
-            IAC => out.extend_from_slice(&[IAC, IAC]),
-            LF => out.extend_from_slice(b"\r\n"),
-            _ if data.get(p + 1) == Some(&LF) => {
+    escape_data_sequence([data], out)
+}
+
+/// [`escape_data`] for one write given in pieces (a write_sequence): the same bytes as
+/// escaping their concatenation, so a CR ending one piece and an LF starting the next are
+/// one CR LF. Appends to `out`.
+pub fn escape_data_sequence<'a>(pieces: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+    // The previous piece ended in a CR, not sent yet: its meaning depends on the next byte.
+    let mut cr = false;
+    for data in pieces {
+        let mut i = 0;
+        if cr && !data.is_empty() {
+            cr = false;
+            if data[0] == LF {
                 out.extend_from_slice(b"\r\n");
-                i = p + 2;
-                start = i;
-                continue;
+                i = 1;
+            } else {
+                out.extend_from_slice(b"\r\0");
             }
-            _ => out.extend_from_slice(b"\r\0"),
         }
-        i = p + 1;
-        start = i;
+        out.reserve(data.len() + data.len() / 16 + 2);
+        let mut start = i;
+        while let Some(off) = find_special_out(&data[i..]) {
+            let p = i + off;
+            out.extend_from_slice(&data[start..p]);
+            match data[p] {
+                IAC => out.extend_from_slice(&[IAC, IAC]),
+                LF => out.extend_from_slice(b"\r\n"),
+                _ => match data.get(p + 1) {
+                    Some(&LF) => {
+                        out.extend_from_slice(b"\r\n");
+                        i = p + 2;
+                        start = i;
+                        continue;
+                    }
+                    Some(_) => out.extend_from_slice(b"\r\0"),
+                    None => cr = true,
+                },
+            }
+            i = p + 1;
+            start = i;
+        }
+        out.extend_from_slice(&data[start..]);
     }
-    out.extend_from_slice(&data[start..]);
+    if cr {
+        out.extend_from_slice(b"\r\0");
+    }
 }
 
 /// Escape data for sending in binary mode (TRANSMIT-BINARY on): only 0xFF is doubled.

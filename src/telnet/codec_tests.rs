@@ -52,3 +52,23 @@ fn scanners_match_naive_search() {
         }
     }
 }
+
+#[test]
+fn the_data_buffer_grows_once_a_call_and_is_not_kept_large() {
+    let mut p = Parser::default();
+    let chunk = [IAC, IAC].repeat(32 * 1024);
+    let mut most = 0;
+    p.feed(&chunk, &mut |e| {
+        if let Event::Data(d) = e {
+            most = most.max(d.len());
+        }
+    });
+    assert_eq!(most, 32 * 1024);
+    assert_eq!(p.data_buf.len(), 0, "a buffer above 4 KiB is released after the call");
+    // Small runs keep their buffer, sized by the call's input, from call to call.
+    p.feed(b"line\r\n", &mut |_| {});
+    let kept = (p.data_buf.len(), p.data_buf.as_ptr());
+    assert!(kept.0 >= 6 && kept.0 <= DATA_BUF_KEEP, "{kept:?}");
+    p.feed(b"ab\r\0", &mut |_| {});
+    assert_eq!((p.data_buf.len(), p.data_buf.as_ptr()), kept);
+}

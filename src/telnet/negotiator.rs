@@ -182,9 +182,12 @@ impl std::error::Error for RequestError {}
 /// Something the caller must do or be told, reported by [`Negotiator::receive`],
 /// [`Negotiator::time_out`] and [`Negotiator::connection_lost`].
 ///
-/// Within one call the order is: the bytes to send, then the state change, then the
-/// completions (in the order the requests were made). So an answer reaches the wire before
-/// anything the application writes when told of the change.
+/// Within one call the order is: the bytes to send, then the completions (in the order the
+/// requests were made), then the state change. So an answer reaches the wire before
+/// anything the application writes when told, and, as in Twisted (`will_no_true`,
+/// `do_no_true`, `wont_yes_true`, `dont_yes_true` fire the request's Deferred before
+/// calling enableRemote / enableLocal / disableRemote / disableLocal), a request's
+/// completion comes before the state change it caused is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Send these bytes (IAC verb option).
@@ -380,8 +383,8 @@ impl Negotiator {
                 // RFC 1143: "DONT answered by WILL", him=NO. Our demand to disable stands.
                 WantNo => {
                     self.set(opt, side, No);
-                    disabled(out);
                     done(out, false, Completion::Ok);
+                    disabled(out);
                 }
                 // RFC 1143: him=YES, queue emptied (the queued enable is satisfied).
                 WantNoOpposite => {
@@ -391,14 +394,14 @@ impl Negotiator {
                 }
                 WantYes => {
                     self.set(opt, side, Yes);
-                    enabled(out);
                     done(out, true, Completion::Ok);
+                    enabled(out);
                 }
                 WantYesOpposite => {
                     self.set(opt, side, WantNo);
                     send(out, false);
-                    enabled(out);
                     done(out, true, Completion::Ok);
+                    enabled(out);
                 }
             }
         } else {
@@ -411,14 +414,14 @@ impl Negotiator {
                 }
                 WantNo => {
                     self.set(opt, side, No);
-                    disabled(out);
                     done(out, false, Completion::Ok);
+                    disabled(out);
                 }
                 WantNoOpposite => {
                     self.set(opt, side, WantYes);
                     send(out, true);
-                    disabled(out);
                     done(out, false, Completion::Ok);
+                    disabled(out);
                 }
                 WantYes => {
                     self.set(opt, side, No);

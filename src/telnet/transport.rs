@@ -9,7 +9,10 @@
 //!
 //! The telnet transport is a transport in its own right (it has its own handle): a write
 //! through it doubles 0xFF and turns LF into CR LF and a bare CR into CR NUL (only 0xFF is
-//! doubled while our side of TRANSMIT-BINARY is on). Its lifecycle is the inner
+//! doubled while our side of TRANSMIT-BINARY is on). Each write is translated on its own:
+//! a CR that ends a write is a bare CR (CR NUL) even when the next write starts with LF
+//! (then CR LF by itself), so the peer reads back CR then newline, what was written; the
+//! buffers of one write_sequence are one write. Its lifecycle is the inner
 //! transport's: lose_connection, abort, half-close, pause/resume reading and producers
 //! pass through to it, and a producer registered on the telnet transport sits in the inner
 //! transport's producer slot (its calls receive the telnet handle). So a telnet session
@@ -18,11 +21,22 @@
 //! generated in answer to input: past the high-water mark, reading from the peer stops
 //! until they have drained, so a peer that sends requests and never reads is bounded.
 //!
+//! Receiving: each run of data between two other events (commands, negotiations,
+//! subnegotiations) of one read is one data_received call, unescaped and, in NVT mode,
+//! newline-translated, whatever escapes it held. While the peer's TRANSMIT-BINARY is on,
+//! CR is not translated (RFC 856). The mode changes at the byte after the peer's WILL that
+//! answers our DO, and after the peer's WONT; after the peer's unsolicited WILL (accepted
+//! with DO) the peer switches only once our DO reaches it, so the rest of that read is
+//! still NVT and binary starts with the next read.
+//!
 //! Requests ([`Telnet::will`], [`Telnet::wont`], [`Telnet::do_`], [`Telnet::dont`]) either
 //! fail at once (`AlreadyEnabled`, `AlreadyDisabled`, `AlreadyNegotiating`, `Closed`; the
 //! completion is then never called) or call their completion exactly once, with
 //! [`Completion::Ok`], `Refused`, `ConnectionLost` (with the reason) or `TimedOut` (only
-//! when a negotiation timeout is set).
+//! when a negotiation timeout is set). The option hooks see every change whoever started
+//! it: enable_local / enable_remote answer the peer's offers and are also called right
+//! after the completion when our own WILL / DO is accepted (their answer is then ignored);
+//! disable_local / disable_remote follow the completion of our own WONT / DONT too.
 //!
 //! Synch (RFC 854): [`Telnet::send_synch`] sends IAC DM with the DM as TCP urgent data. On
 //! receive, when the inner transport reports urgent data pending, application data is
@@ -61,8 +75,9 @@ use crate::transport::{Address, Producer, Protocol, ProtocolSlot, Reason, Reason
 pub trait TelnetProtocol {
     /// The inner connection is established.
     fn connection_made(&mut self, _t: &Telnet) {}
-    /// Application data arrived: unescaped, newlines translated (CR LF → LF, CR NUL → CR).
-    /// Valid for the call only.
+    /// Application data arrived: unescaped, newlines translated (CR LF → LF, CR NUL → CR;
+    /// CR untouched while the peer's TRANSMIT-BINARY is on). Each run of data between two
+    /// other events of one read comes in one call. Valid for the call only.
     fn data_received(&mut self, _t: &Telnet, _data: &[u8]) {}
     /// The connection is gone; fires exactly once, from the loop, after every pending
     /// request has completed with `ConnectionLost`. The handle is dead when it returns.
@@ -77,20 +92,30 @@ pub trait TelnetProtocol {
     fn read_connection_lost(&mut self, _t: &Telnet) {}
     /// Our sending side was shut down (half-close protocols only).
     fn write_connection_lost(&mut self, _t: &Telnet) {}
-    /// The peer sent DO `opt` while our side is off: return true to agree (WILL is sent),
-    /// false to refuse (WONT). Not asked for answers to our own requests.
+    /// Our side of `opt` is being enabled. Called in two cases (Twisted's do_no_false and
+    /// do_no_true), so a protocol tracks option state in one place whoever started it:
+    /// - the peer sent DO `opt` while our side was disabled with nothing pending (RFC 1143
+    ///   state NO) and the option side's [`Policy`] is `Ask`: return true to agree (WILL is
+    ///   sent and the option is on), false to refuse (WONT);
+    /// - our own [`Telnet::will`] was accepted (the peer's DO): called right after that
+    ///   request's completion, with the option already on. The answer cannot undo what was
+    ///   agreed: it is ignored (false is logged at debug level); call [`Telnet::wont`] to
+    ///   turn the option off again.
     fn enable_local(&mut self, _t: &Telnet, _opt: u8) -> bool {
         false
     }
-    /// The peer sent WILL `opt` while its side is off: return true to agree (DO), false to
-    /// refuse (DONT).
+    /// The peer's side of `opt` is being enabled; as [`TelnetProtocol::enable_local`], for
+    /// the peer's WILL: either the peer offered WILL `opt` while its side was disabled with
+    /// nothing pending (state NO; true agrees with DO, false refuses with DONT), or our own
+    /// [`Telnet::do_`] was accepted (called after its completion; the answer is ignored).
     fn enable_remote(&mut self, _t: &Telnet, _opt: u8) -> bool {
         false
     }
     /// Our side of `opt` went from enabled to disabled (the peer's DONT, or its agreement
-    /// to our WONT).
+    /// to our WONT: then called right after that request's completion).
     fn disable_local(&mut self, _t: &Telnet, _opt: u8) {}
-    /// The peer's side of `opt` went from enabled to disabled.
+    /// The peer's side of `opt` went from enabled to disabled (its WONT; after the
+    /// completion when it answers our DONT).
     fn disable_remote(&mut self, _t: &Telnet, _opt: u8) {}
     /// A command: NOP DM BRK IP AO AYT EC EL GA EOR, or IAC followed by a byte that is not a
     /// command at all (never fatal).
@@ -354,7 +379,27 @@ impl TelnetConnection {
         }
         let Some(mut parser) = self.parser.borrow_mut().take() else { return };
         let t = self.telnet(core);
-        parser.feed(data, &mut |ev| self.event(core, &t, ev));
+        let mut rest = data;
+        while !rest.is_empty() {
+            // The peer's WILL/WONT BINARY just parsed, and the state it found.
+            let mut binary = None;
+            let used = parser.feed_until_will_or_wont(rest, &mut |ev| {
+                if let Event::Will(opt::BINARY) | Event::Wont(opt::BINARY) = ev {
+                    binary = Some((ev == Event::Will(opt::BINARY), self.neg.borrow().state(opt::BINARY, Side::Remote)));
+                }
+                self.event(core, &t, ev)
+            });
+            rest = &rest[used..];
+            // RFC 856: the peer sends binary from the WILL that answers our DO, and NVT from
+            // its WONT, so the mode changes at the next byte. After an unsolicited WILL the
+            // peer switches only once our DO reaches it: the rest of this read is still NVT
+            // and restore_parser switches at the next read.
+            if let Some((will, before)) = binary {
+                if !(will && before == OptionState::No) {
+                    parser.set_binary(self.neg.borrow().is_enabled(opt::BINARY, Side::Remote));
+                }
+            }
+        }
         self.restore_parser(parser);
     }
 
@@ -442,7 +487,20 @@ impl TelnetConnection {
             }
         }
         let mut actions = Vec::new();
-        self.neg.borrow_mut().receive(verb, opt, &mut |_, _| accept, &mut |a| actions.push(a));
+        let mut asked = false;
+        self.neg.borrow_mut().receive(
+            verb,
+            opt,
+            &mut |_, _| {
+                asked = true;
+                accept
+            },
+            &mut |a| actions.push(a),
+        );
+        if asked {
+            // The peer's offer: the policy or the enable hook has answered already.
+            actions.retain(|a| !matches!(a, Action::Enabled { .. }));
+        }
         self.run_actions(core, t, actions, None);
     }
 
@@ -453,7 +511,24 @@ impl TelnetConnection {
                 Action::Send(bytes) => {
                     let _ = self.send_answer(&bytes);
                 }
-                Action::Enabled { .. } => {}
+                // Our own request was accepted (the peer's offers are answered before):
+                // the enable hook is told after the completion, as Twisted's do_no_true /
+                // will_no_true do; its answer cannot undo what was agreed.
+                Action::Enabled { opt, side } => {
+                    let mut agreed = true;
+                    self.protocol.with(|p| {
+                        agreed = match side {
+                            Side::Local => p.enable_local(t, opt),
+                            Side::Remote => p.enable_remote(t, opt),
+                        }
+                    });
+                    if !agreed {
+                        crate::log::emit(
+                            crate::log::Level::Debug,
+                            &format!("telnet: the enable hook refused option {opt} ({side:?}), which our own request enabled; ignored"),
+                        );
+                    }
+                }
                 Action::Disabled { opt, side } => self.protocol.with(|p| match side {
                     Side::Local => p.disable_local(t, opt),
                     Side::Remote => p.disable_remote(t, opt),
@@ -724,8 +799,13 @@ impl TransportOps for TelnetConnection {
         }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let mut out = Vec::with_capacity(total + total / 8 + 4);
-        for b in bufs {
-            self.escape(b, &mut out);
+        if self.neg.borrow().is_enabled(opt::BINARY, Side::Local) {
+            for b in bufs {
+                codec::escape_binary(b, &mut out);
+            }
+        } else {
+            // One write: a CR ending one buffer and an LF starting the next are one CR LF.
+            codec::escape_data_sequence(bufs.iter().map(|b| &b[..]), &mut out);
         }
         inner.write(&out)
     }

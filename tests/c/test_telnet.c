@@ -6,7 +6,8 @@
  * come back as status codes without a completion; a silent raw socket peer gives
  * TIMED_OUT and CONNECTION_LOST completions; an oversized subnegotiation drops the
  * connection with MARLINE_REASON_PROTOCOL_VIOLATION; handles go stale after
- * connection_lost.
+ * connection_lost. The enable_remote hook is also called when the client's own DO is
+ * accepted, right after its completion (Twisted's will_no_true).
  *
  * One line per check ("ok - ..." or "FAIL - ..."); exit status 0 only if all pass.
  * Built as C99 and as C++ and run natively, under ASan+UBSan and under valgrind by
@@ -48,7 +49,12 @@ typedef struct completion {
     marline_telnet_result_t result;
     int had_reason;
     int option;
+    int seq; /* when it fired, in the order of `seq` below */
 } completion;
+
+/* Counts completions and hook calls, to check their order. */
+static int seq;
+static int cli_sga_hook_seq;
 
 static void on_done(transport_t *t, uint8_t option, marline_telnet_result_t result, const marline_reason_t *reason,
                     void *user) {
@@ -58,6 +64,7 @@ static void on_done(transport_t *t, uint8_t option, marline_telnet_result_t resu
     c->result = result;
     c->had_reason = reason != NULL;
     c->option = option;
+    c->seq = ++seq;
 }
 
 static completion srv_echo, srv_naws, cli_sga, cli_never;
@@ -120,6 +127,9 @@ static bool srv_enable_local(transport_t *t, uint8_t option, void *user) {
 static bool cli_enable_remote(transport_t *t, uint8_t option, void *user) {
     (void)t;
     (void)user;
+    if (option == TELNET_OPT_SGA) {
+        cli_sga_hook_seq = ++seq; /* our own DO SGA was accepted; the answer is ignored */
+    }
     return option == TELNET_OPT_ECHO;
 }
 
@@ -173,7 +183,7 @@ int main(void) {
     bool on = false;
     int port = 0, lfd, afd, rport = 0, i;
     unsigned char big[9];
-    completion bad = {0, MARLINE_TELNET_OK, 0, 0};
+    completion bad = {0, MARLINE_TELNET_OK, 0, 0, 0};
 
     memset(&srv, 0, sizeof srv);
     memset(&cli, 0, sizeof cli);
@@ -221,6 +231,8 @@ int main(void) {
     check(run_until(&srv_naws.calls) && srv_naws.result == MARLINE_TELNET_OK, "server DO NAWS agreed");
     check(run_until(&cli_sga.calls) && cli_sga.result == MARLINE_TELNET_OK && cli_sga.option == TELNET_OPT_SGA,
           "client DO SGA agreed by the server's enable_local");
+    check(run_until(&cli_sga_hook_seq) && cli_sga_hook_seq == cli_sga.seq + 1,
+          "the client's enable_remote is called for its own accepted DO SGA, right after the completion");
     check(telnet_get_option_state(client, TELNET_OPT_ECHO, MARLINE_TELNET_REMOTE, &st) == MARLINE_OK &&
               st == MARLINE_TELNET_YES,
           "client sees the server's ECHO as YES");

@@ -2,7 +2,7 @@
 //! a raw (non-telnet) TCP peer driven from the test thread.
 #![allow(dead_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use marline::telnet::options::{EnvKind, EnvVar};
 use marline::telnet::transport::{Completion, Side};
 use marline::telnet::{Telnet, TelnetProtocol};
-use marline::{Reactor, Reason, ReasonKind};
+use marline::{Protocol, Reactor, Reason, ReasonKind, Transport};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TEv {
@@ -284,4 +284,71 @@ pub fn client_with_raw_peer(r: &Reactor) -> (Telnet, TLog, Raw) {
     let raw = accept_raw(r, &l);
     run_until(r, "made", || has(&clog, &TEv::Made));
     (c, clog, raw)
+}
+
+/// Stands between a transport and the telnet adapter it carries (from
+/// [`marline::telnet::wrap`]): forwards every event, cutting the incoming data also at the
+/// stream offsets in `cuts`, so a test delivers what the peer sent in a read split
+/// anywhere; counts the reads it passes on in `reads`.
+pub struct Chunker {
+    pub inner: Box<dyn Protocol>,
+    pub cuts: Vec<u64>,
+    pub at: u64,
+    pub reads: Rc<Cell<usize>>,
+}
+
+impl Protocol for Chunker {
+    fn connection_made(&mut self, t: &Transport) {
+        self.inner.connection_made(t)
+    }
+    fn data_received(&mut self, t: &Transport, data: &[u8]) {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let end = self.at + rest.len() as u64;
+            let cut = self.cuts.iter().copied().filter(|&c| c > self.at && c < end).min();
+            let n = cut.map_or(rest.len(), |c| (c - self.at) as usize);
+            self.reads.set(self.reads.get() + 1);
+            self.inner.data_received(t, &rest[..n]);
+            self.at += n as u64;
+            rest = &rest[n..];
+        }
+    }
+    fn urgent_data_received(&mut self, t: &Transport, data: &[u8]) {
+        self.inner.urgent_data_received(t, data)
+    }
+    fn urgent_pending(&mut self, t: &Transport) {
+        self.inner.urgent_pending(t)
+    }
+    fn connection_lost(&mut self, t: &Transport, reason: &Reason) {
+        self.inner.connection_lost(t, reason)
+    }
+    fn connection_failed(&mut self, t: &Transport, reason: &Reason) {
+        self.inner.connection_failed(t, reason)
+    }
+    fn half_close(&self) -> bool {
+        self.inner.half_close()
+    }
+    fn receives_urgent_data(&self) -> bool {
+        self.inner.receives_urgent_data()
+    }
+    fn read_connection_lost(&mut self, t: &Transport) {
+        self.inner.read_connection_lost(t)
+    }
+    fn write_connection_lost(&mut self, t: &Transport) {
+        self.inner.write_connection_lost(t)
+    }
+}
+
+/// A marline telnet client (protocol `p`) whose incoming data is also cut at the stream
+/// offsets `cuts` (see [`Chunker`]), connected to a raw peer, once connection_made has
+/// been delivered: (client, the peer, the count of reads the adapter got).
+pub fn chunked_client(r: &Reactor, p: Box<dyn TelnetProtocol>, log: &TLog, cuts: &[u64]) -> (Telnet, Raw, Rc<Cell<usize>>) {
+    let (l, port) = Raw::listener();
+    let (adapter, c) = marline::telnet::wrap(r, p).unwrap();
+    let reads = Rc::new(Cell::new(0));
+    let chunker = Chunker { inner: adapter, cuts: cuts.to_vec(), at: 0, reads: reads.clone() };
+    r.connect_tcp("127.0.0.1", port, None, Box::new(chunker)).unwrap();
+    let raw = accept_raw(r, &l);
+    run_until(r, "made", || has(log, &TEv::Made));
+    (c, raw, reads)
 }
