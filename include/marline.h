@@ -229,49 +229,135 @@ typedef enum marline_family_t {
 
 // The result of every fallible call. Numbers are stable: 0 is success,
 // 1xx general misuse, 2xx network, 3xx processes, 4xx telnet, 5xx streams.
+// A failed call did nothing (unless its doc says otherwise), wrote no out
+// parameter and will never call the callback it was given. The handle
+// errors (MARLINE_ERR_NULL_POINTER, _WRONG_HANDLE_TYPE, _STALE_HANDLE,
+// _WRONG_THREAD) can come from every call on a handle, and
+// MARLINE_ERR_PANIC from any call; each function lists the others.
 typedef enum marline_status_t {
+  // Success.
   MARLINE_OK = 0,
-  MARLINE_ERR_NULL_POINTER = 100,
-  MARLINE_ERR_INVALID_ARGUMENT = 101,
-  MARLINE_ERR_STALE_HANDLE = 102,
-  MARLINE_ERR_WRONG_HANDLE_TYPE = 103,
-  MARLINE_ERR_WRONG_THREAD = 104,
-  MARLINE_ERR_REENTRANT = 105,
-  MARLINE_ERR_PANIC = 106,
-  MARLINE_ERR_CLOSED = 107,
-  MARLINE_ERR_PRODUCER_ALREADY_REGISTERED = 108,
-  MARLINE_ERR_NO_PRODUCER = 109,
-  MARLINE_ERR_NOT_SUPPORTED = 110,
-  MARLINE_ERR_NOT_ACTIVE = 111,
-  MARLINE_ERR_OS = 112,
-  MARLINE_ERR_BUFFER_TOO_SMALL = 113,
-  MARLINE_ERR_TIMED_OUT = 114,
-  // No handle is left for a new object of this kind: too many live
-  // objects at once, or every identity of its table has been used (see
-  // "Opaque handles" in the README). Nothing was created.
-  MARLINE_ERR_EXHAUSTED = 115,
-  // An allocation sized by an argument (a count or a length) failed.
+  // A pointer argument that must not be NULL was NULL: a handle, an out
+  // parameter, a callback table, a string, or a callback the call needs.
   // Nothing was done.
+  MARLINE_ERR_NULL_POINTER = 100,
+  // An argument is out of range or malformed: a number outside its range, a
+  // seconds value the function does not take (NaN always), a string that is
+  // not UTF-8, an unknown flag or enum number, a struct whose `size` no
+  // version had. Nothing was done.
+  MARLINE_ERR_INVALID_ARGUMENT = 101,
+  // The handle's object is gone (its connection ended, it was stopped,
+  // closed or freed, its reactor was freed) or never existed. A handle is
+  // never reused, so it never names a newer object.
+  MARLINE_ERR_STALE_HANDLE = 102,
+  // The handle is of another kind than the call takes: a listening port
+  // where a transport is expected, a TCP transport given to a telnet_* or
+  // process_* call, or a value that is no handle at all.
+  MARLINE_ERR_WRONG_HANDLE_TYPE = 103,
+  // Called from a thread that does not own the handle's reactor. Only
+  // reactor_stop and reactor_call_from_thread may be called from any thread
+  // (and every tcp_stream_* call).
+  MARLINE_ERR_WRONG_THREAD = 104,
+  // Not allowed from inside a callback of the same reactor: reactor_run,
+  // reactor_run_once or reactor_free from one of its own callbacks,
+  // marline_set_log_callback from inside the log callback, a new delayed
+  // call from a final callback during reactor_free.
+  MARLINE_ERR_REENTRANT = 105,
+  // A panic inside marline was caught at the C boundary (any call can return
+  // it); its message went to the log callback. The object the call was about
+  // may be unusable.
+  MARLINE_ERR_PANIC = 106,
+  // Closed for this call: the transport (or child fd, or bridge input) no
+  // longer takes writes because its connection or sending side has closed or
+  // it was aborted; a stream after tcp_stream_close.
+  MARLINE_ERR_CLOSED = 107,
+  // The transport already has a producer (transport_register_producer or
+  // transport_register_reading_as_producer).
+  MARLINE_ERR_PRODUCER_ALREADY_REGISTERED = 108,
+  // transport_unregister_producer on a transport that has no producer.
+  MARLINE_ERR_NO_PRODUCER = 109,
+  // The transport cannot do this: urgent data or TCP options on a process
+  // transport, a window size for a child without a pty, a group signal to a
+  // child that leads no group, a telnet Synch over a transport without
+  // urgent data.
+  MARLINE_ERR_NOT_SUPPORTED = 110,
+  // The delayed call has already run or been cancelled (or its reactor is
+  // gone).
+  MARLINE_ERR_NOT_ACTIVE = 111,
+  // A system call failed for a reason that has no status of its own;
+  // marline_last_os_error gives its errno.
+  MARLINE_ERR_OS = 112,
+  // The caller's buffer cannot hold the result (marline_address_bytes).
+  // Nothing was written.
+  MARLINE_ERR_BUFFER_TOO_SMALL = 113,
+  // A time limit passed: a stream call's own limit, or the kernel gave up on
+  // the connection (ETIMEDOUT; marline_last_os_error says which).
+  MARLINE_ERR_TIMED_OUT = 114,
+  // No handle is left for a new object of this kind: too many live objects
+  // at once, or every identity of its table has been used (see "Opaque
+  // handles" in the README). Nothing was created.
+  MARLINE_ERR_EXHAUSTED = 115,
+  // An allocation sized by an argument (a count or a length) failed. Nothing
+  // was done.
   MARLINE_ERR_NO_MEMORY = 116,
+  // The address and port are in use by another socket (EADDRINUSE).
   MARLINE_ERR_ADDRESS_IN_USE = 200,
+  // The address cannot be parsed, is no address of this host
+  // (EADDRNOTAVAIL), is of a family the system does not support, or (a
+  // stream's active open) the host name does not resolve.
   MARLINE_ERR_BAD_ADDRESS = 201,
+  // The system refused the operation (EACCES or EPERM): a port below 1024
+  // without the privilege, for example.
   MARLINE_ERR_PERMISSION_DENIED = 202,
+  // There is no connection (yet): the addresses or TCP options of a
+  // transport still connecting, a stream before any open.
   MARLINE_ERR_NOT_CONNECTED = 203,
+  // The peer refused the connection (ECONNREFUSED).
   MARLINE_ERR_REFUSED = 204,
+  // The peer reset the connection (ECONNRESET).
   MARLINE_ERR_CONNECTION_RESET = 205,
+  // The child has been reaped: its pid may already be another process's, so
+  // nothing is sent to it.
   MARLINE_ERR_PROCESS_EXITED_ALREADY = 300,
+  // The child has no such descriptor in its fd map, or marline reads that
+  // one (process_write_to_child on an output).
   MARLINE_ERR_NO_SUCH_CHILD_FD = 301,
+  // The executable was not found, is not executable, or is no program the
+  // kernel can run; marline_last_os_error gives the errno.
   MARLINE_ERR_BAD_EXECUTABLE = 302,
+  // The child's working directory does not exist or cannot be entered;
+  // marline_last_os_error gives the errno.
   MARLINE_ERR_BAD_WORKING_DIRECTORY = 303,
+  // Not a signal: a number no signal has, or a name no signal has.
   MARLINE_ERR_UNKNOWN_SIGNAL = 304,
+  // The child fd map is invalid: a child fd repeated or outside 0..1023, an
+  // unknown kind, an inherited descriptor that is not open, a map together
+  // with a pty, or a map where none is taken (a bridged process).
   MARLINE_ERR_BAD_CHILD_FD_MAP = 305,
+  // telnet_will / telnet_do on an option side that is already enabled; the
+  // completion callback is never called.
   MARLINE_ERR_ALREADY_ENABLED = 400,
+  // telnet_wont / telnet_dont on an option side that is already disabled;
+  // the completion callback is never called.
   MARLINE_ERR_ALREADY_DISABLED = 401,
+  // A negotiation of this option side is under way and cannot queue this
+  // request (RFC 1143's one-slot queue); the completion callback is never
+  // called.
   MARLINE_ERR_ALREADY_NEGOTIATING = 402,
+  // The stream is waiting in a passive open (tcp_stream_status,
+  // tcp_stream_set_ulp_timeout).
   MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS = 500,
+  // The object's state does not allow the call: an open on a stream that has
+  // a connection or a pending open, a second process_bridge_spawn.
   MARLINE_ERR_INVALID_STATE = 501,
+  // The stream's connection has terminated (reset, aborted or timed out):
+  // the call cannot complete.
   MARLINE_ERR_TERMINATED = 502,
+  // The peer has closed the stream's connection and all its data has been
+  // read (tcp_stream_rcv).
   MARLINE_ERR_CONNECTION_CLOSING = 503,
+  // Another call of the same kind is in progress on the stream: one receive
+  // and one send at a time, nothing during tcp_stream_active_open.
   MARLINE_ERR_STREAM_BUSY = 504,
 } marline_status_t;
 
@@ -881,81 +967,117 @@ typedef struct marline_iovec_t {
 extern "C" {
 #endif // __cplusplus
 
-// The family of `address`.
+// The family of `address`: MARLINE_FAMILY_IPV4, _IPV6 or _PROCESS. Never
+// fails. `address` may be NULL: MARLINE_FAMILY_INVALID.
 //
 // # Safety
-// `address` is NULL or a live address from marline.
+// `address`, when not NULL, is a live address from marline.
 enum marline_family_t marline_address_family(const struct marline_address_t *address);
 
-// The port (the pid for a process address); -1 for NULL.
+// The port of `address` (the pid for a process address). Never fails.
+// `address` may be NULL: -1.
 //
 // # Safety
 // As for marline_address_family.
 int64_t marline_address_port(const struct marline_address_t *address);
 
-// Copies the raw address bytes (4 for IPv4, 16 for IPv6, 0 for a process)
-// into `out` (capacity `cap`) and their number into `*len`.
+// Copies the raw address bytes (4 for IPv4, 16 for IPv6, none for a process)
+// into `out`, whose capacity is `cap` bytes, and writes their number to
+// `*len`. Nothing is written on failure.
+//
+// Errors: MARLINE_ERR_BUFFER_TOO_SMALL (`cap` below the number of bytes),
+// MARLINE_ERR_NULL_POINTER. `address` and `len` must not be NULL; `out` may be
+// NULL only when there are no bytes to copy (a process address).
 //
 // # Safety
-// `address` as for marline_address_family; `out` has `cap` writable bytes;
-// `len` is writable.
+// `address` is a live address from marline; `out` has `cap` writable bytes;
+// `len` points to a writable `size_t`.
 enum marline_status_t marline_address_bytes(const struct marline_address_t *address, uint8_t *out, size_t cap, size_t *len);
 
-// The printable form ("127.0.0.1:8080", "[::1]:8080", "process 1234"),
-// valid until the address is freed; "" for NULL.
+// The printable form of `address` ("127.0.0.1:8080", "[::1]:8080", "process
+// 1234"), NUL-terminated, valid until the address is freed. Never fails.
+// `address` may be NULL: "".
 //
 // # Safety
 // As for marline_address_family.
 const char *marline_address_string(const struct marline_address_t *address);
 
-// Frees an address. NULL is ignored.
+// Frees an address that marline allocated (transport_get_host,
+// transport_get_peer, listening_port_get_host, tcp_stream_get_sock_name).
+// Never fails. `address` may be NULL: nothing happens.
 //
 // # Safety
-// `address` is NULL or an address from marline not yet freed.
+// `address`, when not NULL, is an address from marline not yet freed.
 void marline_address_free(struct marline_address_t *address);
 
-// Schedules `callback(reactor, user)` to run once, `seconds_from_now`
-// seconds from now (0: in the next loop turn). Calls due at the
-// same time run in the order scheduled. `*out` (may be NULL if not wanted)
-// receives the handle. A negative, infinite or NaN delay, or one ending
-// more than about 584 years after reactor_new, is
-// MARLINE_ERR_INVALID_ARGUMENT; MARLINE_ERR_EXHAUSTED when no handle is
-// left (2^20 calls pending at once; see "Opaque handles" in the README);
-// MARLINE_ERR_REENTRANT from a final
-// callback during reactor_free. On error the callback is never called.
+// Schedules `callback(reactor, user)` to run once, `seconds_from_now` seconds
+// from now (0: in the next loop turn). Calls due at the same time run in the
+// order scheduled. The call's handle is written to `*out` unless `out` is
+// NULL. On error the callback is never called.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay, or
+// one ending more than about 584 years after reactor_new),
+// MARLINE_ERR_EXHAUSTED (2^20 calls pending at once; see "Opaque handles" in
+// the README), MARLINE_ERR_REENTRANT (from a final callback during
+// reactor_free), MARLINE_ERR_NULL_POINTER (`callback` NULL), and the handle
+// errors. `reactor` and `callback` must not be NULL; `out` may be NULL (the
+// handle is then not wanted); `user` may be NULL (it is only passed back).
 //
 // # Safety
-// `out` is NULL or writable.
+// `out`, when not NULL, points to a writable `delayed_call_t *`.
 enum marline_status_t reactor_call_later(struct reactor_t *reactor, double seconds_from_now, marline_reactor_cb callback, void *user, struct delayed_call_t **out);
 
-// Cancels the call.
+// Cancels the call: its callback will not run, and the handle is no longer
+// active.
+//
+// Errors: MARLINE_ERR_NOT_ACTIVE (it has run, was cancelled, or its reactor is
+// gone), MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 enum marline_status_t delayed_call_cancel(struct delayed_call_t *call);
 
-// Re-schedules the call `seconds_from_now` seconds from now (a delay as for
-// reactor_call_later: negative, infinite or NaN is
-// MARLINE_ERR_INVALID_ARGUMENT, and the call keeps its time).
+// Re-schedules the call `seconds_from_now` seconds from now, a delay as for
+// reactor_call_later. On error the call keeps its time.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay),
+// MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 enum marline_status_t delayed_call_reset(struct delayed_call_t *call, double seconds_from_now);
 
-// Pushes the call back by `by_seconds` from its current time (a delay as
-// for reactor_call_later).
+// Pushes the call back by `by_seconds` from the time it is due, a delay as for
+// reactor_call_later. On error the call keeps its time.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay),
+// MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 enum marline_status_t delayed_call_delay(struct delayed_call_t *call, double by_seconds);
 
-// True while the call has neither run nor been cancelled.
+// True while the call has neither run nor been cancelled; false after that,
+// and for a NULL, foreign or otherwise invalid handle. Never fails. `call` may
+// be NULL (false).
 bool delayed_call_active(struct delayed_call_t *call);
 
-// Writes the seconds left before the call runs to `*seconds_left`.
+// Writes the seconds left before the call runs to `*seconds_left` (0 once it
+// is due).
+//
+// Errors: MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+// MARLINE_ERR_WRONG_THREAD. `call` and `seconds_left` must not be NULL.
 //
 // # Safety
-// `seconds_left` is NULL or writable.
+// `seconds_left` points to a writable `double`.
 enum marline_status_t delayed_call_get_time_left(struct delayed_call_t *call, double *seconds_left);
 
-// Sets the log callback of the calling thread: messages from reactors run
-// on this thread go to `cb(level, message, user)`; other threads keep their
-// own callbacks (the setting is per thread, like a reactor). A NULL `cb`
-// removes the callback, and messages are dropped again (the default).
-// Replacing a callback takes effect at once. Called from inside a log
-// callback it fails with MARLINE_ERR_REENTRANT. marline keeps nothing of
-// `user` but the pointer value.
+// Sets the log callback of the calling thread: messages from reactors run on
+// this thread go to `cb(level, message, user)`; other threads keep their own
+// callbacks (the setting is per thread, like a reactor). A NULL `cb` removes
+// the callback, and messages are dropped again (the default). Replacing a
+// callback takes effect at once. marline keeps nothing of `user` but the
+// pointer value.
+//
+// Errors: MARLINE_ERR_REENTRANT (called from inside a log callback). `cb` may
+// be NULL (no callback); `user` may be NULL (it is only passed back).
 enum marline_status_t marline_set_log_callback(marline_log_cb cb, void *user);
 
 // Starts `executable` (looked up in PATH when it has no '/') with `argv`
@@ -1178,164 +1300,214 @@ enum marline_status_t process_bridge_close(struct bridge_t *b);
 // MARLINE_ERR_STALE_HANDLE.
 enum marline_status_t process_bridge_set_hangup_grace(struct bridge_t *b, double seconds);
 
-// Registers a producer on `t`. `streaming` producers are paused past the
-// high-water mark and resumed when the queue drains; pull producers get
+// Registers a producer on `t`, with its callback table (copied) and `user`,
+// which its callbacks receive. `streaming` producers are paused past the high-
+// water mark and resumed when the queue drains; pull producers get
 // resume_producing each time the queue empties (the first time on the next
-// loop turn). A second registration fails with
-// MARLINE_ERR_PRODUCER_ALREADY_REGISTERED. On a transport that is already
-// dead, stop_producing is called at once and MARLINE_ERR_STALE_HANDLE
-// returned. The table is copied.
+// loop turn). On a transport that is already gone, stop_producing is called at
+// once and MARLINE_ERR_STALE_HANDLE returned.
+//
+// Errors: MARLINE_ERR_PRODUCER_ALREADY_REGISTERED (a second registration),
+// MARLINE_ERR_INVALID_ARGUMENT (a table whose `size` no version had, or with
+// an entry this library does not know), and the handle errors. `t` and
+// `callbacks` must not be NULL; `user` may be NULL (it is only passed back).
 //
 // # Safety
-// `callbacks` is NULL or points to a readable marline_producer_t.
+// `callbacks` points to a marline_producer_t with `size` readable bytes.
 enum marline_status_t transport_register_producer(struct transport_t *t, const struct marline_producer_t *callbacks, void *user, bool streaming);
 
 // Makes the transport's own reading the streaming producer of its writes
-// (Twisted's `transport.registerProducer(transport, True)`): reading
-// pauses while the write queue is past the high-water mark
-// (transport_set_write_high_water, default 64 KiB) and resumes once the
-// queue has drained. A peer that does not read what it is sent then
-// cannot grow the queue without bound: for echo servers, proxies and
-// request/response servers. No callbacks and no allocation. It counts as
-// the registered producer (MARLINE_ERR_PRODUCER_ALREADY_REGISTERED if
-// there is one; transport_unregister_producer ends it and resumes
-// reading). Do not also pause or resume reading by hand: the two would
-// undo each other.
+// (Twisted's `transport.registerProducer(transport, True)`): reading pauses
+// while the write queue is past the high-water mark
+// (transport_set_write_high_water, default 64 KiB) and resumes once the queue
+// has drained. A peer that does not read what it is sent then cannot grow the
+// queue without bound: for echo servers, proxies and request/response servers.
+// No callbacks and no allocation. It counts as the registered producer;
+// transport_unregister_producer ends it and resumes reading. Do not also pause
+// or resume reading by hand: the two would undo each other.
+//
+// Errors: MARLINE_ERR_PRODUCER_ALREADY_REGISTERED (there is a producer), and
+// the handle errors. `t` must not be NULL.
 enum marline_status_t transport_register_reading_as_producer(struct transport_t *t);
 
-// Unregisters the producer of `t` (MARLINE_ERR_NO_PRODUCER if none). A
-// lose_connection waiting for the producer goes on.
+// Unregisters the producer of `t`; it gets no more callbacks. A
+// transport_lose_connection waiting for the producer goes on.
+//
+// Errors: MARLINE_ERR_NO_PRODUCER (none is registered), and the handle errors.
+// `t` must not be NULL.
 enum marline_status_t transport_unregister_producer(struct transport_t *t);
 
-// Creates a reactor owned by the calling thread and writes it to `*out`.
-// Only that thread may use it, except reactor_stop and
-// reactor_call_from_thread. SIGPIPE is set to ignored if it still has its
-// default action (so a write to a dead pipe cannot kill the program).
-// MARLINE_ERR_EXHAUSTED when 4,096 reactors are live (see "Opaque handles" in
-// the README).
+// Creates a reactor owned by the calling thread and writes it to `*out`. Only
+// that thread may use it, except reactor_stop and reactor_call_from_thread.
+// SIGPIPE is set to ignored if it still has its default action (so a write to
+// a dead pipe cannot kill the program).
 //
-// A reactor its thread never frees is torn down when that thread ends
-// (for the main thread: when main returns or exit is called), without
-// calling back: its connections, listening ports and pipes are closed,
-// pending delayed calls are dropped, and child processes are neither
-// signalled nor reaped (a child on a pty gets the hang-up of its
-// terminal closing). No connection_lost, process_ended or completion is
-// delivered then, since the pointers they would get may be gone. Call
-// reactor_free to have them.
+// A reactor its thread never frees is torn down when that thread ends (for the
+// main thread: when main returns or exit is called), without calling back: its
+// connections, listening ports and pipes are closed, pending delayed calls are
+// dropped, and child processes are neither signalled nor reaped (a child on a
+// pty gets the hang-up of its terminal closing). No connection_lost,
+// process_ended or completion is delivered then, since the pointers they would
+// get may be gone. Call reactor_free to have them.
+//
+// Errors: MARLINE_ERR_EXHAUSTED (4,096 reactors are live; see "Opaque handles"
+// in the README), MARLINE_ERR_OS (no epoll or eventfd: marline_last_os_error),
+// MARLINE_ERR_NULL_POINTER. `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `reactor_t *`.
 enum marline_status_t reactor_new(struct reactor_t **out);
 
-// Frees the reactor. Every open connection is closed and its
-// connection_lost (reason MARLINE_REASON_SHUTDOWN) or connection_failed is
-// delivered before this returns; pending delayed calls are dropped without
-// running. Not allowed from inside one of its own callbacks
-// (MARLINE_ERR_REENTRANT). The handle is stale afterwards.
+// Frees the reactor. Every open connection is closed and its connection_lost
+// (reason MARLINE_REASON_SHUTDOWN) or connection_failed is delivered before
+// this returns; pending delayed calls are dropped without running. The handle,
+// and every handle of the reactor's objects, is stale afterwards.
+//
+// Errors: MARLINE_ERR_REENTRANT (from inside one of its own callbacks), and
+// the handle errors. `reactor` must not be NULL.
 enum marline_status_t reactor_free(struct reactor_t *reactor);
 
-// Runs the loop until reactor_stop. Returns MARLINE_ERR_REENTRANT if the
-// loop is already running (called from a callback).
+// Runs the loop until reactor_stop is called (from a callback or another
+// thread), then returns MARLINE_OK.
+//
+// Errors: MARLINE_ERR_REENTRANT (the loop is already running: called from one
+// of its callbacks), MARLINE_ERR_OS (epoll failed: marline_last_os_error), and
+// the handle errors. `reactor` must not be NULL.
 enum marline_status_t reactor_run(struct reactor_t *reactor);
 
 // Runs one turn of the loop: waits up to `timeout_seconds` for something to
-// happen (0: just poll; negative or +infinity: wait without limit; NaN:
-// MARLINE_ERR_INVALID_ARGUMENT), then handles what is ready, due timers
-// and deferred callbacks.
+// happen (0: just poll; negative or +infinity: wait without limit), then
+// handles what is ready, due timers and deferred callbacks.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN), MARLINE_ERR_REENTRANT (called
+// from one of its callbacks), MARLINE_ERR_OS (epoll failed:
+// marline_last_os_error), and the handle errors. `reactor` must not be NULL.
 enum marline_status_t reactor_run_once(struct reactor_t *reactor, double timeout_seconds);
 
-// Makes reactor_run return at its next turn (a stop requested while the
-// loop is not running makes the next reactor_run return at once).
-// Thread-safe.
+// Makes reactor_run return at its next turn (a stop requested while the loop
+// is not running makes the next reactor_run return at once). Thread-safe: any
+// thread may call it.
+//
+// Errors: MARLINE_ERR_STALE_HANDLE (the reactor is freed),
+// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE; never
+// MARLINE_ERR_WRONG_THREAD. `reactor` must not be NULL.
 enum marline_status_t reactor_stop(struct reactor_t *reactor);
 
-// Queues `callback(reactor, user)` to run on the reactor's thread at its
-// next turn, and wakes the loop. Thread-safe. On error the callback is
-// never called.
+// Queues `callback(reactor, user)` to run on the reactor's thread at its next
+// turn, and wakes the loop. Thread-safe: any thread may call it. On error the
+// callback is never called; after success it is called once, unless the
+// reactor is freed first.
+//
+// Errors: MARLINE_ERR_NULL_POINTER (`reactor` or `callback` NULL),
+// MARLINE_ERR_STALE_HANDLE (the reactor is freed),
+// MARLINE_ERR_WRONG_HANDLE_TYPE; never MARLINE_ERR_WRONG_THREAD. `reactor` and
+// `callback` must not be NULL; `user` may be NULL (it is only passed back).
 enum marline_status_t reactor_call_from_thread(struct reactor_t *reactor, marline_reactor_cb callback, void *user);
 
-// Writes the loop's epoll descriptor to `*fd`. When it polls readable,
-// reactor_run_once(reactor, 0) has work; see reactor_next_timeout for how
-// long a foreign loop may sleep.
+// Writes the loop's epoll descriptor to `*fd`, for embedding the reactor in
+// another event loop. When it polls readable, reactor_run_once(reactor, 0) has
+// work; see reactor_next_timeout for how long a foreign loop may sleep. The
+// descriptor stays the reactor's: do not close it.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once the reactor is
+// freed). `reactor` and `fd` must not be NULL.
 //
 // # Safety
-// `fd` is NULL or writable.
+// `fd` points to a writable `int32_t`.
 enum marline_status_t reactor_backend_fd(struct reactor_t *reactor, int32_t *fd);
 
 // Writes to `*seconds_out` how long a foreign loop may wait before calling
-// reactor_run_once (a delayed call is due then), or -1 when nothing is
-// scheduled.
+// reactor_run_once (a delayed call is due then; 0 when work is already
+// waiting), or -1 when nothing is scheduled.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once the reactor is
+// freed). `reactor` and `seconds_out` must not be NULL.
 //
 // # Safety
-// `seconds_out` is NULL or writable.
+// `seconds_out` points to a writable `double`.
 enum marline_status_t reactor_next_timeout(struct reactor_t *reactor, double *seconds_out);
 
-// The kind of `reason`; MARLINE_REASON_INVALID for NULL.
+// The kind of `reason`: why the connection or process ended (see
+// marline_reason_kind_t). Never fails. `reason` may be NULL:
+// MARLINE_REASON_INVALID.
 //
 // # Safety
-// `reason` is NULL or the pointer a callback received, during that callback.
+// `reason`, when not NULL, is the pointer a callback received, during that
+// callback.
 enum marline_reason_kind_t marline_reason_kind(const struct marline_reason_t *reason);
 
-// The errno behind the reason, or 0.
+// The errno behind `reason` (a reset, an unreachable host, …), or 0 when there
+// is none. Never fails. `reason` may be NULL: 0.
 //
 // # Safety
 // As for marline_reason_kind.
 int32_t marline_reason_errno(const struct marline_reason_t *reason);
 
-// A printable, NUL-terminated message, valid as long as the reason; "" for
-// NULL.
+// A printable, NUL-terminated message saying why, valid as long as the reason
+// (during the callback). Never fails. `reason` may be NULL: "".
 //
 // # Safety
 // As for marline_reason_kind.
 const char *marline_reason_message(const struct marline_reason_t *reason);
 
-// Writes the process exit code to `*code`. Fails with
-// MARLINE_ERR_INVALID_ARGUMENT when the process was killed by a signal or
-// the reason is not a process reason.
+// Writes the exit code of the process that `reason` is about to `*code`.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (the process was killed by a signal,
+// its status is unknown, or the reason is not about a process),
+// MARLINE_ERR_NULL_POINTER. `reason` and `code` must not be NULL.
 //
 // # Safety
-// As for marline_reason_kind; `code` is NULL or writable.
+// As for marline_reason_kind; `code` points to a writable `int32_t`.
 enum marline_status_t marline_reason_exit_code(const struct marline_reason_t *reason, int32_t *code);
 
-// Writes the signal that killed the process to `*signal`. Fails with
-// MARLINE_ERR_INVALID_ARGUMENT when it exited normally.
+// Writes the number of the signal that killed the process that `reason` is
+// about to `*signal`.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (the process exited normally, its
+// status is unknown, or the reason is not about a process),
+// MARLINE_ERR_NULL_POINTER. `reason` and `signal` must not be NULL.
 //
 // # Safety
-// As for marline_reason_exit_code.
+// As for marline_reason_kind; `signal` points to a writable `int32_t`.
 enum marline_status_t marline_reason_signal(const struct marline_reason_t *reason, int32_t *signal);
 
-// 1 if the killing signal left a core dump, else 0.
+// True if the signal that killed the process left a core dump; false
+// otherwise, and for a reason not about a killed process. Never fails.
+// `reason` may be NULL: false.
 //
 // # Safety
 // As for marline_reason_kind.
 bool marline_reason_core_dumped(const struct marline_reason_t *reason);
 
-// The raw wait status of a process reason, or -1.
+// The raw wait status (as waitpid(2) gives it) of the process that `reason` is
+// about, or -1 (no process, or its status is unknown). Never fails. `reason`
+// may be NULL: -1.
 //
 // # Safety
 // As for marline_reason_kind.
 int32_t marline_reason_wait_status(const struct marline_reason_t *reason);
 
-// A static, NUL-terminated description of a marline_status_t value
-// (never NULL; unknown numbers give "unknown status").
+// A static, NUL-terminated English description of a marline_status_t value,
+// for messages. Never NULL, never fails; a number that is no status gives
+// "unknown status".
 const char *marline_strerror(int32_t status);
 
-// The errno behind the last failed marline call on this thread: each call
-// that returns an error status sets it, to the errno of the
-// operating-system failure that caused it (after MARLINE_ERR_OS, the
-// address and connection errors, MARLINE_ERR_BAD_EXECUTABLE and
-// MARLINE_ERR_BAD_WORKING_DIRECTORY), or to 0 when none did (a NULL
-// argument, a stale handle, a time-out of marline's own). Successful calls
-// leave it alone, as C's errno. Never fails.
+// The errno behind the last failed marline call on this thread: each call that
+// returns an error status sets it, to the errno of the operating-system
+// failure that caused it (after MARLINE_ERR_OS, the address and connection
+// errors, MARLINE_ERR_BAD_EXECUTABLE and MARLINE_ERR_BAD_WORKING_DIRECTORY),
+// or to 0 when none did (a NULL argument, a stale handle, a time-out of
+// marline's own). Successful calls leave it alone, as C's errno. Never fails.
 int32_t marline_last_os_error(void);
 
 // marline's version as a static, NUL-terminated string, e.g. "0.2.0"
-// (MARLINE_VERSION_STRING of the header it was built with). Never NULL,
-// never fails.
+// (MARLINE_VERSION_STRING of the header it was built with). Never NULL, never
+// fails.
 const char *marline_version(void);
 
-// Panics inside marline's panic boundary and returns MARLINE_ERR_PANIC.
-// Exists so tests can prove that a panic never unwinds into C.
+// Panics inside marline's panic boundary, for tests that prove a panic never
+// unwinds into C. Errors: always MARLINE_ERR_PANIC (the panic's message goes
+// to the log callback).
 enum marline_status_t marline_debug_panic(void);
 
 // Creates a stream with no connection and writes its handle to `*out`.
@@ -1493,80 +1665,143 @@ enum marline_status_t tcp_stream_abort(struct tcp_stream_t *stream);
 enum marline_status_t tcp_stream_status(struct tcp_stream_t *stream, struct tcp_stream_status_t *status);
 
 // Listens on `interface` ("127.0.0.1", "::1", "::", "" for every IPv4
-// interface) and `port` (0 picks a free port; listening_port_get_port
-// tells which). `backlog` ≤ 0 means the system maximum. Each accepted
-// connection gets its own copy of `protocol`, and `user` as its initial
+// interface) and `port` (0 picks a free port; listening_port_get_port tells
+// which), and writes the listening port to `*out`. `backlog` ≤ 0 means the
+// system maximum. Each accepted connection runs the callbacks of `protocol`
+// (copied once, shared by the port's connections) with `user` as its initial
 // user pointer (connection_made may replace it with transport_set_user).
-// A port in use fails with MARLINE_ERR_ADDRESS_IN_USE, an unparsable
-// interface with MARLINE_ERR_BAD_ADDRESS, a port outside 0..65535 with
-// MARLINE_ERR_INVALID_ARGUMENT.
+//
+// Errors: MARLINE_ERR_ADDRESS_IN_USE (the port is in use),
+// MARLINE_ERR_BAD_ADDRESS (an interface that does not parse or is no address
+// of this host), MARLINE_ERR_PERMISSION_DENIED (a privileged port),
+// MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an interface that is
+// not UTF-8, a table whose `size` no version had or with an entry this library
+// does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS
+// (marline_last_os_error), and the handle errors. `reactor`, `interface`,
+// `protocol` and `out` must not be NULL; `user` may be NULL (it is only passed
+// back).
 //
 // # Safety
-// `interface` is NULL or a NUL-terminated string; `protocol` is NULL or
-// readable (it is copied); `out` is NULL or writable.
+// `interface` is a NUL-terminated string; `protocol` points to a
+// marline_protocol_t with `size` readable bytes; `out` points to a writable
+// `listening_port_t *`.
 enum marline_status_t reactor_listen_tcp(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, const struct marline_protocol_t *protocol, void *user, struct listening_port_t **out);
 
 // As reactor_listen_tcp, with `flags`: 0 or MARLINE_LISTEN_REUSEPORT
-// (one reactor per thread on one port: see examples-c/echo_server_mt.c).
-// Unknown flag bits fail with MARLINE_ERR_INVALID_ARGUMENT.
+// (SO_REUSEPORT: one reactor per thread on one port, the kernel spreads the
+// connections; see examples-c/echo_server_mt.c).
+//
+// Errors: as reactor_listen_tcp, and MARLINE_ERR_INVALID_ARGUMENT for unknown
+// flag bits. `reactor`, `interface`, `protocol` and `out` must not be NULL;
+// `user` may be NULL.
 //
 // # Safety
 // As for reactor_listen_tcp.
 enum marline_status_t reactor_listen_tcp_flags(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, uint32_t flags, const struct marline_protocol_t *protocol, void *user, struct listening_port_t **out);
 
-// Connects to `host` (a name or literal address; names resolve off the
-// loop thread) and `port`, giving up after `timeout_seconds` (≤ 0 or
-// +infinity: no limit; NaN: MARLINE_ERR_INVALID_ARGUMENT). The transport handle is written to `*out` at once; writes made
-// before the connection is up are queued. The protocol then gets
-// connection_made, or connection_failed with MARLINE_REASON_REFUSED,
-// _TIMED_OUT, _UNREACHABLE, _RESOLVE_FAILED or _CANCELLED.
+// Connects to `host` (a name or literal address; names resolve off the loop
+// thread) and `port`, giving up after `timeout_seconds` (≤ 0 or +infinity: no
+// limit). The transport handle is written to `*out` at once, with `user` as
+// its user pointer; writes made before the connection is up are queued. The
+// protocol (copied) then gets connection_made, or connection_failed with
+// MARLINE_REASON_REFUSED, _TIMED_OUT, _UNREACHABLE, _RESOLVE_FAILED or
+// _CANCELLED: failures to connect come through the callback, not the status.
+//
+// Errors: MARLINE_ERR_BAD_ADDRESS (an empty host),
+// MARLINE_ERR_INVALID_ARGUMENT (a NaN timeout, a port outside 0..65535, a host
+// that is not UTF-8, a table whose `size` no version had or with an entry this
+// library does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS (no socket:
+// marline_last_os_error), and the handle errors. `reactor`, `host`, `protocol`
+// and `out` must not be NULL; `user` may be NULL (it is only passed back).
 //
 // # Safety
-// As for reactor_listen_tcp, with `host` for `interface`.
+// `host` is a NUL-terminated string; `protocol` points to a marline_protocol_t
+// with `size` readable bytes; `out` points to a writable `transport_t *`.
 enum marline_status_t reactor_connect_tcp(struct reactor_t *reactor, const char *host, int32_t port, double timeout_seconds, const struct marline_protocol_t *protocol, void *user, struct transport_t **out);
 
-// Writes the bound address to `*out` (free with marline_address_free).
+// Writes the address the port is bound to to `*out`, allocated: free it with
+// marline_address_free.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE after
+// listening_port_stop). `p` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `marline_address_t *`.
 enum marline_status_t listening_port_get_host(struct listening_port_t *p, struct marline_address_t **out);
 
-// Writes the bound port number to `*port`.
+// Writes the port number the port is bound to to `*port` (the one the system
+// picked for port 0).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE after
+// listening_port_stop). `p` and `port` must not be NULL.
 //
 // # Safety
-// `port` is NULL or writable.
+// `port` points to a writable `int32_t`.
 enum marline_status_t listening_port_get_port(struct listening_port_t *p, int32_t *port);
 
-// Stops listening and closes the port; accepted connections are left
-// alone. The handle is stale afterwards.
+// Stops listening and closes the port; connections it accepted are left alone.
+// The handle is stale afterwards.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE when it was stopped
+// already). `p` must not be NULL.
 enum marline_status_t listening_port_stop(struct listening_port_t *p);
 
-// Writes whether TCP_NODELAY is set (read from the socket) to `*on`.
+// Writes whether TCP_NODELAY is set on the transport's socket (read from the
+// socket) to `*on`.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t` and
+// `on` must not be NULL.
 //
 // # Safety
-// `on` is NULL or writable.
+// `on` points to a writable `bool`.
 enum marline_status_t transport_get_tcp_nodelay(struct transport_t *t, bool *on);
 
-// Sets TCP_NODELAY (off by default).
+// Sets or clears TCP_NODELAY on the transport's socket (off by default): small
+// writes are sent at once instead of waiting to coalesce.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t`
+// must not be NULL.
 enum marline_status_t transport_set_tcp_nodelay(struct transport_t *t, bool on);
 
-// Writes whether SO_KEEPALIVE is set (read from the socket) to `*on`.
+// Writes whether SO_KEEPALIVE is set on the transport's socket (read from the
+// socket) to `*on`.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t` and
+// `on` must not be NULL.
 //
 // # Safety
-// `on` is NULL or writable.
+// `on` points to a writable `bool`.
 enum marline_status_t transport_get_tcp_keepalive(struct transport_t *t, bool *on);
 
-// Sets SO_KEEPALIVE (off by default).
+// Sets or clears SO_KEEPALIVE on the transport's socket (off by default), with
+// the timing in force (transport_set_tcp_keepalive_params).
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t`
+// must not be NULL.
 enum marline_status_t transport_set_tcp_keepalive(struct transport_t *t, bool on);
 
 // Turns keepalive on with `idle_seconds` before the first probe,
-// `interval_seconds` between probes and `count` probes (all ≥ 1).
+// `interval_seconds` between probes and `count` probes before the connection
+// is dropped.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a value below 1),
+// MARLINE_ERR_NOT_SUPPORTED (not a TCP transport), MARLINE_ERR_NOT_CONNECTED
+// (still connecting), and the handle errors. `t` must not be NULL.
 enum marline_status_t transport_set_tcp_keepalive_params(struct transport_t *t, int32_t idle_seconds, int32_t interval_seconds, int32_t count);
 
-// Writes the keepalive timing in force (seconds, seconds, probes).
+// Writes the keepalive timing in force on the transport's socket: seconds
+// before the first probe, seconds between probes, and the number of probes.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t`,
+// `idle_seconds`, `interval_seconds` and `count` must not be NULL.
 //
 // # Safety
-// Each out pointer is NULL or writable.
+// `idle_seconds`, `interval_seconds` and `count` point to writable `int32_t`s.
 enum marline_status_t transport_get_tcp_keepalive_params(struct transport_t *t, int32_t *idle_seconds, int32_t *interval_seconds, int32_t *count);
 
 // Listens for telnet connections over TCP: as reactor_listen_tcp, with a telnet callback
@@ -1693,33 +1928,47 @@ enum marline_status_t telnet_send_environment(struct transport_t *t, int32_t kin
 // `out` is NULL or writable.
 enum marline_status_t telnet_get_inner(struct transport_t *t, struct transport_t **out);
 
-// Writes `len` bytes. Never blocks: what the kernel does not take at once
-// is copied into the write queue and sent in order. `len` 0 is a no-op.
-// Writes after transport_lose_connection or transport_lose_write_connection
-// are accepted and sent with the rest until the connection has actually
-// closed or its sending side has been shut down (both happen from the
-// loop; a registered producer is waited for); after that, and after an
-// abort, it fails with MARLINE_ERR_CLOSED. A byte is never dropped
-// silently. The caller keeps ownership of `data`.
+// Writes `len` bytes. Never blocks: what the kernel does not take at once is
+// copied into the write queue and sent in order. `len` 0 is a no-op. A client
+// transport still connecting queues the bytes. Writes after
+// transport_lose_connection or transport_lose_write_connection are accepted
+// and sent with the rest until the connection has actually closed or its
+// sending side has been shut down (both happen from the loop; a registered
+// producer is waited for); after that, and after an abort, it fails with
+// MARLINE_ERR_CLOSED. A byte is never dropped silently. The caller keeps
+// ownership of `data`.
+//
+// Errors: MARLINE_ERR_CLOSED (see above), MARLINE_ERR_NULL_POINTER (`data`
+// NULL with a non-zero `len`), and the handle errors. `t` must not be NULL;
+// `data` may be NULL only when `len` is 0.
 //
 // # Safety
-// `data` is NULL (only with len 0) or has `len` readable bytes.
+// `data` points to `len` readable bytes.
 enum marline_status_t transport_write(struct transport_t *t, const uint8_t *data, size_t len);
 
-// Writes `count` buffers as one gather write, without first copying them
-// into one buffer; only what the kernel does not take is copied. Every
-// element is checked before any byte is sent. A `count` above
-// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `iov` is
-// read; an element with NULL `base` and a non-zero `len` with
-// MARLINE_ERR_NULL_POINTER. Otherwise as transport_write.
+// Writes `count` buffers as one gather write, without first copying them into
+// one buffer; only what the kernel does not take is copied. Every element is
+// checked before any byte is sent. Otherwise as transport_write.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`count` above MARLINE_IOV_MAX, before
+// `iov` is read), MARLINE_ERR_NULL_POINTER (`iov` NULL with a non-zero
+// `count`, or an element whose `base` is NULL with a non-zero `len`; nothing
+// is sent), MARLINE_ERR_NO_MEMORY, MARLINE_ERR_CLOSED (as transport_write),
+// and the handle errors. `t` must not be NULL; `iov` may be NULL only when
+// `count` is 0.
 //
 // # Safety
-// `iov` is NULL (only with count 0) or has `count` readable elements, each
-// pointing to `len` readable bytes.
+// `iov` points to `count` readable elements, each pointing to `len` readable
+// bytes.
 enum marline_status_t transport_write_sequence(struct transport_t *t, const struct marline_iovec_t *iov, size_t count);
 
 // Sends `data` as TCP urgent (out-of-band) data, after everything written
-// before it; the urgent pointer marks its last byte. TCP only.
+// before it; the urgent pointer marks its last byte. Otherwise as
+// transport_write. The peer's protocol gets it through urgent_data_received.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`), and the handle
+// errors. `t` must not be NULL; `data` may be NULL only when `len` is 0.
 //
 // # Safety
 // As for transport_write.
@@ -1730,64 +1979,110 @@ enum marline_status_t transport_write_urgent(struct transport_t *t, const uint8_
 // registered the close waits for it to unregister, and its writes are still
 // sent (ITransport). The peer going away ends the wait: a reset, or (for a
 // protocol without half-close) its end of stream; the producer then gets
-// stop_producing before connection_lost. Calling it again is harmless. For
-// a client still connecting, cancels the attempt (connection_failed with
+// stop_producing before connection_lost. Calling it again is harmless. For a
+// client still connecting, cancels the attempt (connection_failed with
 // MARLINE_REASON_CANCELLED).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_lose_connection(struct transport_t *t);
 
 // Half-close: shuts down our sending side from the loop, once the queue has
 // drained and no producer is registered. Half-close protocols then get
-// write_connection_lost, always before connection_lost (also when the
-// peer half-closes in the same turn); reading goes on until the peer
-// closes too.
+// write_connection_lost, always before connection_lost (also when the peer
+// half-closes in the same turn); reading goes on until the peer closes too.
+// Calling it again is harmless.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (a transport without half-close: a process
+// transport), and the handle errors. `t` must not be NULL.
 enum marline_status_t transport_lose_write_connection(struct transport_t *t);
 
 // Discards the queue, stops any producer, resets the connection (RST) and
-// delivers connection_lost with MARLINE_REASON_ABORTED on the next loop
-// turn. Aborting twice, or aborting then losing, gives one
-// connection_lost.
+// delivers connection_lost with MARLINE_REASON_ABORTED on the next loop turn.
+// Aborting twice, or aborting then losing, gives one connection_lost. For a
+// client still connecting, cancels the attempt (connection_failed with
+// MARLINE_REASON_CANCELLED).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_abort_connection(struct transport_t *t);
 
-// Writes the local address to `*out` (free it with marline_address_free).
+// Writes the local address of the transport to `*out`, allocated: free it with
+// marline_address_free.
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (a client still connecting), and the
+// handle errors. `t` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `marline_address_t *`.
 enum marline_status_t transport_get_host(struct transport_t *t, struct marline_address_t **out);
 
-// Writes the remote address to `*out` (free it with marline_address_free).
-// A process transport gives a MARLINE_FAMILY_PROCESS address.
+// Writes the remote address of the transport to `*out`, allocated: free it
+// with marline_address_free. A process transport gives a
+// MARLINE_FAMILY_PROCESS address (its port is the child's pid).
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (a client still connecting), and the
+// handle errors. `t` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `marline_address_t *`.
 enum marline_status_t transport_get_peer(struct transport_t *t, struct marline_address_t **out);
 
-// Writes the transport's user pointer to `*user`.
+// Writes the transport's user pointer (the one its callbacks receive; see
+// transport_set_user) to `*user`.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` and `user` must not be NULL.
 //
 // # Safety
-// `user` is NULL or writable.
+// `user` points to a writable `void *`.
 enum marline_status_t transport_get_user(struct transport_t *t, void **user);
 
-// Sets the pointer passed to this transport's callbacks from now on.
+// Sets the pointer passed to this transport's callbacks from now on (and
+// returned by transport_get_user). marline keeps nothing of it but the value.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL; `user` may be NULL (it is
+// only passed back).
 enum marline_status_t transport_set_user(struct transport_t *t, void *user);
 
-// Writes to `*bytes` how much is queued (written but not yet taken by the
-// kernel).
+// Writes to `*bytes` how much is queued: written but not yet taken by the
+// kernel.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` and `bytes` must not be NULL.
 //
 // # Safety
-// `bytes` is NULL or writable.
+// `bytes` points to a writable `size_t`.
 enum marline_status_t transport_get_write_queue_size(struct transport_t *t, size_t *bytes);
 
-// Sets the queue size above which a streaming producer is paused (default
-// 65536).
+// Sets the queue size above which a streaming producer is paused, and the
+// transport's own reading when it is its producer (default 65536 bytes).
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`bytes` 0), and the handle errors. `t`
+// must not be NULL.
 enum marline_status_t transport_set_write_high_water(struct transport_t *t, size_t bytes);
 
-// The transport as a producer of incoming data: stop reading.
+// The transport as a producer of incoming data: stops reading from the peer
+// until transport_resume_producing (the kernel's buffers then push back on the
+// peer).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_pause_producing(struct transport_t *t);
 
-// Start reading again after transport_pause_producing.
+// Starts reading from the peer again after transport_pause_producing; data
+// that arrived meanwhile is delivered from the loop.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_resume_producing(struct transport_t *t);
 
-// Stop producing for good: closes the connection (as lose_connection).
+// The transport as a producer, stopped for good: closes the connection, as
+// transport_lose_connection does.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_stop_producing(struct transport_t *t);
 
 #ifdef __cplusplus

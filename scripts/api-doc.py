@@ -57,7 +57,7 @@ EXAMPLES = [
 class Item:
     def __init__(self, kind, name, doc, code, members=None):
         self.kind, self.name, self.doc, self.code = kind, name, doc, code
-        self.members = members or []  # (name, doc) for enum variants and struct fields
+        self.members = members or []  # (name, number or None, doc): enum variants, struct fields
 
 
 def parse(text):
@@ -94,11 +94,14 @@ def parse(text):
                 body.append(lines[i].rstrip())
                 if b.startswith("//"):
                     mdoc.append(b[3:] if b.startswith("// ") else b[2:])
+                elif b and kind == "enum":
+                    mm = re.match(r"(\w+)\s*=\s*(-?\d+),?$", b)
+                    members.append((mm.group(1), mm.group(2), " ".join(mdoc)))
+                    mdoc = []
                 elif b:
-                    mm = re.match(r"(\w+)\s*(=|,)", b) if kind == "enum" else \
-                        re.search(r"\(\*(\w+)\)\(|(\w+)(\[\d*\])?;$", b)
-                    mname = next(g for g in mm.groups() if g and g not in "=,") if mm else b
-                    members.append((mname, " ".join(mdoc)))
+                    mm = re.search(r"\(\*(\w+)\)\(|(\w+)(\[\d*\])?;$", b)
+                    mname = next(g for g in mm.groups() if g) if mm else b
+                    members.append((mname, None, " ".join(mdoc)))
                     mdoc = []
                 i += 1
             body.append(lines[i].rstrip())
@@ -235,11 +238,17 @@ def render(items, version):
                 if doc:
                     w(doc)
                     w("")
-                if it.kind in ("enum", "struct") and it.members:
-                    label = "Value" if it.kind == "enum" else "Field"
-                    w(f"| {label} | Meaning |")
+                if it.kind == "enum" and it.members:
+                    w("| Value | Number | Meaning |")
+                    w("|---|---:|---|")
+                    for mname, number, mdoc in it.members:
+                        cell = mdoc.replace("|", "\\|")
+                        w(f"| `{mname}` | {number} | {cell} |")
+                    w("")
+                elif it.kind == "struct" and it.members:
+                    w("| Field | Meaning |")
                     w("|---|---|")
-                    for mname, mdoc in it.members:
+                    for mname, _, mdoc in it.members:
                         cell = mdoc.replace("|", "\\|")
                         w(f"| `{mname}` | {cell} |")
                     w("")

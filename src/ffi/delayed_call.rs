@@ -18,18 +18,21 @@ pub struct delayed_call_t {
     _private: [u8; 0],
 }
 
-/// Schedules `callback(reactor, user)` to run once, `seconds_from_now`
-/// seconds from now (0: in the next loop turn). Calls due at the
-/// same time run in the order scheduled. `*out` (may be NULL if not wanted)
-/// receives the handle. A negative, infinite or NaN delay, or one ending
-/// more than about 584 years after reactor_new, is
-/// MARLINE_ERR_INVALID_ARGUMENT; MARLINE_ERR_EXHAUSTED when no handle is
-/// left (2^20 calls pending at once; see "Opaque handles" in the README);
-/// MARLINE_ERR_REENTRANT from a final
-/// callback during reactor_free. On error the callback is never called.
+/// Schedules `callback(reactor, user)` to run once, `seconds_from_now` seconds
+/// from now (0: in the next loop turn). Calls due at the same time run in the
+/// order scheduled. The call's handle is written to `*out` unless `out` is
+/// NULL. On error the callback is never called.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay, or
+/// one ending more than about 584 years after reactor_new),
+/// MARLINE_ERR_EXHAUSTED (2^20 calls pending at once; see "Opaque handles" in
+/// the README), MARLINE_ERR_REENTRANT (from a final callback during
+/// reactor_free), MARLINE_ERR_NULL_POINTER (`callback` NULL), and the handle
+/// errors. `reactor` and `callback` must not be NULL; `out` may be NULL (the
+/// handle is then not wanted); `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// `out` is NULL or writable.
+/// `out`, when not NULL, points to a writable `delayed_call_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_call_later(
     reactor: *mut reactor_t,
@@ -69,37 +72,58 @@ fn call_of(call: *mut delayed_call_t) -> CResult<DelayedCall> {
     Ok(DelayedCall::new(&core, h))
 }
 
-/// Cancels the call.
+/// Cancels the call: its callback will not run, and the handle is no longer
+/// active.
+///
+/// Errors: MARLINE_ERR_NOT_ACTIVE (it has run, was cancelled, or its reactor is
+/// gone), MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+/// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 #[no_mangle]
 pub extern "C" fn delayed_call_cancel(call: *mut delayed_call_t) -> marline_status_t {
     guard(|| Ok(call_of(call)?.cancel()?))
 }
 
-/// Re-schedules the call `seconds_from_now` seconds from now (a delay as for
-/// reactor_call_later: negative, infinite or NaN is
-/// MARLINE_ERR_INVALID_ARGUMENT, and the call keeps its time).
+/// Re-schedules the call `seconds_from_now` seconds from now, a delay as for
+/// reactor_call_later. On error the call keeps its time.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay),
+/// MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+/// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+/// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 #[no_mangle]
 pub extern "C" fn delayed_call_reset(call: *mut delayed_call_t, seconds_from_now: f64) -> marline_status_t {
     guard(|| Ok(call_of(call)?.reset(seconds(seconds_from_now)?.delay()?)?))
 }
 
-/// Pushes the call back by `by_seconds` from its current time (a delay as
-/// for reactor_call_later).
+/// Pushes the call back by `by_seconds` from the time it is due, a delay as for
+/// reactor_call_later. On error the call keeps its time.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay),
+/// MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+/// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+/// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 #[no_mangle]
 pub extern "C" fn delayed_call_delay(call: *mut delayed_call_t, by_seconds: f64) -> marline_status_t {
     guard(|| Ok(call_of(call)?.delay(seconds(by_seconds)?.delay()?)?))
 }
 
-/// True while the call has neither run nor been cancelled.
+/// True while the call has neither run nor been cancelled; false after that,
+/// and for a NULL, foreign or otherwise invalid handle. Never fails. `call` may
+/// be NULL (false).
 #[no_mangle]
 pub extern "C" fn delayed_call_active(call: *mut delayed_call_t) -> bool {
     guard_value(false, || Ok(call_of(call)?.active()))
 }
 
-/// Writes the seconds left before the call runs to `*seconds_left`.
+/// Writes the seconds left before the call runs to `*seconds_left` (0 once it
+/// is due).
+///
+/// Errors: MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+/// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+/// MARLINE_ERR_WRONG_THREAD. `call` and `seconds_left` must not be NULL.
 ///
 /// # Safety
-/// `seconds_left` is NULL or writable.
+/// `seconds_left` points to a writable `double`.
 #[no_mangle]
 pub unsafe extern "C" fn delayed_call_get_time_left(call: *mut delayed_call_t, seconds_left: *mut f64) -> marline_status_t {
     // SAFETY: forwarded contract.

@@ -31,13 +31,15 @@ pub enum marline_log_level_t {
 /// marline_set_log_callback.
 pub type marline_log_cb = Option<unsafe extern "C" fn(level: i32, message: *const c_char, user: *mut c_void)>;
 
-/// Sets the log callback of the calling thread: messages from reactors run
-/// on this thread go to `cb(level, message, user)`; other threads keep their
-/// own callbacks (the setting is per thread, like a reactor). A NULL `cb`
-/// removes the callback, and messages are dropped again (the default).
-/// Replacing a callback takes effect at once. Called from inside a log
-/// callback it fails with MARLINE_ERR_REENTRANT. marline keeps nothing of
-/// `user` but the pointer value.
+/// Sets the log callback of the calling thread: messages from reactors run on
+/// this thread go to `cb(level, message, user)`; other threads keep their own
+/// callbacks (the setting is per thread, like a reactor). A NULL `cb` removes
+/// the callback, and messages are dropped again (the default). Replacing a
+/// callback takes effect at once. marline keeps nothing of `user` but the
+/// pointer value.
+///
+/// Errors: MARLINE_ERR_REENTRANT (called from inside a log callback). `cb` may
+/// be NULL (no callback); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn marline_set_log_callback(cb: marline_log_cb, user: *mut c_void) -> marline_status_t {
     guard(|| {

@@ -52,16 +52,20 @@ impl Producer for CProducer {
     }
 }
 
-/// Registers a producer on `t`. `streaming` producers are paused past the
-/// high-water mark and resumed when the queue drains; pull producers get
+/// Registers a producer on `t`, with its callback table (copied) and `user`,
+/// which its callbacks receive. `streaming` producers are paused past the high-
+/// water mark and resumed when the queue drains; pull producers get
 /// resume_producing each time the queue empties (the first time on the next
-/// loop turn). A second registration fails with
-/// MARLINE_ERR_PRODUCER_ALREADY_REGISTERED. On a transport that is already
-/// dead, stop_producing is called at once and MARLINE_ERR_STALE_HANDLE
-/// returned. The table is copied.
+/// loop turn). On a transport that is already gone, stop_producing is called at
+/// once and MARLINE_ERR_STALE_HANDLE returned.
+///
+/// Errors: MARLINE_ERR_PRODUCER_ALREADY_REGISTERED (a second registration),
+/// MARLINE_ERR_INVALID_ARGUMENT (a table whose `size` no version had, or with
+/// an entry this library does not know), and the handle errors. `t` and
+/// `callbacks` must not be NULL; `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// `callbacks` is NULL or points to a readable marline_producer_t.
+/// `callbacks` points to a marline_producer_t with `size` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn transport_register_producer(
     t: *mut transport_t,
@@ -85,23 +89,27 @@ pub unsafe extern "C" fn transport_register_producer(
 }
 
 /// Makes the transport's own reading the streaming producer of its writes
-/// (Twisted's `transport.registerProducer(transport, True)`): reading
-/// pauses while the write queue is past the high-water mark
-/// (transport_set_write_high_water, default 64 KiB) and resumes once the
-/// queue has drained. A peer that does not read what it is sent then
-/// cannot grow the queue without bound: for echo servers, proxies and
-/// request/response servers. No callbacks and no allocation. It counts as
-/// the registered producer (MARLINE_ERR_PRODUCER_ALREADY_REGISTERED if
-/// there is one; transport_unregister_producer ends it and resumes
-/// reading). Do not also pause or resume reading by hand: the two would
-/// undo each other.
+/// (Twisted's `transport.registerProducer(transport, True)`): reading pauses
+/// while the write queue is past the high-water mark
+/// (transport_set_write_high_water, default 64 KiB) and resumes once the queue
+/// has drained. A peer that does not read what it is sent then cannot grow the
+/// queue without bound: for echo servers, proxies and request/response servers.
+/// No callbacks and no allocation. It counts as the registered producer;
+/// transport_unregister_producer ends it and resumes reading. Do not also pause
+/// or resume reading by hand: the two would undo each other.
+///
+/// Errors: MARLINE_ERR_PRODUCER_ALREADY_REGISTERED (there is a producer), and
+/// the handle errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn transport_register_reading_as_producer(t: *mut transport_t) -> marline_status_t {
     guard(|| Ok(transport_of(t)?.register_reading_as_producer()?))
 }
 
-/// Unregisters the producer of `t` (MARLINE_ERR_NO_PRODUCER if none). A
-/// lose_connection waiting for the producer goes on.
+/// Unregisters the producer of `t`; it gets no more callbacks. A
+/// transport_lose_connection waiting for the producer goes on.
+///
+/// Errors: MARLINE_ERR_NO_PRODUCER (none is registered), and the handle errors.
+/// `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn transport_unregister_producer(t: *mut transport_t) -> marline_status_t {
     guard(|| Ok(transport_of(t)?.unregister_producer()?))
