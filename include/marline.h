@@ -1081,223 +1081,321 @@ enum marline_status_t delayed_call_get_time_left(struct delayed_call_t *call, do
 enum marline_status_t marline_set_log_callback(marline_log_cb cb, void *user);
 
 // Starts `executable` (looked up in PATH when it has no '/') with `argv`
-// (argv[0] is the program's name; NULL-terminated, at least one entry),
-// `envp` ("NAME=value" strings, NULL-terminated; NULL = a copy of ours),
-// working directory `cwd` (NULL = ours), and child fds `fd_map`
-// (`fd_map_len` entries; NULL/0 = the default: 0 to the child, 1 and 2
-// from it). With a fd map the child has exactly those fds; every other
-// descriptor is closed in it. `use_pty` runs it on a new pseudo-terminal
-// (no fd map then). The process transport is written to `*out`; its user
-// pointer is `user` (see transport_set_user). The child starts with every
-// signal at its default action and an empty signal mask (see
-// MARLINE_SPAWN_KEEP_IGNORED_SIGNALS), in our process group;
+// (argv[0] is the program's name; NULL-terminated, at least one entry), `envp`
+// ("NAME=value" strings, NULL-terminated; NULL = a copy of ours), working
+// directory `cwd` (NULL = ours), and child fds `fd_map` (`fd_map_len` entries;
+// NULL and 0 = the default: 0 to the child, 1 and 2 from it). With a fd map
+// the child has exactly those fds; every other descriptor is closed in it.
+// `use_pty` runs it on a new pseudo-terminal (no fd map then). The process
+// transport is written to `*out`; its user pointer is `user` (see
+// transport_set_user), and it runs the callbacks of `protocol` (copied). The
+// child starts with every signal at its default action and an empty signal
+// mask (see MARLINE_SPAWN_KEEP_IGNORED_SIGNALS), in our process group;
 // reactor_spawn_process_with offers these and more options.
 //
-// Failures are synchronous, call no callback and leave nothing behind:
-// MARLINE_ERR_NULL_POINTER (executable, argv, protocol or out NULL),
-// MARLINE_ERR_INVALID_ARGUMENT (empty argv), MARLINE_ERR_BAD_EXECUTABLE
-// (not found, not executable, not a program), MARLINE_ERR_BAD_WORKING_DIRECTORY,
-// MARLINE_ERR_BAD_CHILD_FD_MAP (repeated or out-of-range child fd, unknown
-// kind, an inherited fd that is not open, a fd map with a pty), or
-// MARLINE_ERR_OS (marline_last_os_error has the errno, as it does for the
-// executable and directory errors).
+// Failures are synchronous, call no callback and leave nothing behind. Errors:
+// MARLINE_ERR_NULL_POINTER (`executable`, `argv`, `protocol` or `out` NULL, or
+// `fd_map` NULL with a non-zero `fd_map_len`), MARLINE_ERR_INVALID_ARGUMENT
+// (an empty `argv`; a table whose `size` no version had or with an entry this
+// library does not know), MARLINE_ERR_BAD_EXECUTABLE (not found, not
+// executable, not a program), MARLINE_ERR_BAD_WORKING_DIRECTORY,
+// MARLINE_ERR_BAD_CHILD_FD_MAP (a child fd repeated or outside 0..1023, an
+// unknown kind, an inherited fd that is not open, a fd map with a pty),
+// MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS (marline_last_os_error has the errno,
+// as it does for the executable and directory errors), and the handle errors.
+// `reactor`, `executable`, `argv`, `protocol` and `out` must not be NULL;
+// `envp` and `cwd` may be NULL (ours); `fd_map` may be NULL only when
+// `fd_map_len` is 0; `user` may be NULL (it is only passed back).
 //
 // # Safety
-// Strings are NUL-terminated; `argv` and `envp` are NULL-terminated arrays
-// of them; `fd_map` has `fd_map_len` readable entries; `protocol` is
-// readable (it is copied); `out` is writable. Nothing is kept after the
-// call: marline copies what it needs.
+// Strings are NUL-terminated; `argv` and `envp` are NULL-terminated arrays of
+// them; `fd_map` has `fd_map_len` readable entries; `protocol` points to a
+// marline_process_protocol_t with `size` readable bytes; `out` points to a
+// writable `transport_t *`. Nothing is kept after the call: marline copies
+// what it needs.
 enum marline_status_t reactor_spawn_process(struct reactor_t *reactor, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, const struct marline_child_fd_t *fd_map, size_t fd_map_len, bool use_pty, const struct marline_process_protocol_t *protocol, void *user, struct transport_t **out);
 
 // Starts `executable` with `argv` as reactor_spawn_process does, with
-// `options` (NULL = every default; see marline_spawn_options_t): its
-// environment, working directory, fd map, a pty and its window size, a
-// new session or process group, and whether ignored signals stay ignored.
+// `options` (see marline_spawn_options_t): its environment, working directory,
+// fd map, a pty and its window size, a new session or process group, and
+// whether ignored signals stay ignored.
 //
-// Errors as for reactor_spawn_process, and MARLINE_ERR_INVALID_ARGUMENT
-// for `options` that break its ABI rule (a `size` no version had, a
-// non-zero field this library does not know), unknown flags, or a window
-// size without MARLINE_SPAWN_PTY.
+// Errors: as reactor_spawn_process (MARLINE_ERR_NULL_POINTER (`executable`,
+// `argv`, `protocol` or `out` NULL, or `fd_map` NULL with a non-zero
+// `fd_map_len`), MARLINE_ERR_INVALID_ARGUMENT (an empty `argv`; a table whose
+// `size` no version had or with an entry this library does not know),
+// MARLINE_ERR_BAD_EXECUTABLE (not found, not executable, not a program),
+// MARLINE_ERR_BAD_WORKING_DIRECTORY, MARLINE_ERR_BAD_CHILD_FD_MAP (a child fd
+// repeated or outside 0..1023, an unknown kind, an inherited fd that is not
+// open, a fd map with a pty), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS
+// (marline_last_os_error has the errno, as it does for the executable and
+// directory errors), and the handle errors), and MARLINE_ERR_INVALID_ARGUMENT
+// for `options` that break their ABI rule (a `size` no version had, a non-zero
+// field this library does not know), unknown flags, or a window size without
+// MARLINE_SPAWN_PTY. `reactor`, `executable`, `argv`, `protocol` and `out`
+// must not be NULL; `options` may be NULL (every default); `user` may be NULL
+// (it is only passed back).
 //
 // # Safety
-// As for reactor_spawn_process; `options` is NULL or has `options->size`
+// As for reactor_spawn_process; `options`, when not NULL, has `options->size`
 // readable bytes, with strings and arrays as described there.
 enum marline_status_t reactor_spawn_process_with(struct reactor_t *reactor, const char *executable, const char *const *argv, const struct marline_spawn_options_t *options, const struct marline_process_protocol_t *protocol, void *user, struct transport_t **out);
 
 // Writes `len` bytes to child fd `fd` (one mapped MARLINE_CHILD_FD_TO_CHILD),
-// like transport_write. Unknown fd, or one we read →
-// MARLINE_ERR_NO_SUCH_CHILD_FD; closed → MARLINE_ERR_CLOSED; pty →
-// MARLINE_ERR_NOT_SUPPORTED; not a process → MARLINE_ERR_WRONG_HANDLE_TYPE.
-// The caller keeps ownership of `data`.
+// like transport_write. The caller keeps ownership of `data`.
+//
+// Errors: MARLINE_ERR_NO_SUCH_CHILD_FD (no such fd, or one we read),
+// MARLINE_ERR_CLOSED (that fd is closed), MARLINE_ERR_NOT_SUPPORTED (a pty),
+// MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+// be NULL; `data` may be NULL only when `len` is 0.
 //
 // # Safety
-// `data` is NULL (only with len 0) or has `len` readable bytes.
+// `data` points to `len` readable bytes.
 enum marline_status_t process_write_to_child(struct transport_t *t, int32_t fd, const uint8_t *data, size_t len);
 
-// Closes our end of child fd `fd`: one we read at once, one we write once
-// what is queued has been written (and, for stdin, once a registered
-// producer has unregistered: it is the stdin pipe's lose_connection).
-// Writes to it are accepted until it has actually closed, from the loop.
+// Closes our end of child fd `fd`: one we read at once, one we write once what
+// is queued has been written (and, for stdin, once a registered producer has
+// unregistered: it is the stdin pipe's lose_connection). Writes to it are
+// accepted until it has actually closed, from the loop.
 // child_connection_lost(fd) follows from the loop. Closing a closed fd does
-// nothing. Unknown fd → MARLINE_ERR_NO_SUCH_CHILD_FD; pty →
-// MARLINE_ERR_NOT_SUPPORTED.
+// nothing.
+//
+// Errors: MARLINE_ERR_NO_SUCH_CHILD_FD (no such fd), MARLINE_ERR_NOT_SUPPORTED
+// (a pty), MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the
+// handle errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t`
+// must not be NULL.
 enum marline_status_t process_close_child_fd(struct transport_t *t, int32_t fd);
 
-// process_close_child_fd(t, 0): the child reads EOF after what was written.
+// process_close_child_fd(t, 0): the child reads end of file after what was
+// written to it.
+//
+// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` must not be NULL.
 enum marline_status_t process_close_stdin(struct transport_t *t);
 
-// process_close_child_fd(t, 1).
+// process_close_child_fd(t, 1): stops reading the child's stdout (its writes
+// then fail with EPIPE).
+//
+// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` must not be NULL.
 enum marline_status_t process_close_stdout(struct transport_t *t);
 
-// process_close_child_fd(t, 2).
+// process_close_child_fd(t, 2): stops reading the child's stderr (its writes
+// then fail with EPIPE).
+//
+// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` must not be NULL.
 enum marline_status_t process_close_stderr(struct transport_t *t);
 
-// Sends signal `signum`. Not a signal → MARLINE_ERR_UNKNOWN_SIGNAL; the
-// child already reaped → MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is
-// sent (never to a recycled pid). After process_ended the handle is stale
-// (MARLINE_ERR_STALE_HANDLE).
+// Sends signal `signum` to the child. Nothing is ever sent to a recycled pid.
+//
+// Errors: MARLINE_ERR_UNKNOWN_SIGNAL (not a signal),
+// MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped; nothing is sent),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+// be NULL.
 enum marline_status_t process_signal(struct transport_t *t, int32_t signum);
 
-// Sends signal `signum` to the child's process group (kill(-pid)): the
-// child and whatever it started that stayed in its group, such as a
-// shell's pipeline or a grandchild. Only for a child that leads a group of
-// its own (started with MARLINE_SPAWN_NEW_SESSION,
-// MARLINE_SPAWN_NEW_PROCESS_GROUP or a pty; a bridged child always is),
-// else MARLINE_ERR_NOT_SUPPORTED. Not a signal →
-// MARLINE_ERR_UNKNOWN_SIGNAL; the child already reaped →
-// MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is sent (the group's id
-// is the child's pid, which may then be another's).
+// Sends signal `signum` to the child's process group (kill(-pid)): the child
+// and whatever it started that stayed in its group, such as a shell's pipeline
+// or a grandchild. Only for a child that leads a group of its own (started
+// with MARLINE_SPAWN_NEW_SESSION, MARLINE_SPAWN_NEW_PROCESS_GROUP or a pty; a
+// bridged child always is).
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (the child leads no group),
+// MARLINE_ERR_UNKNOWN_SIGNAL (not a signal),
+// MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped: the group's id is
+// its pid, which may then be another's; nothing is sent),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+// be NULL.
 enum marline_status_t process_signal_group(struct transport_t *t, int32_t signum);
 
 // Sends the signal called `name`: "TERM", "SIGTERM", "hup", "BUS@linux", …
-// (case-insensitive, "SIG" optional). Unknown → MARLINE_ERR_UNKNOWN_SIGNAL;
-// otherwise as process_signal.
+// (case-insensitive, "SIG" optional); otherwise as process_signal.
+//
+// Errors: MARLINE_ERR_UNKNOWN_SIGNAL (no signal has that name),
+// MARLINE_ERR_PROCESS_EXITED_ALREADY, MARLINE_ERR_NULL_POINTER (`name` NULL),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` and `name`
+// must not be NULL.
 //
 // # Safety
-// `name` is NULL or NUL-terminated.
+// `name` is a NUL-terminated string.
 enum marline_status_t process_signal_by_name(struct transport_t *t, const char *name);
 
-// Writes the child's pid to `*pid`. Once the child has been reaped →
-// MARLINE_ERR_PROCESS_EXITED_ALREADY (the number may be reused).
+// Writes the child's pid to `*pid`.
+//
+// Errors: MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped: the number
+// may be another process's by now), MARLINE_ERR_WRONG_HANDLE_TYPE (not a
+// process transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` and `pid` must not be NULL.
 //
 // # Safety
-// `pid` is NULL or writable.
+// `pid` points to a writable `int32_t`.
 enum marline_status_t process_get_pid(struct transport_t *t, int32_t *pid);
 
-// The name of signal `signum` in the form SSH's exit-signal message
-// carries (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … —
-// or "NAME@linux" for a signal with no portable name ("BUS@linux"). This
-// is the name bridge exit_signal callbacks receive. A static string
-// (never free it); NULL when `signum` is no signal. For the name with
-// "SIG" see process_signal_full_name.
+// The name of signal `signum` in the form SSH's exit-signal message carries
+// (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … — or
+// "NAME@linux" for a signal with no portable name ("BUS@linux"). This is the
+// name bridge exit_signal callbacks receive. A static string (never free it);
+// NULL when `signum` is no signal. For the name with "SIG" see
+// process_signal_full_name.
 const char *process_signal_name(int32_t signum);
 
 // The name of signal `signum` with its "SIG" prefix, as Twisted conch's
-// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or
-// "SIGNAME@linux" for a signal with no portable name ("SIGBUS@linux").
-// process_signal_name is this string without its first three
-// characters. A static string (never free it); NULL when `signum` is no
-// signal.
+// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or "SIGNAME@linux" for
+// a signal with no portable name ("SIGBUS@linux"). process_signal_name is this
+// string without its first three characters. A static string (never free it);
+// NULL when `signum` is no signal.
 const char *process_signal_full_name(int32_t signum);
 
-// Sets the pty's window size (the child gets SIGWINCH). Not a pty →
-// MARLINE_ERR_NOT_SUPPORTED; pty closed → MARLINE_ERR_CLOSED.
+// Sets the window size of the child's pty to `rows` x `cols`; the child gets
+// SIGWINCH.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (the child has no pty), MARLINE_ERR_CLOSED
+// (the pty is closed), MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` must not be NULL.
 enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t rows, uint16_t cols);
 
 // Bridges the transport `remote` to a process started later with
 // process_bridge_spawn, with the semantics of an SSH session channel:
+//
 // - feed what `remote` receives to process_bridge_feed (it goes to the
-//   child's stdin; what arrives before process_bridge_spawn is buffered)
-//   and call process_bridge_remote_eof when `remote` half-closes;
+//   child's stdin; what arrives before process_bridge_spawn is buffered) and
+//   call process_bridge_remote_eof when `remote` half-closes;
 // - the child's stdout is written to `remote`, its stderr too when
 //   `merge_stderr`, else to callbacks->extended_data;
-// - `remote` gets EOF (transport_lose_write_connection) once both stdout
-//   and stderr have closed;
+// - `remote` gets EOF (transport_lose_write_connection) once both stdout and
+//   stderr have closed;
 // - when the process ends: exit_signal (signal wins) or exit_status, then
-//   process_ended, then transport_lose_connection(remote) (what is queued
-//   is sent first);
+//   process_ended, then transport_lose_connection(remote) (what is queued is
+//   sent first);
 // - `remote`'s write queue pauses the child's output (the process is
-//   registered as its streaming producer when it has none), and the
-//   child's stdin queue pauses reading from `remote` (the bridge registers
-//   a producer on the process transport), so input the child does not
-//   read is not buffered without bound. What is fed before the spawn is
-//   buffered as it comes: bound it yourself.
-//
+//   registered as its streaming producer when it has none), and the child's
+//   stdin queue pauses reading from `remote` (the bridge registers a producer
+//   on the process transport), so input the child does not read is not
+//   buffered without bound. What is fed before the spawn is buffered as it
+//   comes: bound it yourself;
 // - when `remote` goes, the child is hung up (see process_bridge_close).
 //
-// Call process_bridge_close from `remote`'s connection_lost. The bridge
-// handle is written to `*out`.
+// Call process_bridge_close from `remote`'s connection_lost. The bridge handle
+// is written to `*out`; the callbacks (copied) receive `user`.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a table whose `size` no version had or
+// with an entry this library does not know), MARLINE_ERR_EXHAUSTED, and the
+// handle errors (for `remote`). `remote`, `callbacks` and `out` must not be
+// NULL; `user` may be NULL (it is only passed back).
 //
 // # Safety
-// `callbacks` is readable (copied); `out` is writable.
+// `callbacks` points to a marline_bridge_callbacks_t with `size` readable
+// bytes; `out` points to a writable `bridge_t *`.
 enum marline_status_t process_bridge(struct transport_t *remote, bool merge_stderr, const struct marline_bridge_callbacks_t *callbacks, void *user, struct bridge_t **out);
 
-// Data from the remote side for the child's stdin (copied; buffered until
-// the process starts). After process_bridge_remote_eof → MARLINE_ERR_CLOSED.
+// Data from the remote side for the child's stdin (copied; buffered until the
+// process starts).
+//
+// Errors: MARLINE_ERR_CLOSED (after process_bridge_remote_eof),
+// MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE after process_bridge_close). `b` must not
+// be NULL; `data` may be NULL only when `len` is 0.
 //
 // # Safety
-// `data` is NULL (only with len 0) or has `len` readable bytes.
+// `data` points to `len` readable bytes.
 enum marline_status_t process_bridge_feed(struct bridge_t *b, const uint8_t *data, size_t len);
 
-// The remote side sent EOF: the child's stdin closes once what was fed
-// has been written (at once, or when the process starts).
+// The remote side sent end of file: the child's stdin closes once what was fed
+// has been written (at once, or when the process starts). Calling it again is
+// harmless.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE after
+// process_bridge_close). `b` must not be NULL.
 enum marline_status_t process_bridge_remote_eof(struct bridge_t *b);
 
-// Starts the bridged process (arguments as for reactor_spawn_process, with
-// the default fd map) and writes what was fed so far. Once only
-// (MARLINE_ERR_INVALID_STATE the second time). The process transport is
-// written to `*out` when `out` is not NULL; it belongs to the bridge (its
-// user pointer is free for the caller; its producer slot is the bridge's).
-// The child runs in a session of its own (see process_bridge_spawn_with).
+// Starts the bridged process (arguments as for reactor_spawn_process, with the
+// default fd map) and writes what was fed so far. The process transport is
+// written to `*out` when `out` is not NULL; it belongs to the bridge (its user
+// pointer is free for the caller; its producer slot is the bridge's). The
+// child runs in a session of its own (see process_bridge_spawn_with).
+//
+// Errors: MARLINE_ERR_INVALID_STATE (the process was started already), the
+// errors of reactor_spawn_process (MARLINE_ERR_NULL_POINTER,
+// MARLINE_ERR_INVALID_ARGUMENT, MARLINE_ERR_BAD_EXECUTABLE,
+// MARLINE_ERR_BAD_WORKING_DIRECTORY, MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS),
+// and the handle errors. `b`, `executable` and `argv` must not be NULL; `envp`
+// and `cwd` may be NULL (ours); `out` may be NULL (the process transport is
+// then not wanted).
 //
 // # Safety
-// As for reactor_spawn_process; `out` is NULL or writable.
+// As for reactor_spawn_process; `out`, when not NULL, points to a writable
+// `transport_t *`.
 enum marline_status_t process_bridge_spawn(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, bool use_pty, struct transport_t **out);
 
-// As process_bridge_spawn with MARLINE_SPAWN_PTY, and the pty's window
-// size set to `rows` x `cols` before the child starts (so the command's
-// first look at its terminal sees it, with no SIGWINCH race). Later
-// changes: process_set_window_size on the process transport. Errors as
-// for process_bridge_spawn.
+// As process_bridge_spawn with MARLINE_SPAWN_PTY, and the pty's window size
+// set to `rows` x `cols` before the child starts (so the command's first look
+// at its terminal sees it, with no SIGWINCH race). Later changes:
+// process_set_window_size on the process transport.
+//
+// Errors: as process_bridge_spawn (MARLINE_ERR_INVALID_STATE,
+// MARLINE_ERR_BAD_EXECUTABLE, …). `b`, `executable` and `argv` must not be
+// NULL; `envp` and `cwd` may be NULL (ours); `out` may be NULL (not wanted).
 //
 // # Safety
-// As for reactor_spawn_process; `out` is NULL or writable.
+// As for process_bridge_spawn.
 enum marline_status_t process_bridge_spawn_pty(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, uint16_t rows, uint16_t cols, struct transport_t **out);
 
-// Starts the bridged process with `options` (NULL = every default; see
-// marline_spawn_options_t and reactor_spawn_process_with) and writes what
-// was fed so far; otherwise as process_bridge_spawn. The bridge feeds
-// child fd 0 and relays 1 and 2, so a fd map is refused
-// (MARLINE_ERR_BAD_CHILD_FD_MAP). The child always runs in a session of
-// its own, whatever the flags say (MARLINE_SPAWN_NEW_SESSION, as sshd
-// runs a session's command): so it can be hung up as a group when the
-// remote side goes (see process_bridge_close), and Ctrl-C at the server's
-// terminal does not reach it.
+// Starts the bridged process with `options` (see marline_spawn_options_t and
+// reactor_spawn_process_with) and writes what was fed so far; otherwise as
+// process_bridge_spawn. The bridge feeds child fd 0 and relays 1 and 2, so a
+// fd map is refused. The child always runs in a session of its own, whatever
+// the flags say (MARLINE_SPAWN_NEW_SESSION, as sshd runs a session's command):
+// so it can be hung up as a group when the remote side goes (see
+// process_bridge_close), and Ctrl-C at the server's terminal does not reach
+// it.
+//
+// Errors: MARLINE_ERR_BAD_CHILD_FD_MAP (a fd map), and as process_bridge_spawn
+// and reactor_spawn_process_with (MARLINE_ERR_INVALID_STATE,
+// MARLINE_ERR_INVALID_ARGUMENT, …). `b`, `executable` and `argv` must not be
+// NULL; `options` may be NULL (every default); `out` may be NULL (not wanted).
 //
 // # Safety
-// As for reactor_spawn_process_with; `out` is NULL or writable.
+// As for reactor_spawn_process_with; `out`, when not NULL, points to a
+// writable `transport_t *`.
 enum marline_status_t process_bridge_spawn_with(struct bridge_t *b, const char *executable, const char *const *argv, const struct marline_spawn_options_t *options, struct transport_t **out);
 
-// The remote side is gone: the child is hung up, and the bridge handle
-// becomes stale. Input still queued for the child is dropped and its pty
-// or pipes are closed at once (nobody is left to read its output; closing
-// a pty's master is a terminal hang-up: the child's session gets SIGHUP
-// and its writes fail). Its process group gets SIGHUP, and SIGKILL once
-// the grace period has passed if it is still there (see
-// process_bridge_set_hangup_grace; default 5 seconds). The group is
-// signalled only while the child itself has not been reaped (its pid is
-// the group's id): a grandchild that ignores SIGHUP and outlives the
-// child is left alone. The same happens
-// when `remote` closes while the bridge is its producer, even without this
-// call. The callbacks still report the process's end.
+// The remote side is gone: the child is hung up, and the bridge handle becomes
+// stale. Input still queued for the child is dropped and its pty or pipes are
+// closed at once (nobody is left to read its output; closing a pty's master is
+// a terminal hang-up: the child's session gets SIGHUP and its writes fail).
+// Its process group gets SIGHUP, and SIGKILL once the grace period has passed
+// if it is still there (see process_bridge_set_hangup_grace; default 5
+// seconds). The group is signalled only while the child itself has not been
+// reaped (its pid is the group's id): a grandchild that ignores SIGHUP and
+// outlives the child is left alone. The same happens when `remote` closes
+// while the bridge is its producer, even without this call. The callbacks
+// still report the process's end.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE when it was closed
+// already). `b` must not be NULL.
 enum marline_status_t process_bridge_close(struct bridge_t *b);
 
-// Sets how long a hung-up child (see process_bridge_close) has to end
-// after SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or
-// INFINITY for never (SIGHUP only). The default is 5 seconds. Applies to
-// a hang-up after the call. NaN or a negative value →
-// MARLINE_ERR_INVALID_ARGUMENT; a closed bridge →
-// MARLINE_ERR_STALE_HANDLE.
+// Sets how long a hung-up child (see process_bridge_close) has to end after
+// SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or INFINITY for
+// never (SIGHUP only). The default is 5 seconds. Applies to a hang-up after
+// the call.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN or a negative value), and the
+// handle errors (MARLINE_ERR_STALE_HANDLE after process_bridge_close). `b`
+// must not be NULL.
 enum marline_status_t process_bridge_set_hangup_grace(struct bridge_t *b, double seconds);
 
 // Registers a producer on `t`, with its callback table (copied) and `user`,
@@ -1510,158 +1608,220 @@ const char *marline_version(void);
 // to the log callback).
 enum marline_status_t marline_debug_panic(void);
 
-// Creates a stream with no connection and writes its handle to `*out`.
-// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
-// at once, or 2^48 created over the process's life).
+// Creates a stream with no connection (its engine and asr threads start) and
+// writes its handle to `*out`.
+//
+// Errors: MARLINE_ERR_EXHAUSTED (no stream handle is left: 2^20 streams live
+// at once, or 2^48 created over the process's life), MARLINE_ERR_OS (a thread
+// or socket could not be made: marline_last_os_error),
+// MARLINE_ERR_NULL_POINTER. `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `tcp_stream_t *`.
 enum marline_status_t tcp_stream_new(struct tcp_stream_t **out);
 
-// Frees a stream: a pending passive open is cancelled, a connection is
-// closed (as close(2) does: FIN, or RST if data was left unread), a call
-// blocked in another thread or in the asr returns
-// MARLINE_ERR_STALE_HANDLE, and no asr runs once this returns: it waits
-// for a running one to return (so an asr must not wait for the thread
-// that frees its stream). From inside the stream's own asr it returns
-// once the connection is closed, without waiting for that asr (its
-// caller); no further asr follows. The handle is stale afterwards.
+// Frees a stream: a pending passive open is cancelled, a connection is closed
+// (as close(2) does: FIN, or RST if data was left unread), a call blocked in
+// another thread or in the asr returns MARLINE_ERR_STALE_HANDLE, and no asr
+// runs once this returns: it waits for a running one to return (so an asr must
+// not wait for the thread that frees its stream). From inside the stream's own
+// asr it returns once the connection is closed, without waiting for that asr
+// (its caller); no further asr follows. The handle is stale afterwards.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE when it was freed
+// already). `stream` must not be NULL.
 enum marline_status_t tcp_stream_free(struct tcp_stream_t *stream);
 
-// Sets the notification routine (NULL removes it) and its user pointer.
-// A call of the old routine that is running when it is replaced goes on
-// to its end with the old user pointer: this call does not wait for it
-// (tcp_stream_free does). Works from inside the asr.
+// Sets the notification routine `asr` and the `user` pointer it receives; NULL
+// removes the routine. A call of the old routine that is running when it is
+// replaced goes on to its end with the old user pointer: this call does not
+// wait for it (tcp_stream_free does). Works from inside the asr.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once freed).
+// `stream` must not be NULL; `asr` may be NULL (no routine); `user` may be
+// NULL (it is only passed back).
 //
 // # Safety
-// `asr`, when not NULL, must be callable from the stream's asr thread
-// with `user` until it is replaced or the stream is freed.
+// `asr`, when not NULL, must be callable from the stream's asr thread with
+// `user` until it is replaced or the stream is freed.
 enum marline_status_t tcp_stream_set_asr(struct tcp_stream_t *stream, tcp_stream_asr_t asr, void *user);
 
 // Waits for one incoming connection on `port` of every IPv4 interface:
 // tcp_stream_passive_open_on with interface "0.0.0.0". Prefer
-// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this
-// host should connect.
+// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this host
+// should connect.
+//
+// Errors: as tcp_stream_passive_open_on (MARLINE_ERR_ADDRESS_IN_USE,
+// MARLINE_ERR_INVALID_ARGUMENT, MARLINE_ERR_INVALID_STATE, …), and the handle
+// errors. `stream` must not be NULL.
 enum marline_status_t tcp_stream_passive_open(struct tcp_stream_t *stream, int32_t port_number);
 
-// Waits for one incoming connection on `interface` and `port`.
-// `interface` is a literal address of this host: "127.0.0.1" or "::1"
-// (this host only), "0.0.0.0" or "" (every IPv4 interface), "::" (every
-// interface), or another local address. `port` 0 picks a free port
-// (tcp_stream_get_sock_name tells which). Returns at once; a port in use
-// fails here with MARLINE_ERR_ADDRESS_IN_USE, an unparsable interface or
-// an address not of this host with MARLINE_ERR_BAD_ADDRESS, a port outside
-// 0..65535 with MARLINE_ERR_INVALID_ARGUMENT, a NULL `interface` with
-// MARLINE_ERR_NULL_POINTER. Until the open completes only
-// tcp_stream_wait, tcp_stream_isdone and tcp_stream_get_sock_name work;
-// other calls fail with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr
-// then gets TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+// Waits for one incoming connection on `interface` and `port`. `interface` is
+// a literal address of this host: "127.0.0.1" or "::1" (this host only),
+// "0.0.0.0" or "" (every IPv4 interface), "::" (every interface), or another
+// local address. `port` 0 picks a free port (tcp_stream_get_sock_name tells
+// which). Returns at once. Until the open completes only tcp_stream_wait,
+// tcp_stream_isdone and tcp_stream_get_sock_name work; other calls fail with
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
+// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+//
+// Errors: MARLINE_ERR_ADDRESS_IN_USE (the port is in use),
+// MARLINE_ERR_BAD_ADDRESS (an interface that does not parse or is no address
+// of this host), MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an
+// interface that is not UTF-8), MARLINE_ERR_INVALID_STATE (the stream has a
+// connection or an open pending), MARLINE_ERR_PERMISSION_DENIED,
+// MARLINE_ERR_OS, and the handle errors. `stream` and `interface` must not be
+// NULL.
 //
 // # Safety
-// `interface` is NULL or a NUL-terminated string.
+// `interface` is a NUL-terminated string.
 enum marline_status_t tcp_stream_passive_open_on(struct tcp_stream_t *stream, const char *interface, int32_t port_number);
 
-// Blocks until the passive open completes, or `timeout_seconds` pass (0:
-// no limit; negative, infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT;
-// once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
-// passive open is reported by the first wait after it; with nothing
-// pending and nothing to report, returns MARLINE_OK at once.
+// Blocks until the passive open completes, or `timeout_seconds` pass (0: no
+// limit), then the open goes on. A failed passive open is reported by the
+// first wait after it, with the failure's status; with nothing pending and
+// nothing to report, returns MARLINE_OK at once.
+//
+// Errors: MARLINE_ERR_TIMED_OUT (the time passed),
+// MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout), the
+// status of a failed open (MARLINE_ERR_OS with marline_last_os_error, for
+// example), and the handle errors. `stream` must not be NULL.
 enum marline_status_t tcp_stream_wait(struct tcp_stream_t *stream, double timeout_seconds);
 
-// Writes false to `*done` while a passive open is in progress, else true.
+// Writes false to `*done` while a passive open is in progress, else true (also
+// when it failed: tcp_stream_wait reports how).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once freed).
+// `stream` and `done` must not be NULL.
 //
 // # Safety
-// `done` is NULL or writable.
+// `done` points to a writable `bool`.
 enum marline_status_t tcp_stream_isdone(struct tcp_stream_t *stream, bool *done);
 
-// Writes this side's address to `*out` (free with marline_address_free):
-// during a passive open the listening address (for example
-// 127.0.0.1:port), then the connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+// Writes this side's address to `*out`, allocated (free it with
+// marline_address_free): during a passive open the listening address (for
+// example 127.0.0.1:port), then the connection's.
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (before any open), and the handle errors.
+// `stream` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `marline_address_t *`.
 enum marline_status_t tcp_stream_get_sock_name(struct tcp_stream_t *stream, struct marline_address_t **out);
 
 // Connects from `local_port` (0: any) to `host` (a name or literal) and
 // `remote_port`, blocking until established or failed, at most
-// `timeout_seconds` (0: no limit; negative, infinite or NaN:
-// MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
-// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
-// asr. Allowed on a new stream or one whose connection has terminated.
+// `timeout_seconds` (0: no limit). A failure also sends
+// TCP_STREAM_EVENT_TERMINATE to the asr. Allowed on a new stream or one whose
+// connection has terminated.
+//
+// Errors: MARLINE_ERR_REFUSED, MARLINE_ERR_TIMED_OUT,
+// MARLINE_ERR_CONNECTION_RESET, MARLINE_ERR_OS (the connection failed;
+// marline_last_os_error), MARLINE_ERR_BAD_ADDRESS (an empty host, or a name
+// that does not resolve), MARLINE_ERR_INVALID_ARGUMENT (a port outside
+// 0..65535, remote port 0, a negative, infinite or NaN timeout, a host that is
+// not UTF-8), MARLINE_ERR_INVALID_STATE (a connection or an open is there),
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_STREAM_BUSY, and the
+// handle errors. `stream` and `host` must not be NULL.
 //
 // # Safety
-// `host` is NULL or a NUL-terminated string.
+// `host` is a NUL-terminated string.
 enum marline_status_t tcp_stream_active_open(struct tcp_stream_t *stream, int32_t local_port, const char *host, int32_t remote_port, double timeout_seconds);
 
-// Sends `len` bytes, blocking until the kernel has taken them all (they
-// are copied). `push`: send now rather than coalesce with the next send.
-// `urgent`: send as TCP urgent data, the urgent pointer at its end.
-// Allowed in ESTABLISHED and CLOSE_WAIT only: after tcp_stream_close,
-// MARLINE_ERR_CLOSED; after the connection terminated,
-// MARLINE_ERR_TERMINATED; before any open, MARLINE_ERR_NOT_CONNECTED.
+// Sends `len` bytes, blocking until the kernel has taken them all (they are
+// copied). `push`: send now rather than coalesce with the next send. `urgent`:
+// send as TCP urgent data, the urgent pointer at its end. Allowed in
+// ESTABLISHED and CLOSE_WAIT only.
+//
+// Errors: MARLINE_ERR_CLOSED (after tcp_stream_close), MARLINE_ERR_TERMINATED
+// (the connection terminated, or does while the call waits),
+// MARLINE_ERR_NOT_CONNECTED (before any open), MARLINE_ERR_INVALID_ARGUMENT
+// (an empty urgent send), MARLINE_ERR_STREAM_BUSY (a send or close in
+// progress), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_NULL_POINTER
+// (`buf` NULL with a non-zero `len`), and the handle errors. `stream` must not
+// be NULL; `buf` may be NULL only when `len` is 0.
 //
 // # Safety
-// `buf` is NULL (with `len` 0) or has `len` readable bytes.
+// `buf` points to `len` readable bytes.
 enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t *buf, size_t len, bool push, bool urgent);
 
-// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-// 1), waiting up to `timeout_seconds` (0: no limit; negative, infinite or
-// NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
-// writes its length to `*len`. Urgent data (everything up to the urgent
-// mark) comes first and is never merged with normal data. As in MacTCP,
-// "the first call returning urgent data will have the urgent flag set,
-// the last will have the mark flag set": `*urgent` is true for the first
-// piece of it only, `*mark` for the last, which is the urgent byte itself
-// (the last byte of the urgent data, returned alone); pieces between have
-// neither, and a lone urgent byte has both. At the peer's end of
-// stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
-// on success.
+// Receives the next piece of data into `buf` (at most `cap` bytes), waiting up
+// to `timeout_seconds` (0: no limit) for some to arrive, and writes its length
+// to `*len`. Urgent data (everything up to the urgent mark) comes first and is
+// never merged with normal data. As in MacTCP, "the first call returning
+// urgent data will have the urgent flag set, the last will have the mark flag
+// set": `*urgent` is true for the first piece of it only, `*mark` for the
+// last, which is the urgent byte itself (the last byte of the urgent data,
+// returned alone); pieces between have neither, and a lone urgent byte has
+// both. Out parameters are written only on success.
+//
+// Errors: MARLINE_ERR_CONNECTION_CLOSING (the peer has closed and everything
+// was read), MARLINE_ERR_TIMED_OUT (nothing came in time),
+// MARLINE_ERR_TERMINATED, MARLINE_ERR_NOT_CONNECTED,
+// MARLINE_ERR_INVALID_ARGUMENT (`cap` 0; a negative, infinite or NaN timeout),
+// MARLINE_ERR_STREAM_BUSY (a receive in progress),
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, and the handle errors. `stream`,
+// `buf`, `len`, `urgent` and `mark` must not be NULL.
 //
 // # Safety
-// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` are NULL or
-// writable.
+// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` point to a
+// writable `size_t`, `bool` and `bool`.
 enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout_seconds, uint8_t *buf, size_t cap, size_t *len, bool *urgent, bool *mark);
 
 // Closes our side and blocks until the peer has acknowledged all our data
-// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit; negative,
-// infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
+// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit); past that,
 // MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
-// tcp_stream_rcv goes on working until the peer closes; when both sides
-// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+// tcp_stream_rcv goes on working until the peer closes; when both sides are
+// closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+//
+// Errors: MARLINE_ERR_TIMED_OUT (see above), MARLINE_ERR_CLOSED (closed
+// already), MARLINE_ERR_TERMINATED, MARLINE_ERR_NOT_CONNECTED,
+// MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout),
+// MARLINE_ERR_STREAM_BUSY (a send in progress),
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, and the handle errors. `stream` must
+// not be NULL.
 enum marline_status_t tcp_stream_close(struct tcp_stream_t *stream, double timeout_seconds);
 
 // Sets the stream's ULP timeout, as MacTCP's ulpTimeoutValue and
-// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged
-// by the peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the
-// connection (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in
-// progress fails with MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT
-// sends TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on,
-// once more for every further `timeout_seconds` with no acknowledgement.
-// The wait restarts whenever the peer acknowledges more data and stops
-// when everything is acknowledged. `timeout_seconds` 0 turns it off: the
-// default, where the kernel's own retransmission limit (about 15
-// minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
-// Applies to the connection there is and to later ones of the stream;
-// during a passive open it fails with
-// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative,
-// infinite or NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
-// Works from inside the asr and while another thread is blocked in a
-// call.
+// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged by the
+// peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the connection
+// (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in progress fails with
+// MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT sends
+// TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on, once more
+// for every further `timeout_seconds` with no acknowledgement. The wait
+// restarts whenever the peer acknowledges more data and stops when everything
+// is acknowledged. `timeout_seconds` 0 turns it off: the default, where the
+// kernel's own retransmission limit (about 15 minutes) ends the connection
+// with TCP_STREAM_REASON_NETWORK_FAILURE. Applies to the connection there is
+// and to later ones of the stream. Works from inside the asr and while another
+// thread is blocked in a call.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout,
+// or another action), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before the
+// passive open), and the handle errors. `stream` must not be NULL.
 enum marline_status_t tcp_stream_set_ulp_timeout(struct tcp_stream_t *stream, double timeout_seconds, int32_t action);
 
-// Resets the connection at once (RST), dropping queued data both ways; a
-// call blocked in another thread or in the asr returns
-// MARLINE_ERR_TERMINATED. The asr gets TERMINATE with
-// TCP_STREAM_REASON_ULP_ABORT. From inside the asr too, the connection is
-// gone when this returns.
+// Resets the connection at once (RST), dropping queued data both ways; a call
+// blocked in another thread or in the asr returns MARLINE_ERR_TERMINATED. The
+// asr gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT. From inside the asr
+// too, the connection is gone when this returns.
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (before any open), MARLINE_ERR_TERMINATED
+// (the connection terminated already), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS,
+// and the handle errors. `stream` must not be NULL.
 enum marline_status_t tcp_stream_abort(struct tcp_stream_t *stream);
 
 // Fills `*status` (see tcp_stream_status_t for the `size` rule). With no
 // connection the state is TCP_STREAM_STATE_CLOSED and the rest is zero.
 //
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`status->size` smaller than its `size`
+// and `state` fields), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_OS
+// (the kernel's TCP_INFO failed), and the handle errors. `stream` and `status`
+// must not be NULL.
+//
 // # Safety
-// `status` is NULL or points to at least `status->size` writable bytes
-// whose first field, `size`, is set.
+// `status` points to at least `status->size` writable bytes whose first field,
+// `size`, is set.
 enum marline_status_t tcp_stream_status(struct tcp_stream_t *stream, struct tcp_stream_status_t *status);
 
 // Listens on `interface` ("127.0.0.1", "::1", "::", "" for every IPv4
@@ -1804,128 +1964,259 @@ enum marline_status_t transport_set_tcp_keepalive_params(struct transport_t *t, 
 // `idle_seconds`, `interval_seconds` and `count` point to writable `int32_t`s.
 enum marline_status_t transport_get_tcp_keepalive_params(struct transport_t *t, int32_t *idle_seconds, int32_t *interval_seconds, int32_t *count);
 
-// Listens for telnet connections over TCP: as reactor_listen_tcp, with a telnet callback
-// table. Each accepted connection gets its own telnet transport, a copy of `protocol` and
-// `user` as its initial user pointer. The listening port is written to `*out`.
+// Listens for telnet connections over TCP, as reactor_listen_tcp with a telnet
+// callback table, and writes the listening port to `*out`. Each accepted
+// connection gets its own telnet transport running the callbacks of `protocol`
+// (copied), with `user` as its initial user pointer.
+//
+// Errors: as reactor_listen_tcp: MARLINE_ERR_ADDRESS_IN_USE,
+// MARLINE_ERR_BAD_ADDRESS, MARLINE_ERR_PERMISSION_DENIED,
+// MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an interface that is
+// not UTF-8, a table whose `size` no version had or with an entry this library
+// does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS, and the handle
+// errors. `reactor`, `interface`, `protocol` and `out` must not be NULL;
+// `user` may be NULL (it is only passed back).
 //
 // # Safety
-// `interface` is NULL or a NUL-terminated string; `protocol` is NULL or readable (it is
-// copied; the caller keeps ownership); `out` is NULL or writable.
+// `interface` is a NUL-terminated string; `protocol` points to a
+// telnet_protocol_t with `size` readable bytes; `out` points to a writable
+// `listening_port_t *`.
 enum marline_status_t reactor_listen_telnet(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, const struct telnet_protocol_t *protocol, void *user, struct listening_port_t **out);
 
-// Connects to a telnet server over TCP: as reactor_connect_tcp, with a telnet callback
-// table. The telnet transport is written to `*out` at once; requests and writes made
-// before the connection is up are queued.
+// Connects to a telnet server over TCP, as reactor_connect_tcp with a telnet
+// callback table (copied). The telnet transport is written to `*out` at once,
+// with `user` as its user pointer; option requests and writes made before the
+// connection is up are queued.
+//
+// Errors: as reactor_connect_tcp: MARLINE_ERR_BAD_ADDRESS (an empty host),
+// MARLINE_ERR_INVALID_ARGUMENT (a NaN timeout, a port outside 0..65535, a host
+// that is not UTF-8, a table whose `size` no version had or with an entry this
+// library does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS, and the
+// handle errors. `reactor`, `host`, `protocol` and `out` must not be NULL;
+// `user` may be NULL (it is only passed back).
 //
 // # Safety
-// As for reactor_listen_telnet, with `host` for `interface`.
+// `host` is a NUL-terminated string; `protocol` points to a telnet_protocol_t
+// with `size` readable bytes; `out` points to a writable `transport_t *`.
 enum marline_status_t reactor_connect_telnet(struct reactor_t *reactor, const char *host, int32_t port, double timeout_seconds, const struct telnet_protocol_t *protocol, void *user, struct transport_t **out);
 
-// Offers to enable our side of `option` (sends IAC WILL option). Returns
-// MARLINE_ERR_ALREADY_ENABLED, _ALREADY_NEGOTIATING (see marline_telnet_result_t), _CLOSED
-// or a handle error at once, and then `cb` is never called; otherwise `cb` (may be NULL)
-// is called exactly once, later, from the loop, with `user`. marline keeps nothing of
-// `user` but the pointer value. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
-// the protocol's enable_local is called for the option (its answer is ignored).
+// Offers to enable our side of `option` (sends IAC WILL option). Unless the
+// call fails, `cb` is called exactly once, later, from the loop, with `user`
+// and the outcome (see marline_telnet_result_t). When the peer agrees, `cb`
+// gets MARLINE_TELNET_OK and then the protocol's enable_local is called for
+// the option (its answer is ignored). marline keeps nothing of `user` but the
+// pointer value.
+//
+// Errors, returned at once and then `cb` is never called:
+// MARLINE_ERR_ALREADY_ENABLED (our side is on already),
+// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+// (no completion wanted); `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_will(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Disables our side of `option` (IAC WONT option); as telnet_will, with
-// MARLINE_ERR_ALREADY_DISABLED when it is already off. When the peer agrees, `cb` gets
-// MARLINE_TELNET_OK and then disable_local is called.
+// Disables our side of `option` (sends IAC WONT option), as telnet_will. When
+// the peer agrees, `cb` gets MARLINE_TELNET_OK and then the protocol's
+// disable_local is called.
+//
+// Errors, returned at once and then `cb` is never called:
+// MARLINE_ERR_ALREADY_DISABLED (our side is off already),
+// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+// (no completion wanted); `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_wont(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Asks the peer to enable its side of `option` (IAC DO option); as telnet_will (when the
-// peer agrees, `cb` then enable_remote, whose answer is ignored).
+// Asks the peer to enable its side of `option` (sends IAC DO option), as
+// telnet_will. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+// enable_remote is called (its answer is ignored).
+//
+// Errors, returned at once and then `cb` is never called:
+// MARLINE_ERR_ALREADY_ENABLED (the peer's side is on already),
+// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+// (no completion wanted); `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_do(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Asks the peer to disable its side of `option` (IAC DONT option); as telnet_wont (when
-// the peer agrees, `cb` then disable_remote).
+// Asks the peer to disable its side of `option` (sends IAC DONT option), as
+// telnet_wont. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+// disable_remote is called.
+//
+// Errors, returned at once and then `cb` is never called:
+// MARLINE_ERR_ALREADY_DISABLED (the peer's side is off already),
+// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+// (no completion wanted); `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_dont(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Writes the RFC 1143 state of one option side to `*state`. `side` is a
-// marline_telnet_side_t (other numbers: MARLINE_ERR_INVALID_ARGUMENT).
+// Writes the RFC 1143 state of one side of `option` to `*state`; `side` is a
+// marline_telnet_side_t.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` is no marline_telnet_side_t),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` and `state` must not be NULL.
 //
 // # Safety
-// `state` is NULL or writable.
+// `state` points to a writable marline_telnet_option_state_t.
 enum marline_status_t telnet_get_option_state(struct transport_t *t, uint8_t option, int32_t side, enum marline_telnet_option_state_t *state);
 
-// Writes whether one option side is in effect (YES or a WANTNO state) to `*enabled`.
+// Writes whether one side of `option` is in effect (state YES or a WANTNO
+// state) to `*enabled`; `side` is a marline_telnet_side_t.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` is no marline_telnet_side_t),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` and `enabled` must not be NULL.
 //
 // # Safety
-// `enabled` is NULL or writable.
+// `enabled` points to a writable `bool`.
 enum marline_status_t telnet_is_enabled(struct transport_t *t, uint8_t option, int32_t side, bool *enabled);
 
 // Sets how to answer the peer asking to enable `side` of `option`: a
-// marline_telnet_policy_t (ASK, the default, calls enable_local / enable_remote).
+// marline_telnet_policy_t. ASK, the default, calls enable_local /
+// enable_remote (refusing when it is NULL); ACCEPT and REFUSE answer without
+// asking.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` or `policy` out of range),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_set_policy(struct transport_t *t, uint8_t option, int32_t side, int32_t policy);
 
-// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller keeps
-// ownership of `data`.
+// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller
+// keeps ownership of `data`.
+//
+// Errors: MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`),
+// MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL; `data` may be NULL only when `len` is 0.
 //
 // # Safety
-// `data` is NULL (only with len 0) or has `len` readable bytes.
+// `data` points to `len` readable bytes.
 enum marline_status_t telnet_request_negotiation(struct transport_t *t, uint8_t option, const uint8_t *data, size_t len);
 
-// Sends IAC command (NOP, GA, AYT, …). TELNET_CMD_DM sends a Synch (as telnet_send_synch).
-// WILL, WONT, DO, DONT, SB, SE, IAC and every byte below 236 (not a telnet command) fail
-// with MARLINE_ERR_INVALID_ARGUMENT.
+// Sends IAC command (NOP, GA, AYT, EOR, …). TELNET_CMD_DM sends a Synch (as
+// telnet_send_synch).
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (WILL, WONT, DO, DONT, SB, SE, IAC, or
+// a byte below 236, which is no telnet command), MARLINE_ERR_CLOSED (the
+// connection is closing or gone), MARLINE_ERR_NOT_CONNECTED (a client not
+// connected yet), MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and
+// the handle errors. `t` must not be NULL.
 enum marline_status_t telnet_send_command(struct transport_t *t, uint8_t command);
 
-// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written before.
-// MARLINE_ERR_NOT_SUPPORTED when the inner transport has no urgent data.
+// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything
+// written before (RFC 854), so the peer can discard what it has not yet read.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (the inner transport has no urgent data),
+// MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_send_synch(struct transport_t *t);
 
-// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-// answered within `seconds`; ≤ 0 or +infinity turns the timeout off (the default), NaN is
-// MARLINE_ERR_INVALID_ARGUMENT. The option side
-// stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
-// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
-// state (enable/disable callbacks) without a second completion.
+// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the
+// peer has not answered within `seconds`; ≤ 0 or +infinity turns the timeout
+// off (the default). The option side stays negotiating until the peer's answer
+// does arrive (new requests on it meanwhile get
+// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer
+// settles the state (enable/disable callbacks) without a second completion.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN), MARLINE_ERR_WRONG_HANDLE_TYPE
+// (not a telnet transport), and the handle errors. `t` must not be NULL.
 enum marline_status_t telnet_set_negotiation_timeout(struct transport_t *t, double seconds_);
 
-// Bounds the payload of the peer's subnegotiations (default 4096 bytes, must be ≥ 1). A
-// peer exceeding it loses the connection with MARLINE_REASON_PROTOCOL_VIOLATION.
+// Bounds the payload of the peer's subnegotiations (default 4096 bytes). A
+// peer exceeding it loses the connection with
+// MARLINE_REASON_PROTOCOL_VIOLATION.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`bytes` 0),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_set_max_subnegotiation(struct transport_t *t, size_t bytes);
 
-// Handles subnegotiations of `option` with `cb` (and `user`) instead of the built-in
-// helpers and unhandled_subnegotiation; a NULL `cb` removes the handler.
+// Handles the peer's subnegotiations of `option` with `cb`, called with
+// `user`, instead of the built-in helpers and unhandled_subnegotiation; a NULL
+// `cb` removes the handler.
+//
+// Errors: MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the
+// handle errors. `t` must not be NULL; `cb` may be NULL (removes the handler);
+// `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_set_subnegotiation_handler(struct transport_t *t, uint8_t option, marline_telnet_subnegotiation_cb cb, void *user);
 
-// NAWS, client side: sends our window size (SB NAWS). Enable our NAWS side first
-// (telnet_will, or accept the server's DO).
+// NAWS, client side: sends our window size (SB NAWS width height). Enable our
+// NAWS side first (telnet_will, or accept the server's DO).
+//
+// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_send_window_size(struct transport_t *t, uint16_t width, uint16_t height);
 
-// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE SEND); the
-// answer arrives through the terminal_type callback.
+// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE
+// SEND); the answer arrives through the terminal_type callback.
+//
+// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_request_terminal_type(struct transport_t *t);
 
-// TERMINAL-TYPE, client side: the name to answer SB TTYPE SEND with (copied); NULL stops
-// answering (such requests then reach unhandled_subnegotiation).
+// TERMINAL-TYPE, client side: sets the name to answer the peer's SB TTYPE SEND
+// with (copied); NULL stops answering (such requests then reach
+// unhandled_subnegotiation).
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`name` is not UTF-8),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL; `name` may be NULL (stop answering).
 //
 // # Safety
-// `name` is NULL or a NUL-terminated string.
+// `name`, when not NULL, is a NUL-terminated string.
 enum marline_status_t telnet_set_terminal_type(struct transport_t *t, const char *name);
 
-// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON SEND); they
-// arrive through the environment callback.
+// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON
+// SEND); they arrive through the environment callback.
+//
+// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_request_environment(struct transport_t *t);
 
-// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
-// update). Everything is copied; the caller keeps ownership. A `count` above
-// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `vars` is read.
+// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a
+// request, INFO is an update). Everything is copied; the caller keeps
+// ownership.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`kind` or a variable's kind out of
+// range, or `count` above MARLINE_IOV_MAX, before `vars` is read),
+// MARLINE_ERR_NULL_POINTER (`vars` NULL with a non-zero `count`, or a NULL
+// name or value with a non-zero length), MARLINE_ERR_NO_MEMORY,
+// MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL; `vars` may be NULL only when `count` is 0.
 //
 // # Safety
-// `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
-// satisfy their lengths.
+// `vars` points to `count` readable elements whose pointers satisfy their
+// lengths.
 enum marline_status_t telnet_send_environment(struct transport_t *t, int32_t kind, const struct marline_telnet_env_var_t *vars, size_t count);
 
 // Writes the transport the telnet transport wraps (a TCP transport for
-// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by the reactor,
-// like every transport; use it for TCP options, not for writing (that bypasses telnet
-// escaping).
+// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by
+// the reactor, like every transport; use it for TCP options, not for writing
+// (that bypasses telnet escaping).
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `transport_t *`.
 enum marline_status_t telnet_get_inner(struct transport_t *t, struct transport_t **out);
 
 // Writes `len` bytes. Never blocks: what the kernel does not take at once is

@@ -277,32 +277,38 @@ fn positional(
 }
 
 /// Starts `executable` (looked up in PATH when it has no '/') with `argv`
-/// (argv[0] is the program's name; NULL-terminated, at least one entry),
-/// `envp` ("NAME=value" strings, NULL-terminated; NULL = a copy of ours),
-/// working directory `cwd` (NULL = ours), and child fds `fd_map`
-/// (`fd_map_len` entries; NULL/0 = the default: 0 to the child, 1 and 2
-/// from it). With a fd map the child has exactly those fds; every other
-/// descriptor is closed in it. `use_pty` runs it on a new pseudo-terminal
-/// (no fd map then). The process transport is written to `*out`; its user
-/// pointer is `user` (see transport_set_user). The child starts with every
-/// signal at its default action and an empty signal mask (see
-/// MARLINE_SPAWN_KEEP_IGNORED_SIGNALS), in our process group;
+/// (argv[0] is the program's name; NULL-terminated, at least one entry), `envp`
+/// ("NAME=value" strings, NULL-terminated; NULL = a copy of ours), working
+/// directory `cwd` (NULL = ours), and child fds `fd_map` (`fd_map_len` entries;
+/// NULL and 0 = the default: 0 to the child, 1 and 2 from it). With a fd map
+/// the child has exactly those fds; every other descriptor is closed in it.
+/// `use_pty` runs it on a new pseudo-terminal (no fd map then). The process
+/// transport is written to `*out`; its user pointer is `user` (see
+/// transport_set_user), and it runs the callbacks of `protocol` (copied). The
+/// child starts with every signal at its default action and an empty signal
+/// mask (see MARLINE_SPAWN_KEEP_IGNORED_SIGNALS), in our process group;
 /// reactor_spawn_process_with offers these and more options.
 ///
-/// Failures are synchronous, call no callback and leave nothing behind:
-/// MARLINE_ERR_NULL_POINTER (executable, argv, protocol or out NULL),
-/// MARLINE_ERR_INVALID_ARGUMENT (empty argv), MARLINE_ERR_BAD_EXECUTABLE
-/// (not found, not executable, not a program), MARLINE_ERR_BAD_WORKING_DIRECTORY,
-/// MARLINE_ERR_BAD_CHILD_FD_MAP (repeated or out-of-range child fd, unknown
-/// kind, an inherited fd that is not open, a fd map with a pty), or
-/// MARLINE_ERR_OS (marline_last_os_error has the errno, as it does for the
-/// executable and directory errors).
+/// Failures are synchronous, call no callback and leave nothing behind. Errors:
+/// MARLINE_ERR_NULL_POINTER (`executable`, `argv`, `protocol` or `out` NULL, or
+/// `fd_map` NULL with a non-zero `fd_map_len`), MARLINE_ERR_INVALID_ARGUMENT
+/// (an empty `argv`; a table whose `size` no version had or with an entry this
+/// library does not know), MARLINE_ERR_BAD_EXECUTABLE (not found, not
+/// executable, not a program), MARLINE_ERR_BAD_WORKING_DIRECTORY,
+/// MARLINE_ERR_BAD_CHILD_FD_MAP (a child fd repeated or outside 0..1023, an
+/// unknown kind, an inherited fd that is not open, a fd map with a pty),
+/// MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS (marline_last_os_error has the errno,
+/// as it does for the executable and directory errors), and the handle errors.
+/// `reactor`, `executable`, `argv`, `protocol` and `out` must not be NULL;
+/// `envp` and `cwd` may be NULL (ours); `fd_map` may be NULL only when
+/// `fd_map_len` is 0; `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// Strings are NUL-terminated; `argv` and `envp` are NULL-terminated arrays
-/// of them; `fd_map` has `fd_map_len` readable entries; `protocol` is
-/// readable (it is copied); `out` is writable. Nothing is kept after the
-/// call: marline copies what it needs.
+/// Strings are NUL-terminated; `argv` and `envp` are NULL-terminated arrays of
+/// them; `fd_map` has `fd_map_len` readable entries; `protocol` points to a
+/// marline_process_protocol_t with `size` readable bytes; `out` points to a
+/// writable `transport_t *`. Nothing is kept after the call: marline copies
+/// what it needs.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_spawn_process(
     reactor: *mut reactor_t,
@@ -323,17 +329,28 @@ pub unsafe extern "C" fn reactor_spawn_process(
 }
 
 /// Starts `executable` with `argv` as reactor_spawn_process does, with
-/// `options` (NULL = every default; see marline_spawn_options_t): its
-/// environment, working directory, fd map, a pty and its window size, a
-/// new session or process group, and whether ignored signals stay ignored.
+/// `options` (see marline_spawn_options_t): its environment, working directory,
+/// fd map, a pty and its window size, a new session or process group, and
+/// whether ignored signals stay ignored.
 ///
-/// Errors as for reactor_spawn_process, and MARLINE_ERR_INVALID_ARGUMENT
-/// for `options` that break its ABI rule (a `size` no version had, a
-/// non-zero field this library does not know), unknown flags, or a window
-/// size without MARLINE_SPAWN_PTY.
+/// Errors: as reactor_spawn_process (MARLINE_ERR_NULL_POINTER (`executable`,
+/// `argv`, `protocol` or `out` NULL, or `fd_map` NULL with a non-zero
+/// `fd_map_len`), MARLINE_ERR_INVALID_ARGUMENT (an empty `argv`; a table whose
+/// `size` no version had or with an entry this library does not know),
+/// MARLINE_ERR_BAD_EXECUTABLE (not found, not executable, not a program),
+/// MARLINE_ERR_BAD_WORKING_DIRECTORY, MARLINE_ERR_BAD_CHILD_FD_MAP (a child fd
+/// repeated or outside 0..1023, an unknown kind, an inherited fd that is not
+/// open, a fd map with a pty), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS
+/// (marline_last_os_error has the errno, as it does for the executable and
+/// directory errors), and the handle errors), and MARLINE_ERR_INVALID_ARGUMENT
+/// for `options` that break their ABI rule (a `size` no version had, a non-zero
+/// field this library does not know), unknown flags, or a window size without
+/// MARLINE_SPAWN_PTY. `reactor`, `executable`, `argv`, `protocol` and `out`
+/// must not be NULL; `options` may be NULL (every default); `user` may be NULL
+/// (it is only passed back).
 ///
 /// # Safety
-/// As for reactor_spawn_process; `options` is NULL or has `options->size`
+/// As for reactor_spawn_process; `options`, when not NULL, has `options->size`
 /// readable bytes, with strings and arrays as described there.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_spawn_process_with(
@@ -365,13 +382,17 @@ fn process_of(t: *mut transport_t) -> CResult<Process> {
 }
 
 /// Writes `len` bytes to child fd `fd` (one mapped MARLINE_CHILD_FD_TO_CHILD),
-/// like transport_write. Unknown fd, or one we read →
-/// MARLINE_ERR_NO_SUCH_CHILD_FD; closed → MARLINE_ERR_CLOSED; pty →
-/// MARLINE_ERR_NOT_SUPPORTED; not a process → MARLINE_ERR_WRONG_HANDLE_TYPE.
-/// The caller keeps ownership of `data`.
+/// like transport_write. The caller keeps ownership of `data`.
+///
+/// Errors: MARLINE_ERR_NO_SUCH_CHILD_FD (no such fd, or one we read),
+/// MARLINE_ERR_CLOSED (that fd is closed), MARLINE_ERR_NOT_SUPPORTED (a pty),
+/// MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+/// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+/// be NULL; `data` may be NULL only when `len` is 0.
 ///
 /// # Safety
-/// `data` is NULL (only with len 0) or has `len` readable bytes.
+/// `data` points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn process_write_to_child(t: *mut transport_t, fd: i32, data: *const u8, len: usize) -> marline_status_t {
     guard(|| {
@@ -381,65 +402,99 @@ pub unsafe extern "C" fn process_write_to_child(t: *mut transport_t, fd: i32, da
     })
 }
 
-/// Closes our end of child fd `fd`: one we read at once, one we write once
-/// what is queued has been written (and, for stdin, once a registered
-/// producer has unregistered: it is the stdin pipe's lose_connection).
-/// Writes to it are accepted until it has actually closed, from the loop.
+/// Closes our end of child fd `fd`: one we read at once, one we write once what
+/// is queued has been written (and, for stdin, once a registered producer has
+/// unregistered: it is the stdin pipe's lose_connection). Writes to it are
+/// accepted until it has actually closed, from the loop.
 /// child_connection_lost(fd) follows from the loop. Closing a closed fd does
-/// nothing. Unknown fd → MARLINE_ERR_NO_SUCH_CHILD_FD; pty →
-/// MARLINE_ERR_NOT_SUPPORTED.
+/// nothing.
+///
+/// Errors: MARLINE_ERR_NO_SUCH_CHILD_FD (no such fd), MARLINE_ERR_NOT_SUPPORTED
+/// (a pty), MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the
+/// handle errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t`
+/// must not be NULL.
 #[no_mangle]
 pub extern "C" fn process_close_child_fd(t: *mut transport_t, fd: i32) -> marline_status_t {
     guard(|| Ok(process_of(t)?.close_child_fd(fd)?))
 }
 
-/// process_close_child_fd(t, 0): the child reads EOF after what was written.
+/// process_close_child_fd(t, 0): the child reads end of file after what was
+/// written to it.
+///
+/// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+/// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+/// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+/// process_ended has run). `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn process_close_stdin(t: *mut transport_t) -> marline_status_t {
     guard(|| Ok(process_of(t)?.close_stdin()?))
 }
 
-/// process_close_child_fd(t, 1).
+/// process_close_child_fd(t, 1): stops reading the child's stdout (its writes
+/// then fail with EPIPE).
+///
+/// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+/// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+/// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+/// process_ended has run). `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn process_close_stdout(t: *mut transport_t) -> marline_status_t {
     guard(|| Ok(process_of(t)?.close_stdout()?))
 }
 
-/// process_close_child_fd(t, 2).
+/// process_close_child_fd(t, 2): stops reading the child's stderr (its writes
+/// then fail with EPIPE).
+///
+/// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+/// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+/// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+/// process_ended has run). `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn process_close_stderr(t: *mut transport_t) -> marline_status_t {
     guard(|| Ok(process_of(t)?.close_stderr()?))
 }
 
-/// Sends signal `signum`. Not a signal → MARLINE_ERR_UNKNOWN_SIGNAL; the
-/// child already reaped → MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is
-/// sent (never to a recycled pid). After process_ended the handle is stale
-/// (MARLINE_ERR_STALE_HANDLE).
+/// Sends signal `signum` to the child. Nothing is ever sent to a recycled pid.
+///
+/// Errors: MARLINE_ERR_UNKNOWN_SIGNAL (not a signal),
+/// MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped; nothing is sent),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+/// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+/// be NULL.
 #[no_mangle]
 pub extern "C" fn process_signal(t: *mut transport_t, signum: i32) -> marline_status_t {
     guard(|| Ok(process_of(t)?.signal(signum)?))
 }
 
-/// Sends signal `signum` to the child's process group (kill(-pid)): the
-/// child and whatever it started that stayed in its group, such as a
-/// shell's pipeline or a grandchild. Only for a child that leads a group of
-/// its own (started with MARLINE_SPAWN_NEW_SESSION,
-/// MARLINE_SPAWN_NEW_PROCESS_GROUP or a pty; a bridged child always is),
-/// else MARLINE_ERR_NOT_SUPPORTED. Not a signal →
-/// MARLINE_ERR_UNKNOWN_SIGNAL; the child already reaped →
-/// MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is sent (the group's id
-/// is the child's pid, which may then be another's).
+/// Sends signal `signum` to the child's process group (kill(-pid)): the child
+/// and whatever it started that stayed in its group, such as a shell's pipeline
+/// or a grandchild. Only for a child that leads a group of its own (started
+/// with MARLINE_SPAWN_NEW_SESSION, MARLINE_SPAWN_NEW_PROCESS_GROUP or a pty; a
+/// bridged child always is).
+///
+/// Errors: MARLINE_ERR_NOT_SUPPORTED (the child leads no group),
+/// MARLINE_ERR_UNKNOWN_SIGNAL (not a signal),
+/// MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped: the group's id is
+/// its pid, which may then be another's; nothing is sent),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+/// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+/// be NULL.
 #[no_mangle]
 pub extern "C" fn process_signal_group(t: *mut transport_t, signum: i32) -> marline_status_t {
     guard(|| Ok(process_of(t)?.signal_group(signum)?))
 }
 
 /// Sends the signal called `name`: "TERM", "SIGTERM", "hup", "BUS@linux", …
-/// (case-insensitive, "SIG" optional). Unknown → MARLINE_ERR_UNKNOWN_SIGNAL;
-/// otherwise as process_signal.
+/// (case-insensitive, "SIG" optional); otherwise as process_signal.
+///
+/// Errors: MARLINE_ERR_UNKNOWN_SIGNAL (no signal has that name),
+/// MARLINE_ERR_PROCESS_EXITED_ALREADY, MARLINE_ERR_NULL_POINTER (`name` NULL),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+/// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` and `name`
+/// must not be NULL.
 ///
 /// # Safety
-/// `name` is NULL or NUL-terminated.
+/// `name` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn process_signal_by_name(t: *mut transport_t, name: *const c_char) -> marline_status_t {
     guard(|| {
@@ -449,41 +504,49 @@ pub unsafe extern "C" fn process_signal_by_name(t: *mut transport_t, name: *cons
     })
 }
 
-/// Writes the child's pid to `*pid`. Once the child has been reaped →
-/// MARLINE_ERR_PROCESS_EXITED_ALREADY (the number may be reused).
+/// Writes the child's pid to `*pid`.
+///
+/// Errors: MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped: the number
+/// may be another process's by now), MARLINE_ERR_WRONG_HANDLE_TYPE (not a
+/// process transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+/// process_ended has run). `t` and `pid` must not be NULL.
 ///
 /// # Safety
-/// `pid` is NULL or writable.
+/// `pid` points to a writable `int32_t`.
 #[no_mangle]
 pub unsafe extern "C" fn process_get_pid(t: *mut transport_t, pid: *mut i32) -> marline_status_t {
     // SAFETY: forwarded contract.
     unsafe { with_out(pid, || Ok(process_of(t)?.pid()? as i32)) }
 }
 
-/// The name of signal `signum` in the form SSH's exit-signal message
-/// carries (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … —
-/// or "NAME@linux" for a signal with no portable name ("BUS@linux"). This
-/// is the name bridge exit_signal callbacks receive. A static string
-/// (never free it); NULL when `signum` is no signal. For the name with
-/// "SIG" see process_signal_full_name.
+/// The name of signal `signum` in the form SSH's exit-signal message carries
+/// (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … — or
+/// "NAME@linux" for a signal with no portable name ("BUS@linux"). This is the
+/// name bridge exit_signal callbacks receive. A static string (never free it);
+/// NULL when `signum` is no signal. For the name with "SIG" see
+/// process_signal_full_name.
 #[no_mangle]
 pub extern "C" fn process_signal_name(signum: i32) -> *const c_char {
     crate::process::signals::signal_name_cstr(signum).map_or(std::ptr::null(), |c| c.as_ptr())
 }
 
 /// The name of signal `signum` with its "SIG" prefix, as Twisted conch's
-/// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or
-/// "SIGNAME@linux" for a signal with no portable name ("SIGBUS@linux").
-/// process_signal_name is this string without its first three
-/// characters. A static string (never free it); NULL when `signum` is no
-/// signal.
+/// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or "SIGNAME@linux" for
+/// a signal with no portable name ("SIGBUS@linux"). process_signal_name is this
+/// string without its first three characters. A static string (never free it);
+/// NULL when `signum` is no signal.
 #[no_mangle]
 pub extern "C" fn process_signal_full_name(signum: i32) -> *const c_char {
     crate::process::signals::signal_full_name_cstr(signum).map_or(std::ptr::null(), |c| c.as_ptr())
 }
 
-/// Sets the pty's window size (the child gets SIGWINCH). Not a pty →
-/// MARLINE_ERR_NOT_SUPPORTED; pty closed → MARLINE_ERR_CLOSED.
+/// Sets the window size of the child's pty to `rows` x `cols`; the child gets
+/// SIGWINCH.
+///
+/// Errors: MARLINE_ERR_NOT_SUPPORTED (the child has no pty), MARLINE_ERR_CLOSED
+/// (the pty is closed), MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+/// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+/// process_ended has run). `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn process_set_window_size(t: *mut transport_t, rows: u16, cols: u16) -> marline_status_t {
     guard(|| Ok(process_of(t)?.set_window_size(rows, cols)?))
@@ -573,30 +636,36 @@ fn bridge_of(b: *mut bridge_t) -> CResult<Bridge> {
 
 /// Bridges the transport `remote` to a process started later with
 /// process_bridge_spawn, with the semantics of an SSH session channel:
+///
 /// - feed what `remote` receives to process_bridge_feed (it goes to the
-///   child's stdin; what arrives before process_bridge_spawn is buffered)
-///   and call process_bridge_remote_eof when `remote` half-closes;
+///   child's stdin; what arrives before process_bridge_spawn is buffered) and
+///   call process_bridge_remote_eof when `remote` half-closes;
 /// - the child's stdout is written to `remote`, its stderr too when
 ///   `merge_stderr`, else to callbacks->extended_data;
-/// - `remote` gets EOF (transport_lose_write_connection) once both stdout
-///   and stderr have closed;
+/// - `remote` gets EOF (transport_lose_write_connection) once both stdout and
+///   stderr have closed;
 /// - when the process ends: exit_signal (signal wins) or exit_status, then
-///   process_ended, then transport_lose_connection(remote) (what is queued
-///   is sent first);
+///   process_ended, then transport_lose_connection(remote) (what is queued is
+///   sent first);
 /// - `remote`'s write queue pauses the child's output (the process is
-///   registered as its streaming producer when it has none), and the
-///   child's stdin queue pauses reading from `remote` (the bridge registers
-///   a producer on the process transport), so input the child does not
-///   read is not buffered without bound. What is fed before the spawn is
-///   buffered as it comes: bound it yourself.
-///
+///   registered as its streaming producer when it has none), and the child's
+///   stdin queue pauses reading from `remote` (the bridge registers a producer
+///   on the process transport), so input the child does not read is not
+///   buffered without bound. What is fed before the spawn is buffered as it
+///   comes: bound it yourself;
 /// - when `remote` goes, the child is hung up (see process_bridge_close).
 ///
-/// Call process_bridge_close from `remote`'s connection_lost. The bridge
-/// handle is written to `*out`.
+/// Call process_bridge_close from `remote`'s connection_lost. The bridge handle
+/// is written to `*out`; the callbacks (copied) receive `user`.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (a table whose `size` no version had or
+/// with an entry this library does not know), MARLINE_ERR_EXHAUSTED, and the
+/// handle errors (for `remote`). `remote`, `callbacks` and `out` must not be
+/// NULL; `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// `callbacks` is readable (copied); `out` is writable.
+/// `callbacks` points to a marline_bridge_callbacks_t with `size` readable
+/// bytes; `out` points to a writable `bridge_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn process_bridge(
     remote: *mut transport_t,
@@ -622,11 +691,16 @@ pub unsafe extern "C" fn process_bridge(
     })
 }
 
-/// Data from the remote side for the child's stdin (copied; buffered until
-/// the process starts). After process_bridge_remote_eof → MARLINE_ERR_CLOSED.
+/// Data from the remote side for the child's stdin (copied; buffered until the
+/// process starts).
+///
+/// Errors: MARLINE_ERR_CLOSED (after process_bridge_remote_eof),
+/// MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`), and the handle
+/// errors (MARLINE_ERR_STALE_HANDLE after process_bridge_close). `b` must not
+/// be NULL; `data` may be NULL only when `len` is 0.
 ///
 /// # Safety
-/// `data` is NULL (only with len 0) or has `len` readable bytes.
+/// `data` points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn process_bridge_feed(b: *mut bridge_t, data: *const u8, len: usize) -> marline_status_t {
     guard(|| {
@@ -636,22 +710,34 @@ pub unsafe extern "C" fn process_bridge_feed(b: *mut bridge_t, data: *const u8, 
     })
 }
 
-/// The remote side sent EOF: the child's stdin closes once what was fed
-/// has been written (at once, or when the process starts).
+/// The remote side sent end of file: the child's stdin closes once what was fed
+/// has been written (at once, or when the process starts). Calling it again is
+/// harmless.
+///
+/// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE after
+/// process_bridge_close). `b` must not be NULL.
 #[no_mangle]
 pub extern "C" fn process_bridge_remote_eof(b: *mut bridge_t) -> marline_status_t {
     guard(|| Ok(bridge_of(b)?.remote_eof()?))
 }
 
-/// Starts the bridged process (arguments as for reactor_spawn_process, with
-/// the default fd map) and writes what was fed so far. Once only
-/// (MARLINE_ERR_INVALID_STATE the second time). The process transport is
-/// written to `*out` when `out` is not NULL; it belongs to the bridge (its
-/// user pointer is free for the caller; its producer slot is the bridge's).
-/// The child runs in a session of its own (see process_bridge_spawn_with).
+/// Starts the bridged process (arguments as for reactor_spawn_process, with the
+/// default fd map) and writes what was fed so far. The process transport is
+/// written to `*out` when `out` is not NULL; it belongs to the bridge (its user
+/// pointer is free for the caller; its producer slot is the bridge's). The
+/// child runs in a session of its own (see process_bridge_spawn_with).
+///
+/// Errors: MARLINE_ERR_INVALID_STATE (the process was started already), the
+/// errors of reactor_spawn_process (MARLINE_ERR_NULL_POINTER,
+/// MARLINE_ERR_INVALID_ARGUMENT, MARLINE_ERR_BAD_EXECUTABLE,
+/// MARLINE_ERR_BAD_WORKING_DIRECTORY, MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS),
+/// and the handle errors. `b`, `executable` and `argv` must not be NULL; `envp`
+/// and `cwd` may be NULL (ours); `out` may be NULL (the process transport is
+/// then not wanted).
 ///
 /// # Safety
-/// As for reactor_spawn_process; `out` is NULL or writable.
+/// As for reactor_spawn_process; `out`, when not NULL, points to a writable
+/// `transport_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn process_bridge_spawn(
     b: *mut bridge_t,
@@ -667,14 +753,17 @@ pub unsafe extern "C" fn process_bridge_spawn(
     unsafe { process_bridge_spawn_with(b, executable, argv, &options, out) }
 }
 
-/// As process_bridge_spawn with MARLINE_SPAWN_PTY, and the pty's window
-/// size set to `rows` x `cols` before the child starts (so the command's
-/// first look at its terminal sees it, with no SIGWINCH race). Later
-/// changes: process_set_window_size on the process transport. Errors as
-/// for process_bridge_spawn.
+/// As process_bridge_spawn with MARLINE_SPAWN_PTY, and the pty's window size
+/// set to `rows` x `cols` before the child starts (so the command's first look
+/// at its terminal sees it, with no SIGWINCH race). Later changes:
+/// process_set_window_size on the process transport.
+///
+/// Errors: as process_bridge_spawn (MARLINE_ERR_INVALID_STATE,
+/// MARLINE_ERR_BAD_EXECUTABLE, …). `b`, `executable` and `argv` must not be
+/// NULL; `envp` and `cwd` may be NULL (ours); `out` may be NULL (not wanted).
 ///
 /// # Safety
-/// As for reactor_spawn_process; `out` is NULL or writable.
+/// As for process_bridge_spawn.
 #[no_mangle]
 pub unsafe extern "C" fn process_bridge_spawn_pty(
     b: *mut bridge_t,
@@ -692,18 +781,23 @@ pub unsafe extern "C" fn process_bridge_spawn_pty(
     unsafe { process_bridge_spawn_with(b, executable, argv, &options, out) }
 }
 
-/// Starts the bridged process with `options` (NULL = every default; see
-/// marline_spawn_options_t and reactor_spawn_process_with) and writes what
-/// was fed so far; otherwise as process_bridge_spawn. The bridge feeds
-/// child fd 0 and relays 1 and 2, so a fd map is refused
-/// (MARLINE_ERR_BAD_CHILD_FD_MAP). The child always runs in a session of
-/// its own, whatever the flags say (MARLINE_SPAWN_NEW_SESSION, as sshd
-/// runs a session's command): so it can be hung up as a group when the
-/// remote side goes (see process_bridge_close), and Ctrl-C at the server's
-/// terminal does not reach it.
+/// Starts the bridged process with `options` (see marline_spawn_options_t and
+/// reactor_spawn_process_with) and writes what was fed so far; otherwise as
+/// process_bridge_spawn. The bridge feeds child fd 0 and relays 1 and 2, so a
+/// fd map is refused. The child always runs in a session of its own, whatever
+/// the flags say (MARLINE_SPAWN_NEW_SESSION, as sshd runs a session's command):
+/// so it can be hung up as a group when the remote side goes (see
+/// process_bridge_close), and Ctrl-C at the server's terminal does not reach
+/// it.
+///
+/// Errors: MARLINE_ERR_BAD_CHILD_FD_MAP (a fd map), and as process_bridge_spawn
+/// and reactor_spawn_process_with (MARLINE_ERR_INVALID_STATE,
+/// MARLINE_ERR_INVALID_ARGUMENT, …). `b`, `executable` and `argv` must not be
+/// NULL; `options` may be NULL (every default); `out` may be NULL (not wanted).
 ///
 /// # Safety
-/// As for reactor_spawn_process_with; `out` is NULL or writable.
+/// As for reactor_spawn_process_with; `out`, when not NULL, points to a
+/// writable `transport_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn process_bridge_spawn_with(
     b: *mut bridge_t,
@@ -729,29 +823,33 @@ pub unsafe extern "C" fn process_bridge_spawn_with(
     })
 }
 
-/// The remote side is gone: the child is hung up, and the bridge handle
-/// becomes stale. Input still queued for the child is dropped and its pty
-/// or pipes are closed at once (nobody is left to read its output; closing
-/// a pty's master is a terminal hang-up: the child's session gets SIGHUP
-/// and its writes fail). Its process group gets SIGHUP, and SIGKILL once
-/// the grace period has passed if it is still there (see
-/// process_bridge_set_hangup_grace; default 5 seconds). The group is
-/// signalled only while the child itself has not been reaped (its pid is
-/// the group's id): a grandchild that ignores SIGHUP and outlives the
-/// child is left alone. The same happens
-/// when `remote` closes while the bridge is its producer, even without this
-/// call. The callbacks still report the process's end.
+/// The remote side is gone: the child is hung up, and the bridge handle becomes
+/// stale. Input still queued for the child is dropped and its pty or pipes are
+/// closed at once (nobody is left to read its output; closing a pty's master is
+/// a terminal hang-up: the child's session gets SIGHUP and its writes fail).
+/// Its process group gets SIGHUP, and SIGKILL once the grace period has passed
+/// if it is still there (see process_bridge_set_hangup_grace; default 5
+/// seconds). The group is signalled only while the child itself has not been
+/// reaped (its pid is the group's id): a grandchild that ignores SIGHUP and
+/// outlives the child is left alone. The same happens when `remote` closes
+/// while the bridge is its producer, even without this call. The callbacks
+/// still report the process's end.
+///
+/// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE when it was closed
+/// already). `b` must not be NULL.
 #[no_mangle]
 pub extern "C" fn process_bridge_close(b: *mut bridge_t) -> marline_status_t {
     guard(|| Ok(bridge_of(b)?.close()?))
 }
 
-/// Sets how long a hung-up child (see process_bridge_close) has to end
-/// after SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or
-/// INFINITY for never (SIGHUP only). The default is 5 seconds. Applies to
-/// a hang-up after the call. NaN or a negative value →
-/// MARLINE_ERR_INVALID_ARGUMENT; a closed bridge →
-/// MARLINE_ERR_STALE_HANDLE.
+/// Sets how long a hung-up child (see process_bridge_close) has to end after
+/// SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or INFINITY for
+/// never (SIGHUP only). The default is 5 seconds. Applies to a hang-up after
+/// the call.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN or a negative value), and the
+/// handle errors (MARLINE_ERR_STALE_HANDLE after process_bridge_close). `b`
+/// must not be NULL.
 #[no_mangle]
 pub extern "C" fn process_bridge_set_hangup_grace(b: *mut bridge_t, seconds: f64) -> marline_status_t {
     guard(|| {

@@ -391,13 +391,23 @@ fn side_of(side: i32) -> CResult<Side> {
     }
 }
 
-/// Listens for telnet connections over TCP: as reactor_listen_tcp, with a telnet callback
-/// table. Each accepted connection gets its own telnet transport, a copy of `protocol` and
-/// `user` as its initial user pointer. The listening port is written to `*out`.
+/// Listens for telnet connections over TCP, as reactor_listen_tcp with a telnet
+/// callback table, and writes the listening port to `*out`. Each accepted
+/// connection gets its own telnet transport running the callbacks of `protocol`
+/// (copied), with `user` as its initial user pointer.
+///
+/// Errors: as reactor_listen_tcp: MARLINE_ERR_ADDRESS_IN_USE,
+/// MARLINE_ERR_BAD_ADDRESS, MARLINE_ERR_PERMISSION_DENIED,
+/// MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an interface that is
+/// not UTF-8, a table whose `size` no version had or with an entry this library
+/// does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS, and the handle
+/// errors. `reactor`, `interface`, `protocol` and `out` must not be NULL;
+/// `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// `interface` is NULL or a NUL-terminated string; `protocol` is NULL or readable (it is
-/// copied; the caller keeps ownership); `out` is NULL or writable.
+/// `interface` is a NUL-terminated string; `protocol` points to a
+/// telnet_protocol_t with `size` readable bytes; `out` points to a writable
+/// `listening_port_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_listen_telnet(
     reactor: *mut reactor_t,
@@ -426,12 +436,21 @@ pub unsafe extern "C" fn reactor_listen_telnet(
     })
 }
 
-/// Connects to a telnet server over TCP: as reactor_connect_tcp, with a telnet callback
-/// table. The telnet transport is written to `*out` at once; requests and writes made
-/// before the connection is up are queued.
+/// Connects to a telnet server over TCP, as reactor_connect_tcp with a telnet
+/// callback table (copied). The telnet transport is written to `*out` at once,
+/// with `user` as its user pointer; option requests and writes made before the
+/// connection is up are queued.
+///
+/// Errors: as reactor_connect_tcp: MARLINE_ERR_BAD_ADDRESS (an empty host),
+/// MARLINE_ERR_INVALID_ARGUMENT (a NaN timeout, a port outside 0..65535, a host
+/// that is not UTF-8, a table whose `size` no version had or with an entry this
+/// library does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS, and the
+/// handle errors. `reactor`, `host`, `protocol` and `out` must not be NULL;
+/// `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// As for reactor_listen_telnet, with `host` for `interface`.
+/// `host` is a NUL-terminated string; `protocol` points to a telnet_protocol_t
+/// with `size` readable bytes; `out` points to a writable `transport_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_connect_telnet(
     reactor: *mut reactor_t,
@@ -480,44 +499,82 @@ fn request(t: *mut transport_t, o: u8, side: Side, enable: bool, cb: marline_tel
     })
 }
 
-/// Offers to enable our side of `option` (sends IAC WILL option). Returns
-/// MARLINE_ERR_ALREADY_ENABLED, _ALREADY_NEGOTIATING (see marline_telnet_result_t), _CLOSED
-/// or a handle error at once, and then `cb` is never called; otherwise `cb` (may be NULL)
-/// is called exactly once, later, from the loop, with `user`. marline keeps nothing of
-/// `user` but the pointer value. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
-/// the protocol's enable_local is called for the option (its answer is ignored).
+/// Offers to enable our side of `option` (sends IAC WILL option). Unless the
+/// call fails, `cb` is called exactly once, later, from the loop, with `user`
+/// and the outcome (see marline_telnet_result_t). When the peer agrees, `cb`
+/// gets MARLINE_TELNET_OK and then the protocol's enable_local is called for
+/// the option (its answer is ignored). marline keeps nothing of `user` but the
+/// pointer value.
+///
+/// Errors, returned at once and then `cb` is never called:
+/// MARLINE_ERR_ALREADY_ENABLED (our side is on already),
+/// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+/// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+/// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+/// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+/// (no completion wanted); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_will(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
     request(t, option, Side::Local, true, cb, user)
 }
 
-/// Disables our side of `option` (IAC WONT option); as telnet_will, with
-/// MARLINE_ERR_ALREADY_DISABLED when it is already off. When the peer agrees, `cb` gets
-/// MARLINE_TELNET_OK and then disable_local is called.
+/// Disables our side of `option` (sends IAC WONT option), as telnet_will. When
+/// the peer agrees, `cb` gets MARLINE_TELNET_OK and then the protocol's
+/// disable_local is called.
+///
+/// Errors, returned at once and then `cb` is never called:
+/// MARLINE_ERR_ALREADY_DISABLED (our side is off already),
+/// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+/// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+/// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+/// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+/// (no completion wanted); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_wont(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
     request(t, option, Side::Local, false, cb, user)
 }
 
-/// Asks the peer to enable its side of `option` (IAC DO option); as telnet_will (when the
-/// peer agrees, `cb` then enable_remote, whose answer is ignored).
+/// Asks the peer to enable its side of `option` (sends IAC DO option), as
+/// telnet_will. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+/// enable_remote is called (its answer is ignored).
+///
+/// Errors, returned at once and then `cb` is never called:
+/// MARLINE_ERR_ALREADY_ENABLED (the peer's side is on already),
+/// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+/// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+/// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+/// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+/// (no completion wanted); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_do(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
     request(t, option, Side::Remote, true, cb, user)
 }
 
-/// Asks the peer to disable its side of `option` (IAC DONT option); as telnet_wont (when
-/// the peer agrees, `cb` then disable_remote).
+/// Asks the peer to disable its side of `option` (sends IAC DONT option), as
+/// telnet_wont. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+/// disable_remote is called.
+///
+/// Errors, returned at once and then `cb` is never called:
+/// MARLINE_ERR_ALREADY_DISABLED (the peer's side is off already),
+/// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+/// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+/// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+/// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+/// (no completion wanted); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_dont(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
     request(t, option, Side::Remote, false, cb, user)
 }
 
-/// Writes the RFC 1143 state of one option side to `*state`. `side` is a
-/// marline_telnet_side_t (other numbers: MARLINE_ERR_INVALID_ARGUMENT).
+/// Writes the RFC 1143 state of one side of `option` to `*state`; `side` is a
+/// marline_telnet_side_t.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` is no marline_telnet_side_t),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` and `state` must not be NULL.
 ///
 /// # Safety
-/// `state` is NULL or writable.
+/// `state` points to a writable marline_telnet_option_state_t.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_get_option_state(
     t: *mut transport_t,
@@ -542,10 +599,15 @@ pub unsafe extern "C" fn telnet_get_option_state(
     })
 }
 
-/// Writes whether one option side is in effect (YES or a WANTNO state) to `*enabled`.
+/// Writes whether one side of `option` is in effect (state YES or a WANTNO
+/// state) to `*enabled`; `side` is a marline_telnet_side_t.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` is no marline_telnet_side_t),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` and `enabled` must not be NULL.
 ///
 /// # Safety
-/// `enabled` is NULL or writable.
+/// `enabled` points to a writable `bool`.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_is_enabled(t: *mut transport_t, option: u8, side: i32, enabled: *mut bool) -> marline_status_t {
     guard(|| {
@@ -558,7 +620,13 @@ pub unsafe extern "C" fn telnet_is_enabled(t: *mut transport_t, option: u8, side
 }
 
 /// Sets how to answer the peer asking to enable `side` of `option`: a
-/// marline_telnet_policy_t (ASK, the default, calls enable_local / enable_remote).
+/// marline_telnet_policy_t. ASK, the default, calls enable_local /
+/// enable_remote (refusing when it is NULL); ACCEPT and REFUSE answer without
+/// asking.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` or `policy` out of range),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_set_policy(t: *mut transport_t, option: u8, side: i32, policy: i32) -> marline_status_t {
     guard(|| {
@@ -572,11 +640,17 @@ pub extern "C" fn telnet_set_policy(t: *mut transport_t, option: u8, side: i32, 
     })
 }
 
-/// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller keeps
-/// ownership of `data`.
+/// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller
+/// keeps ownership of `data`.
+///
+/// Errors: MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`),
+/// MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL; `data` may be NULL only when `len` is 0.
 ///
 /// # Safety
-/// `data` is NULL (only with len 0) or has `len` readable bytes.
+/// `data` points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_request_negotiation(t: *mut transport_t, option: u8, data: *const u8, len: usize) -> marline_status_t {
     guard(|| {
@@ -586,27 +660,41 @@ pub unsafe extern "C" fn telnet_request_negotiation(t: *mut transport_t, option:
     })
 }
 
-/// Sends IAC command (NOP, GA, AYT, …). TELNET_CMD_DM sends a Synch (as telnet_send_synch).
-/// WILL, WONT, DO, DONT, SB, SE, IAC and every byte below 236 (not a telnet command) fail
-/// with MARLINE_ERR_INVALID_ARGUMENT.
+/// Sends IAC command (NOP, GA, AYT, EOR, …). TELNET_CMD_DM sends a Synch (as
+/// telnet_send_synch).
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (WILL, WONT, DO, DONT, SB, SE, IAC, or
+/// a byte below 236, which is no telnet command), MARLINE_ERR_CLOSED (the
+/// connection is closing or gone), MARLINE_ERR_NOT_CONNECTED (a client not
+/// connected yet), MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and
+/// the handle errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_send_command(t: *mut transport_t, command: u8) -> marline_status_t {
     guard(|| Ok(telnet_of(t)?.send_command(command)?))
 }
 
-/// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written before.
-/// MARLINE_ERR_NOT_SUPPORTED when the inner transport has no urgent data.
+/// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything
+/// written before (RFC 854), so the peer can discard what it has not yet read.
+///
+/// Errors: MARLINE_ERR_NOT_SUPPORTED (the inner transport has no urgent data),
+/// MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_send_synch(t: *mut transport_t) -> marline_status_t {
     guard(|| Ok(telnet_of(t)?.send_synch()?))
 }
 
-/// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-/// answered within `seconds`; ≤ 0 or +infinity turns the timeout off (the default), NaN is
-/// MARLINE_ERR_INVALID_ARGUMENT. The option side
-/// stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
-/// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
-/// state (enable/disable callbacks) without a second completion.
+/// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the
+/// peer has not answered within `seconds`; ≤ 0 or +infinity turns the timeout
+/// off (the default). The option side stays negotiating until the peer's answer
+/// does arrive (new requests on it meanwhile get
+/// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer
+/// settles the state (enable/disable callbacks) without a second completion.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN), MARLINE_ERR_WRONG_HANDLE_TYPE
+/// (not a telnet transport), and the handle errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_set_negotiation_timeout(t: *mut transport_t, seconds_: f64) -> marline_status_t {
     guard(|| {
@@ -615,15 +703,25 @@ pub extern "C" fn telnet_set_negotiation_timeout(t: *mut transport_t, seconds_: 
     })
 }
 
-/// Bounds the payload of the peer's subnegotiations (default 4096 bytes, must be ≥ 1). A
-/// peer exceeding it loses the connection with MARLINE_REASON_PROTOCOL_VIOLATION.
+/// Bounds the payload of the peer's subnegotiations (default 4096 bytes). A
+/// peer exceeding it loses the connection with
+/// MARLINE_REASON_PROTOCOL_VIOLATION.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`bytes` 0),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_set_max_subnegotiation(t: *mut transport_t, bytes: usize) -> marline_status_t {
     guard(|| Ok(telnet_of(t)?.set_max_subnegotiation(bytes)?))
 }
 
-/// Handles subnegotiations of `option` with `cb` (and `user`) instead of the built-in
-/// helpers and unhandled_subnegotiation; a NULL `cb` removes the handler.
+/// Handles the peer's subnegotiations of `option` with `cb`, called with
+/// `user`, instead of the built-in helpers and unhandled_subnegotiation; a NULL
+/// `cb` removes the handler.
+///
+/// Errors: MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the
+/// handle errors. `t` must not be NULL; `cb` may be NULL (removes the handler);
+/// `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_set_subnegotiation_handler(
     t: *mut transport_t,
@@ -643,25 +741,40 @@ pub extern "C" fn telnet_set_subnegotiation_handler(
     })
 }
 
-/// NAWS, client side: sends our window size (SB NAWS). Enable our NAWS side first
-/// (telnet_will, or accept the server's DO).
+/// NAWS, client side: sends our window size (SB NAWS width height). Enable our
+/// NAWS side first (telnet_will, or accept the server's DO).
+///
+/// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_send_window_size(t: *mut transport_t, width: u16, height: u16) -> marline_status_t {
     guard(|| Ok(telnet_of(t)?.send_window_size(width, height)?))
 }
 
-/// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE SEND); the
-/// answer arrives through the terminal_type callback.
+/// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE
+/// SEND); the answer arrives through the terminal_type callback.
+///
+/// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_request_terminal_type(t: *mut transport_t) -> marline_status_t {
     guard(|| Ok(telnet_of(t)?.request_terminal_type()?))
 }
 
-/// TERMINAL-TYPE, client side: the name to answer SB TTYPE SEND with (copied); NULL stops
-/// answering (such requests then reach unhandled_subnegotiation).
+/// TERMINAL-TYPE, client side: sets the name to answer the peer's SB TTYPE SEND
+/// with (copied); NULL stops answering (such requests then reach
+/// unhandled_subnegotiation).
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`name` is not UTF-8),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL; `name` may be NULL (stop answering).
 ///
 /// # Safety
-/// `name` is NULL or a NUL-terminated string.
+/// `name`, when not NULL, is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_set_terminal_type(t: *mut transport_t, name: *const c_char) -> marline_status_t {
     guard(|| {
@@ -675,20 +788,34 @@ pub unsafe extern "C" fn telnet_set_terminal_type(t: *mut transport_t, name: *co
     })
 }
 
-/// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON SEND); they
-/// arrive through the environment callback.
+/// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON
+/// SEND); they arrive through the environment callback.
+///
+/// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_request_environment(t: *mut transport_t) -> marline_status_t {
     guard(|| Ok(telnet_of(t)?.request_environment()?))
 }
 
-/// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
-/// update). Everything is copied; the caller keeps ownership. A `count` above
-/// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `vars` is read.
+/// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a
+/// request, INFO is an update). Everything is copied; the caller keeps
+/// ownership.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`kind` or a variable's kind out of
+/// range, or `count` above MARLINE_IOV_MAX, before `vars` is read),
+/// MARLINE_ERR_NULL_POINTER (`vars` NULL with a non-zero `count`, or a NULL
+/// name or value with a non-zero length), MARLINE_ERR_NO_MEMORY,
+/// MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL; `vars` may be NULL only when `count` is 0.
 ///
 /// # Safety
-/// `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
-/// satisfy their lengths.
+/// `vars` points to `count` readable elements whose pointers satisfy their
+/// lengths.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_send_environment(
     t: *mut transport_t,
@@ -726,12 +853,16 @@ pub unsafe extern "C" fn telnet_send_environment(
 }
 
 /// Writes the transport the telnet transport wraps (a TCP transport for
-/// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by the reactor,
-/// like every transport; use it for TCP options, not for writing (that bypasses telnet
-/// escaping).
+/// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by
+/// the reactor, like every transport; use it for TCP options, not for writing
+/// (that bypasses telnet escaping).
+///
+/// Errors: MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` and `out` must not be NULL.
 ///
 /// # Safety
-/// `out` is NULL or writable.
+/// `out` points to a writable `transport_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_get_inner(t: *mut transport_t, out: *mut *mut transport_t) -> marline_status_t {
     guard(|| {
