@@ -192,7 +192,14 @@ def render(items, version):
       "handle gives an error status, never a crash); fallible calls return `marline_status_t` and write "
       "out parameters only on success; a call that fails never calls its callback; callbacks run on the "
       "reactor's thread and receive their handle first and the `user` pointer last; only "
-      "`reactor_stop` and `reactor_call_from_thread` may be called from other threads.")
+      "`reactor_stop` and `reactor_call_from_thread` may be called from other threads. Callback tables "
+      "and options start with a `size` field: start them with `MARLINE_INIT(&t)` (README \"ABI policy\").")
+    w("")
+    w("Each function lists its errors. \"The handle errors\" are `MARLINE_ERR_NULL_POINTER` (a NULL "
+      "handle), `MARLINE_ERR_WRONG_HANDLE_TYPE`, `MARLINE_ERR_STALE_HANDLE` and `MARLINE_ERR_WRONG_THREAD`, "
+      "which any call on a handle can return; any call can return `MARLINE_ERR_PANIC`. \"`p` must not be "
+      "NULL\" means NULL is refused (`MARLINE_ERR_NULL_POINTER`, or the fallback value a function without "
+      "a status states); \"`p` may be NULL\" means NULL is a valid argument with the meaning given.")
     w("")
     w("Wrappers: [`include/marline.hpp`](../include/marline.hpp) (header-only C++17 RAII) and "
       "[`bindings/python`](../bindings/python) (Twisted-shaped Python classes; `pip install ./bindings/python`).")
