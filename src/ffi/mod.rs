@@ -183,6 +183,16 @@ pub(crate) fn port_number(port: i32) -> CResult<u16> {
     u16::try_from(port).map_err(|_| MARLINE_ERR_INVALID_ARGUMENT.into())
 }
 
+/// The host (or interface) and port arguments of a listen or connect call:
+/// a string (see [`c_str`]) and a [`port_number`].
+///
+/// # Safety
+/// As for [`c_str`].
+pub(crate) unsafe fn endpoint<'a>(host: *const c_char, port: i32) -> CResult<(&'a str, u16)> {
+    // SAFETY: forwarded contract.
+    Ok((unsafe { c_str(host) }?, port_number(port)?))
+}
+
 /// A seconds argument from C, sorted by the rule every such argument
 /// follows: NaN is always `InvalidArgument`; what the other classes mean
 /// is each function's own (one of the methods below) and stated in its

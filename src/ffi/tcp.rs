@@ -8,7 +8,8 @@ use super::handle::{encode, listening_port_t, object_of, reactor_t, transport_t,
 use super::protocol::{marline_protocol_t, CProtocol, FirstUser};
 use super::status::marline_status_t::{self, *};
 use super::sized::read_sized;
-use super::{c_str, encode_transport, guard, port_number, reactor_of, seconds, transport_of, Out, CResult};
+use super::{encode_transport, endpoint, guard, reactor_of, seconds, transport_of, Out, CResult};
+use crate::reactor::Reactor;
 use crate::tcp::{KeepAlive, ListenOptions, ListeningPort};
 use crate::transport::Protocol;
 
@@ -84,15 +85,14 @@ pub unsafe extern "C" fn reactor_listen_tcp_flags(
         }
         let options = ListenOptions { reuse_port: flags & MARLINE_LISTEN_REUSEPORT != 0 };
         // SAFETY: forwarded contract.
-        let interface = unsafe { c_str(interface) }?;
-        let port = port_number(port)?;
+        let (interface, port) = unsafe { endpoint(interface, port) }?;
         let r = reactor_of(reactor)?;
         let table = std::rc::Rc::new(table);
         let user = user as usize;
         let lp = r.listen_tcp_with(interface, port, backlog, options, move |_| {
             Box::new(CProtocol::new(&table, FirstUser::accepted(user as *mut c_void))) as Box<dyn Protocol>
         })?;
-        out.write(encode(r.core.serial, Kind::ListeningPort, lp.handle));
+        out.write(port_handle(&r, &lp));
         Ok(())
     })
 }
@@ -131,8 +131,7 @@ pub unsafe extern "C" fn reactor_connect_tcp(
         // SAFETY: forwarded contract; the table is copied.
         let table = unsafe { read_sized(protocol) }?;
         // SAFETY: forwarded contract.
-        let host = unsafe { c_str(host) }?;
-        let port = port_number(port)?;
+        let (host, port) = unsafe { endpoint(host, port) }?;
         let timeout = seconds(timeout_seconds)?.limit_if_positive();
         let r = reactor_of(reactor)?;
         let table = std::rc::Rc::new(table);
@@ -141,6 +140,11 @@ pub unsafe extern "C" fn reactor_connect_tcp(
         out.write(encode_transport(&t));
         Ok(())
     })
+}
+
+/// The C handle of listening port `lp` of reactor `r`.
+pub(crate) fn port_handle(r: &Reactor, lp: &ListeningPort) -> *mut listening_port_t {
+    encode(r.core.serial, Kind::ListeningPort, lp.handle)
 }
 
 fn port_of(p: *mut listening_port_t) -> CResult<ListeningPort> {

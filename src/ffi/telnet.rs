@@ -4,12 +4,13 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::handle::{encode, listening_port_t, reactor_t, transport_t, Kind};
+use super::handle::{listening_port_t, reactor_t, transport_t};
 use super::protocol::FirstUser;
+use super::tcp::port_handle;
 use super::reason::{as_c, marline_reason_t};
 use super::status::marline_status_t::{self, *};
 use super::sized::{read_sized, SizedStruct};
-use super::{c_array, c_bytes, c_str, encode_transport, guard, port_number, reactor_of, seconds, transport_of, vec_for, Out, CResult};
+use super::{c_array, c_bytes, c_str, encode_transport, endpoint, guard, reactor_of, seconds, transport_of, vec_for, Out, CResult};
 use crate::telnet::options::{EnvKind, EnvVar, EnvVarKind};
 use crate::telnet::transport::{Completion, OptionState, Policy, Side};
 use crate::telnet::{Telnet, TelnetProtocol};
@@ -424,14 +425,13 @@ pub unsafe extern "C" fn reactor_listen_telnet(
         // SAFETY: forwarded contract; the table is copied.
         let table = unsafe { read_sized(protocol) }?;
         // SAFETY: forwarded contract.
-        let interface = unsafe { c_str(interface) }?;
-        let port = port_number(port)?;
+        let (interface, port) = unsafe { endpoint(interface, port) }?;
         let r = reactor_of(reactor)?;
         let user = user as usize;
         let lp = r.listen_telnet(interface, port, backlog, move |_| {
             Box::new(CTelnet { table, user: FirstUser::accepted(user as *mut c_void) }) as Box<dyn TelnetProtocol>
         })?;
-        out.write(encode(r.core.serial, Kind::ListeningPort, lp.handle));
+        out.write(port_handle(&r, &lp));
         Ok(())
     })
 }
@@ -467,8 +467,7 @@ pub unsafe extern "C" fn reactor_connect_telnet(
         // SAFETY: forwarded contract; the table is copied.
         let table = unsafe { read_sized(protocol) }?;
         // SAFETY: forwarded contract.
-        let host = unsafe { c_str(host) }?;
-        let port = port_number(port)?;
+        let (host, port) = unsafe { endpoint(host, port) }?;
         let timeout = seconds(timeout_seconds)?.limit_if_positive();
         let r = reactor_of(reactor)?;
         let t = r.connect_telnet(host, port, timeout, Box::new(CTelnet { table, user: FirstUser::none() }))?;
