@@ -137,7 +137,7 @@ impl<T> Out<T> {
     /// # Safety
     /// `p` is NULL or writable for a `T` until the extern call returns.
     pub(crate) unsafe fn new(p: *mut T) -> CResult<Out<T>> {
-        NonNull::new(p).map(Out).ok_or(MARLINE_ERR_NULL_POINTER.into())
+        NonNull::new(p).map(Out).ok_or_else(|| MARLINE_ERR_NULL_POINTER.into())
     }
 
     /// `p` as an optional out parameter: NULL means the value is not wanted.

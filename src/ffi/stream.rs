@@ -261,7 +261,7 @@ pub(crate) fn lift_table_restriction() {
 
 fn stream_of(p: *const tcp_stream_t) -> CResult<Arc<TcpStream>> {
     let h = decode(p)?;
-    table().get(h).cloned().ok_or(MARLINE_ERR_STALE_HANDLE.into())
+    table().get(h).cloned().ok_or_else(|| MARLINE_ERR_STALE_HANDLE.into())
 }
 
 /// Creates a stream with no connection (its engine and asr threads start) and

@@ -131,7 +131,7 @@ impl Bridge {
     }
 
     pub(crate) fn reactor_core(&self) -> Result<Rc<Core>> {
-        self.core.upgrade().ok_or(ErrorKind::StaleHandle.into())
+        self.core.upgrade().ok_or_else(|| ErrorKind::StaleHandle.into())
     }
 
     fn inner(&self) -> Result<(Rc<Core>, Rc<BridgeInner>)> {

@@ -141,7 +141,7 @@ pub fn signal_number(name: &str) -> Result<i32> {
         .iter()
         .position(|n| matches(n))
         .map(|i| min + i as i32)
-        .ok_or(ErrorKind::UnknownSignal.into())
+        .ok_or_else(|| ErrorKind::UnknownSignal.into())
 }
 
 /// Checks that `signum` is a signal that can be sent.

@@ -22,7 +22,7 @@ impl DelayedCall {
     }
 
     fn core(&self) -> Result<Rc<Core>> {
-        self.core.upgrade().ok_or(ErrorKind::StaleHandle.into())
+        self.core.upgrade().ok_or_else(|| ErrorKind::StaleHandle.into())
     }
 
     /// True until the call has run or been cancelled.
@@ -54,6 +54,6 @@ impl DelayedCall {
 
     /// Time left before the call runs (zero when overdue).
     pub fn time_left(&self) -> Result<Duration> {
-        self.core()?.timers().time_left(self.handle).ok_or(ErrorKind::NotActive.into())
+        self.core()?.timers().time_left(self.handle).ok_or_else(|| ErrorKind::NotActive.into())
     }
 }

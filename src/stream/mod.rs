@@ -212,7 +212,7 @@ impl TcpStream {
         if st.freed {
             return Err(ErrorKind::StaleHandle.into());
         }
-        st.local.ok_or(ErrorKind::NotConnected.into())
+        st.local.ok_or_else(|| ErrorKind::NotConnected.into())
     }
 
     /// Connects from `local_port` (0 = any) to `host` (name or literal) and

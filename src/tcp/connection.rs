@@ -311,11 +311,11 @@ impl Kind for Tcp {
     }
 
     fn host(conn: &Connection<Tcp>) -> Result<Address> {
-        conn.kind.st.borrow().local.get().map(Address::Inet).ok_or(ErrorKind::NotConnected.into())
+        conn.kind.st.borrow().local.get().map(Address::Inet).ok_or_else(|| ErrorKind::NotConnected.into())
     }
 
     fn peer(conn: &Connection<Tcp>) -> Result<Address> {
-        conn.kind.st.borrow().remote.get().map(Address::Inet).ok_or(ErrorKind::NotConnected.into())
+        conn.kind.st.borrow().remote.get().map(Address::Inet).ok_or_else(|| ErrorKind::NotConnected.into())
     }
 }
 

@@ -314,7 +314,7 @@ impl TelnetConnection {
     }
 
     fn inner(&self) -> Result<Transport> {
-        self.inner.borrow().clone().ok_or(ErrorKind::NotConnected.into())
+        self.inner.borrow().clone().ok_or_else(|| ErrorKind::NotConnected.into())
     }
 
     /// Learns the inner transport.

@@ -148,7 +148,7 @@ impl Transport {
     }
 
     pub(crate) fn core(&self) -> Result<Rc<Core>> {
-        self.core.upgrade().ok_or(ErrorKind::StaleHandle.into())
+        self.core.upgrade().ok_or_else(|| ErrorKind::StaleHandle.into())
     }
 
     /// Runs `f` with the live transport object.
