@@ -209,7 +209,8 @@ pub(crate) enum Seconds {
     Infinite,
 }
 
-/// Sorts `s` (see [`Seconds`]).
+/// Sorts `s` (see [`Seconds`]). Inlined: on the path of every delayed call.
+#[inline]
 pub(crate) fn seconds(s: f64) -> CResult<Seconds> {
     if s.is_nan() {
         return Err(MARLINE_ERR_INVALID_ARGUMENT.into());

@@ -54,8 +54,11 @@ unsafe impl SizedStruct for marline_protocol_t {}
 /// The user pointer of a connection marline creates before C has its
 /// handle (an accepted one): moved into the transport's user slot by the
 /// connection's first callback, so that transport_get_user and the
-/// callbacks see it from then on. A connection C creates itself (connect,
-/// spawn) has its user pointer set at once and none of these.
+/// callbacks see it from then on. That first callback is connection_made,
+/// or connection_failed / connection_lost for a connection never made, so
+/// only those three look here; the others read the transport's slot. A
+/// connection C creates itself (connect, spawn) has its user pointer set at
+/// once and none of these.
 pub(crate) struct FirstUser(Cell<Option<usize>>);
 
 impl FirstUser {
@@ -101,11 +104,11 @@ impl Protocol for CProtocol {
     }
 
     fn data_received(&mut self, t: &Transport, data: &[u8]) {
-        call_c!(self.table.data_received, encode_transport(t), data.as_ptr(), data.len(), self.user.of(t));
+        call_c!(self.table.data_received, encode_transport(t), data.as_ptr(), data.len(), user_of(t));
     }
 
     fn urgent_data_received(&mut self, t: &Transport, data: &[u8]) {
-        call_c!(self.table.urgent_data_received, encode_transport(t), data.as_ptr(), data.len(), self.user.of(t));
+        call_c!(self.table.urgent_data_received, encode_transport(t), data.as_ptr(), data.len(), user_of(t));
     }
 
     fn connection_lost(&mut self, t: &Transport, reason: &Reason) {
@@ -125,10 +128,10 @@ impl Protocol for CProtocol {
     }
 
     fn read_connection_lost(&mut self, t: &Transport) {
-        call_c!(self.table.read_connection_lost, encode_transport(t), self.user.of(t));
+        call_c!(self.table.read_connection_lost, encode_transport(t), user_of(t));
     }
 
     fn write_connection_lost(&mut self, t: &Transport) {
-        call_c!(self.table.write_connection_lost, encode_transport(t), self.user.of(t));
+        call_c!(self.table.write_connection_lost, encode_transport(t), user_of(t));
     }
 }

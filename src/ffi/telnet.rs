@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_void};
 
 use super::handle::{listening_port_t, reactor_t, transport_t};
-use super::protocol::FirstUser;
+use super::protocol::{user_of, FirstUser};
 use super::tcp::port_handle;
 use super::reason::{as_c, marline_reason_t};
 use super::status::marline_status_t::{self, *};
@@ -317,7 +317,7 @@ impl TelnetProtocol for CTelnet {
         call_c!(self.table.connection_made, h(t), user);
     }
     fn data_received(&mut self, t: &Telnet, data: &[u8]) {
-        call_c!(self.table.data_received, h(t), data.as_ptr(), data.len(), self.user.of(t));
+        call_c!(self.table.data_received, h(t), data.as_ptr(), data.len(), user_of(t));
     }
     fn connection_lost(&mut self, t: &Telnet, reason: &Reason) {
         call_c!(self.table.connection_lost, h(t), as_c(reason), self.user.of(t));
@@ -329,34 +329,34 @@ impl TelnetProtocol for CTelnet {
         self.table.read_connection_lost.is_some() || self.table.write_connection_lost.is_some()
     }
     fn read_connection_lost(&mut self, t: &Telnet) {
-        call_c!(self.table.read_connection_lost, h(t), self.user.of(t));
+        call_c!(self.table.read_connection_lost, h(t), user_of(t));
     }
     fn write_connection_lost(&mut self, t: &Telnet) {
-        call_c!(self.table.write_connection_lost, h(t), self.user.of(t));
+        call_c!(self.table.write_connection_lost, h(t), user_of(t));
     }
     fn enable_local(&mut self, t: &Telnet, o: u8) -> bool {
-        call_c!(self.table.enable_local, h(t), o, self.user.of(t)).unwrap_or(false)
+        call_c!(self.table.enable_local, h(t), o, user_of(t)).unwrap_or(false)
     }
     fn enable_remote(&mut self, t: &Telnet, o: u8) -> bool {
-        call_c!(self.table.enable_remote, h(t), o, self.user.of(t)).unwrap_or(false)
+        call_c!(self.table.enable_remote, h(t), o, user_of(t)).unwrap_or(false)
     }
     fn disable_local(&mut self, t: &Telnet, o: u8) {
-        call_c!(self.table.disable_local, h(t), o, self.user.of(t));
+        call_c!(self.table.disable_local, h(t), o, user_of(t));
     }
     fn disable_remote(&mut self, t: &Telnet, o: u8) {
-        call_c!(self.table.disable_remote, h(t), o, self.user.of(t));
+        call_c!(self.table.disable_remote, h(t), o, user_of(t));
     }
     fn unhandled_command(&mut self, t: &Telnet, c: u8) {
-        call_c!(self.table.unhandled_command, h(t), c, self.user.of(t));
+        call_c!(self.table.unhandled_command, h(t), c, user_of(t));
     }
     fn unhandled_subnegotiation(&mut self, t: &Telnet, o: u8, data: &[u8]) {
-        call_c!(self.table.unhandled_subnegotiation, h(t), o, data.as_ptr(), data.len(), self.user.of(t));
+        call_c!(self.table.unhandled_subnegotiation, h(t), o, data.as_ptr(), data.len(), user_of(t));
     }
     fn window_size(&mut self, t: &Telnet, w: u16, hgt: u16) {
-        call_c!(self.table.window_size, h(t), w, hgt, self.user.of(t));
+        call_c!(self.table.window_size, h(t), w, hgt, user_of(t));
     }
     fn terminal_type(&mut self, t: &Telnet, name: &[u8]) {
-        call_c!(self.table.terminal_type, h(t), name.as_ptr(), name.len(), self.user.of(t));
+        call_c!(self.table.terminal_type, h(t), name.as_ptr(), name.len(), user_of(t));
     }
     fn environment(&mut self, t: &Telnet, kind: EnvKind, vars: &[EnvVar]) {
         if self.table.environment.is_none() {
@@ -376,7 +376,7 @@ impl TelnetProtocol for CTelnet {
                 value_len: v.value.as_ref().map_or(0, |x| x.len()),
             })
             .collect();
-        call_c!(self.table.environment, h(t), env_kind(kind), c.as_ptr(), c.len(), self.user.of(t));
+        call_c!(self.table.environment, h(t), env_kind(kind), c.as_ptr(), c.len(), user_of(t));
     }
 }
 
