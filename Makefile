@@ -10,6 +10,8 @@
 #                 marline.pc and marline-static.pc under PREFIX
 #                 (default /usr/local; DESTDIR is honoured)
 #   make api-doc  regenerate docs/API.md from include/marline.h
+#   make abi      bless abi/marline.abi after a deliberate ABI change (refused
+#                 for a break unless the soname was bumped; README "ABI policy")
 
 CARGO    ?= cargo
 CC       ?= cc
@@ -18,7 +20,10 @@ BUILD    := build
 RELEASE  := $(or $(CARGO_TARGET_DIR),target)/release
 LIB      := $(RELEASE)/libmarline.a
 VERSION  := $(shell awk -F'"' '/^\[/ {p = ($$0 == "[package]")} p && /^version *=/ {print $$2; exit}' Cargo.toml)
-SOMAJOR  := $(firstword $(subst ., ,$(VERSION)))
+# The soname's version, as build.rs gives it: 0.MINOR while the version is
+# 0.x (any 0.x release may break the ABI), MAJOR from 1.0 on.
+VPARTS   := $(subst ., ,$(VERSION))
+SOVER    := $(if $(filter 0,$(word 1,$(VPARTS))),0.$(word 2,$(VPARTS)),$(word 1,$(VPARTS)))
 # What the static library needs besides itself, as rustc printed it for this
 # build (--print native-static-libs); read when a recipe runs, after the build.
 NATIVE_LIBS_FILE := $(RELEASE)/native-static-libs.txt
@@ -30,7 +35,7 @@ CXX      ?= g++
 CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -pedantic -Iinclude
 CPP_EXAMPLES := $(patsubst examples-cpp/%.cpp,$(BUILD)/%_cpp,$(wildcard examples-cpp/*.cpp))
 
-.PHONY: all lib demo test check deps header clean install uninstall api-doc FORCE
+.PHONY: all lib demo test check deps header clean install uninstall api-doc abi FORCE
 
 all: $(EXAMPLES) $(CPP_EXAMPLES)
 
@@ -42,7 +47,7 @@ lib: $(LIB)
 $(LIB): FORCE
 	$(CARGO) rustc --release --lib -- --print native-static-libs=$(abspath $(NATIVE_LIBS_FILE))
 	@test -s $(NATIVE_LIBS_FILE) || { echo "$(NATIVE_LIBS_FILE) is missing: cargo clean --release, then make" >&2; exit 1; }
-	ln -sfn libmarline.so $(RELEASE)/libmarline.so.$(SOMAJOR)
+	ln -sfn libmarline.so $(RELEASE)/libmarline.so.$(SOVER)
 
 FORCE:
 
@@ -97,8 +102,8 @@ install: lib
 	objcopy --strip-unneeded --add-gnu-debuglink=$(DESTDIR)$(LIBDIR)/.debug/$(REAL).debug \
 	    $(RELEASE)/libmarline.so $(DESTDIR)$(LIBDIR)/$(REAL)
 	chmod 755 $(DESTDIR)$(LIBDIR)/$(REAL)
-	ln -sfn $(REAL) $(DESTDIR)$(LIBDIR)/libmarline.so.$(SOMAJOR)
-	ln -sfn libmarline.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmarline.so
+	ln -sfn $(REAL) $(DESTDIR)$(LIBDIR)/libmarline.so.$(SOVER)
+	ln -sfn libmarline.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libmarline.so
 	objcopy --strip-debug $(LIB) $(DESTDIR)$(LIBDIR)/libmarline.a
 	chmod 644 $(DESTDIR)$(LIBDIR)/libmarline.a
 	install -m 644 include/marline.h include/marline.hpp $(DESTDIR)$(INCLUDEDIR)/
@@ -108,12 +113,15 @@ install: lib
 	    echo "$(LDCONFIG)   # $(LIBDIR) is one of the loader's directories"; $(LDCONFIG); fi
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libmarline.so libmarline.so.$(SOMAJOR) $(REAL) \
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libmarline.so libmarline.so.$(SOVER) $(REAL) \
 	    .debug/$(REAL).debug libmarline.a pkgconfig/marline.pc pkgconfig/marline-static.pc) \
 	    $(DESTDIR)$(INCLUDEDIR)/marline.h $(DESTDIR)$(INCLUDEDIR)/marline.hpp
 
 api-doc:
 	python3 scripts/api-doc.py > docs/API.md
+
+abi:
+	MARLINE_BLESS=1 $(CARGO) test --test abi
 
 # make bench: every benchmark side by side (bench/run.py; BENCH_QUICK=1 for
 # a smoke run); prints the table, writes bench/results/latest.{md,json,png}.

@@ -41,6 +41,6 @@ strip -o "$tmp/libuv.so" "$(readlink -f "$uv/libuv.so")"
 kb() { echo "$(( ($(stat -L -c %s "$1") + 512) / 1024 )) KB"; }
 echo "| artefact | marline | libuv |"
 echo "| --- | --- | --- |"
-echo "| shared library, stripped | $(kb "$lib/libmarline.so.0") | $(kb "$tmp/libuv.so") |"
+echo "| shared library, stripped | $(kb "$lib/libmarline.so") | $(kb "$tmp/libuv.so") |"
 echo "| static archive, without debug info | $(kb "$lib/libmarline.a") | $(kb "$tmp/libuv.a") |"
 echo "| stripped static hello (create and free a loop) | $(kb "$tmp/hello_marline") | $(kb "$tmp/hello_uv") |"

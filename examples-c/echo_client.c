@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     marline_protocol_t proto;
-    memset(&proto, 0, sizeof proto);
+    MARLINE_INIT(&proto);
     proto.connection_made = on_made;
     proto.data_received = on_data;
     proto.read_connection_lost = on_read_lost;

@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     marline_protocol_t echo;
-    memset(&echo, 0, sizeof echo);
+    MARLINE_INIT(&echo);
     echo.connection_made = on_made;
     echo.data_received = on_data;
     listening_port_t *lp = NULL;

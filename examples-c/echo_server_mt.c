@@ -47,7 +47,7 @@ static marline_status_t listen_here(worker_t *w) {
     marline_status_t s = reactor_new(&w->reactor);
     if (s != MARLINE_OK) return s;
     marline_protocol_t echo;
-    memset(&echo, 0, sizeof echo);
+    MARLINE_INIT(&echo);
     echo.connection_made = on_made;
     echo.data_received = on_data;
     listening_port_t *lp = NULL;

@@ -49,7 +49,7 @@ static void on_made(transport_t *t, void *user) {
     bridge_t *b = NULL;
     marline_status_t s;
     (void)user;
-    memset(&cb, 0, sizeof cb);
+    MARLINE_INIT(&cb);
     cb.exit_status = on_exit_status;
     cb.exit_signal = on_exit_signal;
     s = process_bridge(t, true, &cb, NULL, &b);
@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "exec_server: reactor_new: %s\n", marline_strerror(s));
         return 1;
     }
-    memset(&proto, 0, sizeof proto);
+    MARLINE_INIT(&proto);
     proto.connection_made = on_made;
     proto.data_received = on_data;
     if (half_close) {

@@ -56,7 +56,7 @@ int main(void) {
 
     memset(&st, 0, sizeof st);
     st.exit_code = -1;
-    memset(&proto, 0, sizeof proto);
+    MARLINE_INIT(&proto);
     proto.child_data_received = on_data;
     proto.process_ended = on_ended;
 

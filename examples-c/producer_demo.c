@@ -55,8 +55,11 @@ static void on_resume(transport_t *t, void *user) {
 }
 
 static void on_client_made(transport_t *t, void *user) {
-    static const marline_producer_t producer = {on_pause, on_resume, NULL};
+    marline_producer_t producer; /* copied by transport_register_producer */
     struct demo *d = (struct demo *)user;
+    MARLINE_INIT(&producer);
+    producer.pause_producing = on_pause;
+    producer.resume_producing = on_resume;
     if (transport_register_producer(t, &producer, d, true) != MARLINE_OK) d->errors++;
     produce(t, d);
 }
@@ -113,7 +116,7 @@ int main(int argc, char **argv) {
 
     marline_protocol_t server;
 
-    memset(&server, 0, sizeof server);
+    MARLINE_INIT(&server);
     server.connection_made = on_server_made;
     server.data_received = on_server_data;
     server.connection_lost = on_server_lost;
@@ -125,7 +128,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     marline_protocol_t client;
-    memset(&client, 0, sizeof client);
+    MARLINE_INIT(&client);
     client.connection_made = on_client_made;
     client.connection_lost = on_client_lost;
     transport_t *t = NULL;

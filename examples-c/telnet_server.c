@@ -164,7 +164,7 @@ static void on_made(transport_t *t, void *user) {
     session_count++;
     s->t = t;
     transport_set_user(t, s);
-    memset(&cb, 0, sizeof cb);
+    MARLINE_INIT(&cb);
     cb.exit_status = on_exit_status;
     cb.exit_signal = on_exit_signal;
     /* The telnet transport is the bridge's remote: the command's output is written to it
@@ -334,7 +334,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "telnet_server: reactor_new: %s\n", marline_strerror(st));
         return 1;
     }
-    memset(&proto, 0, sizeof proto);
+    MARLINE_INIT(&proto);
     proto.connection_made = on_made;
     proto.data_received = on_data;
     proto.connection_lost = on_lost;

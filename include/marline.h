@@ -7,11 +7,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+// Starts a struct whose first field is its size (a callback table,
+// marline_spawn_options_t): zeroes `*ptr` and sets `ptr->size` to
+// `sizeof *ptr`, as the ABI rule asks (see "ABI policy" in the README); then
+// set the entries you use. `ptr` is evaluated more than once.
+#define MARLINE_INIT(ptr) (memset((ptr), 0, sizeof *(ptr)), (ptr)->size = sizeof *(ptr))
 
 #define MARLINE_VERSION_MAJOR 0
-#define MARLINE_VERSION_MINOR 1
+#define MARLINE_VERSION_MINOR 2
 #define MARLINE_VERSION_PATCH 0
-#define MARLINE_VERSION_STRING "0.1.0"
+#define MARLINE_VERSION_STRING "0.2.0"
 
 
 // The most elements an array argument may have: transport_write_sequence's
@@ -222,49 +229,135 @@ typedef enum marline_family_t {
 
 // The result of every fallible call. Numbers are stable: 0 is success,
 // 1xx general misuse, 2xx network, 3xx processes, 4xx telnet, 5xx streams.
+// A failed call did nothing (unless its doc says otherwise), wrote no out
+// parameter and will never call the callback it was given. The handle
+// errors (MARLINE_ERR_NULL_POINTER, _WRONG_HANDLE_TYPE, _STALE_HANDLE,
+// _WRONG_THREAD) can come from every call on a handle, and
+// MARLINE_ERR_PANIC from any call; each function lists the others.
 typedef enum marline_status_t {
+  // Success.
   MARLINE_OK = 0,
-  MARLINE_ERR_NULL_POINTER = 100,
-  MARLINE_ERR_INVALID_ARGUMENT = 101,
-  MARLINE_ERR_STALE_HANDLE = 102,
-  MARLINE_ERR_WRONG_HANDLE_TYPE = 103,
-  MARLINE_ERR_WRONG_THREAD = 104,
-  MARLINE_ERR_REENTRANT = 105,
-  MARLINE_ERR_PANIC = 106,
-  MARLINE_ERR_CLOSED = 107,
-  MARLINE_ERR_PRODUCER_ALREADY_REGISTERED = 108,
-  MARLINE_ERR_NO_PRODUCER = 109,
-  MARLINE_ERR_NOT_SUPPORTED = 110,
-  MARLINE_ERR_NOT_ACTIVE = 111,
-  MARLINE_ERR_OS = 112,
-  MARLINE_ERR_BUFFER_TOO_SMALL = 113,
-  MARLINE_ERR_TIMED_OUT = 114,
-  // No handle is left for a new object of this kind: too many live
-  // objects at once, or every identity of its table has been used (see
-  // "Opaque handles" in the README). Nothing was created.
-  MARLINE_ERR_EXHAUSTED = 115,
-  // An allocation sized by an argument (a count or a length) failed.
+  // A pointer argument that must not be NULL was NULL: a handle, an out
+  // parameter, a callback table, a string, or a callback the call needs.
   // Nothing was done.
+  MARLINE_ERR_NULL_POINTER = 100,
+  // An argument is out of range or malformed: a number outside its range, a
+  // seconds value the function does not take (NaN always), a string that is
+  // not UTF-8, an unknown flag or enum number, a struct whose `size` no
+  // version had. Nothing was done.
+  MARLINE_ERR_INVALID_ARGUMENT = 101,
+  // The handle's object is gone (its connection ended, it was stopped,
+  // closed or freed, its reactor was freed) or never existed. A handle is
+  // never reused, so it never names a newer object.
+  MARLINE_ERR_STALE_HANDLE = 102,
+  // The handle is of another kind than the call takes: a listening port
+  // where a transport is expected, a TCP transport given to a telnet_* or
+  // process_* call, or a value that is no handle at all.
+  MARLINE_ERR_WRONG_HANDLE_TYPE = 103,
+  // Called from a thread that does not own the handle's reactor. Only
+  // reactor_stop and reactor_call_from_thread may be called from any thread
+  // (and every tcp_stream_* call).
+  MARLINE_ERR_WRONG_THREAD = 104,
+  // Not allowed from inside a callback of the same reactor: reactor_run,
+  // reactor_run_once or reactor_free from one of its own callbacks,
+  // marline_set_log_callback from inside the log callback, a new delayed
+  // call from a final callback during reactor_free.
+  MARLINE_ERR_REENTRANT = 105,
+  // A panic inside marline was caught at the C boundary (any call can return
+  // it); its message went to the log callback. The object the call was about
+  // may be unusable.
+  MARLINE_ERR_PANIC = 106,
+  // Closed for this call: the transport (or child fd, or bridge input) no
+  // longer takes writes because its connection or sending side has closed or
+  // it was aborted; a stream after tcp_stream_close.
+  MARLINE_ERR_CLOSED = 107,
+  // The transport already has a producer (transport_register_producer or
+  // transport_register_reading_as_producer).
+  MARLINE_ERR_PRODUCER_ALREADY_REGISTERED = 108,
+  // transport_unregister_producer on a transport that has no producer.
+  MARLINE_ERR_NO_PRODUCER = 109,
+  // The transport cannot do this: urgent data or TCP options on a process
+  // transport, a window size for a child without a pty, a group signal to a
+  // child that leads no group, a telnet Synch over a transport without
+  // urgent data.
+  MARLINE_ERR_NOT_SUPPORTED = 110,
+  // The delayed call has already run or been cancelled (or its reactor is
+  // gone).
+  MARLINE_ERR_NOT_ACTIVE = 111,
+  // A system call failed for a reason that has no status of its own;
+  // marline_last_os_error gives its errno.
+  MARLINE_ERR_OS = 112,
+  // The caller's buffer cannot hold the result (marline_address_bytes).
+  // Nothing was written.
+  MARLINE_ERR_BUFFER_TOO_SMALL = 113,
+  // A time limit passed: a stream call's own limit, or the kernel gave up on
+  // the connection (ETIMEDOUT; marline_last_os_error says which).
+  MARLINE_ERR_TIMED_OUT = 114,
+  // No handle is left for a new object of this kind: too many live objects
+  // at once, or every identity of its table has been used (see "Opaque
+  // handles" in the README). Nothing was created.
+  MARLINE_ERR_EXHAUSTED = 115,
+  // An allocation sized by an argument (a count or a length) failed. Nothing
+  // was done.
   MARLINE_ERR_NO_MEMORY = 116,
+  // The address and port are in use by another socket (EADDRINUSE).
   MARLINE_ERR_ADDRESS_IN_USE = 200,
+  // The address cannot be parsed, is no address of this host
+  // (EADDRNOTAVAIL), is of a family the system does not support, or (a
+  // stream's active open) the host name does not resolve.
   MARLINE_ERR_BAD_ADDRESS = 201,
+  // The system refused the operation (EACCES or EPERM): a port below 1024
+  // without the privilege, for example.
   MARLINE_ERR_PERMISSION_DENIED = 202,
+  // There is no connection (yet): the addresses or TCP options of a
+  // transport still connecting, a stream before any open.
   MARLINE_ERR_NOT_CONNECTED = 203,
+  // The peer refused the connection (ECONNREFUSED).
   MARLINE_ERR_REFUSED = 204,
+  // The peer reset the connection (ECONNRESET).
   MARLINE_ERR_CONNECTION_RESET = 205,
+  // The child has been reaped: its pid may already be another process's, so
+  // nothing is sent to it.
   MARLINE_ERR_PROCESS_EXITED_ALREADY = 300,
+  // The child has no such descriptor in its fd map, or marline reads that
+  // one (process_write_to_child on an output).
   MARLINE_ERR_NO_SUCH_CHILD_FD = 301,
+  // The executable was not found, is not executable, or is no program the
+  // kernel can run; marline_last_os_error gives the errno.
   MARLINE_ERR_BAD_EXECUTABLE = 302,
+  // The child's working directory does not exist or cannot be entered;
+  // marline_last_os_error gives the errno.
   MARLINE_ERR_BAD_WORKING_DIRECTORY = 303,
+  // Not a signal: a number no signal has, or a name no signal has.
   MARLINE_ERR_UNKNOWN_SIGNAL = 304,
+  // The child fd map is invalid: a child fd repeated or outside 0..1023, an
+  // unknown kind, an inherited descriptor that is not open, a map together
+  // with a pty, or a map where none is taken (a bridged process).
   MARLINE_ERR_BAD_CHILD_FD_MAP = 305,
+  // telnet_will / telnet_do on an option side that is already enabled; the
+  // completion callback is never called.
   MARLINE_ERR_ALREADY_ENABLED = 400,
+  // telnet_wont / telnet_dont on an option side that is already disabled;
+  // the completion callback is never called.
   MARLINE_ERR_ALREADY_DISABLED = 401,
+  // A negotiation of this option side is under way and cannot queue this
+  // request (RFC 1143's one-slot queue); the completion callback is never
+  // called.
   MARLINE_ERR_ALREADY_NEGOTIATING = 402,
+  // The stream is waiting in a passive open (tcp_stream_status,
+  // tcp_stream_set_ulp_timeout).
   MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS = 500,
+  // The object's state does not allow the call: an open on a stream that has
+  // a connection or a pending open, a second process_bridge_spawn.
   MARLINE_ERR_INVALID_STATE = 501,
+  // The stream's connection has terminated (reset, aborted or timed out):
+  // the call cannot complete.
   MARLINE_ERR_TERMINATED = 502,
+  // The peer has closed the stream's connection and all its data has been
+  // read (tcp_stream_rcv).
   MARLINE_ERR_CONNECTION_CLOSING = 503,
+  // Another call of the same kind is in progress on the stream: one receive
+  // and one send at a time, nothing during tcp_stream_active_open.
   MARLINE_ERR_STREAM_BUSY = 504,
 } marline_status_t;
 
@@ -542,7 +635,15 @@ typedef struct marline_child_fd_t {
 // pipe has closed — so a grandchild that keeps a pipe open delays
 // process_ended, not process_exited. The handle is stale once
 // process_ended returns.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_process_protocol_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_process_protocol_t {
+  // sizeof(marline_process_protocol_t), set by the caller.
+  size_t size;
   // The process transport is ready (from the loop, before any other).
   void (*connection_made)(struct transport_t *t, void *user);
   // The child wrote on child fd `fd` (1 stdout, 2 stderr; a pty's output
@@ -566,15 +667,14 @@ typedef struct marline_process_protocol_t {
 // process_bridge_spawn_with). All-zero fields are the defaults; the
 // strings and arrays are read during the call only.
 //
-// ABI rule: zero the struct, then set `size` to
-// sizeof(marline_spawn_options_t). marline reads `size` bytes, so a
-// program built against an older (smaller) version keeps working, with
-// defaults for what it does not know; fields a newer (larger) version
-// appended must be zero where this library does not know them
-// (MARLINE_ERR_INVALID_ARGUMENT otherwise), so an option is never ignored
-// silently.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_spawn_options_t)), then set the options you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an option this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_spawn_options_t {
-  // sizeof(marline_spawn_options_t).
+  // sizeof(marline_spawn_options_t), set by the caller.
   size_t size;
   // "NAME=value" strings, NULL-terminated; NULL = a copy of ours.
   const char *const *envp;
@@ -601,7 +701,15 @@ typedef struct marline_spawn_options_t {
 // the bridge first (possibly stale by then: after process_bridge_close the
 // callbacks still report the process's end), the remote transport (which
 // may be closed; writes then fail harmlessly), and the user pointer last.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_bridge_callbacks_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_bridge_callbacks_t {
+  // sizeof(marline_bridge_callbacks_t), set by the caller.
+  size_t size;
   // The child wrote on stderr (SSH "extended data"); only when stderr is
   // not merged. NULL: stderr is dropped.
   void (*extended_data)(struct bridge_t *b, struct transport_t *remote, const uint8_t *data, size_t len, void *user);
@@ -619,7 +727,15 @@ typedef struct marline_bridge_callbacks_t {
 
 // Callbacks of a producer registered on a transport. Entries may be NULL.
 // Each receives the transport and the producer's user pointer.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_producer_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_producer_t {
+  // sizeof(marline_producer_t), set by the caller.
+  size_t size;
   // The write queue passed the high-water mark: stop writing for now
   // (streaming producers).
   void (*pause_producing)(struct transport_t *t, void *user);
@@ -700,7 +816,15 @@ typedef struct tcp_stream_status_t {
 // current user pointer last (see transport_set_user). Callbacks run on the
 // reactor thread only. Setting read_connection_lost or
 // write_connection_lost opts the connection into half-close.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(marline_protocol_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct marline_protocol_t {
+  // sizeof(marline_protocol_t), set by the caller.
+  size_t size;
   // The connection is established.
   void (*connection_made)(struct transport_t *t, void *user);
   // Bytes arrived; `data` is valid during the call only.
@@ -763,7 +887,15 @@ typedef struct marline_telnet_env_var_t {
 // telnet_set_subnegotiation_handler, telnet_send_window_size,
 // telnet_request_terminal_type, telnet_set_terminal_type, telnet_request_environment,
 // telnet_send_environment, telnet_get_inner, and every transport_* call.
+// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+// sizeof(telnet_protocol_t)), then set the entries you use: marline reads
+// `size` bytes, so a program built against another version of this header
+// keeps working (see "ABI policy" in the README; a `size` no version had,
+// or an entry this library does not know set, is
+// MARLINE_ERR_INVALID_ARGUMENT).
 typedef struct telnet_protocol_t {
+  // sizeof(telnet_protocol_t), set by the caller.
+  size_t size;
   // The connection is established.
   void (*connection_made)(struct transport_t *t, void *user);
   // Application data: unescaped, CR LF → LF and CR NUL → CR (CR untouched while the
@@ -835,838 +967,1299 @@ typedef struct marline_iovec_t {
 extern "C" {
 #endif // __cplusplus
 
-// The family of `address`.
+// The family of `address`: MARLINE_FAMILY_IPV4, _IPV6 or _PROCESS. Never
+// fails. `address` may be NULL: MARLINE_FAMILY_INVALID.
 //
 // # Safety
-// `address` is NULL or a live address from marline.
+// `address`, when not NULL, is a live address from marline.
 enum marline_family_t marline_address_family(const struct marline_address_t *address);
 
-// The port (the pid for a process address); -1 for NULL.
+// The port of `address` (the pid for a process address). Never fails.
+// `address` may be NULL: -1.
 //
 // # Safety
 // As for marline_address_family.
 int64_t marline_address_port(const struct marline_address_t *address);
 
-// Copies the raw address bytes (4 for IPv4, 16 for IPv6, 0 for a process)
-// into `out` (capacity `cap`) and their number into `*len`.
+// Copies the raw address bytes (4 for IPv4, 16 for IPv6, none for a process)
+// into `out`, whose capacity is `cap` bytes, and writes their number to
+// `*len`. Nothing is written on failure.
+//
+// Errors: MARLINE_ERR_BUFFER_TOO_SMALL (`cap` below the number of bytes),
+// MARLINE_ERR_NULL_POINTER. `address` and `len` must not be NULL; `out` may be
+// NULL only when there are no bytes to copy (a process address).
 //
 // # Safety
-// `address` as for marline_address_family; `out` has `cap` writable bytes;
-// `len` is writable.
+// `address` is a live address from marline; `out` has `cap` writable bytes;
+// `len` points to a writable `size_t`.
 enum marline_status_t marline_address_bytes(const struct marline_address_t *address, uint8_t *out, size_t cap, size_t *len);
 
-// The printable form ("127.0.0.1:8080", "[::1]:8080", "process 1234"),
-// valid until the address is freed; "" for NULL.
+// The printable form of `address` ("127.0.0.1:8080", "[::1]:8080", "process
+// 1234"), NUL-terminated, valid until the address is freed. Never fails.
+// `address` may be NULL: "".
 //
 // # Safety
 // As for marline_address_family.
 const char *marline_address_string(const struct marline_address_t *address);
 
-// Frees an address. NULL is ignored.
+// Frees an address that marline allocated (transport_get_host,
+// transport_get_peer, listening_port_get_host, tcp_stream_get_sock_name).
+// Never fails. `address` may be NULL: nothing happens.
 //
 // # Safety
-// `address` is NULL or an address from marline not yet freed.
+// `address`, when not NULL, is an address from marline not yet freed.
 void marline_address_free(struct marline_address_t *address);
 
-// Schedules `callback(reactor, user)` to run once, `seconds_from_now`
-// seconds from now (0: in the next loop turn). Calls due at the
-// same time run in the order scheduled. `*out` (may be NULL if not wanted)
-// receives the handle. A negative, infinite or NaN delay, or one ending
-// more than about 584 years after reactor_new, is
-// MARLINE_ERR_INVALID_ARGUMENT; MARLINE_ERR_EXHAUSTED when no handle is
-// left (2^20 calls pending at once; see "Opaque handles" in the README);
-// MARLINE_ERR_REENTRANT from a final
-// callback during reactor_free. On error the callback is never called.
+// Schedules `callback(reactor, user)` to run once, `seconds_from_now` seconds
+// from now (0: in the next loop turn). Calls due at the same time run in the
+// order scheduled. The call's handle is written to `*out` unless `out` is
+// NULL. On error the callback is never called.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay, or
+// one ending more than about 584 years after reactor_new),
+// MARLINE_ERR_EXHAUSTED (2^20 calls pending at once; see "Opaque handles" in
+// the README), MARLINE_ERR_REENTRANT (from a final callback during
+// reactor_free), MARLINE_ERR_NULL_POINTER (`callback` NULL), and the handle
+// errors. `reactor` and `callback` must not be NULL; `out` may be NULL (the
+// handle is then not wanted); `user` may be NULL (it is only passed back).
 //
 // # Safety
-// `out` is NULL or writable.
+// `out`, when not NULL, points to a writable `delayed_call_t *`.
 enum marline_status_t reactor_call_later(struct reactor_t *reactor, double seconds_from_now, marline_reactor_cb callback, void *user, struct delayed_call_t **out);
 
-// Cancels the call.
+// Cancels the call: its callback will not run, and the handle is no longer
+// active.
+//
+// Errors: MARLINE_ERR_NOT_ACTIVE (it has run, was cancelled, or its reactor is
+// gone), MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 enum marline_status_t delayed_call_cancel(struct delayed_call_t *call);
 
-// Re-schedules the call `seconds_from_now` seconds from now (a delay as for
-// reactor_call_later: negative, infinite or NaN is
-// MARLINE_ERR_INVALID_ARGUMENT, and the call keeps its time).
+// Re-schedules the call `seconds_from_now` seconds from now, a delay as for
+// reactor_call_later. On error the call keeps its time.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay),
+// MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 enum marline_status_t delayed_call_reset(struct delayed_call_t *call, double seconds_from_now);
 
-// Pushes the call back by `by_seconds` from its current time (a delay as
-// for reactor_call_later).
+// Pushes the call back by `by_seconds` from the time it is due, a delay as for
+// reactor_call_later. On error the call keeps its time.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay),
+// MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 enum marline_status_t delayed_call_delay(struct delayed_call_t *call, double by_seconds);
 
-// True while the call has neither run nor been cancelled.
+// True while the call has neither run nor been cancelled; false after that,
+// and for a NULL, foreign or otherwise invalid handle. Never fails. `call` may
+// be NULL (false).
 bool delayed_call_active(struct delayed_call_t *call);
 
-// Writes the seconds left before the call runs to `*seconds_left`.
+// Writes the seconds left before the call runs to `*seconds_left` (0 once it
+// is due).
+//
+// Errors: MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+// MARLINE_ERR_WRONG_THREAD. `call` and `seconds_left` must not be NULL.
 //
 // # Safety
-// `seconds_left` is NULL or writable.
+// `seconds_left` points to a writable `double`.
 enum marline_status_t delayed_call_get_time_left(struct delayed_call_t *call, double *seconds_left);
 
-// Sets the log callback of the calling thread: messages from reactors run
-// on this thread go to `cb(level, message, user)`; other threads keep their
-// own callbacks (the setting is per thread, like a reactor). A NULL `cb`
-// removes the callback, and messages are dropped again (the default).
-// Replacing a callback takes effect at once. Called from inside a log
-// callback it fails with MARLINE_ERR_REENTRANT. marline keeps nothing of
-// `user` but the pointer value.
+// Sets the log callback of the calling thread: messages from reactors run on
+// this thread go to `cb(level, message, user)`; other threads keep their own
+// callbacks (the setting is per thread, like a reactor). A NULL `cb` removes
+// the callback, and messages are dropped again (the default). Replacing a
+// callback takes effect at once. marline keeps nothing of `user` but the
+// pointer value.
+//
+// Errors: MARLINE_ERR_REENTRANT (called from inside a log callback). `cb` may
+// be NULL (no callback); `user` may be NULL (it is only passed back).
 enum marline_status_t marline_set_log_callback(marline_log_cb cb, void *user);
 
 // Starts `executable` (looked up in PATH when it has no '/') with `argv`
-// (argv[0] is the program's name; NULL-terminated, at least one entry),
-// `envp` ("NAME=value" strings, NULL-terminated; NULL = a copy of ours),
-// working directory `cwd` (NULL = ours), and child fds `fd_map`
-// (`fd_map_len` entries; NULL/0 = the default: 0 to the child, 1 and 2
-// from it). With a fd map the child has exactly those fds; every other
-// descriptor is closed in it. `use_pty` runs it on a new pseudo-terminal
-// (no fd map then). The process transport is written to `*out`; its user
-// pointer is `user` (see transport_set_user). The child starts with every
-// signal at its default action and an empty signal mask (see
-// MARLINE_SPAWN_KEEP_IGNORED_SIGNALS), in our process group;
+// (argv[0] is the program's name; NULL-terminated, at least one entry), `envp`
+// ("NAME=value" strings, NULL-terminated; NULL = a copy of ours), working
+// directory `cwd` (NULL = ours), and child fds `fd_map` (`fd_map_len` entries;
+// NULL and 0 = the default: 0 to the child, 1 and 2 from it). With a fd map
+// the child has exactly those fds; every other descriptor is closed in it.
+// `use_pty` runs it on a new pseudo-terminal (no fd map then). The process
+// transport is written to `*out`; its user pointer is `user` (see
+// transport_set_user), and it runs the callbacks of `protocol` (copied). The
+// child starts with every signal at its default action and an empty signal
+// mask (see MARLINE_SPAWN_KEEP_IGNORED_SIGNALS), in our process group;
 // reactor_spawn_process_with offers these and more options.
 //
-// Failures are synchronous, call no callback and leave nothing behind:
-// MARLINE_ERR_NULL_POINTER (executable, argv, protocol or out NULL),
-// MARLINE_ERR_INVALID_ARGUMENT (empty argv), MARLINE_ERR_BAD_EXECUTABLE
-// (not found, not executable, not a program), MARLINE_ERR_BAD_WORKING_DIRECTORY,
-// MARLINE_ERR_BAD_CHILD_FD_MAP (repeated or out-of-range child fd, unknown
-// kind, an inherited fd that is not open, a fd map with a pty), or
-// MARLINE_ERR_OS (marline_last_os_error has the errno, as it does for the
-// executable and directory errors).
+// Failures are synchronous, call no callback and leave nothing behind. Errors:
+// MARLINE_ERR_NULL_POINTER (`executable`, `argv`, `protocol` or `out` NULL, or
+// `fd_map` NULL with a non-zero `fd_map_len`), MARLINE_ERR_INVALID_ARGUMENT
+// (an empty `argv`; a table whose `size` no version had or with an entry this
+// library does not know), MARLINE_ERR_BAD_EXECUTABLE (not found, not
+// executable, not a program), MARLINE_ERR_BAD_WORKING_DIRECTORY,
+// MARLINE_ERR_BAD_CHILD_FD_MAP (a child fd repeated or outside 0..1023, an
+// unknown kind, an inherited fd that is not open, a fd map with a pty),
+// MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS (marline_last_os_error has the errno,
+// as it does for the executable and directory errors), and the handle errors.
+// `reactor`, `executable`, `argv`, `protocol` and `out` must not be NULL;
+// `envp` and `cwd` may be NULL (ours); `fd_map` may be NULL only when
+// `fd_map_len` is 0; `user` may be NULL (it is only passed back).
 //
 // # Safety
-// Strings are NUL-terminated; `argv` and `envp` are NULL-terminated arrays
-// of them; `fd_map` has `fd_map_len` readable entries; `protocol` is
-// readable (it is copied); `out` is writable. Nothing is kept after the
-// call: marline copies what it needs.
+// Strings are NUL-terminated; `argv` and `envp` are NULL-terminated arrays of
+// them; `fd_map` has `fd_map_len` readable entries; `protocol` points to a
+// marline_process_protocol_t with `size` readable bytes; `out` points to a
+// writable `transport_t *`. Nothing is kept after the call: marline copies
+// what it needs.
 enum marline_status_t reactor_spawn_process(struct reactor_t *reactor, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, const struct marline_child_fd_t *fd_map, size_t fd_map_len, bool use_pty, const struct marline_process_protocol_t *protocol, void *user, struct transport_t **out);
 
 // Starts `executable` with `argv` as reactor_spawn_process does, with
-// `options` (NULL = every default; see marline_spawn_options_t): its
-// environment, working directory, fd map, a pty and its window size, a
-// new session or process group, and whether ignored signals stay ignored.
+// `options` (see marline_spawn_options_t): its environment, working directory,
+// fd map, a pty and its window size, a new session or process group, and
+// whether ignored signals stay ignored.
 //
-// Errors as for reactor_spawn_process, and MARLINE_ERR_INVALID_ARGUMENT
-// for `options` that break its ABI rule (size smaller than the size field,
-// unknown flags, non-zero fields this library does not know) or give a
-// window size without MARLINE_SPAWN_PTY.
+// Errors: as reactor_spawn_process (MARLINE_ERR_NULL_POINTER (`executable`,
+// `argv`, `protocol` or `out` NULL, or `fd_map` NULL with a non-zero
+// `fd_map_len`), MARLINE_ERR_INVALID_ARGUMENT (an empty `argv`; a table whose
+// `size` no version had or with an entry this library does not know),
+// MARLINE_ERR_BAD_EXECUTABLE (not found, not executable, not a program),
+// MARLINE_ERR_BAD_WORKING_DIRECTORY, MARLINE_ERR_BAD_CHILD_FD_MAP (a child fd
+// repeated or outside 0..1023, an unknown kind, an inherited fd that is not
+// open, a fd map with a pty), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS
+// (marline_last_os_error has the errno, as it does for the executable and
+// directory errors), and the handle errors), and MARLINE_ERR_INVALID_ARGUMENT
+// for `options` that break their ABI rule (a `size` no version had, a non-zero
+// field this library does not know), unknown flags, or a window size without
+// MARLINE_SPAWN_PTY. `reactor`, `executable`, `argv`, `protocol` and `out`
+// must not be NULL; `options` may be NULL (every default); `user` may be NULL
+// (it is only passed back).
 //
 // # Safety
-// As for reactor_spawn_process; `options` is NULL or has `options->size`
+// As for reactor_spawn_process; `options`, when not NULL, has `options->size`
 // readable bytes, with strings and arrays as described there.
 enum marline_status_t reactor_spawn_process_with(struct reactor_t *reactor, const char *executable, const char *const *argv, const struct marline_spawn_options_t *options, const struct marline_process_protocol_t *protocol, void *user, struct transport_t **out);
 
 // Writes `len` bytes to child fd `fd` (one mapped MARLINE_CHILD_FD_TO_CHILD),
-// like transport_write. Unknown fd, or one we read →
-// MARLINE_ERR_NO_SUCH_CHILD_FD; closed → MARLINE_ERR_CLOSED; pty →
-// MARLINE_ERR_NOT_SUPPORTED; not a process → MARLINE_ERR_WRONG_HANDLE_TYPE.
-// The caller keeps ownership of `data`.
+// like transport_write. The caller keeps ownership of `data`.
+//
+// Errors: MARLINE_ERR_NO_SUCH_CHILD_FD (no such fd, or one we read),
+// MARLINE_ERR_CLOSED (that fd is closed), MARLINE_ERR_NOT_SUPPORTED (a pty),
+// MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+// be NULL; `data` may be NULL only when `len` is 0.
 //
 // # Safety
-// `data` is NULL (only with len 0) or has `len` readable bytes.
+// `data` points to `len` readable bytes.
 enum marline_status_t process_write_to_child(struct transport_t *t, int32_t fd, const uint8_t *data, size_t len);
 
-// Closes our end of child fd `fd`: one we read at once, one we write once
-// what is queued has been written (and, for stdin, once a registered
-// producer has unregistered: it is the stdin pipe's lose_connection).
-// Writes to it are accepted until it has actually closed, from the loop.
+// Closes our end of child fd `fd`: one we read at once, one we write once what
+// is queued has been written (and, for stdin, once a registered producer has
+// unregistered: it is the stdin pipe's lose_connection). Writes to it are
+// accepted until it has actually closed, from the loop.
 // child_connection_lost(fd) follows from the loop. Closing a closed fd does
-// nothing. Unknown fd → MARLINE_ERR_NO_SUCH_CHILD_FD; pty →
-// MARLINE_ERR_NOT_SUPPORTED.
+// nothing.
+//
+// Errors: MARLINE_ERR_NO_SUCH_CHILD_FD (no such fd), MARLINE_ERR_NOT_SUPPORTED
+// (a pty), MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the
+// handle errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t`
+// must not be NULL.
 enum marline_status_t process_close_child_fd(struct transport_t *t, int32_t fd);
 
-// process_close_child_fd(t, 0): the child reads EOF after what was written.
+// process_close_child_fd(t, 0): the child reads end of file after what was
+// written to it.
+//
+// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` must not be NULL.
 enum marline_status_t process_close_stdin(struct transport_t *t);
 
-// process_close_child_fd(t, 1).
+// process_close_child_fd(t, 1): stops reading the child's stdout (its writes
+// then fail with EPIPE).
+//
+// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` must not be NULL.
 enum marline_status_t process_close_stdout(struct transport_t *t);
 
-// process_close_child_fd(t, 2).
+// process_close_child_fd(t, 2): stops reading the child's stderr (its writes
+// then fail with EPIPE).
+//
+// Errors: as process_close_child_fd: MARLINE_ERR_NO_SUCH_CHILD_FD,
+// MARLINE_ERR_NOT_SUPPORTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` must not be NULL.
 enum marline_status_t process_close_stderr(struct transport_t *t);
 
-// Sends signal `signum`. Not a signal → MARLINE_ERR_UNKNOWN_SIGNAL; the
-// child already reaped → MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is
-// sent (never to a recycled pid). After process_ended the handle is stale
-// (MARLINE_ERR_STALE_HANDLE).
+// Sends signal `signum` to the child. Nothing is ever sent to a recycled pid.
+//
+// Errors: MARLINE_ERR_UNKNOWN_SIGNAL (not a signal),
+// MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped; nothing is sent),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+// be NULL.
 enum marline_status_t process_signal(struct transport_t *t, int32_t signum);
 
-// Sends signal `signum` to the child's process group (kill(-pid)): the
-// child and whatever it started that stayed in its group, such as a
-// shell's pipeline or a grandchild. Only for a child that leads a group of
-// its own (started with MARLINE_SPAWN_NEW_SESSION,
-// MARLINE_SPAWN_NEW_PROCESS_GROUP or a pty; a bridged child always is),
-// else MARLINE_ERR_NOT_SUPPORTED. Not a signal →
-// MARLINE_ERR_UNKNOWN_SIGNAL; the child already reaped →
-// MARLINE_ERR_PROCESS_EXITED_ALREADY and nothing is sent (the group's id
-// is the child's pid, which may then be another's).
+// Sends signal `signum` to the child's process group (kill(-pid)): the child
+// and whatever it started that stayed in its group, such as a shell's pipeline
+// or a grandchild. Only for a child that leads a group of its own (started
+// with MARLINE_SPAWN_NEW_SESSION, MARLINE_SPAWN_NEW_PROCESS_GROUP or a pty; a
+// bridged child always is).
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (the child leads no group),
+// MARLINE_ERR_UNKNOWN_SIGNAL (not a signal),
+// MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped: the group's id is
+// its pid, which may then be another's; nothing is sent),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` must not
+// be NULL.
 enum marline_status_t process_signal_group(struct transport_t *t, int32_t signum);
 
 // Sends the signal called `name`: "TERM", "SIGTERM", "hup", "BUS@linux", …
-// (case-insensitive, "SIG" optional). Unknown → MARLINE_ERR_UNKNOWN_SIGNAL;
-// otherwise as process_signal.
+// (case-insensitive, "SIG" optional); otherwise as process_signal.
+//
+// Errors: MARLINE_ERR_UNKNOWN_SIGNAL (no signal has that name),
+// MARLINE_ERR_PROCESS_EXITED_ALREADY, MARLINE_ERR_NULL_POINTER (`name` NULL),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a process transport), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE once process_ended has run). `t` and `name`
+// must not be NULL.
 //
 // # Safety
-// `name` is NULL or NUL-terminated.
+// `name` is a NUL-terminated string.
 enum marline_status_t process_signal_by_name(struct transport_t *t, const char *name);
 
-// Writes the child's pid to `*pid`. Once the child has been reaped →
-// MARLINE_ERR_PROCESS_EXITED_ALREADY (the number may be reused).
+// Writes the child's pid to `*pid`.
+//
+// Errors: MARLINE_ERR_PROCESS_EXITED_ALREADY (the child was reaped: the number
+// may be another process's by now), MARLINE_ERR_WRONG_HANDLE_TYPE (not a
+// process transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` and `pid` must not be NULL.
 //
 // # Safety
-// `pid` is NULL or writable.
+// `pid` points to a writable `int32_t`.
 enum marline_status_t process_get_pid(struct transport_t *t, int32_t *pid);
 
-// The name of signal `signum` in the form SSH's exit-signal message
-// carries (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … —
-// or "NAME@linux" for a signal with no portable name ("BUS@linux"). This
-// is the name bridge exit_signal callbacks receive. A static string
-// (never free it); NULL when `signum` is no signal. For the name with
-// "SIG" see process_signal_full_name.
+// The name of signal `signum` in the form SSH's exit-signal message carries
+// (RFC 4254 §6.10): without "SIG" — "TERM", "KILL", "SEGV", … — or
+// "NAME@linux" for a signal with no portable name ("BUS@linux"). This is the
+// name bridge exit_signal callbacks receive. A static string (never free it);
+// NULL when `signum` is no signal. For the name with "SIG" see
+// process_signal_full_name.
 const char *process_signal_name(int32_t signum);
 
 // The name of signal `signum` with its "SIG" prefix, as Twisted conch's
-// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or
-// "SIGNAME@linux" for a signal with no portable name ("SIGBUS@linux").
-// process_signal_name is this string without its first three
-// characters. A static string (never free it); NULL when `signum` is no
-// signal.
+// `_getSignalName` returns it: "SIGTERM", "SIGKILL", …, or "SIGNAME@linux" for
+// a signal with no portable name ("SIGBUS@linux"). process_signal_name is this
+// string without its first three characters. A static string (never free it);
+// NULL when `signum` is no signal.
 const char *process_signal_full_name(int32_t signum);
 
-// Sets the pty's window size (the child gets SIGWINCH). Not a pty →
-// MARLINE_ERR_NOT_SUPPORTED; pty closed → MARLINE_ERR_CLOSED.
+// Sets the window size of the child's pty to `rows` x `cols`; the child gets
+// SIGWINCH.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (the child has no pty), MARLINE_ERR_CLOSED
+// (the pty is closed), MARLINE_ERR_WRONG_HANDLE_TYPE (not a process
+// transport), and the handle errors (MARLINE_ERR_STALE_HANDLE once
+// process_ended has run). `t` must not be NULL.
 enum marline_status_t process_set_window_size(struct transport_t *t, uint16_t rows, uint16_t cols);
 
 // Bridges the transport `remote` to a process started later with
 // process_bridge_spawn, with the semantics of an SSH session channel:
+//
 // - feed what `remote` receives to process_bridge_feed (it goes to the
-//   child's stdin; what arrives before process_bridge_spawn is buffered)
-//   and call process_bridge_remote_eof when `remote` half-closes;
+//   child's stdin; what arrives before process_bridge_spawn is buffered) and
+//   call process_bridge_remote_eof when `remote` half-closes;
 // - the child's stdout is written to `remote`, its stderr too when
 //   `merge_stderr`, else to callbacks->extended_data;
-// - `remote` gets EOF (transport_lose_write_connection) once both stdout
-//   and stderr have closed;
+// - `remote` gets EOF (transport_lose_write_connection) once both stdout and
+//   stderr have closed;
 // - when the process ends: exit_signal (signal wins) or exit_status, then
-//   process_ended, then transport_lose_connection(remote) (what is queued
-//   is sent first);
+//   process_ended, then transport_lose_connection(remote) (what is queued is
+//   sent first);
 // - `remote`'s write queue pauses the child's output (the process is
-//   registered as its streaming producer when it has none), and the
-//   child's stdin queue pauses reading from `remote` (the bridge registers
-//   a producer on the process transport), so input the child does not
-//   read is not buffered without bound. What is fed before the spawn is
-//   buffered as it comes: bound it yourself.
-//
+//   registered as its streaming producer when it has none), and the child's
+//   stdin queue pauses reading from `remote` (the bridge registers a producer
+//   on the process transport), so input the child does not read is not
+//   buffered without bound. What is fed before the spawn is buffered as it
+//   comes: bound it yourself;
 // - when `remote` goes, the child is hung up (see process_bridge_close).
 //
-// Call process_bridge_close from `remote`'s connection_lost. The bridge
-// handle is written to `*out`.
+// Call process_bridge_close from `remote`'s connection_lost. The bridge handle
+// is written to `*out`; the callbacks (copied) receive `user`.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a table whose `size` no version had or
+// with an entry this library does not know), MARLINE_ERR_EXHAUSTED, and the
+// handle errors (for `remote`). `remote`, `callbacks` and `out` must not be
+// NULL; `user` may be NULL (it is only passed back).
 //
 // # Safety
-// `callbacks` is readable (copied); `out` is writable.
+// `callbacks` points to a marline_bridge_callbacks_t with `size` readable
+// bytes; `out` points to a writable `bridge_t *`.
 enum marline_status_t process_bridge(struct transport_t *remote, bool merge_stderr, const struct marline_bridge_callbacks_t *callbacks, void *user, struct bridge_t **out);
 
-// Data from the remote side for the child's stdin (copied; buffered until
-// the process starts). After process_bridge_remote_eof → MARLINE_ERR_CLOSED.
+// Data from the remote side for the child's stdin (copied; buffered until the
+// process starts).
+//
+// Errors: MARLINE_ERR_CLOSED (after process_bridge_remote_eof),
+// MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`), and the handle
+// errors (MARLINE_ERR_STALE_HANDLE after process_bridge_close). `b` must not
+// be NULL; `data` may be NULL only when `len` is 0.
 //
 // # Safety
-// `data` is NULL (only with len 0) or has `len` readable bytes.
+// `data` points to `len` readable bytes.
 enum marline_status_t process_bridge_feed(struct bridge_t *b, const uint8_t *data, size_t len);
 
-// The remote side sent EOF: the child's stdin closes once what was fed
-// has been written (at once, or when the process starts).
+// The remote side sent end of file: the child's stdin closes once what was fed
+// has been written (at once, or when the process starts). Calling it again is
+// harmless.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE after
+// process_bridge_close). `b` must not be NULL.
 enum marline_status_t process_bridge_remote_eof(struct bridge_t *b);
 
-// Starts the bridged process (arguments as for reactor_spawn_process, with
-// the default fd map) and writes what was fed so far. Once only
-// (MARLINE_ERR_INVALID_STATE the second time). The process transport is
-// written to `*out` when `out` is not NULL; it belongs to the bridge (its
-// user pointer is free for the caller; its producer slot is the bridge's).
-// The child runs in a session of its own (see process_bridge_spawn_with).
+// Starts the bridged process (arguments as for reactor_spawn_process, with the
+// default fd map) and writes what was fed so far. The process transport is
+// written to `*out` when `out` is not NULL; it belongs to the bridge (its user
+// pointer is free for the caller; its producer slot is the bridge's). The
+// child runs in a session of its own (see process_bridge_spawn_with).
+//
+// Errors: MARLINE_ERR_INVALID_STATE (the process was started already), the
+// errors of reactor_spawn_process (MARLINE_ERR_NULL_POINTER,
+// MARLINE_ERR_INVALID_ARGUMENT, MARLINE_ERR_BAD_EXECUTABLE,
+// MARLINE_ERR_BAD_WORKING_DIRECTORY, MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS),
+// and the handle errors. `b`, `executable` and `argv` must not be NULL; `envp`
+// and `cwd` may be NULL (ours); `out` may be NULL (the process transport is
+// then not wanted).
 //
 // # Safety
-// As for reactor_spawn_process; `out` is NULL or writable.
+// As for reactor_spawn_process; `out`, when not NULL, points to a writable
+// `transport_t *`.
 enum marline_status_t process_bridge_spawn(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, bool use_pty, struct transport_t **out);
 
-// As process_bridge_spawn with MARLINE_SPAWN_PTY, and the pty's window
-// size set to `rows` x `cols` before the child starts (so the command's
-// first look at its terminal sees it, with no SIGWINCH race). Later
-// changes: process_set_window_size on the process transport. Errors as
-// for process_bridge_spawn.
+// As process_bridge_spawn with MARLINE_SPAWN_PTY, and the pty's window size
+// set to `rows` x `cols` before the child starts (so the command's first look
+// at its terminal sees it, with no SIGWINCH race). Later changes:
+// process_set_window_size on the process transport.
+//
+// Errors: as process_bridge_spawn (MARLINE_ERR_INVALID_STATE,
+// MARLINE_ERR_BAD_EXECUTABLE, …). `b`, `executable` and `argv` must not be
+// NULL; `envp` and `cwd` may be NULL (ours); `out` may be NULL (not wanted).
 //
 // # Safety
-// As for reactor_spawn_process; `out` is NULL or writable.
+// As for process_bridge_spawn.
 enum marline_status_t process_bridge_spawn_pty(struct bridge_t *b, const char *executable, const char *const *argv, const char *const *envp, const char *cwd, uint16_t rows, uint16_t cols, struct transport_t **out);
 
-// Starts the bridged process with `options` (NULL = every default; see
-// marline_spawn_options_t and reactor_spawn_process_with) and writes what
-// was fed so far; otherwise as process_bridge_spawn. The bridge feeds
-// child fd 0 and relays 1 and 2, so a fd map is refused
-// (MARLINE_ERR_BAD_CHILD_FD_MAP). The child always runs in a session of
-// its own, whatever the flags say (MARLINE_SPAWN_NEW_SESSION, as sshd
-// runs a session's command): so it can be hung up as a group when the
-// remote side goes (see process_bridge_close), and Ctrl-C at the server's
-// terminal does not reach it.
+// Starts the bridged process with `options` (see marline_spawn_options_t and
+// reactor_spawn_process_with) and writes what was fed so far; otherwise as
+// process_bridge_spawn. The bridge feeds child fd 0 and relays 1 and 2, so a
+// fd map is refused. The child always runs in a session of its own, whatever
+// the flags say (MARLINE_SPAWN_NEW_SESSION, as sshd runs a session's command):
+// so it can be hung up as a group when the remote side goes (see
+// process_bridge_close), and Ctrl-C at the server's terminal does not reach
+// it.
+//
+// Errors: MARLINE_ERR_BAD_CHILD_FD_MAP (a fd map), and as process_bridge_spawn
+// and reactor_spawn_process_with (MARLINE_ERR_INVALID_STATE,
+// MARLINE_ERR_INVALID_ARGUMENT, …). `b`, `executable` and `argv` must not be
+// NULL; `options` may be NULL (every default); `out` may be NULL (not wanted).
 //
 // # Safety
-// As for reactor_spawn_process_with; `out` is NULL or writable.
+// As for reactor_spawn_process_with; `out`, when not NULL, points to a
+// writable `transport_t *`.
 enum marline_status_t process_bridge_spawn_with(struct bridge_t *b, const char *executable, const char *const *argv, const struct marline_spawn_options_t *options, struct transport_t **out);
 
-// The remote side is gone: the child is hung up, and the bridge handle
-// becomes stale. Input still queued for the child is dropped and its pty
-// or pipes are closed at once (nobody is left to read its output; closing
-// a pty's master is a terminal hang-up: the child's session gets SIGHUP
-// and its writes fail). Its process group gets SIGHUP, and SIGKILL once
-// the grace period has passed if it is still there (see
-// process_bridge_set_hangup_grace; default 5 seconds). The group is
-// signalled only while the child itself has not been reaped (its pid is
-// the group's id): a grandchild that ignores SIGHUP and outlives the
-// child is left alone. The same happens
-// when `remote` closes while the bridge is its producer, even without this
-// call. The callbacks still report the process's end.
+// The remote side is gone: the child is hung up, and the bridge handle becomes
+// stale. Input still queued for the child is dropped and its pty or pipes are
+// closed at once (nobody is left to read its output; closing a pty's master is
+// a terminal hang-up: the child's session gets SIGHUP and its writes fail).
+// Its process group gets SIGHUP, and SIGKILL once the grace period has passed
+// if it is still there (see process_bridge_set_hangup_grace; default 5
+// seconds). The group is signalled only while the child itself has not been
+// reaped (its pid is the group's id): a grandchild that ignores SIGHUP and
+// outlives the child is left alone. The same happens when `remote` closes
+// while the bridge is its producer, even without this call. The callbacks
+// still report the process's end.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE when it was closed
+// already). `b` must not be NULL.
 enum marline_status_t process_bridge_close(struct bridge_t *b);
 
-// Sets how long a hung-up child (see process_bridge_close) has to end
-// after SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or
-// INFINITY for never (SIGHUP only). The default is 5 seconds. Applies to
-// a hang-up after the call. NaN or a negative value →
-// MARLINE_ERR_INVALID_ARGUMENT; a closed bridge →
-// MARLINE_ERR_STALE_HANDLE.
+// Sets how long a hung-up child (see process_bridge_close) has to end after
+// SIGHUP before its process group gets SIGKILL: `seconds` ≥ 0, or INFINITY for
+// never (SIGHUP only). The default is 5 seconds. Applies to a hang-up after
+// the call.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN or a negative value), and the
+// handle errors (MARLINE_ERR_STALE_HANDLE after process_bridge_close). `b`
+// must not be NULL.
 enum marline_status_t process_bridge_set_hangup_grace(struct bridge_t *b, double seconds);
 
-// Registers a producer on `t`. `streaming` producers are paused past the
-// high-water mark and resumed when the queue drains; pull producers get
+// Registers a producer on `t`, with its callback table (copied) and `user`,
+// which its callbacks receive. `streaming` producers are paused past the high-
+// water mark and resumed when the queue drains; pull producers get
 // resume_producing each time the queue empties (the first time on the next
-// loop turn). A second registration fails with
-// MARLINE_ERR_PRODUCER_ALREADY_REGISTERED. On a transport that is already
-// dead, stop_producing is called at once and MARLINE_ERR_STALE_HANDLE
-// returned. The table is copied.
+// loop turn). On a transport that is already gone, stop_producing is called at
+// once and MARLINE_ERR_STALE_HANDLE returned.
+//
+// Errors: MARLINE_ERR_PRODUCER_ALREADY_REGISTERED (a second registration),
+// MARLINE_ERR_INVALID_ARGUMENT (a table whose `size` no version had, or with
+// an entry this library does not know), and the handle errors. `t` and
+// `callbacks` must not be NULL; `user` may be NULL (it is only passed back).
 //
 // # Safety
-// `callbacks` is NULL or points to a readable marline_producer_t.
+// `callbacks` points to a marline_producer_t with `size` readable bytes.
 enum marline_status_t transport_register_producer(struct transport_t *t, const struct marline_producer_t *callbacks, void *user, bool streaming);
 
 // Makes the transport's own reading the streaming producer of its writes
-// (Twisted's `transport.registerProducer(transport, True)`): reading
-// pauses while the write queue is past the high-water mark
-// (transport_set_write_high_water, default 64 KiB) and resumes once the
-// queue has drained. A peer that does not read what it is sent then
-// cannot grow the queue without bound: for echo servers, proxies and
-// request/response servers. No callbacks and no allocation. It counts as
-// the registered producer (MARLINE_ERR_PRODUCER_ALREADY_REGISTERED if
-// there is one; transport_unregister_producer ends it and resumes
-// reading). Do not also pause or resume reading by hand: the two would
-// undo each other.
+// (Twisted's `transport.registerProducer(transport, True)`): reading pauses
+// while the write queue is past the high-water mark
+// (transport_set_write_high_water, default 64 KiB) and resumes once the queue
+// has drained. A peer that does not read what it is sent then cannot grow the
+// queue without bound: for echo servers, proxies and request/response servers.
+// No callbacks and no allocation. It counts as the registered producer;
+// transport_unregister_producer ends it and resumes reading. Do not also pause
+// or resume reading by hand: the two would undo each other.
+//
+// Errors: MARLINE_ERR_PRODUCER_ALREADY_REGISTERED (there is a producer), and
+// the handle errors. `t` must not be NULL.
 enum marline_status_t transport_register_reading_as_producer(struct transport_t *t);
 
-// Unregisters the producer of `t` (MARLINE_ERR_NO_PRODUCER if none). A
-// lose_connection waiting for the producer goes on.
+// Unregisters the producer of `t`; it gets no more callbacks. A
+// transport_lose_connection waiting for the producer goes on.
+//
+// Errors: MARLINE_ERR_NO_PRODUCER (none is registered), and the handle errors.
+// `t` must not be NULL.
 enum marline_status_t transport_unregister_producer(struct transport_t *t);
 
-// Creates a reactor owned by the calling thread and writes it to `*out`.
-// Only that thread may use it, except reactor_stop and
-// reactor_call_from_thread. SIGPIPE is set to ignored if it still has its
-// default action (so a write to a dead pipe cannot kill the program).
-// MARLINE_ERR_EXHAUSTED when 4,096 reactors are live (see "Opaque handles" in
-// the README).
+// Creates a reactor owned by the calling thread and writes it to `*out`. Only
+// that thread may use it, except reactor_stop and reactor_call_from_thread.
+// SIGPIPE is set to ignored if it still has its default action (so a write to
+// a dead pipe cannot kill the program).
 //
-// A reactor its thread never frees is torn down when that thread ends
-// (for the main thread: when main returns or exit is called), without
-// calling back: its connections, listening ports and pipes are closed,
-// pending delayed calls are dropped, and child processes are neither
-// signalled nor reaped (a child on a pty gets the hang-up of its
-// terminal closing). No connection_lost, process_ended or completion is
-// delivered then, since the pointers they would get may be gone. Call
-// reactor_free to have them.
+// A reactor its thread never frees is torn down when that thread ends (for the
+// main thread: when main returns or exit is called), without calling back: its
+// connections, listening ports and pipes are closed, pending delayed calls are
+// dropped, and child processes are neither signalled nor reaped (a child on a
+// pty gets the hang-up of its terminal closing). No connection_lost,
+// process_ended or completion is delivered then, since the pointers they would
+// get may be gone. Call reactor_free to have them.
+//
+// Errors: MARLINE_ERR_EXHAUSTED (4,096 reactors are live; see "Opaque handles"
+// in the README), MARLINE_ERR_OS (no epoll or eventfd: marline_last_os_error),
+// MARLINE_ERR_NULL_POINTER. `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `reactor_t *`.
 enum marline_status_t reactor_new(struct reactor_t **out);
 
-// Frees the reactor. Every open connection is closed and its
-// connection_lost (reason MARLINE_REASON_SHUTDOWN) or connection_failed is
-// delivered before this returns; pending delayed calls are dropped without
-// running. Not allowed from inside one of its own callbacks
-// (MARLINE_ERR_REENTRANT). The handle is stale afterwards.
+// Frees the reactor. Every open connection is closed and its connection_lost
+// (reason MARLINE_REASON_SHUTDOWN) or connection_failed is delivered before
+// this returns; pending delayed calls are dropped without running. The handle,
+// and every handle of the reactor's objects, is stale afterwards.
+//
+// Errors: MARLINE_ERR_REENTRANT (from inside one of its own callbacks), and
+// the handle errors. `reactor` must not be NULL.
 enum marline_status_t reactor_free(struct reactor_t *reactor);
 
-// Runs the loop until reactor_stop. Returns MARLINE_ERR_REENTRANT if the
-// loop is already running (called from a callback).
+// Runs the loop until reactor_stop is called (from a callback or another
+// thread), then returns MARLINE_OK.
+//
+// Errors: MARLINE_ERR_REENTRANT (the loop is already running: called from one
+// of its callbacks), MARLINE_ERR_OS (epoll failed: marline_last_os_error), and
+// the handle errors. `reactor` must not be NULL.
 enum marline_status_t reactor_run(struct reactor_t *reactor);
 
 // Runs one turn of the loop: waits up to `timeout_seconds` for something to
-// happen (0: just poll; negative or +infinity: wait without limit; NaN:
-// MARLINE_ERR_INVALID_ARGUMENT), then handles what is ready, due timers
-// and deferred callbacks.
+// happen (0: just poll; negative or +infinity: wait without limit), then
+// handles what is ready, due timers and deferred callbacks.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN), MARLINE_ERR_REENTRANT (called
+// from one of its callbacks), MARLINE_ERR_OS (epoll failed:
+// marline_last_os_error), and the handle errors. `reactor` must not be NULL.
 enum marline_status_t reactor_run_once(struct reactor_t *reactor, double timeout_seconds);
 
-// Makes reactor_run return at its next turn (a stop requested while the
-// loop is not running makes the next reactor_run return at once).
-// Thread-safe.
+// Makes reactor_run return at its next turn (a stop requested while the loop
+// is not running makes the next reactor_run return at once). Thread-safe: any
+// thread may call it.
+//
+// Errors: MARLINE_ERR_STALE_HANDLE (the reactor is freed),
+// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE; never
+// MARLINE_ERR_WRONG_THREAD. `reactor` must not be NULL.
 enum marline_status_t reactor_stop(struct reactor_t *reactor);
 
-// Queues `callback(reactor, user)` to run on the reactor's thread at its
-// next turn, and wakes the loop. Thread-safe. On error the callback is
-// never called.
+// Queues `callback(reactor, user)` to run on the reactor's thread at its next
+// turn, and wakes the loop. Thread-safe: any thread may call it. On error the
+// callback is never called; after success it is called once, unless the
+// reactor is freed first.
+//
+// Errors: MARLINE_ERR_NULL_POINTER (`reactor` or `callback` NULL),
+// MARLINE_ERR_STALE_HANDLE (the reactor is freed),
+// MARLINE_ERR_WRONG_HANDLE_TYPE; never MARLINE_ERR_WRONG_THREAD. `reactor` and
+// `callback` must not be NULL; `user` may be NULL (it is only passed back).
 enum marline_status_t reactor_call_from_thread(struct reactor_t *reactor, marline_reactor_cb callback, void *user);
 
-// Writes the loop's epoll descriptor to `*fd`. When it polls readable,
-// reactor_run_once(reactor, 0) has work; see reactor_next_timeout for how
-// long a foreign loop may sleep.
+// Writes the loop's epoll descriptor to `*fd`, for embedding the reactor in
+// another event loop. When it polls readable, reactor_run_once(reactor, 0) has
+// work; see reactor_next_timeout for how long a foreign loop may sleep. The
+// descriptor stays the reactor's: do not close it.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once the reactor is
+// freed). `reactor` and `fd` must not be NULL.
 //
 // # Safety
-// `fd` is NULL or writable.
+// `fd` points to a writable `int32_t`.
 enum marline_status_t reactor_backend_fd(struct reactor_t *reactor, int32_t *fd);
 
 // Writes to `*seconds_out` how long a foreign loop may wait before calling
-// reactor_run_once (a delayed call is due then), or -1 when nothing is
-// scheduled.
+// reactor_run_once (a delayed call is due then; 0 when work is already
+// waiting), or -1 when nothing is scheduled.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once the reactor is
+// freed). `reactor` and `seconds_out` must not be NULL.
 //
 // # Safety
-// `seconds_out` is NULL or writable.
+// `seconds_out` points to a writable `double`.
 enum marline_status_t reactor_next_timeout(struct reactor_t *reactor, double *seconds_out);
 
-// The kind of `reason`; MARLINE_REASON_INVALID for NULL.
+// The kind of `reason`: why the connection or process ended (see
+// marline_reason_kind_t). Never fails. `reason` may be NULL:
+// MARLINE_REASON_INVALID.
 //
 // # Safety
-// `reason` is NULL or the pointer a callback received, during that callback.
+// `reason`, when not NULL, is the pointer a callback received, during that
+// callback.
 enum marline_reason_kind_t marline_reason_kind(const struct marline_reason_t *reason);
 
-// The errno behind the reason, or 0.
+// The errno behind `reason` (a reset, an unreachable host, …), or 0 when there
+// is none. Never fails. `reason` may be NULL: 0.
 //
 // # Safety
 // As for marline_reason_kind.
 int32_t marline_reason_errno(const struct marline_reason_t *reason);
 
-// A printable, NUL-terminated message, valid as long as the reason; "" for
-// NULL.
+// A printable, NUL-terminated message saying why, valid as long as the reason
+// (during the callback). Never fails. `reason` may be NULL: "".
 //
 // # Safety
 // As for marline_reason_kind.
 const char *marline_reason_message(const struct marline_reason_t *reason);
 
-// Writes the process exit code to `*code`. Fails with
-// MARLINE_ERR_INVALID_ARGUMENT when the process was killed by a signal or
-// the reason is not a process reason.
+// Writes the exit code of the process that `reason` is about to `*code`.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (the process was killed by a signal,
+// its status is unknown, or the reason is not about a process),
+// MARLINE_ERR_NULL_POINTER. `reason` and `code` must not be NULL.
 //
 // # Safety
-// As for marline_reason_kind; `code` is NULL or writable.
+// As for marline_reason_kind; `code` points to a writable `int32_t`.
 enum marline_status_t marline_reason_exit_code(const struct marline_reason_t *reason, int32_t *code);
 
-// Writes the signal that killed the process to `*signal`. Fails with
-// MARLINE_ERR_INVALID_ARGUMENT when it exited normally.
+// Writes the number of the signal that killed the process that `reason` is
+// about to `*signal`.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (the process exited normally, its
+// status is unknown, or the reason is not about a process),
+// MARLINE_ERR_NULL_POINTER. `reason` and `signal` must not be NULL.
 //
 // # Safety
-// As for marline_reason_exit_code.
+// As for marline_reason_kind; `signal` points to a writable `int32_t`.
 enum marline_status_t marline_reason_signal(const struct marline_reason_t *reason, int32_t *signal);
 
-// 1 if the killing signal left a core dump, else 0.
+// True if the signal that killed the process left a core dump; false
+// otherwise, and for a reason not about a killed process. Never fails.
+// `reason` may be NULL: false.
 //
 // # Safety
 // As for marline_reason_kind.
 bool marline_reason_core_dumped(const struct marline_reason_t *reason);
 
-// The raw wait status of a process reason, or -1.
+// The raw wait status (as waitpid(2) gives it) of the process that `reason` is
+// about, or -1 (no process, or its status is unknown). Never fails. `reason`
+// may be NULL: -1.
 //
 // # Safety
 // As for marline_reason_kind.
 int32_t marline_reason_wait_status(const struct marline_reason_t *reason);
 
-// A static, NUL-terminated description of a marline_status_t value
-// (never NULL; unknown numbers give "unknown status").
+// A static, NUL-terminated English description of a marline_status_t value,
+// for messages. Never NULL, never fails; a number that is no status gives
+// "unknown status".
 const char *marline_strerror(int32_t status);
 
-// The errno of the last failing operating-system call made by marline on
-// this thread (after MARLINE_ERR_OS and the address errors), or 0.
+// The errno behind the last failed marline call on this thread: each call that
+// returns an error status sets it, to the errno of the operating-system
+// failure that caused it (after MARLINE_ERR_OS, the address and connection
+// errors, MARLINE_ERR_BAD_EXECUTABLE and MARLINE_ERR_BAD_WORKING_DIRECTORY),
+// or to 0 when none did (a NULL argument, a stale handle, a time-out of
+// marline's own). Successful calls leave it alone, as C's errno. Never fails.
 int32_t marline_last_os_error(void);
 
-// marline's version as a static string, e.g. "0.1.0".
+// marline's version as a static, NUL-terminated string, e.g. "0.2.0"
+// (MARLINE_VERSION_STRING of the header it was built with). Never NULL, never
+// fails.
 const char *marline_version(void);
 
-// Panics inside marline's panic boundary and returns MARLINE_ERR_PANIC.
-// Exists so tests can prove that a panic never unwinds into C.
+// Panics inside marline's panic boundary, for tests that prove a panic never
+// unwinds into C. Errors: always MARLINE_ERR_PANIC (the panic's message goes
+// to the log callback).
 enum marline_status_t marline_debug_panic(void);
 
-// Creates a stream with no connection and writes its handle to `*out`.
-// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
-// at once, or 2^48 created over the process's life).
+// Creates a stream with no connection (its engine and asr threads start) and
+// writes its handle to `*out`.
+//
+// Errors: MARLINE_ERR_EXHAUSTED (no stream handle is left: 2^20 streams live
+// at once, or 2^48 created over the process's life), MARLINE_ERR_OS (a thread
+// or socket could not be made: marline_last_os_error),
+// MARLINE_ERR_NULL_POINTER. `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `tcp_stream_t *`.
 enum marline_status_t tcp_stream_new(struct tcp_stream_t **out);
 
-// Frees a stream: a pending passive open is cancelled, a connection is
-// closed (as close(2) does: FIN, or RST if data was left unread), a call
-// blocked in another thread or in the asr returns
-// MARLINE_ERR_STALE_HANDLE, and no asr runs once this returns: it waits
-// for a running one to return (so an asr must not wait for the thread
-// that frees its stream). From inside the stream's own asr it returns
-// once the connection is closed, without waiting for that asr (its
-// caller); no further asr follows. The handle is stale afterwards.
+// Frees a stream: a pending passive open is cancelled, a connection is closed
+// (as close(2) does: FIN, or RST if data was left unread), a call blocked in
+// another thread or in the asr returns MARLINE_ERR_STALE_HANDLE, and no asr
+// runs once this returns: it waits for a running one to return (so an asr must
+// not wait for the thread that frees its stream). From inside the stream's own
+// asr it returns once the connection is closed, without waiting for that asr
+// (its caller); no further asr follows. The handle is stale afterwards.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE when it was freed
+// already). `stream` must not be NULL.
 enum marline_status_t tcp_stream_free(struct tcp_stream_t *stream);
 
-// Sets the notification routine (NULL removes it) and its user pointer.
-// A call of the old routine that is running when it is replaced goes on
-// to its end with the old user pointer: this call does not wait for it
-// (tcp_stream_free does). Works from inside the asr.
+// Sets the notification routine `asr` and the `user` pointer it receives; NULL
+// removes the routine. A call of the old routine that is running when it is
+// replaced goes on to its end with the old user pointer: this call does not
+// wait for it (tcp_stream_free does). Works from inside the asr.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once freed).
+// `stream` must not be NULL; `asr` may be NULL (no routine); `user` may be
+// NULL (it is only passed back).
 //
 // # Safety
-// `asr`, when not NULL, must be callable from the stream's asr thread
-// with `user` until it is replaced or the stream is freed.
+// `asr`, when not NULL, must be callable from the stream's asr thread with
+// `user` until it is replaced or the stream is freed.
 enum marline_status_t tcp_stream_set_asr(struct tcp_stream_t *stream, tcp_stream_asr_t asr, void *user);
 
 // Waits for one incoming connection on `port` of every IPv4 interface:
 // tcp_stream_passive_open_on with interface "0.0.0.0". Prefer
-// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this
-// host should connect.
+// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this host
+// should connect.
+//
+// Errors: as tcp_stream_passive_open_on (MARLINE_ERR_ADDRESS_IN_USE,
+// MARLINE_ERR_INVALID_ARGUMENT, MARLINE_ERR_INVALID_STATE, …), and the handle
+// errors. `stream` must not be NULL.
 enum marline_status_t tcp_stream_passive_open(struct tcp_stream_t *stream, int32_t port_number);
 
-// Waits for one incoming connection on `interface` and `port`.
-// `interface` is a literal address of this host: "127.0.0.1" or "::1"
-// (this host only), "0.0.0.0" or "" (every IPv4 interface), "::" (every
-// interface), or another local address. `port` 0 picks a free port
-// (tcp_stream_get_sock_name tells which). Returns at once; a port in use
-// fails here with MARLINE_ERR_ADDRESS_IN_USE, an unparsable interface or
-// an address not of this host with MARLINE_ERR_BAD_ADDRESS, a port outside
-// 0..65535 with MARLINE_ERR_INVALID_ARGUMENT, a NULL `interface` with
-// MARLINE_ERR_NULL_POINTER. Until the open completes only
-// tcp_stream_wait, tcp_stream_isdone and tcp_stream_get_sock_name work;
-// other calls fail with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr
-// then gets TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+// Waits for one incoming connection on `interface` and `port`. `interface` is
+// a literal address of this host: "127.0.0.1" or "::1" (this host only),
+// "0.0.0.0" or "" (every IPv4 interface), "::" (every interface), or another
+// local address. `port` 0 picks a free port (tcp_stream_get_sock_name tells
+// which). Returns at once. Until the open completes only tcp_stream_wait,
+// tcp_stream_isdone and tcp_stream_get_sock_name work; other calls fail with
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
+// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+//
+// Errors: MARLINE_ERR_ADDRESS_IN_USE (the port is in use),
+// MARLINE_ERR_BAD_ADDRESS (an interface that does not parse or is no address
+// of this host), MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an
+// interface that is not UTF-8), MARLINE_ERR_INVALID_STATE (the stream has a
+// connection or an open pending), MARLINE_ERR_PERMISSION_DENIED,
+// MARLINE_ERR_OS, and the handle errors. `stream` and `interface` must not be
+// NULL.
 //
 // # Safety
-// `interface` is NULL or a NUL-terminated string.
+// `interface` is a NUL-terminated string.
 enum marline_status_t tcp_stream_passive_open_on(struct tcp_stream_t *stream, const char *interface, int32_t port_number);
 
-// Blocks until the passive open completes, or `timeout_seconds` pass (0:
-// no limit; negative, infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT;
-// once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
-// passive open is reported by the first wait after it; with nothing
-// pending and nothing to report, returns MARLINE_OK at once.
+// Blocks until the passive open completes, or `timeout_seconds` pass (0: no
+// limit), then the open goes on. A failed passive open is reported by the
+// first wait after it, with the failure's status; with nothing pending and
+// nothing to report, returns MARLINE_OK at once.
+//
+// Errors: MARLINE_ERR_TIMED_OUT (the time passed),
+// MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout), the
+// status of a failed open (MARLINE_ERR_OS with marline_last_os_error, for
+// example), and the handle errors. `stream` must not be NULL.
 enum marline_status_t tcp_stream_wait(struct tcp_stream_t *stream, double timeout_seconds);
 
-// Writes false to `*done` while a passive open is in progress, else true.
+// Writes false to `*done` while a passive open is in progress, else true (also
+// when it failed: tcp_stream_wait reports how).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once freed).
+// `stream` and `done` must not be NULL.
 //
 // # Safety
-// `done` is NULL or writable.
+// `done` points to a writable `bool`.
 enum marline_status_t tcp_stream_isdone(struct tcp_stream_t *stream, bool *done);
 
-// Writes this side's address to `*out` (free with marline_address_free):
-// during a passive open the listening address (for example
-// 127.0.0.1:port), then the connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+// Writes this side's address to `*out`, allocated (free it with
+// marline_address_free): during a passive open the listening address (for
+// example 127.0.0.1:port), then the connection's.
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (before any open), and the handle errors.
+// `stream` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `marline_address_t *`.
 enum marline_status_t tcp_stream_get_sock_name(struct tcp_stream_t *stream, struct marline_address_t **out);
 
 // Connects from `local_port` (0: any) to `host` (a name or literal) and
 // `remote_port`, blocking until established or failed, at most
-// `timeout_seconds` (0: no limit; negative, infinite or NaN:
-// MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
-// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
-// asr. Allowed on a new stream or one whose connection has terminated.
+// `timeout_seconds` (0: no limit). A failure also sends
+// TCP_STREAM_EVENT_TERMINATE to the asr. Allowed on a new stream or one whose
+// connection has terminated.
+//
+// Errors: MARLINE_ERR_REFUSED, MARLINE_ERR_TIMED_OUT,
+// MARLINE_ERR_CONNECTION_RESET, MARLINE_ERR_OS (the connection failed;
+// marline_last_os_error), MARLINE_ERR_BAD_ADDRESS (an empty host, or a name
+// that does not resolve), MARLINE_ERR_INVALID_ARGUMENT (a port outside
+// 0..65535, remote port 0, a negative, infinite or NaN timeout, a host that is
+// not UTF-8), MARLINE_ERR_INVALID_STATE (a connection or an open is there),
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_STREAM_BUSY, and the
+// handle errors. `stream` and `host` must not be NULL.
 //
 // # Safety
-// `host` is NULL or a NUL-terminated string.
+// `host` is a NUL-terminated string.
 enum marline_status_t tcp_stream_active_open(struct tcp_stream_t *stream, int32_t local_port, const char *host, int32_t remote_port, double timeout_seconds);
 
-// Sends `len` bytes, blocking until the kernel has taken them all (they
-// are copied). `push`: send now rather than coalesce with the next send.
-// `urgent`: send as TCP urgent data, the urgent pointer at its end.
-// Allowed in ESTABLISHED and CLOSE_WAIT only: after tcp_stream_close,
-// MARLINE_ERR_CLOSED; after the connection terminated,
-// MARLINE_ERR_TERMINATED; before any open, MARLINE_ERR_NOT_CONNECTED.
+// Sends `len` bytes, blocking until the kernel has taken them all (they are
+// copied). `push`: send now rather than coalesce with the next send. `urgent`:
+// send as TCP urgent data, the urgent pointer at its end. Allowed in
+// ESTABLISHED and CLOSE_WAIT only.
+//
+// Errors: MARLINE_ERR_CLOSED (after tcp_stream_close), MARLINE_ERR_TERMINATED
+// (the connection terminated, or does while the call waits),
+// MARLINE_ERR_NOT_CONNECTED (before any open), MARLINE_ERR_INVALID_ARGUMENT
+// (an empty urgent send), MARLINE_ERR_STREAM_BUSY (a send or close in
+// progress), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_NULL_POINTER
+// (`buf` NULL with a non-zero `len`), and the handle errors. `stream` must not
+// be NULL; `buf` may be NULL only when `len` is 0.
 //
 // # Safety
-// `buf` is NULL (with `len` 0) or has `len` readable bytes.
+// `buf` points to `len` readable bytes.
 enum marline_status_t tcp_stream_send(struct tcp_stream_t *stream, const uint8_t *buf, size_t len, bool push, bool urgent);
 
-// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-// 1), waiting up to `timeout_seconds` (0: no limit; negative, infinite or
-// NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
-// writes its length to `*len`. Urgent data (everything up to the urgent
-// mark) comes first and is never merged with normal data. As in MacTCP,
-// "the first call returning urgent data will have the urgent flag set,
-// the last will have the mark flag set": `*urgent` is true for the first
-// piece of it only, `*mark` for the last, which is the urgent byte itself
-// (the last byte of the urgent data, returned alone); pieces between have
-// neither, and a lone urgent byte has both. At the peer's end of
-// stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
-// on success.
+// Receives the next piece of data into `buf` (at most `cap` bytes), waiting up
+// to `timeout_seconds` (0: no limit) for some to arrive, and writes its length
+// to `*len`. Urgent data (everything up to the urgent mark) comes first and is
+// never merged with normal data. As in MacTCP, "the first call returning
+// urgent data will have the urgent flag set, the last will have the mark flag
+// set": `*urgent` is true for the first piece of it only, `*mark` for the
+// last, which is the urgent byte itself (the last byte of the urgent data,
+// returned alone); pieces between have neither, and a lone urgent byte has
+// both. Out parameters are written only on success.
+//
+// Errors: MARLINE_ERR_CONNECTION_CLOSING (the peer has closed and everything
+// was read), MARLINE_ERR_TIMED_OUT (nothing came in time),
+// MARLINE_ERR_TERMINATED, MARLINE_ERR_NOT_CONNECTED,
+// MARLINE_ERR_INVALID_ARGUMENT (`cap` 0; a negative, infinite or NaN timeout),
+// MARLINE_ERR_STREAM_BUSY (a receive in progress),
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, and the handle errors. `stream`,
+// `buf`, `len`, `urgent` and `mark` must not be NULL.
 //
 // # Safety
-// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` are NULL or
-// writable.
+// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` point to a
+// writable `size_t`, `bool` and `bool`.
 enum marline_status_t tcp_stream_rcv(struct tcp_stream_t *stream, double timeout_seconds, uint8_t *buf, size_t cap, size_t *len, bool *urgent, bool *mark);
 
 // Closes our side and blocks until the peer has acknowledged all our data
-// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit; negative,
-// infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
+// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit); past that,
 // MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
-// tcp_stream_rcv goes on working until the peer closes; when both sides
-// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+// tcp_stream_rcv goes on working until the peer closes; when both sides are
+// closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+//
+// Errors: MARLINE_ERR_TIMED_OUT (see above), MARLINE_ERR_CLOSED (closed
+// already), MARLINE_ERR_TERMINATED, MARLINE_ERR_NOT_CONNECTED,
+// MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout),
+// MARLINE_ERR_STREAM_BUSY (a send in progress),
+// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, and the handle errors. `stream` must
+// not be NULL.
 enum marline_status_t tcp_stream_close(struct tcp_stream_t *stream, double timeout_seconds);
 
 // Sets the stream's ULP timeout, as MacTCP's ulpTimeoutValue and
-// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged
-// by the peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the
-// connection (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in
-// progress fails with MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT
-// sends TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on,
-// once more for every further `timeout_seconds` with no acknowledgement.
-// The wait restarts whenever the peer acknowledges more data and stops
-// when everything is acknowledged. `timeout_seconds` 0 turns it off: the
-// default, where the kernel's own retransmission limit (about 15
-// minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
-// Applies to the connection there is and to later ones of the stream;
-// during a passive open it fails with
-// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative,
-// infinite or NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
-// Works from inside the asr and while another thread is blocked in a
-// call.
+// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged by the
+// peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the connection
+// (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in progress fails with
+// MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT sends
+// TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on, once more
+// for every further `timeout_seconds` with no acknowledgement. The wait
+// restarts whenever the peer acknowledges more data and stops when everything
+// is acknowledged. `timeout_seconds` 0 turns it off: the default, where the
+// kernel's own retransmission limit (about 15 minutes) ends the connection
+// with TCP_STREAM_REASON_NETWORK_FAILURE. Applies to the connection there is
+// and to later ones of the stream. Works from inside the asr and while another
+// thread is blocked in a call.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout,
+// or another action), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before the
+// passive open), and the handle errors. `stream` must not be NULL.
 enum marline_status_t tcp_stream_set_ulp_timeout(struct tcp_stream_t *stream, double timeout_seconds, int32_t action);
 
-// Resets the connection at once (RST), dropping queued data both ways; a
-// call blocked in another thread or in the asr returns
-// MARLINE_ERR_TERMINATED. The asr gets TERMINATE with
-// TCP_STREAM_REASON_ULP_ABORT. From inside the asr too, the connection is
-// gone when this returns.
+// Resets the connection at once (RST), dropping queued data both ways; a call
+// blocked in another thread or in the asr returns MARLINE_ERR_TERMINATED. The
+// asr gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT. From inside the asr
+// too, the connection is gone when this returns.
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (before any open), MARLINE_ERR_TERMINATED
+// (the connection terminated already), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS,
+// and the handle errors. `stream` must not be NULL.
 enum marline_status_t tcp_stream_abort(struct tcp_stream_t *stream);
 
 // Fills `*status` (see tcp_stream_status_t for the `size` rule). With no
 // connection the state is TCP_STREAM_STATE_CLOSED and the rest is zero.
 //
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`status->size` smaller than its `size`
+// and `state` fields), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_OS
+// (the kernel's TCP_INFO failed), and the handle errors. `stream` and `status`
+// must not be NULL.
+//
 // # Safety
-// `status` is NULL or points to at least `status->size` writable bytes
-// whose first field, `size`, is set.
+// `status` points to at least `status->size` writable bytes whose first field,
+// `size`, is set.
 enum marline_status_t tcp_stream_status(struct tcp_stream_t *stream, struct tcp_stream_status_t *status);
 
 // Listens on `interface` ("127.0.0.1", "::1", "::", "" for every IPv4
-// interface) and `port` (0 picks a free port; listening_port_get_port
-// tells which). `backlog` ≤ 0 means the system maximum. Each accepted
-// connection gets its own copy of `protocol`, and `user` as its initial
+// interface) and `port` (0 picks a free port; listening_port_get_port tells
+// which), and writes the listening port to `*out`. `backlog` ≤ 0 means the
+// system maximum. Each accepted connection runs the callbacks of `protocol`
+// (copied once, shared by the port's connections) with `user` as its initial
 // user pointer (connection_made may replace it with transport_set_user).
-// A port in use fails with MARLINE_ERR_ADDRESS_IN_USE, an unparsable
-// interface with MARLINE_ERR_BAD_ADDRESS, a port outside 0..65535 with
-// MARLINE_ERR_INVALID_ARGUMENT.
+//
+// Errors: MARLINE_ERR_ADDRESS_IN_USE (the port is in use),
+// MARLINE_ERR_BAD_ADDRESS (an interface that does not parse or is no address
+// of this host), MARLINE_ERR_PERMISSION_DENIED (a privileged port),
+// MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an interface that is
+// not UTF-8, a table whose `size` no version had or with an entry this library
+// does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS
+// (marline_last_os_error), and the handle errors. `reactor`, `interface`,
+// `protocol` and `out` must not be NULL; `user` may be NULL (it is only passed
+// back).
 //
 // # Safety
-// `interface` is NULL or a NUL-terminated string; `protocol` is NULL or
-// readable (it is copied); `out` is NULL or writable.
+// `interface` is a NUL-terminated string; `protocol` points to a
+// marline_protocol_t with `size` readable bytes; `out` points to a writable
+// `listening_port_t *`.
 enum marline_status_t reactor_listen_tcp(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, const struct marline_protocol_t *protocol, void *user, struct listening_port_t **out);
 
 // As reactor_listen_tcp, with `flags`: 0 or MARLINE_LISTEN_REUSEPORT
-// (one reactor per thread on one port: see examples-c/echo_server_mt.c).
-// Unknown flag bits fail with MARLINE_ERR_INVALID_ARGUMENT.
+// (SO_REUSEPORT: one reactor per thread on one port, the kernel spreads the
+// connections; see examples-c/echo_server_mt.c).
+//
+// Errors: as reactor_listen_tcp, and MARLINE_ERR_INVALID_ARGUMENT for unknown
+// flag bits. `reactor`, `interface`, `protocol` and `out` must not be NULL;
+// `user` may be NULL.
 //
 // # Safety
 // As for reactor_listen_tcp.
 enum marline_status_t reactor_listen_tcp_flags(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, uint32_t flags, const struct marline_protocol_t *protocol, void *user, struct listening_port_t **out);
 
-// Connects to `host` (a name or literal address; names resolve off the
-// loop thread) and `port`, giving up after `timeout_seconds` (≤ 0 or
-// +infinity: no limit; NaN: MARLINE_ERR_INVALID_ARGUMENT). The transport handle is written to `*out` at once; writes made
-// before the connection is up are queued. The protocol then gets
-// connection_made, or connection_failed with MARLINE_REASON_REFUSED,
-// _TIMED_OUT, _UNREACHABLE, _RESOLVE_FAILED or _CANCELLED.
+// Connects to `host` (a name or literal address; names resolve off the loop
+// thread) and `port`, giving up after `timeout_seconds` (≤ 0 or +infinity: no
+// limit). The transport handle is written to `*out` at once, with `user` as
+// its user pointer; writes made before the connection is up are queued. The
+// protocol (copied) then gets connection_made, or connection_failed with
+// MARLINE_REASON_REFUSED, _TIMED_OUT, _UNREACHABLE, _RESOLVE_FAILED or
+// _CANCELLED: failures to connect come through the callback, not the status.
+//
+// Errors: MARLINE_ERR_BAD_ADDRESS (an empty host),
+// MARLINE_ERR_INVALID_ARGUMENT (a NaN timeout, a port outside 0..65535, a host
+// that is not UTF-8, a table whose `size` no version had or with an entry this
+// library does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS (no socket:
+// marline_last_os_error), and the handle errors. `reactor`, `host`, `protocol`
+// and `out` must not be NULL; `user` may be NULL (it is only passed back).
 //
 // # Safety
-// As for reactor_listen_tcp, with `host` for `interface`.
+// `host` is a NUL-terminated string; `protocol` points to a marline_protocol_t
+// with `size` readable bytes; `out` points to a writable `transport_t *`.
 enum marline_status_t reactor_connect_tcp(struct reactor_t *reactor, const char *host, int32_t port, double timeout_seconds, const struct marline_protocol_t *protocol, void *user, struct transport_t **out);
 
-// Writes the bound address to `*out` (free with marline_address_free).
+// Writes the address the port is bound to to `*out`, allocated: free it with
+// marline_address_free.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE after
+// listening_port_stop). `p` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `marline_address_t *`.
 enum marline_status_t listening_port_get_host(struct listening_port_t *p, struct marline_address_t **out);
 
-// Writes the bound port number to `*port`.
+// Writes the port number the port is bound to to `*port` (the one the system
+// picked for port 0).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE after
+// listening_port_stop). `p` and `port` must not be NULL.
 //
 // # Safety
-// `port` is NULL or writable.
+// `port` points to a writable `int32_t`.
 enum marline_status_t listening_port_get_port(struct listening_port_t *p, int32_t *port);
 
-// Stops listening and closes the port; accepted connections are left
-// alone. The handle is stale afterwards.
+// Stops listening and closes the port; connections it accepted are left alone.
+// The handle is stale afterwards.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE when it was stopped
+// already). `p` must not be NULL.
 enum marline_status_t listening_port_stop(struct listening_port_t *p);
 
-// Writes whether TCP_NODELAY is set (read from the socket) to `*on`.
+// Writes whether TCP_NODELAY is set on the transport's socket (read from the
+// socket) to `*on`.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t` and
+// `on` must not be NULL.
 //
 // # Safety
-// `on` is NULL or writable.
+// `on` points to a writable `bool`.
 enum marline_status_t transport_get_tcp_nodelay(struct transport_t *t, bool *on);
 
-// Sets TCP_NODELAY (off by default).
+// Sets or clears TCP_NODELAY on the transport's socket (off by default): small
+// writes are sent at once instead of waiting to coalesce.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t`
+// must not be NULL.
 enum marline_status_t transport_set_tcp_nodelay(struct transport_t *t, bool on);
 
-// Writes whether SO_KEEPALIVE is set (read from the socket) to `*on`.
+// Writes whether SO_KEEPALIVE is set on the transport's socket (read from the
+// socket) to `*on`.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t` and
+// `on` must not be NULL.
 //
 // # Safety
-// `on` is NULL or writable.
+// `on` points to a writable `bool`.
 enum marline_status_t transport_get_tcp_keepalive(struct transport_t *t, bool *on);
 
-// Sets SO_KEEPALIVE (off by default).
+// Sets or clears SO_KEEPALIVE on the transport's socket (off by default), with
+// the timing in force (transport_set_tcp_keepalive_params).
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t`
+// must not be NULL.
 enum marline_status_t transport_set_tcp_keepalive(struct transport_t *t, bool on);
 
 // Turns keepalive on with `idle_seconds` before the first probe,
-// `interval_seconds` between probes and `count` probes (all ≥ 1).
+// `interval_seconds` between probes and `count` probes before the connection
+// is dropped.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (a value below 1),
+// MARLINE_ERR_NOT_SUPPORTED (not a TCP transport), MARLINE_ERR_NOT_CONNECTED
+// (still connecting), and the handle errors. `t` must not be NULL.
 enum marline_status_t transport_set_tcp_keepalive_params(struct transport_t *t, int32_t idle_seconds, int32_t interval_seconds, int32_t count);
 
-// Writes the keepalive timing in force (seconds, seconds, probes).
+// Writes the keepalive timing in force on the transport's socket: seconds
+// before the first probe, seconds between probes, and the number of probes.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport),
+// MARLINE_ERR_NOT_CONNECTED (still connecting), and the handle errors. `t`,
+// `idle_seconds`, `interval_seconds` and `count` must not be NULL.
 //
 // # Safety
-// Each out pointer is NULL or writable.
+// `idle_seconds`, `interval_seconds` and `count` point to writable `int32_t`s.
 enum marline_status_t transport_get_tcp_keepalive_params(struct transport_t *t, int32_t *idle_seconds, int32_t *interval_seconds, int32_t *count);
 
-// Listens for telnet connections over TCP: as reactor_listen_tcp, with a telnet callback
-// table. Each accepted connection gets its own telnet transport, a copy of `protocol` and
-// `user` as its initial user pointer. The listening port is written to `*out`.
+// Listens for telnet connections over TCP, as reactor_listen_tcp with a telnet
+// callback table, and writes the listening port to `*out`. Each accepted
+// connection gets its own telnet transport running the callbacks of `protocol`
+// (copied), with `user` as its initial user pointer.
+//
+// Errors: as reactor_listen_tcp: MARLINE_ERR_ADDRESS_IN_USE,
+// MARLINE_ERR_BAD_ADDRESS, MARLINE_ERR_PERMISSION_DENIED,
+// MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an interface that is
+// not UTF-8, a table whose `size` no version had or with an entry this library
+// does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS, and the handle
+// errors. `reactor`, `interface`, `protocol` and `out` must not be NULL;
+// `user` may be NULL (it is only passed back).
 //
 // # Safety
-// `interface` is NULL or a NUL-terminated string; `protocol` is NULL or readable (it is
-// copied; the caller keeps ownership); `out` is NULL or writable.
+// `interface` is a NUL-terminated string; `protocol` points to a
+// telnet_protocol_t with `size` readable bytes; `out` points to a writable
+// `listening_port_t *`.
 enum marline_status_t reactor_listen_telnet(struct reactor_t *reactor, const char *interface, int32_t port, int32_t backlog, const struct telnet_protocol_t *protocol, void *user, struct listening_port_t **out);
 
-// Connects to a telnet server over TCP: as reactor_connect_tcp, with a telnet callback
-// table. The telnet transport is written to `*out` at once; requests and writes made
-// before the connection is up are queued.
+// Connects to a telnet server over TCP, as reactor_connect_tcp with a telnet
+// callback table (copied). The telnet transport is written to `*out` at once,
+// with `user` as its user pointer; option requests and writes made before the
+// connection is up are queued.
+//
+// Errors: as reactor_connect_tcp: MARLINE_ERR_BAD_ADDRESS (an empty host),
+// MARLINE_ERR_INVALID_ARGUMENT (a NaN timeout, a port outside 0..65535, a host
+// that is not UTF-8, a table whose `size` no version had or with an entry this
+// library does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS, and the
+// handle errors. `reactor`, `host`, `protocol` and `out` must not be NULL;
+// `user` may be NULL (it is only passed back).
 //
 // # Safety
-// As for reactor_listen_telnet, with `host` for `interface`.
+// `host` is a NUL-terminated string; `protocol` points to a telnet_protocol_t
+// with `size` readable bytes; `out` points to a writable `transport_t *`.
 enum marline_status_t reactor_connect_telnet(struct reactor_t *reactor, const char *host, int32_t port, double timeout_seconds, const struct telnet_protocol_t *protocol, void *user, struct transport_t **out);
 
-// Offers to enable our side of `option` (sends IAC WILL option). Returns
-// MARLINE_ERR_ALREADY_ENABLED, _ALREADY_NEGOTIATING (see marline_telnet_result_t), _CLOSED
-// or a handle error at once, and then `cb` is never called; otherwise `cb` (may be NULL)
-// is called exactly once, later, from the loop, with `user`. marline keeps nothing of
-// `user` but the pointer value. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
-// the protocol's enable_local is called for the option (its answer is ignored).
+// Offers to enable our side of `option` (sends IAC WILL option). Unless the
+// call fails, `cb` is called exactly once, later, from the loop, with `user`
+// and the outcome (see marline_telnet_result_t). When the peer agrees, `cb`
+// gets MARLINE_TELNET_OK and then the protocol's enable_local is called for
+// the option (its answer is ignored). marline keeps nothing of `user` but the
+// pointer value.
+//
+// Errors, returned at once and then `cb` is never called:
+// MARLINE_ERR_ALREADY_ENABLED (our side is on already),
+// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+// (no completion wanted); `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_will(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Disables our side of `option` (IAC WONT option); as telnet_will, with
-// MARLINE_ERR_ALREADY_DISABLED when it is already off. When the peer agrees, `cb` gets
-// MARLINE_TELNET_OK and then disable_local is called.
+// Disables our side of `option` (sends IAC WONT option), as telnet_will. When
+// the peer agrees, `cb` gets MARLINE_TELNET_OK and then the protocol's
+// disable_local is called.
+//
+// Errors, returned at once and then `cb` is never called:
+// MARLINE_ERR_ALREADY_DISABLED (our side is off already),
+// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+// (no completion wanted); `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_wont(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Asks the peer to enable its side of `option` (IAC DO option); as telnet_will (when the
-// peer agrees, `cb` then enable_remote, whose answer is ignored).
+// Asks the peer to enable its side of `option` (sends IAC DO option), as
+// telnet_will. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+// enable_remote is called (its answer is ignored).
+//
+// Errors, returned at once and then `cb` is never called:
+// MARLINE_ERR_ALREADY_ENABLED (the peer's side is on already),
+// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+// (no completion wanted); `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_do(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Asks the peer to disable its side of `option` (IAC DONT option); as telnet_wont (when
-// the peer agrees, `cb` then disable_remote).
+// Asks the peer to disable its side of `option` (sends IAC DONT option), as
+// telnet_wont. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+// disable_remote is called.
+//
+// Errors, returned at once and then `cb` is never called:
+// MARLINE_ERR_ALREADY_DISABLED (the peer's side is off already),
+// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+// (no completion wanted); `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_dont(struct transport_t *t, uint8_t option, marline_telnet_completion_cb cb, void *user);
 
-// Writes the RFC 1143 state of one option side to `*state`. `side` is a
-// marline_telnet_side_t (other numbers: MARLINE_ERR_INVALID_ARGUMENT).
+// Writes the RFC 1143 state of one side of `option` to `*state`; `side` is a
+// marline_telnet_side_t.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` is no marline_telnet_side_t),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` and `state` must not be NULL.
 //
 // # Safety
-// `state` is NULL or writable.
+// `state` points to a writable marline_telnet_option_state_t.
 enum marline_status_t telnet_get_option_state(struct transport_t *t, uint8_t option, int32_t side, enum marline_telnet_option_state_t *state);
 
-// Writes whether one option side is in effect (YES or a WANTNO state) to `*enabled`.
+// Writes whether one side of `option` is in effect (state YES or a WANTNO
+// state) to `*enabled`; `side` is a marline_telnet_side_t.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` is no marline_telnet_side_t),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` and `enabled` must not be NULL.
 //
 // # Safety
-// `enabled` is NULL or writable.
+// `enabled` points to a writable `bool`.
 enum marline_status_t telnet_is_enabled(struct transport_t *t, uint8_t option, int32_t side, bool *enabled);
 
 // Sets how to answer the peer asking to enable `side` of `option`: a
-// marline_telnet_policy_t (ASK, the default, calls enable_local / enable_remote).
+// marline_telnet_policy_t. ASK, the default, calls enable_local /
+// enable_remote (refusing when it is NULL); ACCEPT and REFUSE answer without
+// asking.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` or `policy` out of range),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_set_policy(struct transport_t *t, uint8_t option, int32_t side, int32_t policy);
 
-// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller keeps
-// ownership of `data`.
+// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller
+// keeps ownership of `data`.
+//
+// Errors: MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`),
+// MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL; `data` may be NULL only when `len` is 0.
 //
 // # Safety
-// `data` is NULL (only with len 0) or has `len` readable bytes.
+// `data` points to `len` readable bytes.
 enum marline_status_t telnet_request_negotiation(struct transport_t *t, uint8_t option, const uint8_t *data, size_t len);
 
-// Sends IAC command (NOP, GA, AYT, …). TELNET_CMD_DM sends a Synch (as telnet_send_synch).
-// WILL, WONT, DO, DONT, SB, SE, IAC and every byte below 236 (not a telnet command) fail
-// with MARLINE_ERR_INVALID_ARGUMENT.
+// Sends IAC command (NOP, GA, AYT, EOR, …). TELNET_CMD_DM sends a Synch (as
+// telnet_send_synch).
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (WILL, WONT, DO, DONT, SB, SE, IAC, or
+// a byte below 236, which is no telnet command), MARLINE_ERR_CLOSED (the
+// connection is closing or gone), MARLINE_ERR_NOT_CONNECTED (a client not
+// connected yet), MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and
+// the handle errors. `t` must not be NULL.
 enum marline_status_t telnet_send_command(struct transport_t *t, uint8_t command);
 
-// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written before.
-// MARLINE_ERR_NOT_SUPPORTED when the inner transport has no urgent data.
+// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything
+// written before (RFC 854), so the peer can discard what it has not yet read.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (the inner transport has no urgent data),
+// MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_send_synch(struct transport_t *t);
 
-// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-// answered within `seconds`; ≤ 0 or +infinity turns the timeout off (the default), NaN is
-// MARLINE_ERR_INVALID_ARGUMENT. The option side
-// stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
-// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
-// state (enable/disable callbacks) without a second completion.
+// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the
+// peer has not answered within `seconds`; ≤ 0 or +infinity turns the timeout
+// off (the default). The option side stays negotiating until the peer's answer
+// does arrive (new requests on it meanwhile get
+// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer
+// settles the state (enable/disable callbacks) without a second completion.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN), MARLINE_ERR_WRONG_HANDLE_TYPE
+// (not a telnet transport), and the handle errors. `t` must not be NULL.
 enum marline_status_t telnet_set_negotiation_timeout(struct transport_t *t, double seconds_);
 
-// Bounds the payload of the peer's subnegotiations (default 4096 bytes, must be ≥ 1). A
-// peer exceeding it loses the connection with MARLINE_REASON_PROTOCOL_VIOLATION.
+// Bounds the payload of the peer's subnegotiations (default 4096 bytes). A
+// peer exceeding it loses the connection with
+// MARLINE_REASON_PROTOCOL_VIOLATION.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`bytes` 0),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_set_max_subnegotiation(struct transport_t *t, size_t bytes);
 
-// Handles subnegotiations of `option` with `cb` (and `user`) instead of the built-in
-// helpers and unhandled_subnegotiation; a NULL `cb` removes the handler.
+// Handles the peer's subnegotiations of `option` with `cb`, called with
+// `user`, instead of the built-in helpers and unhandled_subnegotiation; a NULL
+// `cb` removes the handler.
+//
+// Errors: MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the
+// handle errors. `t` must not be NULL; `cb` may be NULL (removes the handler);
+// `user` may be NULL (it is only passed back).
 enum marline_status_t telnet_set_subnegotiation_handler(struct transport_t *t, uint8_t option, marline_telnet_subnegotiation_cb cb, void *user);
 
-// NAWS, client side: sends our window size (SB NAWS). Enable our NAWS side first
-// (telnet_will, or accept the server's DO).
+// NAWS, client side: sends our window size (SB NAWS width height). Enable our
+// NAWS side first (telnet_will, or accept the server's DO).
+//
+// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_send_window_size(struct transport_t *t, uint16_t width, uint16_t height);
 
-// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE SEND); the
-// answer arrives through the terminal_type callback.
+// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE
+// SEND); the answer arrives through the terminal_type callback.
+//
+// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_request_terminal_type(struct transport_t *t);
 
-// TERMINAL-TYPE, client side: the name to answer SB TTYPE SEND with (copied); NULL stops
-// answering (such requests then reach unhandled_subnegotiation).
+// TERMINAL-TYPE, client side: sets the name to answer the peer's SB TTYPE SEND
+// with (copied); NULL stops answering (such requests then reach
+// unhandled_subnegotiation).
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`name` is not UTF-8),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL; `name` may be NULL (stop answering).
 //
 // # Safety
-// `name` is NULL or a NUL-terminated string.
+// `name`, when not NULL, is a NUL-terminated string.
 enum marline_status_t telnet_set_terminal_type(struct transport_t *t, const char *name);
 
-// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON SEND); they
-// arrive through the environment callback.
+// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON
+// SEND); they arrive through the environment callback.
+//
+// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL.
 enum marline_status_t telnet_request_environment(struct transport_t *t);
 
-// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
-// update). Everything is copied; the caller keeps ownership. A `count` above
-// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `vars` is read.
+// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a
+// request, INFO is an update). Everything is copied; the caller keeps
+// ownership.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`kind` or a variable's kind out of
+// range, or `count` above MARLINE_IOV_MAX, before `vars` is read),
+// MARLINE_ERR_NULL_POINTER (`vars` NULL with a non-zero `count`, or a NULL
+// name or value with a non-zero length), MARLINE_ERR_NO_MEMORY,
+// MARLINE_ERR_CLOSED (the connection is closing or gone),
+// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` must not be NULL; `vars` may be NULL only when `count` is 0.
 //
 // # Safety
-// `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
-// satisfy their lengths.
+// `vars` points to `count` readable elements whose pointers satisfy their
+// lengths.
 enum marline_status_t telnet_send_environment(struct transport_t *t, int32_t kind, const struct marline_telnet_env_var_t *vars, size_t count);
 
 // Writes the transport the telnet transport wraps (a TCP transport for
-// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by the reactor,
-// like every transport; use it for TCP options, not for writing (that bypasses telnet
-// escaping).
+// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by
+// the reactor, like every transport; use it for TCP options, not for writing
+// (that bypasses telnet escaping).
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+// errors. `t` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `transport_t *`.
 enum marline_status_t telnet_get_inner(struct transport_t *t, struct transport_t **out);
 
-// Writes `len` bytes. Never blocks: what the kernel does not take at once
-// is copied into the write queue and sent in order. `len` 0 is a no-op.
-// Writes after transport_lose_connection or transport_lose_write_connection
-// are accepted and sent with the rest until the connection has actually
-// closed or its sending side has been shut down (both happen from the
-// loop; a registered producer is waited for); after that, and after an
-// abort, it fails with MARLINE_ERR_CLOSED. A byte is never dropped
-// silently. The caller keeps ownership of `data`.
+// Writes `len` bytes. Never blocks: what the kernel does not take at once is
+// copied into the write queue and sent in order. `len` 0 is a no-op. A client
+// transport still connecting queues the bytes. Writes after
+// transport_lose_connection or transport_lose_write_connection are accepted
+// and sent with the rest until the connection has actually closed or its
+// sending side has been shut down (both happen from the loop; a registered
+// producer is waited for); after that, and after an abort, it fails with
+// MARLINE_ERR_CLOSED. A byte is never dropped silently. The caller keeps
+// ownership of `data`.
+//
+// Errors: MARLINE_ERR_CLOSED (see above), MARLINE_ERR_NULL_POINTER (`data`
+// NULL with a non-zero `len`), and the handle errors. `t` must not be NULL;
+// `data` may be NULL only when `len` is 0.
 //
 // # Safety
-// `data` is NULL (only with len 0) or has `len` readable bytes.
+// `data` points to `len` readable bytes.
 enum marline_status_t transport_write(struct transport_t *t, const uint8_t *data, size_t len);
 
-// Writes `count` buffers as one gather write, without first copying them
-// into one buffer; only what the kernel does not take is copied. Every
-// element is checked before any byte is sent. A `count` above
-// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `iov` is
-// read; an element with NULL `base` and a non-zero `len` with
-// MARLINE_ERR_NULL_POINTER. Otherwise as transport_write.
+// Writes `count` buffers as one gather write, without first copying them into
+// one buffer; only what the kernel does not take is copied. Every element is
+// checked before any byte is sent. Otherwise as transport_write.
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`count` above MARLINE_IOV_MAX, before
+// `iov` is read), MARLINE_ERR_NULL_POINTER (`iov` NULL with a non-zero
+// `count`, or an element whose `base` is NULL with a non-zero `len`; nothing
+// is sent), MARLINE_ERR_NO_MEMORY, MARLINE_ERR_CLOSED (as transport_write),
+// and the handle errors. `t` must not be NULL; `iov` may be NULL only when
+// `count` is 0.
 //
 // # Safety
-// `iov` is NULL (only with count 0) or has `count` readable elements, each
-// pointing to `len` readable bytes.
+// `iov` points to `count` readable elements, each pointing to `len` readable
+// bytes.
 enum marline_status_t transport_write_sequence(struct transport_t *t, const struct marline_iovec_t *iov, size_t count);
 
 // Sends `data` as TCP urgent (out-of-band) data, after everything written
-// before it; the urgent pointer marks its last byte. TCP only.
+// before it; the urgent pointer marks its last byte. Otherwise as
+// transport_write. The peer's protocol gets it through urgent_data_received.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (not a TCP transport), MARLINE_ERR_CLOSED,
+// MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`), and the handle
+// errors. `t` must not be NULL; `data` may be NULL only when `len` is 0.
 //
 // # Safety
 // As for transport_write.
@@ -1677,64 +2270,110 @@ enum marline_status_t transport_write_urgent(struct transport_t *t, const uint8_
 // registered the close waits for it to unregister, and its writes are still
 // sent (ITransport). The peer going away ends the wait: a reset, or (for a
 // protocol without half-close) its end of stream; the producer then gets
-// stop_producing before connection_lost. Calling it again is harmless. For
-// a client still connecting, cancels the attempt (connection_failed with
+// stop_producing before connection_lost. Calling it again is harmless. For a
+// client still connecting, cancels the attempt (connection_failed with
 // MARLINE_REASON_CANCELLED).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_lose_connection(struct transport_t *t);
 
 // Half-close: shuts down our sending side from the loop, once the queue has
 // drained and no producer is registered. Half-close protocols then get
-// write_connection_lost, always before connection_lost (also when the
-// peer half-closes in the same turn); reading goes on until the peer
-// closes too.
+// write_connection_lost, always before connection_lost (also when the peer
+// half-closes in the same turn); reading goes on until the peer closes too.
+// Calling it again is harmless.
+//
+// Errors: MARLINE_ERR_NOT_SUPPORTED (a transport without half-close: a process
+// transport), and the handle errors. `t` must not be NULL.
 enum marline_status_t transport_lose_write_connection(struct transport_t *t);
 
 // Discards the queue, stops any producer, resets the connection (RST) and
-// delivers connection_lost with MARLINE_REASON_ABORTED on the next loop
-// turn. Aborting twice, or aborting then losing, gives one
-// connection_lost.
+// delivers connection_lost with MARLINE_REASON_ABORTED on the next loop turn.
+// Aborting twice, or aborting then losing, gives one connection_lost. For a
+// client still connecting, cancels the attempt (connection_failed with
+// MARLINE_REASON_CANCELLED).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_abort_connection(struct transport_t *t);
 
-// Writes the local address to `*out` (free it with marline_address_free).
+// Writes the local address of the transport to `*out`, allocated: free it with
+// marline_address_free.
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (a client still connecting), and the
+// handle errors. `t` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `marline_address_t *`.
 enum marline_status_t transport_get_host(struct transport_t *t, struct marline_address_t **out);
 
-// Writes the remote address to `*out` (free it with marline_address_free).
-// A process transport gives a MARLINE_FAMILY_PROCESS address.
+// Writes the remote address of the transport to `*out`, allocated: free it
+// with marline_address_free. A process transport gives a
+// MARLINE_FAMILY_PROCESS address (its port is the child's pid).
+//
+// Errors: MARLINE_ERR_NOT_CONNECTED (a client still connecting), and the
+// handle errors. `t` and `out` must not be NULL.
 //
 // # Safety
-// `out` is NULL or writable.
+// `out` points to a writable `marline_address_t *`.
 enum marline_status_t transport_get_peer(struct transport_t *t, struct marline_address_t **out);
 
-// Writes the transport's user pointer to `*user`.
+// Writes the transport's user pointer (the one its callbacks receive; see
+// transport_set_user) to `*user`.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` and `user` must not be NULL.
 //
 // # Safety
-// `user` is NULL or writable.
+// `user` points to a writable `void *`.
 enum marline_status_t transport_get_user(struct transport_t *t, void **user);
 
-// Sets the pointer passed to this transport's callbacks from now on.
+// Sets the pointer passed to this transport's callbacks from now on (and
+// returned by transport_get_user). marline keeps nothing of it but the value.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL; `user` may be NULL (it is
+// only passed back).
 enum marline_status_t transport_set_user(struct transport_t *t, void *user);
 
-// Writes to `*bytes` how much is queued (written but not yet taken by the
-// kernel).
+// Writes to `*bytes` how much is queued: written but not yet taken by the
+// kernel.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` and `bytes` must not be NULL.
 //
 // # Safety
-// `bytes` is NULL or writable.
+// `bytes` points to a writable `size_t`.
 enum marline_status_t transport_get_write_queue_size(struct transport_t *t, size_t *bytes);
 
-// Sets the queue size above which a streaming producer is paused (default
-// 65536).
+// Sets the queue size above which a streaming producer is paused, and the
+// transport's own reading when it is its producer (default 65536 bytes).
+//
+// Errors: MARLINE_ERR_INVALID_ARGUMENT (`bytes` 0), and the handle errors. `t`
+// must not be NULL.
 enum marline_status_t transport_set_write_high_water(struct transport_t *t, size_t bytes);
 
-// The transport as a producer of incoming data: stop reading.
+// The transport as a producer of incoming data: stops reading from the peer
+// until transport_resume_producing (the kernel's buffers then push back on the
+// peer).
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_pause_producing(struct transport_t *t);
 
-// Start reading again after transport_pause_producing.
+// Starts reading from the peer again after transport_pause_producing; data
+// that arrived meanwhile is delivered from the loop.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_resume_producing(struct transport_t *t);
 
-// Stop producing for good: closes the connection (as lose_connection).
+// The transport as a producer, stopped for good: closes the connection, as
+// transport_lose_connection does.
+//
+// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once
+// connection_lost has run). `t` must not be NULL.
 enum marline_status_t transport_stop_producing(struct transport_t *t);
 
 #ifdef __cplusplus

@@ -80,16 +80,20 @@ inline std::error_code make_error_code(marline_status_t status) noexcept {
 
 namespace marline {
 
-/// What every failing wrapper call throws.
+/// What every failing wrapper call throws. Made right after the failed C call, on its
+/// thread, so it also holds the errno behind the failure (marline_last_os_error).
 class error : public std::system_error {
 public:
     error(marline_status_t status, const std::string &what)
-        : std::system_error(::make_error_code(status), what), status_(status) {}
+        : std::system_error(::make_error_code(status), what), status_(status), os_error_(marline_last_os_error()) {}
     /// The marline_status_t the C call returned.
     marline_status_t status() const noexcept { return status_; }
+    /// The errno of the system call behind the failure, or 0 when none failed.
+    int os_error() const noexcept { return os_error_; }
 
 private:
     marline_status_t status_;
+    int os_error_;
 };
 
 namespace detail {
@@ -346,6 +350,7 @@ inline void on_failed(transport_t *t, const marline_reason_t *reason, void *user
 
 inline marline_protocol_t table() noexcept {
     marline_protocol_t p{};
+    p.size = sizeof p;
     p.connection_made = on_made;
     p.data_received = on_data;
     p.connection_lost = on_lost;

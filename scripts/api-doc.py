@@ -19,9 +19,10 @@ HEADER = ROOT / "include" / "marline.h"
 # (section, what it covers, rule): the first rule matching an item's name wins.
 GROUPS = [
     ("Errors, version and logging",
-     "Status codes, their messages, the library version, and the per-thread log callback.",
+     "Status codes, their messages, the library version, the per-thread log callback, and "
+     "MARLINE_INIT, which starts every struct with a size field.",
      r"^(marline_status_t|marline_strerror|marline_last_os_error|marline_version|marline_debug_panic"
-     r"|marline_set_log_callback|marline_log_.*|MARLINE_VERSION_.*)$"),
+     r"|marline_set_log_callback|marline_log_.*|MARLINE_VERSION_.*|MARLINE_INIT)$"),
     ("Reactor", "The event loop: creating, running, stopping, cross-thread calls, embedding.",
      r"^(reactor_t|marline_reactor_cb|reactor_(new|free|run|run_once|stop|call_from_thread|backend_fd"
      r"|next_timeout))$"),
@@ -56,7 +57,7 @@ EXAMPLES = [
 class Item:
     def __init__(self, kind, name, doc, code, members=None):
         self.kind, self.name, self.doc, self.code = kind, name, doc, code
-        self.members = members or []  # (name, doc) for enum variants and struct fields
+        self.members = members or []  # (name, number or None, doc): enum variants, struct fields
 
 
 def parse(text):
@@ -75,10 +76,10 @@ def parse(text):
             doc = []
             i += 1
             continue
-        m = re.match(r"#define (\w+) (.+)$", s)
+        m = re.match(r"#define (\w+)(\([^)]*\))? (.+)$", s)
         if m:
             if m.group(1) != "MARLINE_H":
-                items.append(Item("constant", m.group(1), doc, f"#define {m.group(1)} {m.group(2)}"))
+                items.append(Item("constant", m.group(1), doc, s))
             doc = []
             i += 1
             continue
@@ -93,11 +94,14 @@ def parse(text):
                 body.append(lines[i].rstrip())
                 if b.startswith("//"):
                     mdoc.append(b[3:] if b.startswith("// ") else b[2:])
+                elif b and kind == "enum":
+                    mm = re.match(r"(\w+)\s*=\s*(-?\d+),?$", b)
+                    members.append((mm.group(1), mm.group(2), " ".join(mdoc)))
+                    mdoc = []
                 elif b:
-                    mm = re.match(r"(\w+)\s*(=|,)", b) if kind == "enum" else \
-                        re.search(r"\(\*(\w+)\)\(|(\w+)(\[\d*\])?;$", b)
-                    mname = next(g for g in mm.groups() if g and g not in "=,") if mm else b
-                    members.append((mname, " ".join(mdoc)))
+                    mm = re.search(r"\(\*(\w+)\)\(|(\w+)(\[\d*\])?;$", b)
+                    mname = next(g for g in mm.groups() if g) if mm else b
+                    members.append((mname, None, " ".join(mdoc)))
                     mdoc = []
                 i += 1
             body.append(lines[i].rstrip())
@@ -188,7 +192,14 @@ def render(items, version):
       "handle gives an error status, never a crash); fallible calls return `marline_status_t` and write "
       "out parameters only on success; a call that fails never calls its callback; callbacks run on the "
       "reactor's thread and receive their handle first and the `user` pointer last; only "
-      "`reactor_stop` and `reactor_call_from_thread` may be called from other threads.")
+      "`reactor_stop` and `reactor_call_from_thread` may be called from other threads. Callback tables "
+      "and options start with a `size` field: start them with `MARLINE_INIT(&t)` (README \"ABI policy\").")
+    w("")
+    w("Each function lists its errors. \"The handle errors\" are `MARLINE_ERR_NULL_POINTER` (a NULL "
+      "handle), `MARLINE_ERR_WRONG_HANDLE_TYPE`, `MARLINE_ERR_STALE_HANDLE` and `MARLINE_ERR_WRONG_THREAD`, "
+      "which any call on a handle can return; any call can return `MARLINE_ERR_PANIC`. \"`p` must not be "
+      "NULL\" means NULL is refused (`MARLINE_ERR_NULL_POINTER`, or the fallback value a function without "
+      "a status states); \"`p` may be NULL\" means NULL is a valid argument with the meaning given.")
     w("")
     w("Wrappers: [`include/marline.hpp`](../include/marline.hpp) (header-only C++17 RAII) and "
       "[`bindings/python`](../bindings/python) (Twisted-shaped Python classes; `pip install ./bindings/python`).")
@@ -234,11 +245,17 @@ def render(items, version):
                 if doc:
                     w(doc)
                     w("")
-                if it.kind in ("enum", "struct") and it.members:
-                    label = "Value" if it.kind == "enum" else "Field"
-                    w(f"| {label} | Meaning |")
+                if it.kind == "enum" and it.members:
+                    w("| Value | Number | Meaning |")
+                    w("|---|---:|---|")
+                    for mname, number, mdoc in it.members:
+                        cell = mdoc.replace("|", "\\|")
+                        w(f"| `{mname}` | {number} | {cell} |")
+                    w("")
+                elif it.kind == "struct" and it.members:
+                    w("| Field | Meaning |")
                     w("|---|---|")
-                    for mname, mdoc in it.members:
+                    for mname, _, mdoc in it.members:
                         cell = mdoc.replace("|", "\\|")
                         w(f"| `{mname}` | {cell} |")
                     w("")

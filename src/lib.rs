@@ -18,7 +18,7 @@ pub mod telnet;
 pub mod tls;
 pub mod transport;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use process::{Bridge, BridgeHandler, ChildFd, Process, ProcessProtocol, ProcessSpec};
 pub use reactor::{DelayedCall, Reactor, Stopper};
 pub use tcp::{KeepAlive, ListenOptions, ListeningPort};

@@ -67,3 +67,15 @@ fn examples_build_as_c99_and_cxx() {
         compile(&src, Mode::Cxx);
     }
 }
+
+/// The README's short C example, as printed there, builds as C99 and C++.
+#[test]
+fn readme_example_builds_as_c99_and_cxx() {
+    let readme = std::fs::read_to_string(cbuild::root().join("README.md")).unwrap();
+    let section = readme.split("## A short C example").nth(1).expect("the README has its short C example");
+    let code = section.split("```c\n").nth(1).and_then(|s| s.split("```").next()).expect("a ```c block");
+    let src = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme_example.c");
+    std::fs::write(&src, code).unwrap();
+    compile(&src, Mode::C99);
+    compile(&src, Mode::Cxx);
+}

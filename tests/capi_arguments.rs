@@ -107,10 +107,12 @@ fn connect(r: *mut reactor_t, port: u16, timeout: f64, telnet: bool, made_count:
     let st = unsafe {
         if telnet {
             let mut table: telnet_protocol_t = std::mem::zeroed();
+            table.size = std::mem::size_of_val(&table);
             table.connection_made = Some(made);
             reactor_connect_telnet(r, c"127.0.0.1".as_ptr(), port as i32, timeout, &table, user, &mut t)
         } else {
             let mut table: marline_protocol_t = std::mem::zeroed();
+            table.size = std::mem::size_of_val(&table);
             table.connection_made = Some(made);
             reactor_connect_tcp(r, c"127.0.0.1".as_ptr(), port as i32, timeout, &table, user, &mut t)
         }
@@ -204,6 +206,7 @@ fn write_sequence_refuses_more_than_iov_max_elements_before_reading_them() {
     // SAFETY: valid string, table and out pointer.
     let st = unsafe {
         let mut table: marline_protocol_t = std::mem::zeroed();
+        table.size = std::mem::size_of_val(&table);
         table.connection_made = Some(made);
         reactor_connect_tcp(r, c"127.0.0.1".as_ptr(), port as i32, 5.0, &table, user, &mut t)
     };

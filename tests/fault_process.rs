@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use marline::{Error, ProcessSpec, Producer, Reactor, ReasonKind, Transport};
+use marline::{ErrorKind, ProcessSpec, Producer, Reactor, ReasonKind, Transport};
 
 #[test]
 fn child_killed_in_mid_write() {
@@ -30,8 +30,8 @@ fn child_killed_in_mid_write() {
     assert_eq!(exit.signal, Some(libc::SIGKILL));
     assert_eq!(ended.borrow().as_ref().unwrap().kind(), ReasonKind::Terminated);
     assert!(log.borrow().contains(&PEv::Lost(0)), "stdin closed: {:?}", log.borrow());
-    assert_eq!(p.write(b"x"), Err(Error::StaleHandle));
-    assert_eq!(p.signal(libc::SIGKILL), Err(Error::StaleHandle), "never a signal after the end");
+    assert_eq!(p.write(b"x"), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(p.signal(libc::SIGKILL), Err(ErrorKind::StaleHandle.into()), "never a signal after the end");
     assert_eq!(r.object_count(), 0, "queue and transport released");
 }
 

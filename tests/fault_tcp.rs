@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use marline::{Error, Reactor, ReasonKind, Transport};
+use marline::{ErrorKind, Reactor, ReasonKind, Transport};
 
 /// Resets the connection (RST) when dropped.
 fn reset(s: TcpStream) {
@@ -38,7 +38,7 @@ fn peer_resets_in_mid_write() {
     run_for(&r, Duration::from_millis(30));
     assert_eq!(lost_count(&log), 1, "exactly one connection_lost");
     assert_eq!(log.borrow().last(), Some(&Ev::Lost(ReasonKind::Lost)));
-    assert_eq!(t.write(b"more"), Err(Error::StaleHandle));
+    assert_eq!(t.write(b"more"), Err(ErrorKind::StaleHandle.into()));
     assert_eq!(r.object_count(), 0, "the queue and the transport are released");
 }
 
@@ -221,7 +221,7 @@ impl Reenter {
             let _ = t.abort_connection();
             // On itself after close: refused, never a crash.
             call_everything(t, other.as_ref());
-            assert_eq!(t.write(b"late"), Err(Error::Closed));
+            assert_eq!(t.write(b"late"), Err(ErrorKind::Closed.into()));
         }
     }
 }
@@ -281,7 +281,7 @@ fn callbacks_that_re_enter_every_api_call() {
         assert_eq!(lost_count(log), 1, "{:?}", log.borrow());
         assert_eq!(log.borrow()[0], Ev::Made);
     }
-    assert_eq!(client.write(b"x"), Err(Error::StaleHandle));
+    assert_eq!(client.write(b"x"), Err(ErrorKind::StaleHandle.into()));
     lp.stop_listening().unwrap();
     // Only the echo server's listening port is left.
     run_until(&r, || r.object_count() == 1);
@@ -358,7 +358,7 @@ fn reactor_freed_with_connections_open() {
     }
     assert_eq!(lost_count(&accepted), 3);
     assert_eq!(lost_count(&connecting), 1, "{:?}", connecting.borrow());
-    assert!(in_final.borrow().iter().all(|r| *r == Err(Error::Closed)), "{:?}", in_final.borrow());
+    assert!(in_final.borrow().iter().all(|r| *r == Err(ErrorKind::Closed.into())), "{:?}", in_final.borrow());
     assert!(matches!(done.borrow()[..], [Completion::ConnectionLost] | [Completion::Refused] | [Completion::Ok]), "{:?}", done.borrow());
     // The peers see the close (EOF or reset), not a hang.
     for mut p in peers {
@@ -406,6 +406,7 @@ fn c_reactor_free_final_callbacks_can_use_their_handles() {
         SEEN.with(|s| s.borrow_mut().push((w, p, c, reactor_run_once(r, 0.0))));
     }
     const PROTO: marline_protocol_t = marline_protocol_t {
+        size: std::mem::size_of::<marline_protocol_t>(),
         connection_made: None,
         data_received: None,
         connection_lost: Some(lost),

@@ -280,6 +280,7 @@ unsafe extern "C" fn producer_cb(_t: *mut transport_t, _user: *mut c_void) {
 }
 
 const PROTOCOL: marline_protocol_t = marline_protocol_t {
+    size: std::mem::size_of::<marline_protocol_t>(),
     connection_made: Some(made),
     data_received: Some(data),
     connection_lost: Some(lost),
@@ -293,6 +294,7 @@ const HALF_CLOSE: marline_protocol_t = marline_protocol_t { read_connection_lost
 
 fn telnet_table() -> telnet_protocol_t {
     telnet_protocol_t {
+        size: std::mem::size_of::<telnet_protocol_t>(),
         connection_made: Some(made),
         data_received: Some(data),
         connection_lost: Some(lost),
@@ -312,7 +314,7 @@ fn telnet_table() -> telnet_protocol_t {
 }
 
 const PRODUCER: marline_producer_t =
-    marline_producer_t { pause_producing: Some(producer_cb), resume_producing: Some(producer_cb), stop_producing: Some(producer_cb) };
+    marline_producer_t { size: std::mem::size_of::<marline_producer_t>(), pause_producing: Some(producer_cb), resume_producing: Some(producer_cb), stop_producing: Some(producer_cb) };
 
 /// From inside a callback: a few random calls, and the reactor calls that
 /// must be refused there.

@@ -40,6 +40,7 @@ fn call_later(r: *mut reactor_t) -> (marline_status_t, *mut delayed_call_t) {
 
 fn listen(r: *mut reactor_t) -> (marline_status_t, *mut listening_port_t) {
     let table = marline_protocol_t {
+        size: std::mem::size_of::<marline_protocol_t>(),
         connection_made: None,
         data_received: None,
         connection_lost: None,

@@ -7,11 +7,12 @@ use std::path::Path;
 fn header_is_fresh() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml parses");
+    let after_includes = config.after_includes.clone().unwrap_or_default() + &version_macros();
     let mut generated = Vec::new();
     cbindgen::Builder::new()
         .with_crate(root)
         .with_config(config)
-        .with_after_include(version_macros())
+        .with_after_include(after_includes)
         .generate()
         .expect("cbindgen generates the header")
         .write(&mut generated);

@@ -1,5 +1,5 @@
 //! `make install PREFIX=<tmp>` and building against the installed copy with nothing but
-//! pkg-config: the layout (libmarline.so.VERSION with soname libmarline.so.MAJOR and its
+//! pkg-config: the layout (libmarline.so.VERSION with the soname of its ABI and its
 //! links, libmarline.a, marline.h, marline.hpp, lib/pkgconfig/marline.pc and
 //! marline-static.pc); the libraries stripped, the shared one's debug info in
 //! lib/.debug/ named by its .gnu_debuglink; Libs.private exactly what rustc printed as
@@ -21,7 +21,15 @@ use std::time::Duration;
 use cbuild::{require_tool, root, run_ok};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const MAJOR: &str = env!("CARGO_PKG_VERSION_MAJOR");
+
+/// The soname of this version's ABI: libmarline.so.0.MINOR while 0.x,
+/// libmarline.so.MAJOR from 1.0 on (build.rs and the Makefile's rule).
+fn soname() -> String {
+    match (env!("CARGO_PKG_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MINOR")) {
+        ("0", minor) => format!("libmarline.so.0.{minor}"),
+        (major, _) => format!("libmarline.so.{major}"),
+    }
+}
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
     let text = run_ok(Command::new("pkg-config").args(args).env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
@@ -76,7 +84,7 @@ fn make_install_then_build_with_pkg_config_only() {
     // The layout.
     let lib = prefix.join("lib");
     let real = format!("libmarline.so.{VERSION}");
-    let soname = format!("libmarline.so.{MAJOR}");
+    let soname = soname();
     assert!(lib.join(&real).is_file() && !lib.join(&real).is_symlink(), "{real} is a file");
     assert_eq!(std::fs::read_link(lib.join(&soname)).unwrap(), Path::new(&real), "{soname} -> {real}");
     assert_eq!(std::fs::read_link(lib.join("libmarline.so")).unwrap(), Path::new(&soname), "libmarline.so -> {soname}");

@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::{client_pair, read_to_eof, Ev, Log, Recorder};
 use marline::telnet::transport::Side;
 use marline::telnet::{Policy, Telnet};
-use marline::{Error, Process, ProcessSpec, Producer, Reactor, ReasonKind, Transport};
+use marline::{Error, ErrorKind, Process, ProcessSpec, Producer, Reactor, ReasonKind, Transport};
 use telnet_common::{Raw, Rec, TEv, TLog};
 
 type Notes = Rc<RefCell<Vec<String>>>;
@@ -121,9 +121,9 @@ fn unregister_producer_after_disconnect() {
     assert_eq!(count(&notes, "stop"), 1, "{:?}", notes.borrow());
     assert_eq!(notes.borrow().last().unwrap(), "stop", "nothing after stop_producing");
     // The producer was stopped before connection_lost: unregistering there finds none.
-    assert_eq!(*unregistered.borrow(), Some(Err(Error::NoProducer)));
+    assert_eq!(*unregistered.borrow(), Some(Err(ErrorKind::NoProducer.into())));
     assert!(matches!(lost_kind(&log), Some(ReasonKind::Done | ReasonKind::Lost)), "{:?}", log.borrow());
-    assert_eq!(t.write(b"x"), Err(Error::StaleHandle));
+    assert_eq!(t.write(b"x"), Err(ErrorKind::StaleHandle.into()));
     assert_eq!(r.object_count(), 1, "only the listening port is left");
 }
 
@@ -303,8 +303,8 @@ fn tcp_writes_after_lose_connection_are_delivered_until_closed() {
     peer.write_all(b"go").unwrap();
     common::run_until(&r, || common::has(&log, common::is_lost));
     assert_eq!(read_to_eof(&mut peer), b"one two three");
-    assert_eq!(*results.borrow(), [Ok(()), Ok(()), Ok(()), Ok(()), Err(Error::Closed)]);
-    assert_eq!(t.write(b"late"), Err(Error::StaleHandle));
+    assert_eq!(*results.borrow(), [Ok(()), Ok(()), Ok(()), Ok(()), Err(ErrorKind::Closed.into())]);
+    assert_eq!(t.write(b"late"), Err(ErrorKind::StaleHandle.into()));
 }
 
 /// lose_write_connection with a producer registered: the seed's ITCPTransport half-closes
@@ -331,7 +331,7 @@ fn tcp_lose_write_connection_waits_for_the_producer() {
     common::run_until(&r, || common::has(&log, |e| *e == Ev::WriteLost));
     peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(peer.read(&mut got).unwrap(), 0, "EOF once the producer is gone");
-    assert_eq!(t.write(b"c"), Err(Error::Closed), "refused once the write side is shut down");
+    assert_eq!(t.write(b"c"), Err(ErrorKind::Closed.into()), "refused once the write side is shut down");
 }
 
 /// The same rules through a telnet transport (its producer sits in the inner transport's

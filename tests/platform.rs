@@ -25,13 +25,18 @@ fn build_script() -> &'static PathBuf {
     })
 }
 
-fn run(os: &str, target: &str) -> Output {
+fn run_version(os: &str, target: &str, major: &str, minor: &str) -> Output {
     Command::new(build_script())
         .env("CARGO_CFG_TARGET_OS", os)
         .env("TARGET", target)
-        .env("CARGO_PKG_VERSION_MAJOR", "7")
+        .env("CARGO_PKG_VERSION_MAJOR", major)
+        .env("CARGO_PKG_VERSION_MINOR", minor)
         .output()
         .unwrap()
+}
+
+fn run(os: &str, target: &str) -> Output {
+    run_version(os, target, "7", "3")
 }
 
 #[test]
@@ -48,12 +53,15 @@ fn other_targets_stop_the_build_with_one_message() {
 }
 
 #[test]
-fn linux_builds_with_the_versioned_soname() {
-    let out = run("linux", "x86_64-unknown-linux-gnu");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "cargo:rerun-if-changed=build.rs\ncargo:rustc-cdylib-link-arg=-Wl,-soname,libmarline.so.7\n"
-    );
-    assert!(out.stderr.is_empty());
+fn linux_builds_with_the_soname_of_its_abi() {
+    // From 1.0 on only a major version breaks the ABI; before, any minor one.
+    for (major, minor, soname) in [("7", "3", "libmarline.so.7"), ("0", "2", "libmarline.so.0.2"), ("0", "13", "libmarline.so.0.13")] {
+        let out = run_version("linux", "x86_64-unknown-linux-gnu", major, minor);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("cargo:rerun-if-changed=build.rs\ncargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}\n")
+        );
+        assert!(out.stderr.is_empty());
+    }
 }

@@ -3,7 +3,7 @@ mod common;
 use std::io::IoSlice;
 
 use common::*;
-use marline::{ChildFd, Error, ProcessSpec, Reactor, ReasonKind};
+use marline::{ChildFd, ErrorKind, ProcessSpec, Reactor, ReasonKind};
 
 fn sh(script: &str) -> ProcessSpec {
     ProcessSpec::new("/bin/sh", ["sh", "-c", script])
@@ -21,7 +21,7 @@ fn stdio_echo_with_write_and_write_sequence_then_close_stdin() {
     let log: PLog = Default::default();
     let rec = ProcRecorder::new(&log).hook(|p, ev| {
         if *ev == PEv::Lost(0) {
-            assert_eq!(p.write(b"too late"), Err(Error::Closed), "a write after stdin has closed");
+            assert_eq!(p.write(b"too late"), Err(ErrorKind::Closed.into()), "a write after stdin has closed");
         }
     });
     let ended = rec.ended.clone();
@@ -42,7 +42,7 @@ fn stdio_echo_with_write_and_write_sequence_then_close_stdin() {
     assert_eq!(reason.kind(), ReasonKind::Done);
     let exit = reason.exit().unwrap();
     assert_eq!((exit.code, exit.signal, exit.core_dumped, exit.status), (Some(0), None, false, 0));
-    assert_eq!(p.write(b"x"), Err(Error::StaleHandle), "dead after process_ended");
+    assert_eq!(p.write(b"x"), Err(ErrorKind::StaleHandle.into()), "dead after process_ended");
 }
 
 #[test]
@@ -127,14 +127,14 @@ fn custom_child_fds_with_write_to_child_and_close_child_fd() {
             p.write_to_child(3, b"!").unwrap();
         }
         if *ev == PEv::Lost(3) {
-            assert_eq!(p.write_to_child(3, b"x"), Err(Error::Closed));
+            assert_eq!(p.write_to_child(3, b"x"), Err(ErrorKind::Closed.into()));
         }
     });
     let p = r.spawn_process(&spec, Box::new(rec)).unwrap();
-    assert_eq!(p.write_to_child(1, b"x"), Err(Error::NoSuchChildFd), "fd 1 is read by us");
-    assert_eq!(p.write_to_child(7, b"x"), Err(Error::NoSuchChildFd));
-    assert_eq!(p.close_child_fd(7), Err(Error::NoSuchChildFd));
-    assert_eq!(p.set_window_size(24, 80), Err(Error::NotSupported));
+    assert_eq!(p.write_to_child(1, b"x"), Err(ErrorKind::NoSuchChildFd.into()), "fd 1 is read by us");
+    assert_eq!(p.write_to_child(7, b"x"), Err(ErrorKind::NoSuchChildFd.into()));
+    assert_eq!(p.close_child_fd(7), Err(ErrorKind::NoSuchChildFd.into()));
+    assert_eq!(p.set_window_size(24, 80), Err(ErrorKind::NotSupported.into()));
     run_until(&r, || has_p(&log, is_ended));
     check_process_order(&log);
     assert_eq!(out_of(&log, 1), b"start\n");
@@ -177,9 +177,9 @@ fn pty_turns_newlines_into_crlf_and_sets_the_window_size() {
     let p = r.spawn_process(&sh(script).pty(true), Box::new(rec)).unwrap();
     assert_eq!(p.is_pty(), Ok(true));
     p.set_window_size(33, 101).unwrap();
-    assert_eq!(p.write_to_child(0, b"x"), Err(Error::NotSupported));
-    assert_eq!(p.close_child_fd(0), Err(Error::NotSupported));
-    assert_eq!(p.close_stdin(), Err(Error::NotSupported));
+    assert_eq!(p.write_to_child(0, b"x"), Err(ErrorKind::NotSupported.into()));
+    assert_eq!(p.close_child_fd(0), Err(ErrorKind::NotSupported.into()));
+    assert_eq!(p.close_stdin(), Err(ErrorKind::NotSupported.into()));
     run_until(&r, || has_p(&log, is_ended));
     check_process_order(&log);
     assert_eq!(String::from_utf8(out_of(&log, 1)).unwrap(), "ready\r\n33 101\r\ntty\r\n");
@@ -199,34 +199,42 @@ fn bad_arguments_fail_synchronously_without_callbacks() {
     let r = Reactor::new().unwrap();
     let dir = std::env::temp_dir().join(format!("marline-noexec-{}", std::process::id()));
     std::fs::write(&dir, "#!/bin/sh\necho hi\n").unwrap();
-    let cases: Vec<(ProcessSpec, Error)> = vec![
-        (ProcessSpec::new("/nonexistent/program", ["x"]), Error::BadExecutable),
-        (ProcessSpec::new("no-such-program-marline", ["x"]), Error::BadExecutable),
-        (ProcessSpec::new(&dir, ["x"]), Error::BadExecutable),
-        (ProcessSpec::new("/tmp", ["x"]), Error::BadExecutable),
-        (ProcessSpec::new("", ["x"]), Error::BadExecutable),
-        (ProcessSpec::new("/bin/sh", Vec::<&str>::new()), Error::InvalidArgument),
-        (ProcessSpec::new("/bin/sh", ["sh", "a\0b"]), Error::InvalidArgument),
-        (sh("true").cwd("/nonexistent/dir"), Error::BadWorkingDirectory),
-        (sh("true").cwd("/etc/passwd"), Error::BadWorkingDirectory),
-        (sh("true").child_fd(1, ChildFd::FromChild).child_fd(1, ChildFd::ToChild), Error::BadChildFdMap),
-        (sh("true").child_fd(-1, ChildFd::FromChild), Error::BadChildFdMap),
-        (sh("true").child_fd(100_000, ChildFd::FromChild), Error::BadChildFdMap),
-        (sh("true").child_fd(3, ChildFd::Inherit(987_654)), Error::BadChildFdMap),
-        (sh("true").child_fd(3, ChildFd::Inherit(-5)), Error::BadChildFdMap),
-        (sh("true").pty(true).child_fd(0, ChildFd::ToChild), Error::BadChildFdMap),
-        (sh("true").window_size(24, 80), Error::InvalidArgument),
+    let cases: Vec<(ProcessSpec, ErrorKind)> = vec![
+        (ProcessSpec::new("/nonexistent/program", ["x"]), ErrorKind::BadExecutable),
+        (ProcessSpec::new("no-such-program-marline", ["x"]), ErrorKind::BadExecutable),
+        (ProcessSpec::new(&dir, ["x"]), ErrorKind::BadExecutable),
+        (ProcessSpec::new("/tmp", ["x"]), ErrorKind::BadExecutable),
+        (ProcessSpec::new("", ["x"]), ErrorKind::BadExecutable),
+        (ProcessSpec::new("/bin/sh", Vec::<&str>::new()), ErrorKind::InvalidArgument),
+        (ProcessSpec::new("/bin/sh", ["sh", "a\0b"]), ErrorKind::InvalidArgument),
+        (sh("true").cwd("/nonexistent/dir"), ErrorKind::BadWorkingDirectory),
+        (sh("true").cwd("/etc/passwd"), ErrorKind::BadWorkingDirectory),
+        (sh("true").child_fd(1, ChildFd::FromChild).child_fd(1, ChildFd::ToChild), ErrorKind::BadChildFdMap),
+        (sh("true").child_fd(-1, ChildFd::FromChild), ErrorKind::BadChildFdMap),
+        (sh("true").child_fd(100_000, ChildFd::FromChild), ErrorKind::BadChildFdMap),
+        (sh("true").child_fd(3, ChildFd::Inherit(987_654)), ErrorKind::BadChildFdMap),
+        (sh("true").child_fd(3, ChildFd::Inherit(-5)), ErrorKind::BadChildFdMap),
+        (sh("true").pty(true).child_fd(0, ChildFd::ToChild), ErrorKind::BadChildFdMap),
+        (sh("true").window_size(24, 80), ErrorKind::InvalidArgument),
     ];
     for (spec, want) in cases {
         let log: PLog = Default::default();
         let got = r.spawn_process(&spec, Box::new(ProcRecorder::new(&log))).map(|_| ());
-        assert_eq!(got, Err(want), "{spec:?}");
+        assert_eq!(got.map_err(|e| e.kind()), Err(want), "{spec:?}");
         r.run_once(Some(std::time::Duration::from_millis(1))).unwrap();
         assert!(log.borrow().is_empty(), "no callback for {spec:?}");
         assert_eq!(r.object_count(), 0, "no half-made object for {spec:?}");
     }
     std::fs::remove_file(&dir).unwrap();
-    assert_eq!(marline::error::last_os_error(), libc::ENOTDIR, "the errno of the last failure is kept");
+    // The errno behind a failure is kept as the error's source.
+    let errno = |spec: &ProcessSpec| {
+        let e = r.spawn_process(spec, Box::new(ProcRecorder::new(&Default::default()))).err().unwrap();
+        (e.kind(), e.raw_os_error(), std::error::Error::source(&e).map(|s| s.to_string()))
+    };
+    let enoent = Some(std::io::Error::from_raw_os_error(libc::ENOENT).to_string());
+    assert_eq!(errno(&ProcessSpec::new("/nonexistent/program", ["x"])), (ErrorKind::BadExecutable, Some(libc::ENOENT), enoent));
+    let enotdir = Some(std::io::Error::from_raw_os_error(libc::ENOTDIR).to_string());
+    assert_eq!(errno(&sh("true").cwd("/etc/passwd")), (ErrorKind::BadWorkingDirectory, Some(libc::ENOTDIR), enotdir));
 }
 
 #[test]

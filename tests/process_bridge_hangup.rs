@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use marline::{Bridge, BridgeHandler, Process, ProcessSpec, Reactor, Reason, Transport};
+use marline::{Bridge, BridgeHandler, ErrorKind, Process, ProcessSpec, Reactor, Reason, Transport};
 
 type Notes = Rc<RefCell<Vec<String>>>;
 
@@ -214,7 +214,7 @@ fn input_queued_for_a_child_on_pipes_is_dropped_when_the_client_resets() {
     assert!(client.join().unwrap() > 1 << 20, "the client sent MiBs");
     let p = s.process.borrow().clone().unwrap();
     run_until(&s.r, || p.queued() == Ok(0));
-    assert_eq!(p.write(b"more"), Err(marline::Error::Closed), "stdin is closed");
+    assert_eq!(p.write(b"more"), Err(ErrorKind::Closed.into()), "stdin is closed");
     p.signal(libc::SIGKILL).unwrap();
     let (notes, _) = s.until_ended("cleanup");
     assert_eq!(notes, ["exit-signal KILL", "ended"], "the child ran until killed here");
@@ -264,5 +264,5 @@ fn the_grace_period_is_checked() {
     assert_eq!(b.set_hangup_grace(Some(Duration::from_secs(1))), Ok(()));
     assert_eq!(b.set_hangup_grace(None), Ok(()));
     b.close().unwrap();
-    assert_eq!(b.set_hangup_grace(None), Err(marline::Error::StaleHandle));
+    assert_eq!(b.set_hangup_grace(None), Err(ErrorKind::StaleHandle.into()));
 }

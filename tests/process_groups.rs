@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use marline::{Error, ProcessSpec, Reactor, ReasonKind};
+use marline::{ErrorKind, ProcessSpec, Reactor, ReasonKind};
 
 /// (pid, process group, session) of the child, from its /proc/self/stat.
 fn ids(r: &Reactor, spec: ProcessSpec) -> (i32, i32, i32) {
@@ -65,7 +65,7 @@ fn signal_group_reaches_the_child_and_what_it_started() {
             assert!(Instant::now() < deadline, "the grandchild {grandchild} survived the group's SIGTERM");
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert_eq!(p.signal_group(libc::SIGTERM), Err(Error::StaleHandle), "after process_ended the handle is stale");
+        assert_eq!(p.signal_group(libc::SIGTERM), Err(ErrorKind::StaleHandle.into()), "after process_ended the handle is stale");
     }
 }
 
@@ -74,20 +74,20 @@ fn signal_group_is_refused_without_a_group_of_its_own_and_after_the_reap() {
     let r = Reactor::new().unwrap();
     let log: PLog = Default::default();
     let p = r.spawn_process(&ProcessSpec::new("sleep", ["sleep", "1000"]), Box::new(ProcRecorder::new(&log))).unwrap();
-    assert_eq!(p.signal_group(libc::SIGTERM), Err(Error::NotSupported), "our group is not the child's to signal");
-    assert_eq!(p.signal_group(0), Err(Error::NotSupported));
+    assert_eq!(p.signal_group(libc::SIGTERM), Err(ErrorKind::NotSupported.into()), "our group is not the child's to signal");
+    assert_eq!(p.signal_group(0), Err(ErrorKind::NotSupported.into()));
     p.signal(libc::SIGKILL).unwrap();
     run_until(&r, || has_p(&log, is_ended));
 
     let log: PLog = Default::default();
     let rec = ProcRecorder::new(&log).hook(|p, ev| {
         if let PEv::Exited(_) = ev {
-            assert_eq!(p.signal_group(libc::SIGTERM), Err(Error::ProcessExitedAlready), "reaped: nothing is sent");
+            assert_eq!(p.signal_group(libc::SIGTERM), Err(ErrorKind::ProcessExitedAlready.into()), "reaped: nothing is sent");
         }
     });
     let p = r.spawn_process(&ProcessSpec::new("sleep", ["sleep", "1000"]).new_session(true), Box::new(rec)).unwrap();
-    assert_eq!(p.signal_group(0), Err(Error::UnknownSignal));
-    assert_eq!(p.signal_group(999), Err(Error::UnknownSignal));
+    assert_eq!(p.signal_group(0), Err(ErrorKind::UnknownSignal.into()));
+    assert_eq!(p.signal_group(999), Err(ErrorKind::UnknownSignal.into()));
     p.signal_group(libc::SIGKILL).unwrap();
     run_until(&r, || has_p(&log, is_ended));
     assert!(has_p(&log, |e| matches!(e, PEv::Exited(_))), "the check in process_exited ran");

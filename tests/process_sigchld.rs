@@ -3,7 +3,7 @@
 //! ours keep their statuses for their owner.
 mod common;
 use common::*;
-use marline::{Error, ProcessSpec, Reactor, ReasonKind};
+use marline::{ErrorKind, ProcessSpec, Reactor, ReasonKind};
 
 #[test]
 fn sigchld_fallback_reaps_only_our_children() {
@@ -39,5 +39,5 @@ fn sigchld_fallback_reaps_only_our_children() {
 
     let status = other.wait().unwrap();
     assert_eq!(status.code(), Some(7), "the other child's status was left alone");
-    let _ = Error::ProcessExitedAlready;
+    let _ = ErrorKind::ProcessExitedAlready;
 }

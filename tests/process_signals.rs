@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use common::*;
-use marline::{Error, ProcessSpec, Reactor, ReasonKind};
+use marline::{Error, ErrorKind, ProcessSpec, Reactor, ReasonKind};
 
 fn sleeper() -> ProcessSpec {
     ProcessSpec::new("sleep", ["sleep", "100"])
@@ -55,8 +55,8 @@ fn signal_after_exit_is_process_exited_already_and_never_sent() {
     let p = r.spawn_process(&ProcessSpec::new("/bin/sh", ["sh", "-c", "exit 0"]), Box::new(rec)).unwrap();
     run_until(&r, || has_p(&log, is_ended));
     let all = results.borrow().clone();
-    assert_eq!(all, vec![Err(Error::ProcessExitedAlready); 6]);
-    assert_eq!(p.signal_by_name("TERM"), Err(Error::StaleHandle), "after process_ended the handle is dead");
+    assert_eq!(all, vec![Err(ErrorKind::ProcessExitedAlready.into()); 6]);
+    assert_eq!(p.signal_by_name("TERM"), Err(ErrorKind::StaleHandle.into()), "after process_ended the handle is dead");
 }
 
 #[test]
@@ -64,10 +64,10 @@ fn unknown_signals_are_refused_before_anything_is_sent() {
     let r = Reactor::new().unwrap();
     let log: PLog = Default::default();
     let p = r.spawn_process(&sleeper(), Box::new(ProcRecorder::new(&log))).unwrap();
-    assert_eq!(p.signal_by_name("NOPE"), Err(Error::UnknownSignal));
-    assert_eq!(p.signal(0), Err(Error::UnknownSignal));
-    assert_eq!(p.signal(-3), Err(Error::UnknownSignal));
-    assert_eq!(p.signal(4096), Err(Error::UnknownSignal));
+    assert_eq!(p.signal_by_name("NOPE"), Err(ErrorKind::UnknownSignal.into()));
+    assert_eq!(p.signal(0), Err(ErrorKind::UnknownSignal.into()));
+    assert_eq!(p.signal(-3), Err(ErrorKind::UnknownSignal.into()));
+    assert_eq!(p.signal(4096), Err(ErrorKind::UnknownSignal.into()));
     p.signal_by_name("SIGUSR1").unwrap();
     run_until(&r, || has_p(&log, is_ended));
     assert_eq!(log.borrow().iter().filter(|e| matches!(e, PEv::Exited(_))).count(), 1);

@@ -3,7 +3,7 @@
 //! the same error reports.
 mod common;
 use common::*;
-use marline::{ChildFd, Error, ProcessSpec, Reactor, ReasonKind};
+use marline::{ChildFd, ErrorKind, ProcessSpec, Reactor, ReasonKind};
 
 fn sh(script: &str) -> ProcessSpec {
     ProcessSpec::new("/bin/sh", ["sh", "-c", script])
@@ -47,9 +47,10 @@ fn forked_children_get_their_fds_env_cwd_pty_and_failures_are_reported() {
 
     let log: PLog = Default::default();
     let bad = r.spawn_process(&ProcessSpec::new("/etc/passwd", ["x"]), Box::new(ProcRecorder::new(&log)));
-    assert_eq!(bad.map(|_| ()), Err(Error::BadExecutable));
+    let e = bad.err().unwrap();
+    assert_eq!((e.kind(), e.raw_os_error()), (ErrorKind::BadExecutable, Some(libc::EACCES)));
     let bad = r.spawn_process(&sh("true").cwd("/nonexistent/dir"), Box::new(ProcRecorder::new(&log)));
-    assert_eq!(bad.map(|_| ()), Err(Error::BadWorkingDirectory));
-    assert_eq!(marline::error::last_os_error(), libc::ENOENT);
+    let e = bad.err().unwrap();
+    assert_eq!((e.kind(), e.raw_os_error()), (ErrorKind::BadWorkingDirectory, Some(libc::ENOENT)));
     assert_eq!(r.object_count(), 0);
 }

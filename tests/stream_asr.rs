@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use marline::stream::{Event, Received, TcpState, TcpStream, TerminateReason};
-use marline::Error;
 use stream_util::*;
 
 type Results = Arc<Mutex<Vec<String>>>;
@@ -39,6 +38,11 @@ fn on_first_data(s: &Arc<TcpStream>, body: impl FnOnce(&TcpStream) + Send + 'sta
     log
 }
 
+/// A result with its error reduced to its kind, to log it exactly.
+fn kind<T>(r: marline::Result<T>) -> Result<T, marline::ErrorKind> {
+    r.map_err(|e| e.kind())
+}
+
 fn push(r: &Results, line: String) {
     r.lock().unwrap().push(line);
 }
@@ -55,16 +59,16 @@ fn rcv_from_the_asr_without_and_with_a_time_limit() {
     let r2 = r.clone();
     let log = on_first_data(&s, move |me| {
         // No limit: the data that raised DATA_ARRIVAL.
-        push(&r2, format!("{:?}", me.rcv(100, None)));
+        push(&r2, format!("{:?}", kind(me.rcv(100, None))));
         // A limit and nothing coming: TIMED_OUT after the limit.
         let started = Instant::now();
-        let timed_out = me.rcv(100, Some(Duration::from_millis(150)));
+        let timed_out = kind(me.rcv(100, Some(Duration::from_millis(150))));
         push(&r2, format!("{timed_out:?} {}", started.elapsed() >= Duration::from_millis(150)));
         // A limit, and data that comes while the asr waits.
-        push(&r2, format!("{:?}", me.rcv(100, FIVE)));
+        push(&r2, format!("{:?}", kind(me.rcv(100, FIVE))));
         // No limit again, then the peer's end of stream.
-        push(&r2, format!("{:?}", me.rcv(100, None)));
-        push(&r2, format!("{:?}", me.rcv(100, None)));
+        push(&r2, format!("{:?}", kind(me.rcv(100, None))));
+        push(&r2, format!("{:?}", kind(me.rcv(100, None))));
     });
     peer.write_all(b"first").unwrap();
     eventually("two results", || results(&r).len() == 2);
@@ -74,7 +78,7 @@ fn rcv_from_the_asr_without_and_with_a_time_limit() {
     eventually("the asr waiting in rcv again", || receiving(&s));
     peer.shutdown(Shutdown::Write).unwrap();
     eventually("five results", || results(&r).len() == 5);
-    let piece = |d: &[u8]| format!("{:?}", Ok::<_, Error>(Received { data: d.to_vec(), urgent: false, mark: false }));
+    let piece = |d: &[u8]| format!("{:?}", Ok::<_, marline::ErrorKind>(Received { data: d.to_vec(), urgent: false, mark: false }));
     assert_eq!(
         results(&r),
         vec![piece(b"first"), "Err(TimedOut) true".into(), piece(b"second"), "Err(ConnectionClosing)".into(), "Err(ConnectionClosing)".into()]
@@ -125,7 +129,7 @@ fn a_send_blocked_in_the_asr_is_ended_by_abort_or_free_from_another_thread() {
         let finished = Arc::new(AtomicBool::new(false));
         let f2 = finished.clone();
         let log = on_first_data(&s, move |me| {
-            push(&r2, format!("{:?}", me.send(&pattern(16_000_000), true, false)));
+            push(&r2, format!("{:?}", kind(me.send(&pattern(16_000_000), true, false))));
             std::thread::sleep(Duration::from_millis(50)); // free must wait for this
             f2.store(true, Ordering::SeqCst);
         });
@@ -153,10 +157,10 @@ fn close_from_the_asr_returns_once_everything_is_acknowledged() {
     let r: Results = Default::default();
     let r2 = r.clone();
     let log = on_first_data(&s, move |me| {
-        let question = me.rcv(100, FIVE).map(|p| p.data);
+        let question = kind(me.rcv(100, FIVE).map(|p| p.data));
         push(&r2, format!("{question:?}"));
-        push(&r2, format!("{:?}", me.send(&pattern(300_000), false, false)));
-        push(&r2, format!("{:?}", me.close(FIVE)));
+        push(&r2, format!("{:?}", kind(me.send(&pattern(300_000), false, false))));
+        push(&r2, format!("{:?}", kind(me.close(FIVE))));
         let st = me.status().unwrap();
         push(&r2, format!("unacked {} acked {}", st.unacked_bytes, st.bytes_acked));
     });
@@ -166,7 +170,7 @@ fn close_from_the_asr_returns_once_everything_is_acknowledged() {
     peer.read_to_end(&mut got).unwrap(); // ends at the FIN close sent
     assert!(got == pattern(300_000));
     eventually("four results", || results(&r).len() == 4);
-    assert_eq!(results(&r), vec![format!("{:?}", Ok::<_, Error>(b"?".to_vec())), "Ok(())".into(), "Ok(())".into(), "unacked 0 acked 300001".into()]);
+    assert_eq!(results(&r), vec![format!("{:?}", Ok::<_, marline::ErrorKind>(b"?".to_vec())), "Ok(())".into(), "Ok(())".into(), "unacked 0 acked 300001".into()]);
     assert_eq!(events(&log), vec![(Event::DataArrival, 0)]);
     assert_eq!(s.status().unwrap().state, TcpState::FinWait2);
 }
@@ -179,10 +183,10 @@ fn abort_from_the_asr_takes_effect_before_the_asr_returns() {
     let r: Results = Default::default();
     let r2 = r.clone();
     let log = on_first_data(&s, move |me| {
-        push(&r2, format!("abort {:?}", me.abort()));
+        push(&r2, format!("abort {:?}", kind(me.abort())));
         // Still inside the asr: the connection is gone, the peer reset.
-        push(&r2, format!("state {:?}", me.status().map(|st| st.state)));
-        push(&r2, format!("send {:?}", me.send(b"x", true, false)));
+        push(&r2, format!("state {:?}", kind(me.status().map(|st| st.state))));
+        push(&r2, format!("send {:?}", kind(me.send(b"x", true, false))));
         let mut peer = peer_side;
         peer.set_read_timeout(FIVE).unwrap();
         let mut buf = [0u8; 8];
@@ -207,7 +211,7 @@ fn free_from_the_asr_closes_before_the_asr_returns_and_no_asr_follows() {
     let r2 = r.clone();
     let log = on_first_data(&s, move |me| {
         me.free(); // returns at once, though its caller is this asr
-        push(&r2, format!("after free {:?}", me.status()));
+        push(&r2, format!("after free {:?}", kind(me.status())));
         // "data" was left unread, so the close was a reset; it has happened.
         let mut peer = peer_side;
         peer.set_read_timeout(FIVE).unwrap();
@@ -219,7 +223,7 @@ fn free_from_the_asr_closes_before_the_asr_returns_and_no_asr_follows() {
     assert_eq!(results(&r), vec!["after free Err(StaleHandle)".to_string(), format!("peer {:?}", Err::<usize, _>(ErrorKind::ConnectionReset))]);
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(events(&log), vec![(Event::DataArrival, 0)]);
-    assert_eq!(s.rcv(10, SECOND), Err(Error::StaleHandle));
+    assert_eq!(s.rcv(10, SECOND), Err(marline::ErrorKind::StaleHandle.into()));
     s.free(); // again, from this thread: harmless, and joins the asr thread
 }
 
@@ -245,7 +249,7 @@ fn free_from_another_thread_ends_a_rcv_blocked_in_the_asr_and_waits_for_it() {
     eventually("the asr blocked in rcv", || receiving(&s));
     s.free();
     assert!(finished.load(Ordering::SeqCst), "free returned before the asr did");
-    assert_eq!(rx.try_recv().unwrap(), (Ok(b"one".to_vec()), Err(Error::StaleHandle)));
+    assert_eq!(rx.try_recv().unwrap(), (Ok(b"one".to_vec()), Err(marline::ErrorKind::StaleHandle.into())));
 }
 
 #[test]
@@ -260,13 +264,13 @@ fn wait_from_the_asr_of_another_stream() {
     let r: Results = Default::default();
     let (r2, b2) = (r.clone(), b.clone());
     let _log = on_first_data(&a, move |_| {
-        push(&r2, format!("{:?}", b2.wait(FIVE)));
-        push(&r2, format!("{:?}", b2.rcv(10, FIVE).map(|p| p.data)));
+        push(&r2, format!("{:?}", kind(b2.wait(FIVE))));
+        push(&r2, format!("{:?}", kind(b2.rcv(10, FIVE).map(|p| p.data))));
     });
     (&a_peer).write_all(b"x").unwrap();
     std::thread::sleep(Duration::from_millis(50));
     let mut b_peer = std::net::TcpStream::connect(localhost(b_port)).unwrap();
     b_peer.write_all(b"to b").unwrap();
     eventually("two results", || results(&r).len() == 2);
-    assert_eq!(results(&r), vec!["Ok(())".to_string(), format!("{:?}", Ok::<_, Error>(b"to b".to_vec()))]);
+    assert_eq!(results(&r), vec!["Ok(())".to_string(), format!("{:?}", Ok::<_, marline::ErrorKind>(b"to b".to_vec()))]);
 }

@@ -8,7 +8,6 @@ use std::net::{Shutdown, SocketAddr, TcpStream as PlainStream};
 use std::time::{Duration, Instant};
 
 use marline::stream::{Event, TcpState, TcpStream, TerminateReason};
-use marline::Error;
 use stream_util::*;
 
 #[test]
@@ -28,8 +27,8 @@ fn close_returns_once_everything_is_acknowledged() {
     assert_eq!(st.state, TcpState::FinWait2);
     let (n, peer) = reader.join().unwrap();
     assert_eq!(n, 100_000);
-    assert_eq!(s.send(b"x", true, false), Err(Error::Closed));
-    assert_eq!(s.close(FIVE), Err(Error::Closed));
+    assert_eq!(s.send(b"x", true, false), Err(marline::ErrorKind::Closed.into()));
+    assert_eq!(s.close(FIVE), Err(marline::ErrorKind::Closed.into()));
     // Receiving goes on until the peer closes too; then the connection ends.
     (&peer).write_all(b"last words").unwrap();
     assert_eq!(s.rcv(100, FIVE).unwrap().data, b"last words");
@@ -40,7 +39,7 @@ fn close_returns_once_everything_is_acknowledged() {
     eventually("TERMINATE", || ending().len() == 2);
     assert_eq!(ending(), vec![(Event::Closing, 0), (Event::Terminate, TerminateReason::UlpClose as i32)]);
     assert_eq!(s.status().unwrap().state, TcpState::Closed);
-    assert_eq!(s.rcv(100, FIVE), Err(Error::Terminated));
+    assert_eq!(s.rcv(100, FIVE), Err(marline::ErrorKind::Terminated.into()));
 }
 
 #[test]
@@ -56,7 +55,7 @@ fn close_time_limit_gives_timed_out_and_ulp_timeout() {
     let mut peer = PlainStream::from(c);
     s.send(&[1u8; 60_000], true, false).unwrap();
     let started = Instant::now();
-    assert_eq!(s.close(Some(Duration::from_millis(200))), Err(Error::TimedOut));
+    assert_eq!(s.close(Some(Duration::from_millis(200))), Err(marline::ErrorKind::TimedOut.into()));
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(3), "{took:?}");
     eventually("ULP_TIMEOUT", || events(&log).contains(&(Event::UlpTimeout, 0)));
@@ -68,7 +67,7 @@ fn close_time_limit_gives_timed_out_and_ulp_timeout() {
     assert_eq!(got.len(), 60_000);
     eventually("all acknowledged", || s.status().unwrap().unacked_bytes == 0);
     // A tiny limit on an already-closed side is a clear error.
-    assert_eq!(s.close(Some(Duration::from_nanos(1))), Err(Error::Closed));
+    assert_eq!(s.close(Some(Duration::from_nanos(1))), Err(marline::ErrorKind::Closed.into()));
 }
 
 #[test]
@@ -88,9 +87,9 @@ fn abort_sends_rst_and_drops_queued_data() {
     }
     assert_eq!(outcome.map_err(|e| e.kind()), Err(ErrorKind::ConnectionReset));
     assert_eq!(s.status().unwrap().state, TcpState::Closed);
-    assert_eq!(s.send(b"x", true, false), Err(Error::Terminated));
-    assert_eq!(s.abort(), Err(Error::Terminated));
-    assert_eq!(TcpStream::new().unwrap().abort(), Err(Error::NotConnected));
+    assert_eq!(s.send(b"x", true, false), Err(marline::ErrorKind::Terminated.into()));
+    assert_eq!(s.abort(), Err(marline::ErrorKind::Terminated.into()));
+    assert_eq!(TcpStream::new().unwrap().abort(), Err(marline::ErrorKind::NotConnected.into()));
 }
 
 #[test]
@@ -102,11 +101,12 @@ fn a_reset_from_the_peer_ends_a_waiting_rcv_and_terminates() {
         let sock = socket2::Socket::from(peer);
         sock.set_linger(Some(Duration::ZERO)).unwrap();
         drop(sock); // RST
-        assert_eq!(r.join().unwrap(), Err(Error::ConnectionReset));
+        let e = r.join().unwrap().unwrap_err();
+        assert_eq!((e.kind(), e.raw_os_error()), (marline::ErrorKind::ConnectionReset, Some(libc::ECONNRESET)));
     });
     eventually("TERMINATE", || !events(&log).is_empty());
     assert_eq!(events(&log), vec![(Event::Terminate, TerminateReason::RemoteAbort as i32)]);
-    assert_eq!(s.rcv(100, FIVE), Err(Error::Terminated));
+    assert_eq!(s.rcv(100, FIVE), Err(marline::ErrorKind::Terminated.into()));
 }
 
 #[test]
@@ -119,8 +119,8 @@ fn end_of_stream_after_the_last_data_sends_closing_once() {
     assert_eq!(events(&log), vec![(Event::DataArrival, 0)]);
     assert_eq!(s.rcv(100, FIVE).unwrap().data, b"bye");
     eventually("CLOSING", || events(&log).len() == 2);
-    assert_eq!(s.rcv(100, FIVE), Err(Error::ConnectionClosing));
-    assert_eq!(s.rcv(100, FIVE), Err(Error::ConnectionClosing));
+    assert_eq!(s.rcv(100, FIVE), Err(marline::ErrorKind::ConnectionClosing.into()));
+    assert_eq!(s.rcv(100, FIVE), Err(marline::ErrorKind::ConnectionClosing.into()));
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(events(&log), vec![(Event::DataArrival, 0), (Event::Closing, 0)]);
 }
@@ -128,9 +128,9 @@ fn end_of_stream_after_the_last_data_sends_closing_once() {
 #[test]
 fn send_on_a_stream_that_is_not_open_is_a_clear_error() {
     let s = TcpStream::new().unwrap();
-    assert_eq!(s.send(b"x", true, false), Err(Error::NotConnected));
-    assert_eq!(s.rcv(10, SECOND), Err(Error::NotConnected));
-    assert_eq!(s.close(SECOND), Err(Error::NotConnected));
+    assert_eq!(s.send(b"x", true, false), Err(marline::ErrorKind::NotConnected.into()));
+    assert_eq!(s.rcv(10, SECOND), Err(marline::ErrorKind::NotConnected.into()));
+    assert_eq!(s.close(SECOND), Err(marline::ErrorKind::NotConnected.into()));
 }
 
 #[test]
@@ -166,13 +166,13 @@ fn ulp_timeout_report_counts_data_a_closed_window_holds_back() {
 fn ulp_timeout_setting_is_checked() {
     let s = TcpStream::new().unwrap();
     use marline::stream::UlpAction::*;
-    assert_eq!(s.set_ulp_timeout(Some(Duration::ZERO), Abort), Err(Error::InvalidArgument));
+    assert_eq!(s.set_ulp_timeout(Some(Duration::ZERO), Abort), Err(marline::ErrorKind::InvalidArgument.into()));
     s.set_ulp_timeout(Some(Duration::from_secs(3)), Abort).unwrap(); // kept for the next connection
     s.passive_open_on(localhost(0)).unwrap();
-    assert_eq!(s.set_ulp_timeout(None, Report), Err(Error::PassiveOpenInProgress));
+    assert_eq!(s.set_ulp_timeout(None, Report), Err(marline::ErrorKind::PassiveOpenInProgress.into()));
     let _peer = PlainStream::connect(localhost(port_of(&s))).unwrap();
     s.wait(FIVE).unwrap();
     s.set_ulp_timeout(None, Report).unwrap();
     s.free();
-    assert_eq!(s.set_ulp_timeout(None, Report), Err(Error::StaleHandle));
+    assert_eq!(s.set_ulp_timeout(None, Report), Err(marline::ErrorKind::StaleHandle.into()));
 }

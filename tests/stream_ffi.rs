@@ -217,3 +217,18 @@ fn new_status_codes_have_messages() {
     assert_eq!(MARLINE_ERR_CONNECTION_CLOSING as i32, 503);
     assert_eq!(MARLINE_ERR_STREAM_BUSY as i32, 504);
 }
+
+#[test]
+fn the_errno_of_a_failure_on_the_engine_thread_reaches_marline_last_os_error() {
+    let s = new_stream();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The kernel refuses the connection on the stream's engine thread; the
+    // errno comes with the error to this thread's record.
+    // SAFETY: literal NUL-terminated host.
+    assert_eq!(unsafe { tcp_stream_active_open(s, 0, c"127.0.0.1".as_ptr(), closed_port.into(), 5.0) }, MARLINE_ERR_REFUSED);
+    assert_eq!(marline_last_os_error(), libc::ECONNREFUSED);
+    // A failure without an operating-system cause records 0.
+    assert_eq!(tcp_stream_close(s, f64::NAN), MARLINE_ERR_INVALID_ARGUMENT);
+    assert_eq!(marline_last_os_error(), 0);
+    assert_eq!(tcp_stream_free(s), MARLINE_OK);
+}

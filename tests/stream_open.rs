@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream as PlainStream};
 use std::time::{Duration, Instant};
 
 use marline::stream::{Event, TcpState, TcpStream, TerminateReason};
-use marline::Error;
+use marline::ErrorKind;
 use stream_util::*;
 
 #[test]
@@ -24,14 +24,14 @@ fn passive_open_returns_at_once_and_only_wait_isdone_sockname_work_until_done() 
     assert_eq!(listening.ip(), Ipv4Addr::LOCALHOST);
     assert_ne!(listening.port(), 0);
 
-    assert_eq!(s.send(b"x", true, false), Err(Error::PassiveOpenInProgress));
-    assert_eq!(s.rcv(10, SECOND), Err(Error::PassiveOpenInProgress));
-    assert_eq!(s.close(SECOND), Err(Error::PassiveOpenInProgress));
-    assert_eq!(s.abort(), Err(Error::PassiveOpenInProgress));
-    assert_eq!(s.status(), Err(Error::PassiveOpenInProgress));
-    assert_eq!(s.passive_open_on(localhost(0)), Err(Error::PassiveOpenInProgress));
-    assert_eq!(s.active_open(0, "127.0.0.1", 9, SECOND), Err(Error::PassiveOpenInProgress));
-    assert_eq!(s.wait(Some(Duration::from_millis(20))), Err(Error::TimedOut));
+    assert_eq!(s.send(b"x", true, false), Err(ErrorKind::PassiveOpenInProgress.into()));
+    assert_eq!(s.rcv(10, SECOND), Err(ErrorKind::PassiveOpenInProgress.into()));
+    assert_eq!(s.close(SECOND), Err(ErrorKind::PassiveOpenInProgress.into()));
+    assert_eq!(s.abort(), Err(ErrorKind::PassiveOpenInProgress.into()));
+    assert_eq!(s.status(), Err(ErrorKind::PassiveOpenInProgress.into()));
+    assert_eq!(s.passive_open_on(localhost(0)), Err(ErrorKind::PassiveOpenInProgress.into()));
+    assert_eq!(s.active_open(0, "127.0.0.1", 9, SECOND), Err(ErrorKind::PassiveOpenInProgress.into()));
+    assert_eq!(s.wait(Some(Duration::from_millis(20))), Err(ErrorKind::TimedOut.into()));
     assert!(!s.is_done());
     assert!(events(&log).is_empty());
 
@@ -83,8 +83,8 @@ fn passive_open_on_listens_on_the_given_address_only() {
 
     // An address that is not this host's is refused at once.
     let t = TcpStream::new().unwrap();
-    assert_eq!(t.passive_open_on("192.0.2.1:0".parse().unwrap()), Err(Error::BadAddress));
-    assert_eq!(marline::error::last_os_error(), libc::EADDRNOTAVAIL);
+    let e = t.passive_open_on("192.0.2.1:0".parse().unwrap()).unwrap_err();
+    assert_eq!((e.kind(), e.raw_os_error()), (ErrorKind::BadAddress, Some(libc::EADDRNOTAVAIL)));
     assert!(t.is_done());
 }
 
@@ -94,10 +94,10 @@ fn passive_open_on_a_port_in_use_is_a_clear_error_and_the_stream_stays_usable() 
     first.passive_open_on(localhost(0)).unwrap();
     let port = port_of(&first);
     let second = TcpStream::new().unwrap();
-    assert_eq!(second.passive_open_on(localhost(port)), Err(Error::AddressInUse));
-    assert_eq!(marline::error::last_os_error(), libc::EADDRINUSE);
+    let e = second.passive_open_on(localhost(port)).unwrap_err();
+    assert_eq!((e.kind(), e.raw_os_error()), (ErrorKind::AddressInUse, Some(libc::EADDRINUSE)));
     assert!(second.is_done());
-    assert_eq!(second.sock_name(), Err(Error::NotConnected));
+    assert_eq!(second.sock_name(), Err(ErrorKind::NotConnected.into()));
     assert_eq!(second.status().unwrap().state, TcpState::Closed);
     second.passive_open_on(localhost(0)).unwrap();
     assert_ne!(port_of(&second), port);
@@ -124,16 +124,30 @@ fn free_port() -> u16 {
 }
 
 #[test]
+fn active_open_to_remote_port_0_is_an_invalid_argument_and_tries_nothing() {
+    let s = TcpStream::new().unwrap();
+    let (asr, log) = recorder();
+    s.set_asr(Some(asr)).unwrap();
+    assert_eq!(s.active_open(0, "127.0.0.1", 0, FIVE), Err(ErrorKind::InvalidArgument.into()));
+    assert_eq!(s.status().unwrap().state, TcpState::Closed);
+    // Nothing was tried: no TERMINATE, and the stream opens as a new one.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    s.active_open(0, "127.0.0.1", l.local_addr().unwrap().port(), FIVE).unwrap();
+    assert_eq!(events(&log), vec![]);
+}
+
+#[test]
 fn active_open_to_a_refused_port_is_an_error_plus_a_terminate_asr() {
     let s = TcpStream::new().unwrap();
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
-    assert_eq!(s.active_open(0, "127.0.0.1", free_port(), FIVE), Err(Error::Refused));
+    let e = s.active_open(0, "127.0.0.1", free_port(), FIVE).unwrap_err();
+    assert_eq!((e.kind(), e.raw_os_error()), (ErrorKind::Refused, Some(libc::ECONNREFUSED)));
     eventually("TERMINATE", || !events(&log).is_empty());
     assert_eq!(events(&log), vec![(Event::Terminate, TerminateReason::RemoteAbort as i32)]);
     assert_eq!(s.status().unwrap().state, TcpState::Closed);
-    assert_eq!(s.send(b"x", true, false), Err(Error::Terminated));
-    assert_eq!(s.rcv(1, SECOND), Err(Error::Terminated));
+    assert_eq!(s.send(b"x", true, false), Err(ErrorKind::Terminated.into()));
+    assert_eq!(s.rcv(1, SECOND), Err(ErrorKind::Terminated.into()));
 
     // The stream can be opened again.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -152,9 +166,9 @@ fn active_open_from_a_chosen_local_port_and_by_host_name() {
     let (_peer, from) = l.accept().unwrap();
     assert_eq!(from.port(), lport);
     assert_eq!(s.sock_name().unwrap(), from);
-    assert_eq!(s.active_open(0, "127.0.0.1", 9, SECOND), Err(Error::InvalidState));
-    assert_eq!(s.passive_open_on(localhost(0)), Err(Error::InvalidState));
-    assert_eq!(s.active_open(0, "", 9, SECOND), Err(Error::BadAddress));
+    assert_eq!(s.active_open(0, "127.0.0.1", 9, SECOND), Err(ErrorKind::InvalidState.into()));
+    assert_eq!(s.passive_open_on(localhost(0)), Err(ErrorKind::InvalidState.into()));
+    assert_eq!(s.active_open(0, "", 9, SECOND), Err(ErrorKind::BadAddress.into()));
 }
 
 /// A listener whose accept queue is full: further SYNs are dropped, so a
@@ -183,11 +197,11 @@ fn active_open_time_limit_gives_timed_out_and_terminate_ulp_timeout() {
     let (asr, log) = recorder();
     s.set_asr(Some(asr)).unwrap();
     let started = Instant::now();
-    assert_eq!(s.active_open(0, "127.0.0.1", port, Some(Duration::from_millis(200))), Err(Error::TimedOut));
+    assert_eq!(s.active_open(0, "127.0.0.1", port, Some(Duration::from_millis(200))), Err(ErrorKind::TimedOut.into()));
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(3), "{took:?}");
     eventually("TERMINATE", || !events(&log).is_empty());
     assert_eq!(events(&log), vec![(Event::Terminate, TerminateReason::UlpTimeout as i32)]);
     // A tiny limit works the same way.
-    assert_eq!(s.active_open(0, "127.0.0.1", port, Some(Duration::from_nanos(1))), Err(Error::TimedOut));
+    assert_eq!(s.active_open(0, "127.0.0.1", port, Some(Duration::from_nanos(1))), Err(ErrorKind::TimedOut.into()));
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use marline::stream::{Event, TcpStream};
-use marline::Error;
+use marline::ErrorKind;
 use stream_util::*;
 
 fn lowest_free_fd() -> i32 {
@@ -39,8 +39,8 @@ fn wait_reports_an_asynchronous_passive_open_failure_once() {
     let result = s.wait(FIVE);
     // SAFETY: restores the limit read above.
     unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &old), 0) };
-    assert_eq!(result, Err(Error::Os));
-    assert_eq!(marline::error::last_os_error(), libc::EMFILE, "the engine's errno is handed to the caller");
+    let e = result.unwrap_err();
+    assert_eq!((e.kind(), e.raw_os_error()), (ErrorKind::Os, Some(libc::EMFILE)), "the engine's errno travels with the error");
     assert!(s.is_done());
     // Reported once: the next wait has nothing to report.
     assert_eq!(s.wait(Some(Duration::from_millis(10))), Ok(()));

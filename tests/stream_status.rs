@@ -7,7 +7,7 @@ use std::net::{Shutdown, TcpStream as PlainStream};
 use std::time::Duration;
 
 use marline::stream::{Event, TcpState, TcpStream, TerminateReason};
-use marline::Error;
+use marline::ErrorKind;
 use stream_util::*;
 
 #[test]
@@ -89,7 +89,7 @@ fn state_goes_from_established_to_close_wait_when_the_peer_closes() {
     // Nothing was left unread, so the peer's close is complete: CLOSING.
     eventually("CLOSING", || !events(&log).is_empty());
     assert_eq!(events(&log), vec![(Event::Closing, 0)]);
-    assert_eq!(s.rcv(10, FIVE), Err(Error::ConnectionClosing));
+    assert_eq!(s.rcv(10, FIVE), Err(ErrorKind::ConnectionClosing.into()));
     // Sending is still allowed in CLOSE_WAIT.
     s.send(b"still here", true, false).unwrap();
     assert_eq!(read_exact(&mut peer, 10), b"still here");
@@ -98,7 +98,7 @@ fn state_goes_from_established_to_close_wait_when_the_peer_closes() {
     eventually("TERMINATE", || events(&log).len() == 2);
     assert_eq!(events(&log), vec![(Event::Closing, 0), (Event::Terminate, TerminateReason::UlpClose as i32)]);
     assert_eq!(s.status().unwrap().state, TcpState::Closed);
-    assert_eq!(s.send(b"x", true, false), Err(Error::Terminated));
+    assert_eq!(s.send(b"x", true, false), Err(ErrorKind::Terminated.into()));
 }
 
 /// Sends 3000 bytes, waits until all are acknowledged, and returns

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use marline::stream::{Event, Received};
-use marline::Error;
+use marline::ErrorKind;
 use stream_util::*;
 
 fn piece(data: &[u8], urgent: bool, mark: bool) -> Received {
@@ -139,7 +139,7 @@ fn urgent_send_puts_the_urgent_pointer_at_the_end_of_the_data() {
     assert_eq!(recv_oob(&peer), b'z');
     s.send(b"plain", true, false).unwrap();
     assert_eq!(read_exact(&mut peer, 5), b"plain");
-    assert_eq!(s.send(b"", true, true), Err(Error::InvalidArgument));
+    assert_eq!(s.send(b"", true, true), Err(ErrorKind::InvalidArgument.into()));
     s.send(b"", true, false).unwrap();
 }
 
@@ -161,9 +161,9 @@ fn urgent_between_two_marline_streams() {
 fn rcv_timeouts_zero_tiny_and_finite() {
     let (s, peer) = accepted_pair();
     let started = Instant::now();
-    assert_eq!(s.rcv(10, Some(Duration::from_nanos(1))), Err(Error::TimedOut));
-    assert_eq!(s.rcv(10, Some(Duration::ZERO)), Err(Error::TimedOut));
-    assert_eq!(s.rcv(10, Some(Duration::from_millis(100))), Err(Error::TimedOut));
+    assert_eq!(s.rcv(10, Some(Duration::from_nanos(1))), Err(ErrorKind::TimedOut.into()));
+    assert_eq!(s.rcv(10, Some(Duration::ZERO)), Err(ErrorKind::TimedOut.into()));
+    assert_eq!(s.rcv(10, Some(Duration::from_millis(100))), Err(ErrorKind::TimedOut.into()));
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(2), "{took:?}");
     // Data already there comes back even with a tiny limit.
@@ -180,7 +180,7 @@ fn rcv_timeouts_zero_tiny_and_finite() {
         assert_eq!(s.rcv(10, None).unwrap(), piece(b"late", false, false));
         assert!(started.elapsed() >= Duration::from_millis(100));
     });
-    assert_eq!(s.rcv(0, FIVE), Err(Error::InvalidArgument));
+    assert_eq!(s.rcv(0, FIVE), Err(ErrorKind::InvalidArgument.into()));
 }
 
 #[test]

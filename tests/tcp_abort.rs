@@ -70,7 +70,7 @@ fn abort_from_data_received() {
     let proto = Recorder::new(&log).hook(move |t, ev| {
         if let Ev::Data(_) = ev {
             t.abort_connection().unwrap();
-            assert_eq!(t.write(b"x"), Err(marline::Error::Closed));
+            assert_eq!(t.write(b"x"), Err(marline::ErrorKind::Closed.into()));
             assert!(!l2.borrow().iter().any(is_lost));
         }
     });

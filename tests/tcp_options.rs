@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use marline::{Error, KeepAlive, Reactor};
+use marline::{ErrorKind, KeepAlive, Reactor};
 use socket2::SockRef;
 
 fn both_ends(r: &Reactor) -> Vec<(marline::Transport, std::net::TcpStream, Log)> {
@@ -110,7 +110,7 @@ fn invalid_keepalive_parameters_are_refused() {
         KeepAlive { interval: s(40_000), ..good },
         KeepAlive { idle: s(u64::MAX / 2), ..good },
     ] {
-        assert_eq!(t.set_tcp_keepalive_params(bad), Err(Error::InvalidArgument), "{bad:?}");
+        assert_eq!(t.set_tcp_keepalive_params(bad), Err(ErrorKind::InvalidArgument.into()), "{bad:?}");
     }
     assert_eq!(t.tcp_keepalive_params(), Ok(good), "a refused setting changes nothing");
 }
@@ -124,14 +124,14 @@ fn options_before_connecting_and_after_closing() {
     // A literal address: the socket exists while connecting, and options
     // set now stay.
     t.set_tcp_nodelay(true).unwrap();
-    assert_eq!(t.host(), Err(Error::NotConnected));
-    assert_eq!(t.peer(), Err(Error::NotConnected));
+    assert_eq!(t.host(), Err(ErrorKind::NotConnected.into()));
+    assert_eq!(t.peer(), Err(ErrorKind::NotConnected.into()));
     run_until(&r, || has(&log, |e| *e == Ev::Made));
     assert_eq!(t.tcp_nodelay(), Ok(true));
     t.abort_connection().unwrap();
     // Closing, not yet lost: the socket is gone.
-    assert_eq!(t.tcp_nodelay(), Err(Error::NotConnected));
+    assert_eq!(t.tcp_nodelay(), Err(ErrorKind::NotConnected.into()));
     run_until(&r, || has(&log, is_lost));
-    assert_eq!(t.tcp_nodelay(), Err(Error::StaleHandle));
-    assert_eq!(t.set_tcp_keepalive_params(KeepAlive { idle: Duration::from_secs(1), interval: Duration::from_secs(1), count: 1 }), Err(Error::StaleHandle));
+    assert_eq!(t.tcp_nodelay(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(t.set_tcp_keepalive_params(KeepAlive { idle: Duration::from_secs(1), interval: Duration::from_secs(1), count: 1 }), Err(ErrorKind::StaleHandle.into()));
 }

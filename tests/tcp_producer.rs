@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::*;
-use marline::{Error, Producer, Reactor, ReasonKind, Transport};
+use marline::{ErrorKind, Producer, Reactor, ReasonKind, Transport};
 
 type Events = Rc<RefCell<Vec<(String, usize)>>>;
 
@@ -157,8 +157,8 @@ fn a_second_registration_is_an_error() {
     let first: Events = Default::default();
     let second: Events = Default::default();
     t.register_producer(Box::new(Rec::new(&first)), true).unwrap();
-    assert_eq!(t.register_producer(Box::new(Rec::new(&second)), true), Err(Error::ProducerAlreadyRegistered));
-    assert_eq!(t.register_producer(Box::new(Rec::new(&second)), false), Err(Error::ProducerAlreadyRegistered));
+    assert_eq!(t.register_producer(Box::new(Rec::new(&second)), true), Err(ErrorKind::ProducerAlreadyRegistered.into()));
+    assert_eq!(t.register_producer(Box::new(Rec::new(&second)), false), Err(ErrorKind::ProducerAlreadyRegistered.into()));
     t.abort_connection().unwrap();
     run_until(&r, || has(&log, is_lost));
     assert_eq!(names(&first), ["stop"], "the registered producer is the first one");
@@ -174,11 +174,11 @@ fn registering_on_a_dead_transport_stops_the_producer_at_once() {
     run_until(&r, || has(&log, is_lost));
     for streaming in [true, false] {
         let ev: Events = Default::default();
-        assert_eq!(t.register_producer(Box::new(Rec::new(&ev)), streaming), Err(Error::StaleHandle));
+        assert_eq!(t.register_producer(Box::new(Rec::new(&ev)), streaming), Err(ErrorKind::StaleHandle.into()));
         assert_eq!(names(&ev), ["stop"]);
     }
     // Unregistering after the disconnect is a clean error too.
-    assert_eq!(t.unregister_producer(), Err(Error::StaleHandle));
+    assert_eq!(t.unregister_producer(), Err(ErrorKind::StaleHandle.into()));
 }
 
 #[test]
@@ -186,11 +186,11 @@ fn unregister_without_a_producer_is_an_error() {
     let r = Reactor::new().unwrap();
     let log: Log = Default::default();
     let (t, _peer) = client_pair(&r, Recorder::new(&log));
-    assert_eq!(t.unregister_producer(), Err(Error::NoProducer));
+    assert_eq!(t.unregister_producer(), Err(ErrorKind::NoProducer.into()));
     let ev: Events = Default::default();
     t.register_producer(Box::new(Rec::new(&ev)), true).unwrap();
     t.unregister_producer().unwrap();
-    assert_eq!(t.unregister_producer(), Err(Error::NoProducer));
+    assert_eq!(t.unregister_producer(), Err(ErrorKind::NoProducer.into()));
     t.lose_connection().unwrap();
     run_until(&r, || has(&log, is_lost));
     assert!(ev.borrow().is_empty(), "an unregistered producer is not stopped");
@@ -441,16 +441,16 @@ fn reading_as_producer_stops_reading_while_the_echo_is_not_read() {
 fn reading_as_producer_is_the_registered_producer() {
     let r = Reactor::new().unwrap();
     let (t, mut peer) = server_pair(&r, self_paced_echo(4096));
-    assert_eq!(t.register_reading_as_producer(), Err(Error::ProducerAlreadyRegistered));
+    assert_eq!(t.register_reading_as_producer(), Err(ErrorKind::ProducerAlreadyRegistered.into()));
     let ev: Events = Default::default();
-    assert_eq!(t.register_producer(Box::new(Rec::new(&ev)), true), Err(Error::ProducerAlreadyRegistered));
+    assert_eq!(t.register_producer(Box::new(Rec::new(&ev)), true), Err(ErrorKind::ProducerAlreadyRegistered.into()));
     // Paused by flow control; unregistering resumes reading, and with no
     // flow control left the queue grows past the mark.
     let data = pattern(64 << 20, 5);
     let sent = write_until_stalled(&r, &mut peer, &data);
     let paused_at = t.queued().unwrap();
     t.unregister_producer().unwrap();
-    assert_eq!(t.unregister_producer(), Err(Error::NoProducer));
+    assert_eq!(t.unregister_producer(), Err(ErrorKind::NoProducer.into()));
     let more = sent + write_until_stalled(&r, &mut peer, &data[sent..]);
     assert!(t.queued().unwrap() > paused_at + 64 * 1024, "reading did not resume: {} queued", t.queued().unwrap());
     // Another producer may now be registered; everything echoes back.

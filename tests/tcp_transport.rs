@@ -6,7 +6,7 @@ use std::io::{IoSlice, Read, Write};
 use std::time::Duration;
 
 use common::*;
-use marline::{Error, Reactor, ReasonKind};
+use marline::{Error, ErrorKind, Reactor, ReasonKind};
 
 #[test]
 fn empty_writes_are_no_ops() {
@@ -35,7 +35,7 @@ fn write_after(close: fn(&marline::Transport)) -> (Vec<Ev>, Vec<Result<(), Error
         t.write(b""),
     ];
     run_until(&r, || has(&log, is_lost));
-    assert_eq!(t.write(b"x"), Err(Error::StaleHandle), "refused once the connection is gone");
+    assert_eq!(t.write(b"x"), Err(ErrorKind::StaleHandle.into()), "refused once the connection is gone");
     let l = log.borrow().clone();
     peer.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let mut received = Vec::new();
@@ -57,7 +57,7 @@ fn write_after_lose_connection_is_delivered() {
 #[test]
 fn write_after_abort_is_closed() {
     let (log, got, received) = write_after(|t| t.abort_connection().unwrap());
-    assert_eq!(got, [Err(Error::Closed), Err(Error::Closed), Err(Error::Closed)]);
+    assert_eq!(got, [Err(ErrorKind::Closed.into()), Err(ErrorKind::Closed.into()), Err(ErrorKind::Closed.into())]);
     assert_eq!(received, b"");
     assert_eq!(log, [Ev::Made, Ev::Lost(ReasonKind::Aborted)]);
 }
@@ -73,8 +73,8 @@ fn write_after_lose_write_connection_is_closed_once_shut_down_but_reading_goes_o
     t.lose_write_connection().unwrap();
     t.write(b" and after").unwrap();
     run_until(&r, || has(&log, |e| *e == Ev::WriteLost));
-    assert_eq!(t.write(b"too late"), Err(Error::Closed));
-    assert_eq!(t.write_sequence(&[IoSlice::new(b"too late")]), Err(Error::Closed));
+    assert_eq!(t.write(b"too late"), Err(ErrorKind::Closed.into()));
+    assert_eq!(t.write_sequence(&[IoSlice::new(b"too late")]), Err(ErrorKind::Closed.into()));
     assert_eq!(read_to_eof(&mut peer), b"before and after");
     peer.write_all(b"still reading").unwrap();
     run_until(&r, || data_of(&log) == b"still reading");
@@ -208,21 +208,21 @@ fn the_handle_is_stale_after_connection_lost() {
     // Until connection_lost has run, the handle is alive but closing.
     assert_eq!(kept.lose_connection(), Ok(()));
     run_until(&r, || has(&log, is_lost));
-    assert_eq!(kept.write(b"x"), Err(Error::StaleHandle));
-    assert_eq!(kept.write_sequence(&[IoSlice::new(b"x")]), Err(Error::StaleHandle));
-    assert_eq!(kept.write_urgent(b"x"), Err(Error::StaleHandle));
-    assert_eq!(kept.lose_connection(), Err(Error::StaleHandle));
-    assert_eq!(kept.lose_write_connection(), Err(Error::StaleHandle));
-    assert_eq!(kept.abort_connection(), Err(Error::StaleHandle));
-    assert_eq!(kept.host(), Err(Error::StaleHandle));
-    assert_eq!(kept.peer(), Err(Error::StaleHandle));
-    assert_eq!(kept.queued(), Err(Error::StaleHandle));
-    assert_eq!(kept.pause_producing(), Err(Error::StaleHandle));
-    assert_eq!(kept.resume_producing(), Err(Error::StaleHandle));
-    assert_eq!(kept.unregister_producer(), Err(Error::StaleHandle));
-    assert_eq!(kept.set_write_high_water(10), Err(Error::StaleHandle));
-    assert_eq!(kept.tcp_nodelay(), Err(Error::StaleHandle));
-    assert_eq!(kept.set_tcp_keepalive(true), Err(Error::StaleHandle));
+    assert_eq!(kept.write(b"x"), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.write_sequence(&[IoSlice::new(b"x")]), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.write_urgent(b"x"), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.lose_connection(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.lose_write_connection(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.abort_connection(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.host(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.peer(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.queued(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.pause_producing(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.resume_producing(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.unregister_producer(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.set_write_high_water(10), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.tcp_nodelay(), Err(ErrorKind::StaleHandle.into()));
+    assert_eq!(kept.set_tcp_keepalive(true), Err(ErrorKind::StaleHandle.into()));
     assert_eq!(r.object_count(), 0);
     assert_eq!(*log.borrow(), [Ev::Made, Ev::Lost(ReasonKind::Done)]);
 }

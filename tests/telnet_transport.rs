@@ -13,7 +13,7 @@ use marline::telnet::opt::{ECHO, NAWS, NEW_ENVIRON, SGA, TTYPE};
 use marline::telnet::options::{EnvKind, EnvVar, EnvVarKind};
 use marline::telnet::transport::{Completion, OptionState, Policy, Side};
 use marline::telnet::{Telnet, TelnetProtocol};
-use marline::{Error, Producer, Reactor, ReasonKind, Transport};
+use marline::{ErrorKind, Producer, Reactor, ReasonKind, Transport};
 use telnet_common::*;
 
 /// A marline telnet server and a raw client connected to it; the server's handle.
@@ -110,7 +110,7 @@ fn two_endpoints_round_trip_data_and_negotiate() {
     run_until(&r, "both lost", || lost(&clog) && lost(&slog));
     assert!(matches!(clog.borrow().last(), Some(TEv::Lost(ReasonKind::Done, _))));
     assert!(matches!(slog.borrow().last(), Some(TEv::Lost(ReasonKind::Done, _))));
-    assert_eq!(c.write(b"x"), Err(Error::StaleHandle));
+    assert_eq!(c.write(b"x"), Err(ErrorKind::StaleHandle.into()));
 }
 
 #[test]
@@ -126,24 +126,24 @@ fn immediate_failures_are_errors_and_never_complete() {
         let calls = calls.clone();
         move |_: &Telnet, _: Completion, _: Option<&marline::Reason>| calls.set(calls.get() + 1)
     };
-    assert_eq!(c.wont(ECHO, counted(&calls)), Err(Error::AlreadyDisabled));
-    assert_eq!(c.dont(ECHO, counted(&calls)), Err(Error::AlreadyDisabled));
+    assert_eq!(c.wont(ECHO, counted(&calls)), Err(ErrorKind::AlreadyDisabled.into()));
+    assert_eq!(c.dont(ECHO, counted(&calls)), Err(ErrorKind::AlreadyDisabled.into()));
     c.will(ECHO, counted(&calls)).unwrap();
-    assert_eq!(c.will(ECHO, counted(&calls)), Err(Error::AlreadyNegotiating));
+    assert_eq!(c.will(ECHO, counted(&calls)), Err(ErrorKind::AlreadyNegotiating.into()));
     // One request in the other direction is queued (RFC 1143 Q method), a third is not.
     c.wont(ECHO, counted(&calls)).unwrap();
-    assert_eq!(c.will(ECHO, counted(&calls)), Err(Error::AlreadyNegotiating));
-    assert_eq!(c.wont(ECHO, counted(&calls)), Err(Error::AlreadyNegotiating));
+    assert_eq!(c.will(ECHO, counted(&calls)), Err(ErrorKind::AlreadyNegotiating.into()));
+    assert_eq!(c.wont(ECHO, counted(&calls)), Err(ErrorKind::AlreadyNegotiating.into()));
     run_until(&r, "two completions", || calls.get() == 2);
     assert_eq!(c.option_state(ECHO, Side::Local).unwrap(), OptionState::No);
     c.will(ECHO, counted(&calls)).unwrap();
     run_until(&r, "enabled", || calls.get() == 3);
-    assert_eq!(c.will(ECHO, counted(&calls)), Err(Error::AlreadyEnabled));
+    assert_eq!(c.will(ECHO, counted(&calls)), Err(ErrorKind::AlreadyEnabled.into()));
     run_for(&r, Duration::from_millis(50));
     assert_eq!(calls.get(), 3);
-    assert_eq!(c.send_command(WILL), Err(Error::InvalidArgument));
-    assert_eq!(c.send_command(IAC), Err(Error::InvalidArgument));
-    assert_eq!(c.set_max_subnegotiation(0), Err(Error::InvalidArgument));
+    assert_eq!(c.send_command(WILL), Err(ErrorKind::InvalidArgument.into()));
+    assert_eq!(c.send_command(IAC), Err(ErrorKind::InvalidArgument.into()));
+    assert_eq!(c.set_max_subnegotiation(0), Err(ErrorKind::InvalidArgument.into()));
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn negotiation_timeout_fires_timed_out_and_the_late_answer_settles_the_option() 
     assert!(has(&clog, &TEv::Done(101, Completion::TimedOut)));
     // The side waits for the answer on the wire: no second request meanwhile.
     assert_eq!(c.option_state(ECHO, Side::Local).unwrap(), OptionState::WantYes);
-    assert_eq!(c.will(ECHO, done_to(&clog, 102)).err(), Some(marline::Error::AlreadyNegotiating));
+    assert_eq!(c.will(ECHO, done_to(&clog, 102)).err(), Some(ErrorKind::AlreadyNegotiating.into()));
     // The late answer enables ECHO without completing anything again and
     // without being answered (the next bytes on the wire are the WONT below).
     raw.send(&[IAC, DO, ECHO]);
@@ -442,7 +442,7 @@ fn producers_pass_through_and_lose_waits_for_unregister() {
     let (c, clog, mut raw) = client_with_raw_peer(&r);
     let events = Rc::new(RefCell::new(Vec::new()));
     c.register_producer(Box::new(Flow { events: events.clone() }), true).unwrap();
-    assert_eq!(c.register_producer(Box::new(Flow { events: events.clone() }), true), Err(Error::ProducerAlreadyRegistered));
+    assert_eq!(c.register_producer(Box::new(Flow { events: events.clone() }), true), Err(ErrorKind::ProducerAlreadyRegistered.into()));
     let chunk = vec![b'x'; 64 * 1024];
     let mut sent = 0;
     while !events.borrow().contains(&"pause") {
@@ -511,12 +511,12 @@ fn wrap_works_on_any_transport_constructor() {
     let (l, port) = Raw::listener();
     let clog: TLog = Default::default();
     let (proto, t) = marline::telnet::wrap(&r, Box::new(Rec::new(&clog))).unwrap();
-    assert_eq!(t.write(b"x"), Err(Error::NotConnected));
+    assert_eq!(t.write(b"x"), Err(ErrorKind::NotConnected.into()));
     let inner = r.connect_tcp("127.0.0.1", port, None, proto).unwrap();
     let mut raw = accept_raw(&r, &l);
     run_until(&r, "made", || has(&clog, &TEv::Made));
     assert_eq!(t.inner().unwrap(), inner);
-    assert_eq!(Telnet::from_transport(&inner).err(), Some(Error::WrongHandleType));
+    assert_eq!(Telnet::from_transport(&inner).err(), Some(ErrorKind::WrongHandleType.into()));
     assert_eq!(Telnet::from_transport(t.transport()).unwrap(), t);
     t.write(b"\n").unwrap();
     raw.expect(&r, b"\r\n");
@@ -526,5 +526,5 @@ fn wrap_works_on_any_transport_constructor() {
     assert_eq!(r.object_count(), before + 1);
     drop(proto);
     assert_eq!(r.object_count(), before);
-    assert_eq!(t2.write(b"x"), Err(Error::StaleHandle));
+    assert_eq!(t2.write(b"x"), Err(ErrorKind::StaleHandle.into()));
 }

@@ -39,7 +39,7 @@ static void more(transport_t *t, void *user) {
 static void on_made(transport_t *t, void *user) {
     (void)user;
     marline_producer_t prod;
-    memset(&prod, 0, sizeof prod);
+    MARLINE_INIT(&prod);
     prod.resume_producing = more;
     start = mono_ns();
     transport_register_producer(t, &prod, NULL, false);
@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
     reactor_t *r = NULL;
     reactor_new(&r);
     marline_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = on_made;
     p.connection_lost = on_lost;
     transport_t *t = NULL;

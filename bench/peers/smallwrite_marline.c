@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
     reactor_t *r = NULL;
     reactor_new(&r);
     marline_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = on_made;
     p.connection_lost = on_lost;
     p.connection_failed = on_failed;

@@ -78,6 +78,7 @@ int main(int argc, char **argv) {
     long parallel = atol(argv[2]);
     if (count <= 0 || parallel <= 0) return 2;
     ballast(argc == 4 ? argv[3] : NULL);
+    MARLINE_INIT(&proto);
     proto.child_data_received = on_data;
     proto.process_ended = on_ended;
     if (reactor_new(&reactor) != MARLINE_OK) return 1;

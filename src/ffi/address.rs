@@ -2,9 +2,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::status::marline_status_t;
-use super::{non_null, put};
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, MARLINE_ERR_BUFFER_TOO_SMALL, MARLINE_ERR_NULL_POINTER};
+use super::{guard, non_null, with_out, CResult, Out};
 use crate::transport::Address;
 
 /// An endpoint address, allocated by marline; free it with
@@ -31,26 +30,20 @@ pub enum marline_family_t {
     MARLINE_FAMILY_PROCESS = 100,
 }
 
-/// Boxes `address` and writes it to `*out`.
+/// Writes the address `get` returns to `*out`, allocated (the caller frees
+/// it with marline_address_free).
 ///
 /// # Safety
-/// `out` was checked non-NULL and is writable.
-pub(crate) unsafe fn give(out: *mut *mut marline_address_t, address: Address) {
-    let text = CString::new(address.to_string()).expect("addresses print without NUL");
-    // SAFETY: caller contract.
-    unsafe { put(out, Box::into_raw(Box::new(marline_address_t { address, text }))) };
-}
-
-/// Writes the address `get` returns to `*out` (allocated; free with
-/// marline_address_free).
-pub(crate) fn give_address(out: *mut *mut marline_address_t, get: impl FnOnce() -> Result<Address>) -> marline_status_t {
-    super::guard(|| {
-        non_null(out)?;
-        let a = get()?;
-        // SAFETY: checked non-NULL.
-        unsafe { give(out, a) };
-        Ok(())
-    })
+/// `out` is NULL or writable.
+pub(crate) unsafe fn give_address(out: *mut *mut marline_address_t, get: impl FnOnce() -> CResult<Address>) -> marline_status_t {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_out(out, || {
+            let address = get()?;
+            let text = CString::new(address.to_string()).expect("addresses print without NUL");
+            Ok(Box::into_raw(Box::new(marline_address_t { address, text })))
+        })
+    }
 }
 
 /// # Safety
@@ -60,10 +53,11 @@ unsafe fn addr<'a>(a: *const marline_address_t) -> Option<&'a marline_address_t>
     unsafe { a.as_ref() }
 }
 
-/// The family of `address`.
+/// The family of `address`: MARLINE_FAMILY_IPV4, _IPV6 or _PROCESS. Never
+/// fails. `address` may be NULL: MARLINE_FAMILY_INVALID.
 ///
 /// # Safety
-/// `address` is NULL or a live address from marline.
+/// `address`, when not NULL, is a live address from marline.
 #[no_mangle]
 pub unsafe extern "C" fn marline_address_family(address: *const marline_address_t) -> marline_family_t {
     // SAFETY: forwarded contract.
@@ -75,7 +69,8 @@ pub unsafe extern "C" fn marline_address_family(address: *const marline_address_
     }
 }
 
-/// The port (the pid for a process address); -1 for NULL.
+/// The port of `address` (the pid for a process address). Never fails.
+/// `address` may be NULL: -1.
 ///
 /// # Safety
 /// As for marline_address_family.
@@ -89,12 +84,17 @@ pub unsafe extern "C" fn marline_address_port(address: *const marline_address_t)
     }
 }
 
-/// Copies the raw address bytes (4 for IPv4, 16 for IPv6, 0 for a process)
-/// into `out` (capacity `cap`) and their number into `*len`.
+/// Copies the raw address bytes (4 for IPv4, 16 for IPv6, none for a process)
+/// into `out`, whose capacity is `cap` bytes, and writes their number to
+/// `*len`. Nothing is written on failure.
+///
+/// Errors: MARLINE_ERR_BUFFER_TOO_SMALL (`cap` below the number of bytes),
+/// MARLINE_ERR_NULL_POINTER. `address` and `len` must not be NULL; `out` may be
+/// NULL only when there are no bytes to copy (a process address).
 ///
 /// # Safety
-/// `address` as for marline_address_family; `out` has `cap` writable bytes;
-/// `len` is writable.
+/// `address` is a live address from marline; `out` has `cap` writable bytes;
+/// `len` points to a writable `size_t`.
 #[no_mangle]
 pub unsafe extern "C" fn marline_address_bytes(
     address: *const marline_address_t,
@@ -102,31 +102,32 @@ pub unsafe extern "C" fn marline_address_bytes(
     cap: usize,
     len: *mut usize,
 ) -> marline_status_t {
-    super::guard(|| {
-        non_null(len)?;
+    guard(|| {
         // SAFETY: forwarded contract.
-        let a = unsafe { addr(address) }.ok_or(Error::NullPointer)?;
+        let len = unsafe { Out::new(len) }?;
+        // SAFETY: forwarded contract.
+        let a = unsafe { addr(address) }.ok_or(MARLINE_ERR_NULL_POINTER)?;
         let bytes: Vec<u8> = match a.address {
             Address::Inet(std::net::SocketAddr::V4(s)) => s.ip().octets().to_vec(),
             Address::Inet(std::net::SocketAddr::V6(s)) => s.ip().octets().to_vec(),
             Address::Process { .. } => Vec::new(),
         };
         if bytes.len() > cap {
-            return Err(Error::BufferTooSmall);
+            return Err(MARLINE_ERR_BUFFER_TOO_SMALL.into());
         }
         if !bytes.is_empty() {
             non_null(out)?;
             // SAFETY: out has cap >= bytes.len() writable bytes.
             unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
         }
-        // SAFETY: checked non-NULL.
-        unsafe { put(len, bytes.len()) };
+        len.write(bytes.len());
         Ok(())
     })
 }
 
-/// The printable form ("127.0.0.1:8080", "[::1]:8080", "process 1234"),
-/// valid until the address is freed; "" for NULL.
+/// The printable form of `address` ("127.0.0.1:8080", "[::1]:8080", "process
+/// 1234"), NUL-terminated, valid until the address is freed. Never fails.
+/// `address` may be NULL: "".
 ///
 /// # Safety
 /// As for marline_address_family.
@@ -136,10 +137,12 @@ pub unsafe extern "C" fn marline_address_string(address: *const marline_address_
     unsafe { addr(address) }.map_or(c"".as_ptr(), |a| a.text.as_ptr())
 }
 
-/// Frees an address. NULL is ignored.
+/// Frees an address that marline allocated (transport_get_host,
+/// transport_get_peer, listening_port_get_host, tcp_stream_get_sock_name).
+/// Never fails. `address` may be NULL: nothing happens.
 ///
 /// # Safety
-/// `address` is NULL or an address from marline not yet freed.
+/// `address`, when not NULL, is an address from marline not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn marline_address_free(address: *mut marline_address_t) {
     if !address.is_null() {

@@ -6,8 +6,7 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use super::status::marline_status_t;
-use crate::error::Result;
+use super::status::{marline_status_t, CError, CResult};
 use crate::log::{emit, Level};
 
 thread_local! {
@@ -52,24 +51,25 @@ impl Drop for Inside {
     }
 }
 
-fn catch<T>(f: impl FnOnce() -> Result<T>) -> std::thread::Result<Result<T>> {
+fn catch<T>(f: impl FnOnce() -> CResult<T>) -> std::thread::Result<CResult<T>> {
     let _inside = Inside::enter();
     catch_unwind(AssertUnwindSafe(f))
 }
 
-/// Runs an extern body: errors become status codes and a panic becomes
+/// Runs an extern body: an error becomes its status code (its errno is
+/// recorded for marline_last_os_error) and a panic becomes
 /// `MARLINE_ERR_PANIC` instead of unwinding into C.
-pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> marline_status_t {
+pub(crate) fn guard(f: impl FnOnce() -> CResult<()>) -> marline_status_t {
     match catch(f) {
         Ok(Ok(())) => marline_status_t::MARLINE_OK,
-        Ok(Err(e)) => e.into(),
-        Err(_) => marline_status_t::MARLINE_ERR_PANIC,
+        Ok(Err(e)) => e.report(),
+        Err(_) => CError::from(marline_status_t::MARLINE_ERR_PANIC).report(),
     }
 }
 
 /// Like [`guard`] for functions that return a plain value: `fallback` on
 /// error or panic.
-pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> Result<T>) -> T {
+pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> CResult<T>) -> T {
     match catch(f) {
         Ok(Ok(v)) => v,
         _ => fallback,

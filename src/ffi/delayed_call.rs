@@ -5,8 +5,7 @@ use std::ffi::c_void;
 use super::handle::{encode, object_of, reactor_handle, reactor_t, Kind};
 use super::reactor::marline_reactor_cb;
 use super::status::marline_status_t;
-use super::{guard, guard_value, non_null, put, reactor_of, seconds};
-use crate::error::{Error, Result};
+use super::{guard, guard_value, reactor_of, seconds, with_out, CResult, Out};
 use crate::reactor::{DelayedCall, Reactor, TimerCallback};
 
 /// A scheduled call. Active until it runs or is cancelled; after that the
@@ -19,18 +18,21 @@ pub struct delayed_call_t {
     _private: [u8; 0],
 }
 
-/// Schedules `callback(reactor, user)` to run once, `seconds_from_now`
-/// seconds from now (0: in the next loop turn). Calls due at the
-/// same time run in the order scheduled. `*out` (may be NULL if not wanted)
-/// receives the handle. A negative, infinite or NaN delay, or one ending
-/// more than about 584 years after reactor_new, is
-/// MARLINE_ERR_INVALID_ARGUMENT; MARLINE_ERR_EXHAUSTED when no handle is
-/// left (2^20 calls pending at once; see "Opaque handles" in the README);
-/// MARLINE_ERR_REENTRANT from a final
-/// callback during reactor_free. On error the callback is never called.
+/// Schedules `callback(reactor, user)` to run once, `seconds_from_now` seconds
+/// from now (0: in the next loop turn). Calls due at the same time run in the
+/// order scheduled. The call's handle is written to `*out` unless `out` is
+/// NULL. On error the callback is never called.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay, or
+/// one ending more than about 584 years after reactor_new),
+/// MARLINE_ERR_EXHAUSTED (2^20 calls pending at once; see "Opaque handles" in
+/// the README), MARLINE_ERR_REENTRANT (from a final callback during
+/// reactor_free), MARLINE_ERR_NULL_POINTER (`callback` NULL), and the handle
+/// errors. `reactor` and `callback` must not be NULL; `out` may be NULL (the
+/// handle is then not wanted); `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// `out` is NULL or writable.
+/// `out`, when not NULL, points to a writable `delayed_call_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_call_later(
     reactor: *mut reactor_t,
@@ -40,13 +42,13 @@ pub unsafe extern "C" fn reactor_call_later(
     out: *mut *mut delayed_call_t,
 ) -> marline_status_t {
     guard(|| {
-        let f = callback.ok_or(Error::NullPointer)?;
+        let f = callback.ok_or(marline_status_t::MARLINE_ERR_NULL_POINTER)?;
         let delay = seconds(seconds_from_now)?.delay()?;
         let r = reactor_of(reactor)?;
         let h = r.schedule(delay, TimerCallback::C(CCall { f, user }))?;
-        if !out.is_null() {
-            // SAFETY: checked non-NULL.
-            unsafe { put(out, encode(r.core.serial, Kind::DelayedCall, h)) };
+        // SAFETY: forwarded contract.
+        if let Some(out) = unsafe { Out::optional(out) } {
+            out.write(encode(r.core.serial, Kind::DelayedCall, h));
         }
         Ok(())
     })
@@ -65,49 +67,65 @@ impl CCall {
     }
 }
 
-fn call_of(call: *mut delayed_call_t) -> Result<DelayedCall> {
+fn call_of(call: *mut delayed_call_t) -> CResult<DelayedCall> {
     let (core, h) = object_of(call, Kind::DelayedCall)?;
     Ok(DelayedCall::new(&core, h))
 }
 
-/// Cancels the call.
+/// Cancels the call: its callback will not run, and the handle is no longer
+/// active.
+///
+/// Errors: MARLINE_ERR_NOT_ACTIVE (it has run, was cancelled, or its reactor is
+/// gone), MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+/// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 #[no_mangle]
 pub extern "C" fn delayed_call_cancel(call: *mut delayed_call_t) -> marline_status_t {
-    guard(|| call_of(call)?.cancel())
+    guard(|| Ok(call_of(call)?.cancel()?))
 }
 
-/// Re-schedules the call `seconds_from_now` seconds from now (a delay as for
-/// reactor_call_later: negative, infinite or NaN is
-/// MARLINE_ERR_INVALID_ARGUMENT, and the call keeps its time).
+/// Re-schedules the call `seconds_from_now` seconds from now, a delay as for
+/// reactor_call_later. On error the call keeps its time.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay),
+/// MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+/// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+/// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 #[no_mangle]
 pub extern "C" fn delayed_call_reset(call: *mut delayed_call_t, seconds_from_now: f64) -> marline_status_t {
-    guard(|| call_of(call)?.reset(seconds(seconds_from_now)?.delay()?))
+    guard(|| Ok(call_of(call)?.reset(seconds(seconds_from_now)?.delay()?)?))
 }
 
-/// Pushes the call back by `by_seconds` from its current time (a delay as
-/// for reactor_call_later).
+/// Pushes the call back by `by_seconds` from the time it is due, a delay as for
+/// reactor_call_later. On error the call keeps its time.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN delay),
+/// MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+/// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+/// MARLINE_ERR_WRONG_THREAD. `call` must not be NULL.
 #[no_mangle]
 pub extern "C" fn delayed_call_delay(call: *mut delayed_call_t, by_seconds: f64) -> marline_status_t {
-    guard(|| call_of(call)?.delay(seconds(by_seconds)?.delay()?))
+    guard(|| Ok(call_of(call)?.delay(seconds(by_seconds)?.delay()?)?))
 }
 
-/// True while the call has neither run nor been cancelled.
+/// True while the call has neither run nor been cancelled; false after that,
+/// and for a NULL, foreign or otherwise invalid handle. Never fails. `call` may
+/// be NULL (false).
 #[no_mangle]
 pub extern "C" fn delayed_call_active(call: *mut delayed_call_t) -> bool {
     guard_value(false, || Ok(call_of(call)?.active()))
 }
 
-/// Writes the seconds left before the call runs to `*seconds_left`.
+/// Writes the seconds left before the call runs to `*seconds_left` (0 once it
+/// is due).
+///
+/// Errors: MARLINE_ERR_NOT_ACTIVE (it has run or was cancelled),
+/// MARLINE_ERR_NULL_POINTER, MARLINE_ERR_WRONG_HANDLE_TYPE,
+/// MARLINE_ERR_WRONG_THREAD. `call` and `seconds_left` must not be NULL.
 ///
 /// # Safety
-/// `seconds_left` is NULL or writable.
+/// `seconds_left` points to a writable `double`.
 #[no_mangle]
 pub unsafe extern "C" fn delayed_call_get_time_left(call: *mut delayed_call_t, seconds_left: *mut f64) -> marline_status_t {
-    guard(|| {
-        non_null(seconds_left)?;
-        let left = call_of(call)?.time_left()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(seconds_left, left.as_secs_f64()) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { with_out(seconds_left, || Ok(call_of(call)?.time_left()?.as_secs_f64())) }
 }

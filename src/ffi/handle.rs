@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, *};
+use super::CResult;
 use crate::reactor::handles::{Handle, HANDLE_BITS};
 use crate::reactor::{lookup_reactor, slot_is_live, Core, Reactor, Serial, SLOT_BITS};
 use crate::transport::Transport;
@@ -92,19 +93,19 @@ pub(crate) fn encode_stream<T>(h: Handle) -> *mut T {
 }
 
 /// Splits a C handle of kind `kind` into its reactor slot and table handle.
-fn decode<T>(p: *const T, kind: Kind) -> Result<(u32, Handle)> {
+fn decode<T>(p: *const T, kind: Kind) -> CResult<(u32, Handle)> {
     if p.is_null() {
-        return Err(Error::NullPointer);
+        return Err(MARLINE_ERR_NULL_POINTER.into());
     }
     let bits = p as usize as u64;
     if bits >> KIND_SHIFT != kind as u64 {
-        return Err(Error::WrongHandleType);
+        return Err(MARLINE_ERR_WRONG_HANDLE_TYPE.into());
     }
     Ok((((bits >> SLOT_SHIFT) & SLOT_MASK) as u32, Handle::from_bits(bits)))
 }
 
 /// The table handle of a tcp_stream_t.
-pub(crate) fn decode_stream<T>(p: *const T) -> Result<Handle> {
+pub(crate) fn decode_stream<T>(p: *const T) -> CResult<Handle> {
     decode(p, Kind::Stream).map(|(_, h)| h)
 }
 
@@ -146,20 +147,20 @@ pub(crate) fn disown(serial: Serial) -> Option<Reactor> {
 /// thread; with `generation`, only if it is that reactor. Inlined: on every
 /// call through a handle.
 #[inline]
-fn core_of(slot: u32, generation: Option<u32>) -> Result<Rc<Core>> {
+fn core_of(slot: u32, generation: Option<u32>) -> CResult<Rc<Core>> {
     let is = |c: &Core| c.serial.index == slot && generation.map_or(true, |g| c.serial.generation == g);
     // try_with: while the thread exits its reactors are being dropped.
     match LOCAL.try_with(|l| l.borrow().0.iter().find(|r| is(&r.core)).map(|r| r.core.clone())) {
         Ok(Some(core)) => Ok(core),
-        Ok(None) => Err(not_on_this_thread(slot, generation)),
-        Err(_) => Err(Error::StaleHandle),
+        Ok(None) => Err(not_on_this_thread(slot, generation).into()),
+        Err(_) => Err(MARLINE_ERR_STALE_HANDLE.into()),
     }
 }
 
 /// Why no reactor of this thread matched: another thread's, or none.
 #[cold]
 #[inline(never)]
-fn not_on_this_thread(slot: u32, generation: Option<u32>) -> Error {
+fn not_on_this_thread(slot: u32, generation: Option<u32>) -> marline_status_t {
     let elsewhere = match generation {
         Some(g) => lookup_reactor(Handle { index: slot, generation: g }).is_some(),
         // An old object handle whose slot another thread's reactor took
@@ -167,18 +168,18 @@ fn not_on_this_thread(slot: u32, generation: Option<u32>) -> Error {
         None => slot_is_live(slot),
     };
     if elsewhere {
-        Error::WrongThread
+        MARLINE_ERR_WRONG_THREAD
     } else {
-        Error::StaleHandle
+        MARLINE_ERR_STALE_HANDLE
     }
 }
 
-pub(crate) fn decode_reactor(p: *const reactor_t) -> Result<Serial> {
+pub(crate) fn decode_reactor(p: *const reactor_t) -> CResult<Serial> {
     decode(p, Kind::Reactor).map(|(slot, h)| Handle { index: slot, generation: h.generation })
 }
 
 /// A view of the reactor `p` names, checked for staleness and thread.
-pub(crate) fn reactor_of(p: *const reactor_t) -> Result<Reactor> {
+pub(crate) fn reactor_of(p: *const reactor_t) -> CResult<Reactor> {
     let serial = decode_reactor(p)?;
     let core = core_of(serial.index, Some(serial.generation))?;
     Ok(Reactor::view(&core))
@@ -193,13 +194,13 @@ pub(crate) fn reactor_handle(core: &Rc<Core>) -> *mut reactor_t {
 /// goes on with its predecessor's table identities, so an object handle of
 /// the predecessor is stale in it.
 #[inline]
-pub(crate) fn object_of<T>(p: *const T, kind: Kind) -> Result<(Rc<Core>, Handle)> {
+pub(crate) fn object_of<T>(p: *const T, kind: Kind) -> CResult<(Rc<Core>, Handle)> {
     let (slot, h) = decode(p, kind)?;
     Ok((core_of(slot, None)?, h))
 }
 
 #[inline]
-pub(crate) fn transport_of(p: *const transport_t) -> Result<Transport> {
+pub(crate) fn transport_of(p: *const transport_t) -> CResult<Transport> {
     let (core, h) = object_of(p, Kind::Transport)?;
     Ok(Transport::new(&core, h))
 }

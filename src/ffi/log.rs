@@ -4,8 +4,7 @@
 use std::ffi::{c_char, c_void, CString};
 
 use super::guard;
-use super::status::marline_status_t;
-use crate::error::Error;
+use super::status::marline_status_t::{self, *};
 use crate::log::{self, Level};
 
 /// Severity of a log message passed to a marline_log_cb (as an int). Numbers
@@ -32,13 +31,15 @@ pub enum marline_log_level_t {
 /// marline_set_log_callback.
 pub type marline_log_cb = Option<unsafe extern "C" fn(level: i32, message: *const c_char, user: *mut c_void)>;
 
-/// Sets the log callback of the calling thread: messages from reactors run
-/// on this thread go to `cb(level, message, user)`; other threads keep their
-/// own callbacks (the setting is per thread, like a reactor). A NULL `cb`
-/// removes the callback, and messages are dropped again (the default).
-/// Replacing a callback takes effect at once. Called from inside a log
-/// callback it fails with MARLINE_ERR_REENTRANT. marline keeps nothing of
-/// `user` but the pointer value.
+/// Sets the log callback of the calling thread: messages from reactors run on
+/// this thread go to `cb(level, message, user)`; other threads keep their own
+/// callbacks (the setting is per thread, like a reactor). A NULL `cb` removes
+/// the callback, and messages are dropped again (the default). Replacing a
+/// callback takes effect at once. marline keeps nothing of `user` but the
+/// pointer value.
+///
+/// Errors: MARLINE_ERR_REENTRANT (called from inside a log callback). `cb` may
+/// be NULL (no callback); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn marline_set_log_callback(cb: marline_log_cb, user: *mut c_void) -> marline_status_t {
     guard(|| {
@@ -58,6 +59,6 @@ pub extern "C" fn marline_set_log_callback(cb: marline_log_cb, user: *mut c_void
                 unsafe { f(level as i32, text.as_ptr(), user as *mut c_void) }
             }) as log::LogSink
         });
-        log::try_set_sink(sink).map_err(|_| Error::Reentrant)
+        log::try_set_sink(sink).map_err(|_| MARLINE_ERR_REENTRANT.into())
     })
 }

@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::ffi::c_void;
 use std::rc::Rc;
 
+use super::sized::SizedStruct;
 use super::handle::{encode_transport, transport_t};
 use super::reason::{as_c, marline_reason_t};
 use crate::transport::{Protocol, Reason, Transport};
@@ -13,9 +14,17 @@ use crate::transport::{Protocol, Reason, Transport};
 /// current user pointer last (see transport_set_user). Callbacks run on the
 /// reactor thread only. Setting read_connection_lost or
 /// write_connection_lost opts the connection into half-close.
+/// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+/// sizeof(marline_protocol_t)), then set the entries you use: marline reads
+/// `size` bytes, so a program built against another version of this header
+/// keeps working (see "ABI policy" in the README; a `size` no version had,
+/// or an entry this library does not know set, is
+/// MARLINE_ERR_INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct marline_protocol_t {
+    /// sizeof(marline_protocol_t), set by the caller.
+    pub size: usize,
     /// The connection is established.
     pub connection_made: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
     /// Bytes arrived; `data` is valid during the call only.
@@ -39,74 +48,75 @@ pub struct marline_protocol_t {
     pub urgent_data_received: Option<unsafe extern "C" fn(t: *mut transport_t, data: *const u8, len: usize, user: *mut c_void)>,
 }
 
+// SAFETY: a size and nullable function pointers, none over 8 bytes.
+unsafe impl SizedStruct for marline_protocol_t {}
+
+/// The user pointer of a connection marline creates before C has its
+/// handle (an accepted one): moved into the transport's user slot by the
+/// connection's first callback, so that transport_get_user and the
+/// callbacks see it from then on. That first callback is connection_made,
+/// or connection_failed / connection_lost for a connection never made, so
+/// only those three look here; the others read the transport's slot. A
+/// connection C creates itself (connect, spawn) has its user pointer set at
+/// once and none of these.
+pub(crate) struct FirstUser(Cell<Option<usize>>);
+
+impl FirstUser {
+    pub(crate) fn accepted(user: *mut c_void) -> FirstUser {
+        FirstUser(Cell::new(Some(user as usize)))
+    }
+
+    pub(crate) fn none() -> FirstUser {
+        FirstUser(Cell::new(None))
+    }
+
+    /// The transport's user pointer, the first one moved in if not yet.
+    pub(crate) fn of(&self, t: &Transport) -> *mut c_void {
+        if let Some(u) = self.0.take() {
+            let _ = t.set_user_data(u);
+        }
+        user_of(t)
+    }
+}
+
+/// The user pointer of `t` (NULL once it is gone).
+pub(crate) fn user_of(t: &Transport) -> *mut c_void {
+    t.user_data().unwrap_or(0) as *mut c_void
+}
+
 /// A C callback table acting as a Rust protocol. The table is shared by
 /// every connection of a listening port (one copy, not one per connection).
 pub(crate) struct CProtocol {
     table: Rc<marline_protocol_t>,
-    /// The user pointer given at creation, moved into the transport's user
-    /// slot by the first callback (accepted transports are created inside
-    /// marline, before the C layer can set it).
-    initial_user: Cell<Option<usize>>,
+    user: FirstUser,
 }
 
 impl CProtocol {
-    /// # Safety
-    /// `table` points to a readable marline_protocol_t (checked non-NULL).
-    pub(crate) unsafe fn new(table: *const marline_protocol_t, user: *mut c_void) -> CProtocol {
-        // SAFETY: caller contract; the table is copied.
-        let table = Rc::new(unsafe { *table });
-        CProtocol::shared(&table, user)
-    }
-
-    /// A protocol running the copied table `table` (shared, not copied).
-    pub(crate) fn shared(table: &Rc<marline_protocol_t>, user: *mut c_void) -> CProtocol {
-        CProtocol { table: table.clone(), initial_user: Cell::new(Some(user as usize)) }
-    }
-
-    fn user(&self, t: &Transport) -> *mut c_void {
-        if let Some(u) = self.initial_user.take() {
-            let _ = t.set_user_data(u);
-        }
-        t.user_data().unwrap_or(0) as *mut c_void
+    pub(crate) fn new(table: &Rc<marline_protocol_t>, user: FirstUser) -> CProtocol {
+        CProtocol { table: table.clone(), user }
     }
 }
 
 impl Protocol for CProtocol {
     fn connection_made(&mut self, t: &Transport) {
-        if let Some(f) = self.table.connection_made {
-            // SAFETY: a C callback the user registered for this event.
-            unsafe { f(encode_transport(t), self.user(t)) }
-        } else {
-            self.user(t);
-        }
+        let user = self.user.of(t);
+        call_c!(self.table.connection_made, encode_transport(t), user);
     }
 
     fn data_received(&mut self, t: &Transport, data: &[u8]) {
-        if let Some(f) = self.table.data_received {
-            // SAFETY: data is valid for the call, as documented.
-            unsafe { f(encode_transport(t), data.as_ptr(), data.len(), self.user(t)) }
-        }
+        call_c!(self.table.data_received, encode_transport(t), data.as_ptr(), data.len(), user_of(t));
     }
 
     fn urgent_data_received(&mut self, t: &Transport, data: &[u8]) {
-        if let Some(f) = self.table.urgent_data_received {
-            // SAFETY: as for data_received.
-            unsafe { f(encode_transport(t), data.as_ptr(), data.len(), self.user(t)) }
-        }
+        call_c!(self.table.urgent_data_received, encode_transport(t), data.as_ptr(), data.len(), user_of(t));
     }
 
     fn connection_lost(&mut self, t: &Transport, reason: &Reason) {
-        if let Some(f) = self.table.connection_lost {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(encode_transport(t), as_c(reason), self.user(t)) }
-        }
+        call_c!(self.table.connection_lost, encode_transport(t), as_c(reason), self.user.of(t));
     }
 
     fn connection_failed(&mut self, t: &Transport, reason: &Reason) {
-        if let Some(f) = self.table.connection_failed {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(encode_transport(t), as_c(reason), self.user(t)) }
-        }
+        call_c!(self.table.connection_failed, encode_transport(t), as_c(reason), self.user.of(t));
     }
 
     fn half_close(&self) -> bool {
@@ -118,16 +128,10 @@ impl Protocol for CProtocol {
     }
 
     fn read_connection_lost(&mut self, t: &Transport) {
-        if let Some(f) = self.table.read_connection_lost {
-            // SAFETY: a registered C callback.
-            unsafe { f(encode_transport(t), self.user(t)) }
-        }
+        call_c!(self.table.read_connection_lost, encode_transport(t), user_of(t));
     }
 
     fn write_connection_lost(&mut self, t: &Transport) {
-        if let Some(f) = self.table.write_connection_lost {
-            // SAFETY: a registered C callback.
-            unsafe { f(encode_transport(t), self.user(t)) }
-        }
+        call_c!(self.table.write_connection_lost, encode_transport(t), user_of(t));
     }
 }

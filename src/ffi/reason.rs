@@ -3,9 +3,8 @@
 
 use std::ffi::c_char;
 
-use super::{non_null, put};
-use super::status::marline_status_t;
-use crate::error::Error;
+use super::with_out;
+use super::status::marline_status_t::{self, *};
 use crate::transport::{Reason, ReasonKind};
 
 /// Why a connection or process ended. Valid for the duration of the
@@ -94,17 +93,21 @@ unsafe fn deref<'a>(r: *const marline_reason_t) -> Option<&'a Reason> {
     unsafe { (r as *const Reason).as_ref() }
 }
 
-/// The kind of `reason`; MARLINE_REASON_INVALID for NULL.
+/// The kind of `reason`: why the connection or process ended (see
+/// marline_reason_kind_t). Never fails. `reason` may be NULL:
+/// MARLINE_REASON_INVALID.
 ///
 /// # Safety
-/// `reason` is NULL or the pointer a callback received, during that callback.
+/// `reason`, when not NULL, is the pointer a callback received, during that
+/// callback.
 #[no_mangle]
 pub unsafe extern "C" fn marline_reason_kind(reason: *const marline_reason_t) -> marline_reason_kind_t {
     // SAFETY: forwarded contract.
     unsafe { deref(reason) }.map_or(marline_reason_kind_t::MARLINE_REASON_INVALID, |r| r.kind().into())
 }
 
-/// The errno behind the reason, or 0.
+/// The errno behind `reason` (a reset, an unreachable host, …), or 0 when there
+/// is none. Never fails. `reason` may be NULL: 0.
 ///
 /// # Safety
 /// As for marline_reason_kind.
@@ -114,8 +117,8 @@ pub unsafe extern "C" fn marline_reason_errno(reason: *const marline_reason_t) -
     unsafe { deref(reason) }.map_or(0, |r| r.errno())
 }
 
-/// A printable, NUL-terminated message, valid as long as the reason; "" for
-/// NULL.
+/// A printable, NUL-terminated message saying why, valid as long as the reason
+/// (during the callback). Never fails. `reason` may be NULL: "".
 ///
 /// # Safety
 /// As for marline_reason_kind.
@@ -125,44 +128,48 @@ pub unsafe extern "C" fn marline_reason_message(reason: *const marline_reason_t)
     unsafe { deref(reason) }.map_or(c"".as_ptr(), |r| r.message_cstr().as_ptr())
 }
 
-/// Writes the process exit code to `*code`. Fails with
-/// MARLINE_ERR_INVALID_ARGUMENT when the process was killed by a signal or
-/// the reason is not a process reason.
+/// Writes the exit code of the process that `reason` is about to `*code`.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (the process was killed by a signal,
+/// its status is unknown, or the reason is not about a process),
+/// MARLINE_ERR_NULL_POINTER. `reason` and `code` must not be NULL.
 ///
 /// # Safety
-/// As for marline_reason_kind; `code` is NULL or writable.
+/// As for marline_reason_kind; `code` points to a writable `int32_t`.
 #[no_mangle]
 pub unsafe extern "C" fn marline_reason_exit_code(reason: *const marline_reason_t, code: *mut i32) -> marline_status_t {
-    super::guard(|| {
-        non_null(code)?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { deref(reason) }.ok_or(Error::NullPointer)?;
-        let c = r.exit().and_then(|e| e.code).ok_or(Error::InvalidArgument)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(code, c) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_out(code, || {
+            let r = deref(reason).ok_or(MARLINE_ERR_NULL_POINTER)?;
+            Ok(r.exit().and_then(|e| e.code).ok_or(MARLINE_ERR_INVALID_ARGUMENT)?)
+        })
+    }
 }
 
-/// Writes the signal that killed the process to `*signal`. Fails with
-/// MARLINE_ERR_INVALID_ARGUMENT when it exited normally.
+/// Writes the number of the signal that killed the process that `reason` is
+/// about to `*signal`.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (the process exited normally, its
+/// status is unknown, or the reason is not about a process),
+/// MARLINE_ERR_NULL_POINTER. `reason` and `signal` must not be NULL.
 ///
 /// # Safety
-/// As for marline_reason_exit_code.
+/// As for marline_reason_kind; `signal` points to a writable `int32_t`.
 #[no_mangle]
 pub unsafe extern "C" fn marline_reason_signal(reason: *const marline_reason_t, signal: *mut i32) -> marline_status_t {
-    super::guard(|| {
-        non_null(signal)?;
-        // SAFETY: forwarded contract.
-        let r = unsafe { deref(reason) }.ok_or(Error::NullPointer)?;
-        let s = r.exit().and_then(|e| e.signal).ok_or(Error::InvalidArgument)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(signal, s) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_out(signal, || {
+            let r = deref(reason).ok_or(MARLINE_ERR_NULL_POINTER)?;
+            Ok(r.exit().and_then(|e| e.signal).ok_or(MARLINE_ERR_INVALID_ARGUMENT)?)
+        })
+    }
 }
 
-/// 1 if the killing signal left a core dump, else 0.
+/// True if the signal that killed the process left a core dump; false
+/// otherwise, and for a reason not about a killed process. Never fails.
+/// `reason` may be NULL: false.
 ///
 /// # Safety
 /// As for marline_reason_kind.
@@ -172,7 +179,9 @@ pub unsafe extern "C" fn marline_reason_core_dumped(reason: *const marline_reaso
     unsafe { deref(reason) }.and_then(|r| r.exit()).is_some_and(|e| e.core_dumped)
 }
 
-/// The raw wait status of a process reason, or -1.
+/// The raw wait status (as waitpid(2) gives it) of the process that `reason` is
+/// about, or -1 (no process, or its status is unknown). Never fails. `reason`
+/// may be NULL: -1.
 ///
 /// # Safety
 /// As for marline_reason_kind.

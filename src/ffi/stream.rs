@@ -9,9 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::address::{give_address, marline_address_t};
 use super::handle::{decode_stream, encode_stream};
-use super::status::marline_status_t;
-use super::{c_str, guard, non_null, put, seconds};
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, *};
+use super::{c_str, guard, non_null, seconds, Out, CResult};
 use crate::reactor::handles::{Handle, HandleTable, Limits};
 use crate::stream::{Event, Status, TcpStream, UlpAction};
 use crate::transport::Address;
@@ -247,7 +246,7 @@ fn encode(h: Handle) -> *mut tcp_stream_t {
     encode_stream(h)
 }
 
-fn decode(p: *const tcp_stream_t) -> Result<Handle> {
+fn decode(p: *const tcp_stream_t) -> CResult<Handle> {
     decode_stream(p)
 }
 
@@ -260,56 +259,66 @@ pub(crate) fn lift_table_restriction() {
     table().lift_restriction(Limits::FULL);
 }
 
-fn stream_of(p: *const tcp_stream_t) -> Result<Arc<TcpStream>> {
+fn stream_of(p: *const tcp_stream_t) -> CResult<Arc<TcpStream>> {
     let h = decode(p)?;
-    table().get(h).cloned().ok_or(Error::StaleHandle)
+    table().get(h).cloned().ok_or_else(|| MARLINE_ERR_STALE_HANDLE.into())
 }
 
-/// Creates a stream with no connection and writes its handle to `*out`.
-/// MARLINE_ERR_EXHAUSTED when no stream handle is left (2^20 streams live
-/// at once, or 2^48 created over the process's life).
+/// Creates a stream with no connection (its engine and asr threads start) and
+/// writes its handle to `*out`.
+///
+/// Errors: MARLINE_ERR_EXHAUSTED (no stream handle is left: 2^20 streams live
+/// at once, or 2^48 created over the process's life), MARLINE_ERR_OS (a thread
+/// or socket could not be made: marline_last_os_error),
+/// MARLINE_ERR_NULL_POINTER. `out` must not be NULL.
 ///
 /// # Safety
-/// `out` is NULL or writable.
+/// `out` points to a writable `tcp_stream_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_new(out: *mut *mut tcp_stream_t) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         let stream = Arc::new(TcpStream::new()?);
         let h = table().insert(stream)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode(h)) };
+        out.write(encode(h));
         Ok(())
     })
 }
 
-/// Frees a stream: a pending passive open is cancelled, a connection is
-/// closed (as close(2) does: FIN, or RST if data was left unread), a call
-/// blocked in another thread or in the asr returns
-/// MARLINE_ERR_STALE_HANDLE, and no asr runs once this returns: it waits
-/// for a running one to return (so an asr must not wait for the thread
-/// that frees its stream). From inside the stream's own asr it returns
-/// once the connection is closed, without waiting for that asr (its
-/// caller); no further asr follows. The handle is stale afterwards.
+/// Frees a stream: a pending passive open is cancelled, a connection is closed
+/// (as close(2) does: FIN, or RST if data was left unread), a call blocked in
+/// another thread or in the asr returns MARLINE_ERR_STALE_HANDLE, and no asr
+/// runs once this returns: it waits for a running one to return (so an asr must
+/// not wait for the thread that frees its stream). From inside the stream's own
+/// asr it returns once the connection is closed, without waiting for that asr
+/// (its caller); no further asr follows. The handle is stale afterwards.
+///
+/// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE when it was freed
+/// already). `stream` must not be NULL.
 #[no_mangle]
 pub extern "C" fn tcp_stream_free(stream: *mut tcp_stream_t) -> marline_status_t {
     guard(|| {
         let h = decode(stream)?;
-        let s = table().remove(h).ok_or(Error::StaleHandle)?;
+        let s = table().remove(h).ok_or(MARLINE_ERR_STALE_HANDLE)?;
         s.free();
         drop(s);
         Ok(())
     })
 }
 
-/// Sets the notification routine (NULL removes it) and its user pointer.
-/// A call of the old routine that is running when it is replaced goes on
-/// to its end with the old user pointer: this call does not wait for it
-/// (tcp_stream_free does). Works from inside the asr.
+/// Sets the notification routine `asr` and the `user` pointer it receives; NULL
+/// removes the routine. A call of the old routine that is running when it is
+/// replaced goes on to its end with the old user pointer: this call does not
+/// wait for it (tcp_stream_free does). Works from inside the asr.
+///
+/// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once freed).
+/// `stream` must not be NULL; `asr` may be NULL (no routine); `user` may be
+/// NULL (it is only passed back).
 ///
 /// # Safety
-/// `asr`, when not NULL, must be callable from the stream's asr thread
-/// with `user` until it is replaced or the stream is freed.
+/// `asr`, when not NULL, must be callable from the stream's asr thread with
+/// `user` until it is replaced or the stream is freed.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_stream_asr_t, user: *mut c_void) -> marline_status_t {
     guard(|| {
@@ -321,78 +330,97 @@ pub unsafe extern "C" fn tcp_stream_set_asr(stream: *mut tcp_stream_t, asr: tcp_
                 unsafe { f(handle as *mut tcp_stream_t, event.into(), detail, user as *mut c_void) }
             }) as crate::stream::Asr
         });
-        s.set_asr(routine)
+        Ok(s.set_asr(routine)?)
     })
 }
 
 /// Waits for one incoming connection on `port` of every IPv4 interface:
 /// tcp_stream_passive_open_on with interface "0.0.0.0". Prefer
-/// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this
-/// host should connect.
+/// tcp_stream_passive_open_on with "127.0.0.1" or "::1" when only this host
+/// should connect.
+///
+/// Errors: as tcp_stream_passive_open_on (MARLINE_ERR_ADDRESS_IN_USE,
+/// MARLINE_ERR_INVALID_ARGUMENT, MARLINE_ERR_INVALID_STATE, …), and the handle
+/// errors. `stream` must not be NULL.
 #[no_mangle]
 pub extern "C" fn tcp_stream_passive_open(stream: *mut tcp_stream_t, port_number: i32) -> marline_status_t {
-    guard(|| stream_of(stream)?.passive_open(super::port_number(port_number)?))
+    guard(|| Ok(stream_of(stream)?.passive_open(super::port_number(port_number)?)?))
 }
 
-/// Waits for one incoming connection on `interface` and `port`.
-/// `interface` is a literal address of this host: "127.0.0.1" or "::1"
-/// (this host only), "0.0.0.0" or "" (every IPv4 interface), "::" (every
-/// interface), or another local address. `port` 0 picks a free port
-/// (tcp_stream_get_sock_name tells which). Returns at once; a port in use
-/// fails here with MARLINE_ERR_ADDRESS_IN_USE, an unparsable interface or
-/// an address not of this host with MARLINE_ERR_BAD_ADDRESS, a port outside
-/// 0..65535 with MARLINE_ERR_INVALID_ARGUMENT, a NULL `interface` with
-/// MARLINE_ERR_NULL_POINTER. Until the open completes only
-/// tcp_stream_wait, tcp_stream_isdone and tcp_stream_get_sock_name work;
-/// other calls fail with MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr
-/// then gets TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+/// Waits for one incoming connection on `interface` and `port`. `interface` is
+/// a literal address of this host: "127.0.0.1" or "::1" (this host only),
+/// "0.0.0.0" or "" (every IPv4 interface), "::" (every interface), or another
+/// local address. `port` 0 picks a free port (tcp_stream_get_sock_name tells
+/// which). Returns at once. Until the open completes only tcp_stream_wait,
+/// tcp_stream_isdone and tcp_stream_get_sock_name work; other calls fail with
+/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS. The asr then gets
+/// TCP_STREAM_EVENT_PASSIVE_OPEN_DONE.
+///
+/// Errors: MARLINE_ERR_ADDRESS_IN_USE (the port is in use),
+/// MARLINE_ERR_BAD_ADDRESS (an interface that does not parse or is no address
+/// of this host), MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an
+/// interface that is not UTF-8), MARLINE_ERR_INVALID_STATE (the stream has a
+/// connection or an open pending), MARLINE_ERR_PERMISSION_DENIED,
+/// MARLINE_ERR_OS, and the handle errors. `stream` and `interface` must not be
+/// NULL.
 ///
 /// # Safety
-/// `interface` is NULL or a NUL-terminated string.
+/// `interface` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_passive_open_on(stream: *mut tcp_stream_t, interface: *const c_char, port_number: i32) -> marline_status_t {
     guard(|| {
         // SAFETY: forwarded contract.
         let interface = unsafe { c_str(interface) }?;
         let local = crate::tcp::parse_interface(interface, super::port_number(port_number)?)?;
-        stream_of(stream)?.passive_open_on(local)
+        Ok(stream_of(stream)?.passive_open_on(local)?)
     })
 }
 
-/// Blocks until the passive open completes, or `timeout_seconds` pass (0:
-/// no limit; negative, infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT;
-/// once they pass, MARLINE_ERR_TIMED_OUT and the open goes on). A failed
-/// passive open is reported by the first wait after it; with nothing
-/// pending and nothing to report, returns MARLINE_OK at once.
+/// Blocks until the passive open completes, or `timeout_seconds` pass (0: no
+/// limit), then the open goes on. A failed passive open is reported by the
+/// first wait after it, with the failure's status; with nothing pending and
+/// nothing to report, returns MARLINE_OK at once.
+///
+/// Errors: MARLINE_ERR_TIMED_OUT (the time passed),
+/// MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout), the
+/// status of a failed open (MARLINE_ERR_OS with marline_last_os_error, for
+/// example), and the handle errors. `stream` must not be NULL.
 #[no_mangle]
 pub extern "C" fn tcp_stream_wait(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
         let t = seconds(timeout_seconds)?.limit()?;
-        stream_of(stream)?.wait(t)
+        Ok(stream_of(stream)?.wait(t)?)
     })
 }
 
-/// Writes false to `*done` while a passive open is in progress, else true.
+/// Writes false to `*done` while a passive open is in progress, else true (also
+/// when it failed: tcp_stream_wait reports how).
+///
+/// Errors: only the handle errors (MARLINE_ERR_STALE_HANDLE once freed).
+/// `stream` and `done` must not be NULL.
 ///
 /// # Safety
-/// `done` is NULL or writable.
+/// `done` points to a writable `bool`.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_isdone(stream: *mut tcp_stream_t, done: *mut bool) -> marline_status_t {
     guard(|| {
-        non_null(done)?;
+        // SAFETY: forwarded contract.
+        let done = unsafe { Out::new(done) }?;
         let d = stream_of(stream)?.is_done();
-        // SAFETY: checked non-NULL.
-        unsafe { put(done, d) };
+        done.write(d);
         Ok(())
     })
 }
 
-/// Writes this side's address to `*out` (free with marline_address_free):
-/// during a passive open the listening address (for example
-/// 127.0.0.1:port), then the connection's. MARLINE_ERR_NOT_CONNECTED before any open.
+/// Writes this side's address to `*out`, allocated (free it with
+/// marline_address_free): during a passive open the listening address (for
+/// example 127.0.0.1:port), then the connection's.
+///
+/// Errors: MARLINE_ERR_NOT_CONNECTED (before any open), and the handle errors.
+/// `stream` and `out` must not be NULL.
 ///
 /// # Safety
-/// `out` is NULL or writable.
+/// `out` points to a writable `marline_address_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_get_sock_name(stream: *mut tcp_stream_t, out: *mut *mut marline_address_t) -> marline_status_t {
     give_address(out, || Ok(Address::Inet(stream_of(stream)?.sock_name()?)))
@@ -400,13 +428,21 @@ pub unsafe extern "C" fn tcp_stream_get_sock_name(stream: *mut tcp_stream_t, out
 
 /// Connects from `local_port` (0: any) to `host` (a name or literal) and
 /// `remote_port`, blocking until established or failed, at most
-/// `timeout_seconds` (0: no limit; negative, infinite or NaN:
-/// MARLINE_ERR_INVALID_ARGUMENT). A failure (MARLINE_ERR_REFUSED,
-/// MARLINE_ERR_TIMED_OUT, …) also sends TCP_STREAM_EVENT_TERMINATE to the
-/// asr. Allowed on a new stream or one whose connection has terminated.
+/// `timeout_seconds` (0: no limit). A failure also sends
+/// TCP_STREAM_EVENT_TERMINATE to the asr. Allowed on a new stream or one whose
+/// connection has terminated.
+///
+/// Errors: MARLINE_ERR_REFUSED, MARLINE_ERR_TIMED_OUT,
+/// MARLINE_ERR_CONNECTION_RESET, MARLINE_ERR_OS (the connection failed;
+/// marline_last_os_error), MARLINE_ERR_BAD_ADDRESS (an empty host, or a name
+/// that does not resolve), MARLINE_ERR_INVALID_ARGUMENT (a port outside
+/// 0..65535, remote port 0, a negative, infinite or NaN timeout, a host that is
+/// not UTF-8), MARLINE_ERR_INVALID_STATE (a connection or an open is there),
+/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_STREAM_BUSY, and the
+/// handle errors. `stream` and `host` must not be NULL.
 ///
 /// # Safety
-/// `host` is NULL or a NUL-terminated string.
+/// `host` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_active_open(
     stream: *mut tcp_stream_t,
@@ -419,48 +455,56 @@ pub unsafe extern "C" fn tcp_stream_active_open(
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(host) }?;
         let (lp, rp) = (super::port_number(local_port)?, super::port_number(remote_port)?);
-        if rp == 0 {
-            return Err(Error::InvalidArgument);
-        }
         let t = seconds(timeout_seconds)?.limit()?;
-        stream_of(stream)?.active_open(lp, host, rp, t)
+        Ok(stream_of(stream)?.active_open(lp, host, rp, t)?)
     })
 }
 
-/// Sends `len` bytes, blocking until the kernel has taken them all (they
-/// are copied). `push`: send now rather than coalesce with the next send.
-/// `urgent`: send as TCP urgent data, the urgent pointer at its end.
-/// Allowed in ESTABLISHED and CLOSE_WAIT only: after tcp_stream_close,
-/// MARLINE_ERR_CLOSED; after the connection terminated,
-/// MARLINE_ERR_TERMINATED; before any open, MARLINE_ERR_NOT_CONNECTED.
+/// Sends `len` bytes, blocking until the kernel has taken them all (they are
+/// copied). `push`: send now rather than coalesce with the next send. `urgent`:
+/// send as TCP urgent data, the urgent pointer at its end. Allowed in
+/// ESTABLISHED and CLOSE_WAIT only.
+///
+/// Errors: MARLINE_ERR_CLOSED (after tcp_stream_close), MARLINE_ERR_TERMINATED
+/// (the connection terminated, or does while the call waits),
+/// MARLINE_ERR_NOT_CONNECTED (before any open), MARLINE_ERR_INVALID_ARGUMENT
+/// (an empty urgent send), MARLINE_ERR_STREAM_BUSY (a send or close in
+/// progress), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_NULL_POINTER
+/// (`buf` NULL with a non-zero `len`), and the handle errors. `stream` must not
+/// be NULL; `buf` may be NULL only when `len` is 0.
 ///
 /// # Safety
-/// `buf` is NULL (with `len` 0) or has `len` readable bytes.
+/// `buf` points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_send(stream: *mut tcp_stream_t, buf: *const u8, len: usize, push: bool, urgent: bool) -> marline_status_t {
     guard(|| {
         // SAFETY: forwarded contract.
         let data = unsafe { super::c_bytes(buf, len) }?;
-        stream_of(stream)?.send(data, push, urgent)
+        Ok(stream_of(stream)?.send(data, push, urgent)?)
     })
 }
 
-/// Receives the next piece of data into `buf` (at most `cap` bytes, cap ≥
-/// 1), waiting up to `timeout_seconds` (0: no limit; negative, infinite or
-/// NaN: MARLINE_ERR_INVALID_ARGUMENT) for some to arrive;
-/// writes its length to `*len`. Urgent data (everything up to the urgent
-/// mark) comes first and is never merged with normal data. As in MacTCP,
-/// "the first call returning urgent data will have the urgent flag set,
-/// the last will have the mark flag set": `*urgent` is true for the first
-/// piece of it only, `*mark` for the last, which is the urgent byte itself
-/// (the last byte of the urgent data, returned alone); pieces between have
-/// neither, and a lone urgent byte has both. At the peer's end of
-/// stream: MARLINE_ERR_CONNECTION_CLOSING. Out parameters are written only
-/// on success.
+/// Receives the next piece of data into `buf` (at most `cap` bytes), waiting up
+/// to `timeout_seconds` (0: no limit) for some to arrive, and writes its length
+/// to `*len`. Urgent data (everything up to the urgent mark) comes first and is
+/// never merged with normal data. As in MacTCP, "the first call returning
+/// urgent data will have the urgent flag set, the last will have the mark flag
+/// set": `*urgent` is true for the first piece of it only, `*mark` for the
+/// last, which is the urgent byte itself (the last byte of the urgent data,
+/// returned alone); pieces between have neither, and a lone urgent byte has
+/// both. Out parameters are written only on success.
+///
+/// Errors: MARLINE_ERR_CONNECTION_CLOSING (the peer has closed and everything
+/// was read), MARLINE_ERR_TIMED_OUT (nothing came in time),
+/// MARLINE_ERR_TERMINATED, MARLINE_ERR_NOT_CONNECTED,
+/// MARLINE_ERR_INVALID_ARGUMENT (`cap` 0; a negative, infinite or NaN timeout),
+/// MARLINE_ERR_STREAM_BUSY (a receive in progress),
+/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, and the handle errors. `stream`,
+/// `buf`, `len`, `urgent` and `mark` must not be NULL.
 ///
 /// # Safety
-/// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` are NULL or
-/// writable.
+/// `buf` has `cap` writable bytes; `len`, `urgent` and `mark` point to a
+/// writable `size_t`, `bool` and `bool`.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_rcv(
     stream: *mut tcp_stream_t,
@@ -473,38 +517,44 @@ pub unsafe extern "C" fn tcp_stream_rcv(
 ) -> marline_status_t {
     guard(|| {
         if cap == 0 {
-            return Err(Error::InvalidArgument);
+            return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
         }
         non_null(buf)?;
-        non_null(len)?;
-        non_null(urgent)?;
-        non_null(mark)?;
+        // SAFETY: forwarded contract.
+        let len = unsafe { Out::new(len) }?;
+        // SAFETY: forwarded contract.
+        let urgent = unsafe { Out::new(urgent) }?;
+        // SAFETY: forwarded contract.
+        let mark = unsafe { Out::new(mark) }?;
         let t = seconds(timeout_seconds)?.limit()?;
         let r = stream_of(stream)?.rcv(cap, t)?;
         let n = r.data.len().min(cap);
-        // SAFETY: buf has cap ≥ n writable bytes; the out pointers were
-        // checked non-NULL.
-        unsafe {
-            std::ptr::copy_nonoverlapping(r.data.as_ptr(), buf, n);
-            put(len, n);
-            put(urgent, r.urgent);
-            put(mark, r.mark);
-        }
+        // SAFETY: buf has cap ≥ n writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(r.data.as_ptr(), buf, n) };
+        len.write(n);
+        urgent.write(r.urgent);
+        mark.write(r.mark);
         Ok(())
     })
 }
 
 /// Closes our side and blocks until the peer has acknowledged all our data
-/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit; negative,
-/// infinite or NaN: MARLINE_ERR_INVALID_ARGUMENT): then
+/// (SIOCOUTQ reaches 0), at most `timeout_seconds` (0: no limit); past that,
 /// MARLINE_ERR_TIMED_OUT and TCP_STREAM_EVENT_ULP_TIMEOUT to the asr.
-/// tcp_stream_rcv goes on working until the peer closes; when both sides
-/// are closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+/// tcp_stream_rcv goes on working until the peer closes; when both sides are
+/// closed the asr gets TERMINATE with TCP_STREAM_REASON_ULP_CLOSE.
+///
+/// Errors: MARLINE_ERR_TIMED_OUT (see above), MARLINE_ERR_CLOSED (closed
+/// already), MARLINE_ERR_TERMINATED, MARLINE_ERR_NOT_CONNECTED,
+/// MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout),
+/// MARLINE_ERR_STREAM_BUSY (a send in progress),
+/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, and the handle errors. `stream` must
+/// not be NULL.
 #[no_mangle]
 pub extern "C" fn tcp_stream_close(stream: *mut tcp_stream_t, timeout_seconds: f64) -> marline_status_t {
     guard(|| {
         let t = seconds(timeout_seconds)?.limit()?;
-        stream_of(stream)?.close(t)
+        Ok(stream_of(stream)?.close(t)?)
     })
 }
 
@@ -516,51 +566,59 @@ pub const TCP_STREAM_ULP_REPORT: i32 = 0;
 pub const TCP_STREAM_ULP_ABORT: i32 = 1;
 
 /// Sets the stream's ULP timeout, as MacTCP's ulpTimeoutValue and
-/// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged
-/// by the peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the
-/// connection (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in
-/// progress fails with MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT
-/// sends TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on,
-/// once more for every further `timeout_seconds` with no acknowledgement.
-/// The wait restarts whenever the peer acknowledges more data and stops
-/// when everything is acknowledged. `timeout_seconds` 0 turns it off: the
-/// default, where the kernel's own retransmission limit (about 15
-/// minutes) ends the connection with TCP_STREAM_REASON_NETWORK_FAILURE.
-/// Applies to the connection there is and to later ones of the stream;
-/// during a passive open it fails with
-/// MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before). A negative,
-/// infinite or NaN timeout, or another action, fails with MARLINE_ERR_INVALID_ARGUMENT.
-/// Works from inside the asr and while another thread is blocked in a
-/// call.
+/// ulpTimeoutAction: when data we sent (or our FIN) stays unacknowledged by the
+/// peer for `timeout_seconds`, TCP_STREAM_ULP_ABORT ends the connection
+/// (TERMINATE with TCP_STREAM_REASON_ULP_TIMEOUT; a call in progress fails with
+/// MARLINE_ERR_TIMED_OUT), and TCP_STREAM_ULP_REPORT sends
+/// TCP_STREAM_EVENT_ULP_TIMEOUT (detail 0) to the asr and goes on, once more
+/// for every further `timeout_seconds` with no acknowledgement. The wait
+/// restarts whenever the peer acknowledges more data and stops when everything
+/// is acknowledged. `timeout_seconds` 0 turns it off: the default, where the
+/// kernel's own retransmission limit (about 15 minutes) ends the connection
+/// with TCP_STREAM_REASON_NETWORK_FAILURE. Applies to the connection there is
+/// and to later ones of the stream. Works from inside the asr and while another
+/// thread is blocked in a call.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (a negative, infinite or NaN timeout,
+/// or another action), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS (set it before the
+/// passive open), and the handle errors. `stream` must not be NULL.
 #[no_mangle]
 pub extern "C" fn tcp_stream_set_ulp_timeout(stream: *mut tcp_stream_t, timeout_seconds: f64, action: i32) -> marline_status_t {
     guard(|| {
         let action = match action {
             TCP_STREAM_ULP_REPORT => UlpAction::Report,
             TCP_STREAM_ULP_ABORT => UlpAction::Abort,
-            _ => return Err(Error::InvalidArgument),
+            _ => return Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
         };
         let t = seconds(timeout_seconds)?.limit()?;
-        stream_of(stream)?.set_ulp_timeout(t, action)
+        Ok(stream_of(stream)?.set_ulp_timeout(t, action)?)
     })
 }
 
-/// Resets the connection at once (RST), dropping queued data both ways; a
-/// call blocked in another thread or in the asr returns
-/// MARLINE_ERR_TERMINATED. The asr gets TERMINATE with
-/// TCP_STREAM_REASON_ULP_ABORT. From inside the asr too, the connection is
-/// gone when this returns.
+/// Resets the connection at once (RST), dropping queued data both ways; a call
+/// blocked in another thread or in the asr returns MARLINE_ERR_TERMINATED. The
+/// asr gets TERMINATE with TCP_STREAM_REASON_ULP_ABORT. From inside the asr
+/// too, the connection is gone when this returns.
+///
+/// Errors: MARLINE_ERR_NOT_CONNECTED (before any open), MARLINE_ERR_TERMINATED
+/// (the connection terminated already), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS,
+/// and the handle errors. `stream` must not be NULL.
 #[no_mangle]
 pub extern "C" fn tcp_stream_abort(stream: *mut tcp_stream_t) -> marline_status_t {
-    guard(|| stream_of(stream)?.abort())
+    guard(|| Ok(stream_of(stream)?.abort()?))
 }
 
 /// Fills `*status` (see tcp_stream_status_t for the `size` rule). With no
 /// connection the state is TCP_STREAM_STATE_CLOSED and the rest is zero.
 ///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`status->size` smaller than its `size`
+/// and `state` fields), MARLINE_ERR_PASSIVE_OPEN_IN_PROGRESS, MARLINE_ERR_OS
+/// (the kernel's TCP_INFO failed), and the handle errors. `stream` and `status`
+/// must not be NULL.
+///
 /// # Safety
-/// `status` is NULL or points to at least `status->size` writable bytes
-/// whose first field, `size`, is set.
+/// `status` points to at least `status->size` writable bytes whose first field,
+/// `size`, is set.
 #[no_mangle]
 pub unsafe extern "C" fn tcp_stream_status(stream: *mut tcp_stream_t, status: *mut tcp_stream_status_t) -> marline_status_t {
     guard(|| {
@@ -568,7 +626,7 @@ pub unsafe extern "C" fn tcp_stream_status(stream: *mut tcp_stream_t, status: *m
         // SAFETY: non-NULL; the caller set the first field.
         let size = unsafe { std::ptr::addr_of!((*status).size).read_unaligned() };
         if size < STATUS_MIN_SIZE {
-            return Err(Error::InvalidArgument);
+            return Err(MARLINE_ERR_INVALID_ARGUMENT.into());
         }
         let s = stream_of(stream)?.status()?;
         let mut c = to_c(&s);

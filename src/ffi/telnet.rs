@@ -4,11 +4,13 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::handle::{encode, listening_port_t, reactor_t, transport_t, Kind};
+use super::handle::{listening_port_t, reactor_t, transport_t};
+use super::protocol::{user_of, FirstUser};
+use super::tcp::port_handle;
 use super::reason::{as_c, marline_reason_t};
-use super::status::marline_status_t;
-use super::{c_array, c_bytes, c_str, encode_transport, guard, non_null, port_number, put, reactor_of, seconds, transport_of, vec_for};
-use crate::error::{Error, Result};
+use super::status::marline_status_t::{self, *};
+use super::sized::{read_sized, SizedStruct};
+use super::{c_array, c_bytes, c_str, encode_transport, endpoint, guard, reactor_of, seconds, transport_of, vec_for, Out, CResult};
 use crate::telnet::options::{EnvKind, EnvVar, EnvVarKind};
 use crate::telnet::transport::{Completion, OptionState, Policy, Side};
 use crate::telnet::{Telnet, TelnetProtocol};
@@ -219,9 +221,17 @@ pub type marline_telnet_subnegotiation_cb =
 /// telnet_set_subnegotiation_handler, telnet_send_window_size,
 /// telnet_request_terminal_type, telnet_set_terminal_type, telnet_request_environment,
 /// telnet_send_environment, telnet_get_inner, and every transport_* call.
+/// Start it with `MARLINE_INIT(&t)` (zeroes it and sets `size` to
+/// sizeof(telnet_protocol_t)), then set the entries you use: marline reads
+/// `size` bytes, so a program built against another version of this header
+/// keeps working (see "ABI policy" in the README; a `size` no version had,
+/// or an entry this library does not know set, is
+/// MARLINE_ERR_INVALID_ARGUMENT).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct telnet_protocol_t {
+    /// sizeof(telnet_protocol_t), set by the caller.
+    pub size: usize,
     /// The connection is established.
     pub connection_made: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
     /// Application data: unescaped, CR LF → LF and CR NUL → CR (CR untouched while the
@@ -281,19 +291,13 @@ pub struct telnet_protocol_t {
     pub write_connection_lost: Option<unsafe extern "C" fn(t: *mut transport_t, user: *mut c_void)>,
 }
 
+// SAFETY: a size and nullable function pointers, none over 8 bytes.
+unsafe impl SizedStruct for telnet_protocol_t {}
+
 /// A C callback table acting as a telnet protocol.
 struct CTelnet {
     table: telnet_protocol_t,
-    initial_user: Option<usize>,
-}
-
-impl CTelnet {
-    fn user(&mut self, t: &Telnet) -> *mut c_void {
-        if let Some(u) = self.initial_user.take() {
-            let _ = t.set_user_data(u);
-        }
-        t.user_data().unwrap_or(0) as *mut c_void
-    }
+    user: FirstUser,
 }
 
 fn h(t: &Telnet) -> *mut transport_t {
@@ -309,130 +313,102 @@ fn env_kind(k: EnvKind) -> marline_telnet_env_kind_t {
 
 impl TelnetProtocol for CTelnet {
     fn connection_made(&mut self, t: &Telnet) {
-        let user = self.user(t);
-        if let Some(f) = self.table.connection_made {
-            // SAFETY: a C callback registered for this event.
-            unsafe { f(h(t), user) }
-        }
+        let user = self.user.of(t);
+        call_c!(self.table.connection_made, h(t), user);
     }
     fn data_received(&mut self, t: &Telnet, data: &[u8]) {
-        if let Some(f) = self.table.data_received {
-            // SAFETY: data is valid for the call, as documented.
-            unsafe { f(h(t), data.as_ptr(), data.len(), self.user(t)) }
-        }
+        call_c!(self.table.data_received, h(t), data.as_ptr(), data.len(), user_of(t));
     }
     fn connection_lost(&mut self, t: &Telnet, reason: &Reason) {
-        if let Some(f) = self.table.connection_lost {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(h(t), as_c(reason), self.user(t)) }
-        }
+        call_c!(self.table.connection_lost, h(t), as_c(reason), self.user.of(t));
     }
     fn connection_failed(&mut self, t: &Telnet, reason: &Reason) {
-        if let Some(f) = self.table.connection_failed {
-            // SAFETY: the reason outlives the call.
-            unsafe { f(h(t), as_c(reason), self.user(t)) }
-        }
+        call_c!(self.table.connection_failed, h(t), as_c(reason), self.user.of(t));
     }
     fn half_close(&self) -> bool {
         self.table.read_connection_lost.is_some() || self.table.write_connection_lost.is_some()
     }
     fn read_connection_lost(&mut self, t: &Telnet) {
-        if let Some(f) = self.table.read_connection_lost {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), self.user(t)) }
-        }
+        call_c!(self.table.read_connection_lost, h(t), user_of(t));
     }
     fn write_connection_lost(&mut self, t: &Telnet) {
-        if let Some(f) = self.table.write_connection_lost {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), self.user(t)) }
-        }
+        call_c!(self.table.write_connection_lost, h(t), user_of(t));
     }
     fn enable_local(&mut self, t: &Telnet, o: u8) -> bool {
-        // SAFETY: a registered C callback.
-        self.table.enable_local.is_some_and(|f| unsafe { f(h(t), o, self.user(t)) })
+        call_c!(self.table.enable_local, h(t), o, user_of(t)).unwrap_or(false)
     }
     fn enable_remote(&mut self, t: &Telnet, o: u8) -> bool {
-        // SAFETY: a registered C callback.
-        self.table.enable_remote.is_some_and(|f| unsafe { f(h(t), o, self.user(t)) })
+        call_c!(self.table.enable_remote, h(t), o, user_of(t)).unwrap_or(false)
     }
     fn disable_local(&mut self, t: &Telnet, o: u8) {
-        if let Some(f) = self.table.disable_local {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), o, self.user(t)) }
-        }
+        call_c!(self.table.disable_local, h(t), o, user_of(t));
     }
     fn disable_remote(&mut self, t: &Telnet, o: u8) {
-        if let Some(f) = self.table.disable_remote {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), o, self.user(t)) }
-        }
+        call_c!(self.table.disable_remote, h(t), o, user_of(t));
     }
     fn unhandled_command(&mut self, t: &Telnet, c: u8) {
-        if let Some(f) = self.table.unhandled_command {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), c, self.user(t)) }
-        }
+        call_c!(self.table.unhandled_command, h(t), c, user_of(t));
     }
     fn unhandled_subnegotiation(&mut self, t: &Telnet, o: u8, data: &[u8]) {
-        if let Some(f) = self.table.unhandled_subnegotiation {
-            // SAFETY: data is valid for the call.
-            unsafe { f(h(t), o, data.as_ptr(), data.len(), self.user(t)) }
-        }
+        call_c!(self.table.unhandled_subnegotiation, h(t), o, data.as_ptr(), data.len(), user_of(t));
     }
     fn window_size(&mut self, t: &Telnet, w: u16, hgt: u16) {
-        if let Some(f) = self.table.window_size {
-            // SAFETY: a registered C callback.
-            unsafe { f(h(t), w, hgt, self.user(t)) }
-        }
+        call_c!(self.table.window_size, h(t), w, hgt, user_of(t));
     }
     fn terminal_type(&mut self, t: &Telnet, name: &[u8]) {
-        if let Some(f) = self.table.terminal_type {
-            // SAFETY: name is valid for the call.
-            unsafe { f(h(t), name.as_ptr(), name.len(), self.user(t)) }
-        }
+        call_c!(self.table.terminal_type, h(t), name.as_ptr(), name.len(), user_of(t));
     }
     fn environment(&mut self, t: &Telnet, kind: EnvKind, vars: &[EnvVar]) {
-        if let Some(f) = self.table.environment {
-            let c: Vec<marline_telnet_env_var_t> = vars
-                .iter()
-                .map(|v| marline_telnet_env_var_t {
-                    kind: match v.kind {
-                        EnvVarKind::Var => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_VAR as i32,
-                        EnvVarKind::UserVar => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_USERVAR as i32,
-                    },
-                    name: v.name.as_ptr(),
-                    name_len: v.name.len(),
-                    has_value: v.value.is_some(),
-                    value: v.value.as_ref().map_or(std::ptr::null(), |x| x.as_ptr()),
-                    value_len: v.value.as_ref().map_or(0, |x| x.len()),
-                })
-                .collect();
-            // SAFETY: the array and the bytes it points to outlive the call.
-            unsafe { f(h(t), env_kind(kind), c.as_ptr(), c.len(), self.user(t)) }
+        if self.table.environment.is_none() {
+            return;
         }
+        let c: Vec<marline_telnet_env_var_t> = vars
+            .iter()
+            .map(|v| marline_telnet_env_var_t {
+                kind: match v.kind {
+                    EnvVarKind::Var => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_VAR as i32,
+                    EnvVarKind::UserVar => marline_telnet_env_var_kind_t::MARLINE_TELNET_ENV_USERVAR as i32,
+                },
+                name: v.name.as_ptr(),
+                name_len: v.name.len(),
+                has_value: v.value.is_some(),
+                value: v.value.as_ref().map_or(std::ptr::null(), |x| x.as_ptr()),
+                value_len: v.value.as_ref().map_or(0, |x| x.len()),
+            })
+            .collect();
+        call_c!(self.table.environment, h(t), env_kind(kind), c.as_ptr(), c.len(), user_of(t));
     }
 }
 
-fn telnet_of(t: *mut transport_t) -> Result<Telnet> {
-    Telnet::from_transport(&transport_of(t)?)
+fn telnet_of(t: *mut transport_t) -> CResult<Telnet> {
+    Ok(Telnet::from_transport(&transport_of(t)?)?)
 }
 
-fn side_of(side: i32) -> Result<Side> {
+fn side_of(side: i32) -> CResult<Side> {
     match side {
         0 => Ok(Side::Local),
         1 => Ok(Side::Remote),
-        _ => Err(Error::InvalidArgument),
+        _ => Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
     }
 }
 
-/// Listens for telnet connections over TCP: as reactor_listen_tcp, with a telnet callback
-/// table. Each accepted connection gets its own telnet transport, a copy of `protocol` and
-/// `user` as its initial user pointer. The listening port is written to `*out`.
+/// Listens for telnet connections over TCP, as reactor_listen_tcp with a telnet
+/// callback table, and writes the listening port to `*out`. Each accepted
+/// connection gets its own telnet transport running the callbacks of `protocol`
+/// (copied), with `user` as its initial user pointer.
+///
+/// Errors: as reactor_listen_tcp: MARLINE_ERR_ADDRESS_IN_USE,
+/// MARLINE_ERR_BAD_ADDRESS, MARLINE_ERR_PERMISSION_DENIED,
+/// MARLINE_ERR_INVALID_ARGUMENT (a port outside 0..65535, an interface that is
+/// not UTF-8, a table whose `size` no version had or with an entry this library
+/// does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS, and the handle
+/// errors. `reactor`, `interface`, `protocol` and `out` must not be NULL;
+/// `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// `interface` is NULL or a NUL-terminated string; `protocol` is NULL or readable (it is
-/// copied; the caller keeps ownership); `out` is NULL or writable.
+/// `interface` is a NUL-terminated string; `protocol` points to a
+/// telnet_protocol_t with `size` readable bytes; `out` points to a writable
+/// `listening_port_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_listen_telnet(
     reactor: *mut reactor_t,
@@ -444,30 +420,37 @@ pub unsafe extern "C" fn reactor_listen_telnet(
     out: *mut *mut listening_port_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
-        non_null(protocol)?;
         // SAFETY: forwarded contract.
-        let interface = unsafe { c_str(interface) }?;
-        let port = port_number(port)?;
+        let out = unsafe { Out::new(out) }?;
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(protocol) }?;
+        // SAFETY: forwarded contract.
+        let (interface, port) = unsafe { endpoint(interface, port) }?;
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL; copied once here.
-        let table = unsafe { *protocol };
         let user = user as usize;
         let lp = r.listen_telnet(interface, port, backlog, move |_| {
-            Box::new(CTelnet { table, initial_user: Some(user) }) as Box<dyn TelnetProtocol>
+            Box::new(CTelnet { table, user: FirstUser::accepted(user as *mut c_void) }) as Box<dyn TelnetProtocol>
         })?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode(r.core.serial, Kind::ListeningPort, lp.handle)) };
+        out.write(port_handle(&r, &lp));
         Ok(())
     })
 }
 
-/// Connects to a telnet server over TCP: as reactor_connect_tcp, with a telnet callback
-/// table. The telnet transport is written to `*out` at once; requests and writes made
-/// before the connection is up are queued.
+/// Connects to a telnet server over TCP, as reactor_connect_tcp with a telnet
+/// callback table (copied). The telnet transport is written to `*out` at once,
+/// with `user` as its user pointer; option requests and writes made before the
+/// connection is up are queued.
+///
+/// Errors: as reactor_connect_tcp: MARLINE_ERR_BAD_ADDRESS (an empty host),
+/// MARLINE_ERR_INVALID_ARGUMENT (a NaN timeout, a port outside 0..65535, a host
+/// that is not UTF-8, a table whose `size` no version had or with an entry this
+/// library does not know), MARLINE_ERR_EXHAUSTED, MARLINE_ERR_OS, and the
+/// handle errors. `reactor`, `host`, `protocol` and `out` must not be NULL;
+/// `user` may be NULL (it is only passed back).
 ///
 /// # Safety
-/// As for reactor_listen_telnet, with `host` for `interface`.
+/// `host` is a NUL-terminated string; `protocol` points to a telnet_protocol_t
+/// with `size` readable bytes; `out` points to a writable `transport_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn reactor_connect_telnet(
     reactor: *mut reactor_t,
@@ -479,19 +462,17 @@ pub unsafe extern "C" fn reactor_connect_telnet(
     out: *mut *mut transport_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
-        non_null(protocol)?;
         // SAFETY: forwarded contract.
-        let host = unsafe { c_str(host) }?;
-        let port = port_number(port)?;
+        let out = unsafe { Out::new(out) }?;
+        // SAFETY: forwarded contract; the table is copied.
+        let table = unsafe { read_sized(protocol) }?;
+        // SAFETY: forwarded contract.
+        let (host, port) = unsafe { endpoint(host, port) }?;
         let timeout = seconds(timeout_seconds)?.limit_if_positive();
         let r = reactor_of(reactor)?;
-        // SAFETY: checked non-NULL; copied.
-        let table = unsafe { *protocol };
-        let t = r.connect_telnet(host, port, timeout, Box::new(CTelnet { table, initial_user: None }))?;
+        let t = r.connect_telnet(host, port, timeout, Box::new(CTelnet { table, user: FirstUser::none() }))?;
         t.set_user_data(user as usize)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode_transport(t.transport())) };
+        out.write(encode_transport(t.transport()));
         Ok(())
     })
 }
@@ -511,53 +492,88 @@ fn request(t: *mut transport_t, o: u8, side: Side, enable: bool, cb: marline_tel
         let tn = telnet_of(t)?;
         let user = user as usize;
         tn.request(o, side, enable, move |t: &Telnet, result: Completion, reason: Option<&Reason>| {
-            if let Some(f) = cb {
-                let reason = reason.map_or(std::ptr::null(), as_c);
-                // SAFETY: the callback and user pointer the caller gave for this request.
-                unsafe { f(h(t), o, result_of(result), reason, user as *mut c_void) }
-            }
-        })
+            call_c!(cb, h(t), o, result_of(result), reason.map_or(std::ptr::null(), as_c), user as *mut c_void);
+        })?;
+        Ok(())
     })
 }
 
-/// Offers to enable our side of `option` (sends IAC WILL option). Returns
-/// MARLINE_ERR_ALREADY_ENABLED, _ALREADY_NEGOTIATING (see marline_telnet_result_t), _CLOSED
-/// or a handle error at once, and then `cb` is never called; otherwise `cb` (may be NULL)
-/// is called exactly once, later, from the loop, with `user`. marline keeps nothing of
-/// `user` but the pointer value. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
-/// the protocol's enable_local is called for the option (its answer is ignored).
+/// Offers to enable our side of `option` (sends IAC WILL option). Unless the
+/// call fails, `cb` is called exactly once, later, from the loop, with `user`
+/// and the outcome (see marline_telnet_result_t). When the peer agrees, `cb`
+/// gets MARLINE_TELNET_OK and then the protocol's enable_local is called for
+/// the option (its answer is ignored). marline keeps nothing of `user` but the
+/// pointer value.
+///
+/// Errors, returned at once and then `cb` is never called:
+/// MARLINE_ERR_ALREADY_ENABLED (our side is on already),
+/// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+/// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+/// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+/// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+/// (no completion wanted); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_will(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
     request(t, option, Side::Local, true, cb, user)
 }
 
-/// Disables our side of `option` (IAC WONT option); as telnet_will, with
-/// MARLINE_ERR_ALREADY_DISABLED when it is already off. When the peer agrees, `cb` gets
-/// MARLINE_TELNET_OK and then disable_local is called.
+/// Disables our side of `option` (sends IAC WONT option), as telnet_will. When
+/// the peer agrees, `cb` gets MARLINE_TELNET_OK and then the protocol's
+/// disable_local is called.
+///
+/// Errors, returned at once and then `cb` is never called:
+/// MARLINE_ERR_ALREADY_DISABLED (our side is off already),
+/// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+/// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+/// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+/// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+/// (no completion wanted); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_wont(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
     request(t, option, Side::Local, false, cb, user)
 }
 
-/// Asks the peer to enable its side of `option` (IAC DO option); as telnet_will (when the
-/// peer agrees, `cb` then enable_remote, whose answer is ignored).
+/// Asks the peer to enable its side of `option` (sends IAC DO option), as
+/// telnet_will. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+/// enable_remote is called (its answer is ignored).
+///
+/// Errors, returned at once and then `cb` is never called:
+/// MARLINE_ERR_ALREADY_ENABLED (the peer's side is on already),
+/// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+/// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+/// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+/// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+/// (no completion wanted); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_do(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
     request(t, option, Side::Remote, true, cb, user)
 }
 
-/// Asks the peer to disable its side of `option` (IAC DONT option); as telnet_wont (when
-/// the peer agrees, `cb` then disable_remote).
+/// Asks the peer to disable its side of `option` (sends IAC DONT option), as
+/// telnet_wont. When the peer agrees, `cb` gets MARLINE_TELNET_OK and then
+/// disable_remote is called.
+///
+/// Errors, returned at once and then `cb` is never called:
+/// MARLINE_ERR_ALREADY_DISABLED (the peer's side is off already),
+/// MARLINE_ERR_ALREADY_NEGOTIATING (a negotiation of this side is under way and
+/// its one-slot queue cannot take this request), MARLINE_ERR_CLOSED,
+/// MARLINE_ERR_NOT_CONNECTED, MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet
+/// transport), and the handle errors. `t` must not be NULL; `cb` may be NULL
+/// (no completion wanted); `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_dont(t: *mut transport_t, option: u8, cb: marline_telnet_completion_cb, user: *mut c_void) -> marline_status_t {
     request(t, option, Side::Remote, false, cb, user)
 }
 
-/// Writes the RFC 1143 state of one option side to `*state`. `side` is a
-/// marline_telnet_side_t (other numbers: MARLINE_ERR_INVALID_ARGUMENT).
+/// Writes the RFC 1143 state of one side of `option` to `*state`; `side` is a
+/// marline_telnet_side_t.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` is no marline_telnet_side_t),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` and `state` must not be NULL.
 ///
 /// # Safety
-/// `state` is NULL or writable.
+/// `state` points to a writable marline_telnet_option_state_t.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_get_option_state(
     t: *mut transport_t,
@@ -566,7 +582,8 @@ pub unsafe extern "C" fn telnet_get_option_state(
     state: *mut marline_telnet_option_state_t,
 ) -> marline_status_t {
     guard(|| {
-        non_null(state)?;
+        // SAFETY: forwarded contract.
+        let state = unsafe { Out::new(state) }?;
         use marline_telnet_option_state_t::*;
         let s = match telnet_of(t)?.option_state(option, side_of(side)?)? {
             OptionState::No => MARLINE_TELNET_NO,
@@ -576,29 +593,39 @@ pub unsafe extern "C" fn telnet_get_option_state(
             OptionState::WantYes => MARLINE_TELNET_WANTYES,
             OptionState::WantYesOpposite => MARLINE_TELNET_WANTYES_OPPOSITE,
         };
-        // SAFETY: checked non-NULL.
-        unsafe { put(state, s) };
+        state.write(s);
         Ok(())
     })
 }
 
-/// Writes whether one option side is in effect (YES or a WANTNO state) to `*enabled`.
+/// Writes whether one side of `option` is in effect (state YES or a WANTNO
+/// state) to `*enabled`; `side` is a marline_telnet_side_t.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` is no marline_telnet_side_t),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` and `enabled` must not be NULL.
 ///
 /// # Safety
-/// `enabled` is NULL or writable.
+/// `enabled` points to a writable `bool`.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_is_enabled(t: *mut transport_t, option: u8, side: i32, enabled: *mut bool) -> marline_status_t {
     guard(|| {
-        non_null(enabled)?;
+        // SAFETY: forwarded contract.
+        let enabled = unsafe { Out::new(enabled) }?;
         let v = telnet_of(t)?.is_enabled(option, side_of(side)?)?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(enabled, v) };
+        enabled.write(v);
         Ok(())
     })
 }
 
 /// Sets how to answer the peer asking to enable `side` of `option`: a
-/// marline_telnet_policy_t (ASK, the default, calls enable_local / enable_remote).
+/// marline_telnet_policy_t. ASK, the default, calls enable_local /
+/// enable_remote (refusing when it is NULL); ACCEPT and REFUSE answer without
+/// asking.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`side` or `policy` out of range),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_set_policy(t: *mut transport_t, option: u8, side: i32, policy: i32) -> marline_status_t {
     guard(|| {
@@ -606,64 +633,94 @@ pub extern "C" fn telnet_set_policy(t: *mut transport_t, option: u8, side: i32, 
             0 => Policy::Ask,
             1 => Policy::Accept,
             2 => Policy::Refuse,
-            _ => return Err(Error::InvalidArgument),
+            _ => return Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
         };
-        telnet_of(t)?.set_policy(option, side_of(side)?, p)
+        Ok(telnet_of(t)?.set_policy(option, side_of(side)?, p)?)
     })
 }
 
-/// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller keeps
-/// ownership of `data`.
+/// Sends IAC SB option data IAC SE, with 0xFF in `data` doubled. The caller
+/// keeps ownership of `data`.
+///
+/// Errors: MARLINE_ERR_NULL_POINTER (`data` NULL with a non-zero `len`),
+/// MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL; `data` may be NULL only when `len` is 0.
 ///
 /// # Safety
-/// `data` is NULL (only with len 0) or has `len` readable bytes.
+/// `data` points to `len` readable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_request_negotiation(t: *mut transport_t, option: u8, data: *const u8, len: usize) -> marline_status_t {
     guard(|| {
         // SAFETY: forwarded contract.
         let bytes = unsafe { c_bytes(data, len) }?;
-        telnet_of(t)?.request_negotiation(option, bytes)
+        Ok(telnet_of(t)?.request_negotiation(option, bytes)?)
     })
 }
 
-/// Sends IAC command (NOP, GA, AYT, …). TELNET_CMD_DM sends a Synch (as telnet_send_synch).
-/// WILL, WONT, DO, DONT, SB, SE, IAC and every byte below 236 (not a telnet command) fail
-/// with MARLINE_ERR_INVALID_ARGUMENT.
+/// Sends IAC command (NOP, GA, AYT, EOR, …). TELNET_CMD_DM sends a Synch (as
+/// telnet_send_synch).
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (WILL, WONT, DO, DONT, SB, SE, IAC, or
+/// a byte below 236, which is no telnet command), MARLINE_ERR_CLOSED (the
+/// connection is closing or gone), MARLINE_ERR_NOT_CONNECTED (a client not
+/// connected yet), MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and
+/// the handle errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_send_command(t: *mut transport_t, command: u8) -> marline_status_t {
-    guard(|| telnet_of(t)?.send_command(command))
+    guard(|| Ok(telnet_of(t)?.send_command(command)?))
 }
 
-/// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything written before.
-/// MARLINE_ERR_NOT_SUPPORTED when the inner transport has no urgent data.
+/// Sends a Synch: IAC DM with the DM as TCP urgent data, after everything
+/// written before (RFC 854), so the peer can discard what it has not yet read.
+///
+/// Errors: MARLINE_ERR_NOT_SUPPORTED (the inner transport has no urgent data),
+/// MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_send_synch(t: *mut transport_t) -> marline_status_t {
-    guard(|| telnet_of(t)?.send_synch())
+    guard(|| Ok(telnet_of(t)?.send_synch()?))
 }
 
-/// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the peer has not
-/// answered within `seconds`; ≤ 0 or +infinity turns the timeout off (the default), NaN is
-/// MARLINE_ERR_INVALID_ARGUMENT. The option side
-/// stays negotiating until the peer's answer does arrive (new requests on it meanwhile get
-/// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer settles the
-/// state (enable/disable callbacks) without a second completion.
+/// Requests made from now on complete with MARLINE_TELNET_TIMED_OUT when the
+/// peer has not answered within `seconds`; ≤ 0 or +infinity turns the timeout
+/// off (the default). The option side stays negotiating until the peer's answer
+/// does arrive (new requests on it meanwhile get
+/// MARLINE_ERR_ALREADY_NEGOTIATING or are queued, as usual); that late answer
+/// settles the state (enable/disable callbacks) without a second completion.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (NaN), MARLINE_ERR_WRONG_HANDLE_TYPE
+/// (not a telnet transport), and the handle errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_set_negotiation_timeout(t: *mut transport_t, seconds_: f64) -> marline_status_t {
     guard(|| {
         let timeout = seconds(seconds_)?.limit_if_positive();
-        telnet_of(t)?.set_negotiation_timeout(timeout)
+        Ok(telnet_of(t)?.set_negotiation_timeout(timeout)?)
     })
 }
 
-/// Bounds the payload of the peer's subnegotiations (default 4096 bytes, must be ≥ 1). A
-/// peer exceeding it loses the connection with MARLINE_REASON_PROTOCOL_VIOLATION.
+/// Bounds the payload of the peer's subnegotiations (default 4096 bytes). A
+/// peer exceeding it loses the connection with
+/// MARLINE_REASON_PROTOCOL_VIOLATION.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`bytes` 0),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_set_max_subnegotiation(t: *mut transport_t, bytes: usize) -> marline_status_t {
-    guard(|| telnet_of(t)?.set_max_subnegotiation(bytes))
+    guard(|| Ok(telnet_of(t)?.set_max_subnegotiation(bytes)?))
 }
 
-/// Handles subnegotiations of `option` with `cb` (and `user`) instead of the built-in
-/// helpers and unhandled_subnegotiation; a NULL `cb` removes the handler.
+/// Handles the peer's subnegotiations of `option` with `cb`, called with
+/// `user`, instead of the built-in helpers and unhandled_subnegotiation; a NULL
+/// `cb` removes the handler.
+///
+/// Errors: MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the
+/// handle errors. `t` must not be NULL; `cb` may be NULL (removes the handler);
+/// `user` may be NULL (it is only passed back).
 #[no_mangle]
 pub extern "C" fn telnet_set_subnegotiation_handler(
     t: *mut transport_t,
@@ -676,60 +733,88 @@ pub extern "C" fn telnet_set_subnegotiation_handler(
         let user = user as usize;
         let handler = cb.map(|f| {
             Box::new(move |t: &Telnet, data: &[u8]| {
-                // SAFETY: the callback and user pointer the caller registered.
-                unsafe { f(h(t), option, data.as_ptr(), data.len(), user as *mut c_void) }
+                call_c!(Some(f), h(t), option, data.as_ptr(), data.len(), user as *mut c_void);
             }) as crate::telnet::SubnegotiationFn
         });
-        tn.set_subnegotiation_handler(option, handler)
+        Ok(tn.set_subnegotiation_handler(option, handler)?)
     })
 }
 
-/// NAWS, client side: sends our window size (SB NAWS). Enable our NAWS side first
-/// (telnet_will, or accept the server's DO).
+/// NAWS, client side: sends our window size (SB NAWS width height). Enable our
+/// NAWS side first (telnet_will, or accept the server's DO).
+///
+/// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_send_window_size(t: *mut transport_t, width: u16, height: u16) -> marline_status_t {
-    guard(|| telnet_of(t)?.send_window_size(width, height))
+    guard(|| Ok(telnet_of(t)?.send_window_size(width, height)?))
 }
 
-/// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE SEND); the
-/// answer arrives through the terminal_type callback.
+/// TERMINAL-TYPE, server side: asks for the peer's terminal type (SB TTYPE
+/// SEND); the answer arrives through the terminal_type callback.
+///
+/// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_request_terminal_type(t: *mut transport_t) -> marline_status_t {
-    guard(|| telnet_of(t)?.request_terminal_type())
+    guard(|| Ok(telnet_of(t)?.request_terminal_type()?))
 }
 
-/// TERMINAL-TYPE, client side: the name to answer SB TTYPE SEND with (copied); NULL stops
-/// answering (such requests then reach unhandled_subnegotiation).
+/// TERMINAL-TYPE, client side: sets the name to answer the peer's SB TTYPE SEND
+/// with (copied); NULL stops answering (such requests then reach
+/// unhandled_subnegotiation).
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`name` is not UTF-8),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL; `name` may be NULL (stop answering).
 ///
 /// # Safety
-/// `name` is NULL or a NUL-terminated string.
+/// `name`, when not NULL, is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_set_terminal_type(t: *mut transport_t, name: *const c_char) -> marline_status_t {
     guard(|| {
         let tn = telnet_of(t)?;
         if name.is_null() {
-            return tn.set_terminal_type(None);
+            return Ok(tn.set_terminal_type(None)?);
         }
         // SAFETY: forwarded contract.
         let name = unsafe { c_str(name) }?;
-        tn.set_terminal_type(Some(name.as_bytes()))
+        Ok(tn.set_terminal_type(Some(name.as_bytes()))?)
     })
 }
 
-/// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON SEND); they
-/// arrive through the environment callback.
+/// NEW-ENVIRON, server side: asks for all the peer's variables (SB NEW-ENVIRON
+/// SEND); they arrive through the environment callback.
+///
+/// Errors: MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL.
 #[no_mangle]
 pub extern "C" fn telnet_request_environment(t: *mut transport_t) -> marline_status_t {
-    guard(|| telnet_of(t)?.request_environment())
+    guard(|| Ok(telnet_of(t)?.request_environment()?))
 }
 
-/// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a request, INFO is an
-/// update). Everything is copied; the caller keeps ownership. A `count` above
-/// MARLINE_IOV_MAX fails with MARLINE_ERR_INVALID_ARGUMENT before `vars` is read.
+/// NEW-ENVIRON, client side: sends `count` variables (kind IS answers a
+/// request, INFO is an update). Everything is copied; the caller keeps
+/// ownership.
+///
+/// Errors: MARLINE_ERR_INVALID_ARGUMENT (`kind` or a variable's kind out of
+/// range, or `count` above MARLINE_IOV_MAX, before `vars` is read),
+/// MARLINE_ERR_NULL_POINTER (`vars` NULL with a non-zero `count`, or a NULL
+/// name or value with a non-zero length), MARLINE_ERR_NO_MEMORY,
+/// MARLINE_ERR_CLOSED (the connection is closing or gone),
+/// MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` must not be NULL; `vars` may be NULL only when `count` is 0.
 ///
 /// # Safety
-/// `vars` is NULL (only with count 0) or has `count` readable elements whose pointers
-/// satisfy their lengths.
+/// `vars` points to `count` readable elements whose pointers satisfy their
+/// lengths.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_send_environment(
     t: *mut transport_t,
@@ -741,7 +826,7 @@ pub unsafe extern "C" fn telnet_send_environment(
         let kind = match kind {
             0 => EnvKind::Is,
             2 => EnvKind::Info,
-            _ => return Err(Error::InvalidArgument),
+            _ => return Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
         };
         // SAFETY: forwarded contract.
         let elems = unsafe { c_array(vars, count) }?;
@@ -750,7 +835,7 @@ pub unsafe extern "C" fn telnet_send_environment(
             let kind = match v.kind {
                 0 => EnvVarKind::Var,
                 3 => EnvVarKind::UserVar,
-                _ => return Err(Error::InvalidArgument),
+                _ => return Err(MARLINE_ERR_INVALID_ARGUMENT.into()),
             };
             // SAFETY: forwarded contract.
             let name = unsafe { c_bytes(v.name, v.name_len) }?.to_vec();
@@ -762,24 +847,28 @@ pub unsafe extern "C" fn telnet_send_environment(
             };
             list.push(EnvVar { kind, name, value });
         }
-        telnet_of(t)?.send_environment(kind, &list)
+        Ok(telnet_of(t)?.send_environment(kind, &list)?)
     })
 }
 
 /// Writes the transport the telnet transport wraps (a TCP transport for
-/// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by the reactor,
-/// like every transport; use it for TCP options, not for writing (that bypasses telnet
-/// escaping).
+/// reactor_listen_telnet / reactor_connect_telnet) to `*out`. It is owned by
+/// the reactor, like every transport; use it for TCP options, not for writing
+/// (that bypasses telnet escaping).
+///
+/// Errors: MARLINE_ERR_NOT_CONNECTED (a client not connected yet),
+/// MARLINE_ERR_WRONG_HANDLE_TYPE (not a telnet transport), and the handle
+/// errors. `t` and `out` must not be NULL.
 ///
 /// # Safety
-/// `out` is NULL or writable.
+/// `out` points to a writable `transport_t *`.
 #[no_mangle]
 pub unsafe extern "C" fn telnet_get_inner(t: *mut transport_t, out: *mut *mut transport_t) -> marline_status_t {
     guard(|| {
-        non_null(out)?;
+        // SAFETY: forwarded contract.
+        let out = unsafe { Out::new(out) }?;
         let inner: Transport = telnet_of(t)?.inner()?;
-        // SAFETY: checked non-NULL.
-        unsafe { put(out, encode_transport(&inner)) };
+        out.write(encode_transport(&inner));
         Ok(())
     })
 }

@@ -5,12 +5,12 @@
 
 use super::handle::reactor_t;
 use super::reactor_of;
-use crate::error::Result;
+use super::status::marline_status_t;
 
 /// Restricts the object and delayed-call tables of reactor `r` (and so of
 /// the reactors that take over its slot after it).
-pub fn restrict_reactor_tables(r: *mut reactor_t, new_slots: u32, last_generation: u32) -> Result<()> {
-    reactor_of(r)?.core.restrict_tables(new_slots, last_generation);
+pub fn restrict_reactor_tables(r: *mut reactor_t, new_slots: u32, last_generation: u32) -> Result<(), marline_status_t> {
+    reactor_of(r).map_err(|e| e.status)?.core.restrict_tables(new_slots, last_generation);
     Ok(())
 }
 

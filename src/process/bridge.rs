@@ -41,7 +41,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use super::{signal_name, Process, ProcessProtocol, ProcessSpec};
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Object, Readiness, Reactor};
 use crate::transport::{Producer, Reason, Transport};
@@ -131,11 +131,11 @@ impl Bridge {
     }
 
     pub(crate) fn reactor_core(&self) -> Result<Rc<Core>> {
-        self.core.upgrade().ok_or(Error::StaleHandle)
+        self.core.upgrade().ok_or_else(|| ErrorKind::StaleHandle.into())
     }
 
     fn inner(&self) -> Result<(Rc<Core>, Rc<BridgeInner>)> {
-        let core = self.core.upgrade().ok_or(Error::StaleHandle)?;
+        let core = self.core.upgrade().ok_or(ErrorKind::StaleHandle)?;
         let inner = core.object_as::<BridgeInner>(self.handle)?;
         Ok((core, inner))
     }
@@ -147,7 +147,7 @@ impl Bridge {
         let process = {
             let mut st = b.stage.borrow_mut();
             if st.eof_pending {
-                return Err(Error::Closed);
+                return Err(ErrorKind::Closed.into());
             }
             if !st.started {
                 st.buffered.extend_from_slice(data);
@@ -157,7 +157,7 @@ impl Bridge {
         };
         match process {
             Some(p) => p.write(data),
-            None => Err(Error::Closed),
+            None => Err(ErrorKind::Closed.into()),
         }
     }
 
@@ -192,7 +192,7 @@ impl Bridge {
     pub fn spawn(&self, spec: &ProcessSpec) -> Result<Process> {
         let (core, b) = self.inner()?;
         if b.stage.borrow().started {
-            return Err(Error::InvalidState);
+            return Err(ErrorKind::InvalidState.into());
         }
         b.remote.queued()?;
         let reactor = Reactor::view(&core);

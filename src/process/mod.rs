@@ -28,7 +28,7 @@
 //! process_ended with reason SHUTDOWN.
 //!
 //! **Signals.** [`Process::signal`] refuses with
-//! [`Error::ProcessExitedAlready`] once the child has been reaped; a signal
+//! [`ErrorKind::ProcessExitedAlready`] once the child has been reaped; a signal
 //! therefore never reaches a recycled pid (with pidfds it cannot even in
 //! theory: pidfd_send_signal names the process, not the number).
 
@@ -53,7 +53,7 @@ pub use spec::{ChildFd, ProcessSpec};
 pub(crate) use spec::MAX_CHILD_FDS;
 pub(crate) use transport::ProcessTransport;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::{Core, Reactor};
 use crate::transport::{Reason, Transport};
 
@@ -132,7 +132,7 @@ impl Process {
     pub fn write_to_child(&self, fd: i32, data: &[u8]) -> Result<()> {
         self.with(|core, p| {
             if p.is_pty() {
-                return Err(Error::NotSupported);
+                return Err(ErrorKind::NotSupported.into());
             }
             p.write_to(core, fd, &[std::io::IoSlice::new(data)])
         })
@@ -204,7 +204,9 @@ impl Reactor {
     /// `BadExecutable` (not found, not executable, not a valid program),
     /// `BadWorkingDirectory`, `BadChildFdMap` (duplicate or out-of-range
     /// child fd, an inherited fd that is not open, a fd map with a pty),
-    /// `Os` for other system errors (errno in [`crate::error::last_os_error`]).
+    /// `Os` for other system errors. The executable, directory and system
+    /// errors keep the errno behind them (`Error::raw_os_error`, and the
+    /// error's `source`).
     pub fn spawn_process(&self, spec: &ProcessSpec, protocol: Box<dyn ProcessProtocol>) -> Result<Process> {
         let spawned = spawn::spawn(spec)?;
         ProcessTransport::start(&self.core, spawned, protocol)

@@ -16,7 +16,7 @@ use mio::Interest;
 
 use super::signals::signal_name;
 use super::transport::ProcessTransport;
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Object, Readiness};
 use crate::sys::syscall;
@@ -230,7 +230,7 @@ impl SigchldReaper {
         let slot = SLOTS
             .iter()
             .position(|s| s.compare_exchange(-1, fds[1], Ordering::AcqRel, Ordering::Acquire).is_ok())
-            .ok_or(Error::Os)?;
+            .ok_or(ErrorKind::Os)?;
         install_handler();
         let reaper = Rc::new(SigchldReaper {
             handle: Cell::new(None),

@@ -11,7 +11,7 @@
 use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
 
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 
 /// Signals with a portable name (RFC 4254 §6.10).
 const PORTABLE: &[(i32, &CStr)] = &[
@@ -127,7 +127,7 @@ pub fn signal_number(name: &str) -> Result<i32> {
     let bare = upper.strip_suffix("@LINUX").unwrap_or(&upper);
     let bare = bare.strip_prefix("SIG").unwrap_or(bare);
     if bare.is_empty() {
-        return Err(Error::UnknownSignal);
+        return Err(ErrorKind::UnknownSignal.into());
     }
     let matches = |n: &CStr| {
         let n = n.to_str().unwrap_or("");
@@ -141,7 +141,7 @@ pub fn signal_number(name: &str) -> Result<i32> {
         .iter()
         .position(|n| matches(n))
         .map(|i| min + i as i32)
-        .ok_or(Error::UnknownSignal)
+        .ok_or_else(|| ErrorKind::UnknownSignal.into())
 }
 
 /// Checks that `signum` is a signal that can be sent.
@@ -149,7 +149,7 @@ pub(crate) fn check(signum: i32) -> Result<()> {
     if signal_name_cstr(signum).is_some() {
         Ok(())
     } else {
-        Err(Error::UnknownSignal)
+        Err(ErrorKind::UnknownSignal.into())
     }
 }
 
@@ -179,9 +179,9 @@ mod tests {
         assert_eq!(signal_number("SIGTERM"), Ok(libc::SIGTERM));
         assert_eq!(signal_number("hup"), Ok(libc::SIGHUP));
         assert_eq!(signal_number("BUS"), Ok(libc::SIGBUS));
-        assert_eq!(signal_number("NOPE"), Err(Error::UnknownSignal));
-        assert_eq!(signal_number(""), Err(Error::UnknownSignal));
-        assert_eq!(signal_number("SIG"), Err(Error::UnknownSignal));
+        assert_eq!(signal_number("NOPE"), Err(ErrorKind::UnknownSignal.into()));
+        assert_eq!(signal_number(""), Err(ErrorKind::UnknownSignal.into()));
+        assert_eq!(signal_number("SIG"), Err(ErrorKind::UnknownSignal.into()));
     }
 
     // The conch seed's _getSignalName: "SIG" + the POSIX name, and

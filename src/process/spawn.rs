@@ -15,7 +15,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use super::child::{start_child, Plan, STAGE_CHDIR, STAGE_EXEC};
 use super::spec::{check_fd_map, ChildFd, ProcessSpec, MAX_CHILD_FDS};
-use crate::error::{os_error, Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::sys::syscall;
 
 /// Which way a parent-side descriptor carries data.
@@ -45,12 +45,11 @@ pub(crate) struct Spawned {
 }
 
 fn cstring(s: &OsStr) -> Result<CString> {
-    CString::new(s.as_bytes()).map_err(|_| Error::InvalidArgument)
+    CString::new(s.as_bytes()).map_err(|_| ErrorKind::InvalidArgument.into())
 }
 
 fn bad_executable(errno: i32) -> Error {
-    os_error(&io::Error::from_raw_os_error(errno));
-    Error::BadExecutable
+    Error::with_errno(ErrorKind::BadExecutable, errno)
 }
 
 /// Finds `exe` the way execvp would, in the parent, so that "not found" is
@@ -115,7 +114,7 @@ fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
             // SAFETY: the buffer and its length are ours.
             let rc = unsafe { libc::ptsname_r(m, name.as_mut_ptr(), name.len()) };
             if rc != 0 {
-                return Err(os_error(&io::Error::from_raw_os_error(rc)));
+                return Err(io::Error::from_raw_os_error(rc).into());
             }
             syscall!(open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC))?
         }
@@ -131,13 +130,13 @@ fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
 /// descriptor.
 pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
     if spec.args.is_empty() {
-        return Err(Error::InvalidArgument);
+        return Err(ErrorKind::InvalidArgument.into());
     }
     if spec.pty && spec.fds.is_some() {
-        return Err(Error::BadChildFdMap);
+        return Err(ErrorKind::BadChildFdMap.into());
     }
     if spec.window_size.is_some() && !spec.pty {
-        return Err(Error::InvalidArgument);
+        return Err(ErrorKind::InvalidArgument.into());
     }
     let map = if spec.pty { Vec::new() } else { spec.fd_map() };
     check_fd_map(&map)?;
@@ -149,7 +148,7 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
                 let mut kv = k.into_vec();
                 kv.push(b'=');
                 kv.extend_from_slice(v.as_bytes());
-                CString::new(kv).map_err(|_| Error::InvalidArgument)
+                CString::new(kv).map_err(|_| ErrorKind::InvalidArgument.into())
             })
             .collect::<Result<_>>()?,
     };
@@ -239,15 +238,9 @@ pub(crate) fn spawn(spec: &ProcessSpec) -> Result<Spawned> {
         STAGE_EXEC => match errno {
             libc::ENOENT | libc::EACCES | libc::ENOEXEC | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG
             | libc::EISDIR | libc::ETXTBSY | libc::EPERM | libc::ELIBBAD => bad_executable(errno),
-            _ => os_error(&io::Error::from_raw_os_error(errno)),
+            _ => io::Error::from_raw_os_error(errno).into(),
         },
-        STAGE_CHDIR => {
-            os_error(&io::Error::from_raw_os_error(errno));
-            Error::BadWorkingDirectory
-        }
-        _ => {
-            os_error(&io::Error::from_raw_os_error(errno));
-            Error::Os
-        }
+        STAGE_CHDIR => Error::with_errno(ErrorKind::BadWorkingDirectory, errno),
+        _ => Error::with_errno(ErrorKind::Os, errno),
     })
 }

@@ -5,7 +5,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 
 /// How one child fd is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,16 +141,16 @@ impl ProcessSpec {
 /// descriptors open.
 pub(crate) fn check_fd_map(map: &[(i32, ChildFd)]) -> Result<()> {
     if map.len() > MAX_CHILD_FDS {
-        return Err(Error::BadChildFdMap);
+        return Err(ErrorKind::BadChildFdMap.into());
     }
     for (i, (target, how)) in map.iter().enumerate() {
         if !(0..=MAX_CHILD_FD).contains(target) || map[..i].iter().any(|(t, _)| t == target) {
-            return Err(Error::BadChildFdMap);
+            return Err(ErrorKind::BadChildFdMap.into());
         }
         if let ChildFd::Inherit(fd) = how {
             // SAFETY: F_GETFD only inspects the descriptor table.
             if *fd < 0 || unsafe { libc::fcntl(*fd, libc::F_GETFD) } == -1 {
-                return Err(Error::BadChildFdMap);
+                return Err(ErrorKind::BadChildFdMap.into());
             }
         }
     }

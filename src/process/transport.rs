@@ -24,7 +24,7 @@ use super::reap::{self, Exit, SigchldReaper};
 use super::signals;
 use super::spawn::{Dir, Spawned};
 use super::{Process, ProcessProtocol};
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Object, Readiness};
 use crate::sys;
@@ -243,7 +243,7 @@ impl ProcessTransport {
     /// The stream carrying data to child fd `child_fd`.
     fn writer(&self, child_fd: i32) -> Result<Rc<Connection<Pipe>>> {
         let st = self.state.borrow();
-        let end = st.pipes.iter().find(|p| p.child_fd == child_fd && p.writable()).ok_or(Error::NoSuchChildFd)?;
+        let end = st.pipes.iter().find(|p| p.child_fd == child_fd && p.writable()).ok_or(ErrorKind::NoSuchChildFd)?;
         Ok(end.stream.clone())
     }
 
@@ -284,11 +284,11 @@ impl ProcessTransport {
     /// has drained (and its producer, if any, has unregistered).
     pub(crate) fn close_child_fd(self: &Rc<Self>, core: &Rc<Core>, child_fd: i32) -> Result<()> {
         if self.pty {
-            return Err(Error::NotSupported);
+            return Err(ErrorKind::NotSupported.into());
         }
         let (stream, writable) = {
             let st = self.state.borrow();
-            let end = st.pipes.iter().find(|p| p.child_fd == child_fd).ok_or(Error::NoSuchChildFd)?;
+            let end = st.pipes.iter().find(|p| p.child_fd == child_fd).ok_or(ErrorKind::NoSuchChildFd)?;
             (end.stream.clone(), end.writable())
         };
         if writable {
@@ -366,7 +366,7 @@ impl ProcessTransport {
     pub(crate) fn pid(&self) -> Result<u32> {
         let st = self.state.borrow();
         if st.status.is_some() || st.abandoned {
-            return Err(Error::ProcessExitedAlready);
+            return Err(ErrorKind::ProcessExitedAlready.into());
         }
         Ok(st.pid as u32)
     }
@@ -375,7 +375,7 @@ impl ProcessTransport {
         signals::check(signum)?;
         let st = self.state.borrow();
         if st.status.is_some() || st.abandoned {
-            return Err(Error::ProcessExitedAlready);
+            return Err(ErrorKind::ProcessExitedAlready.into());
         }
         let result = match &st.pidfd {
             Some(pidfd) => reap::pidfd_signal(pidfd, signum),
@@ -384,7 +384,7 @@ impl ProcessTransport {
         };
         match result {
             Ok(()) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::ProcessExitedAlready),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(ErrorKind::ProcessExitedAlready.into()),
             Err(e) => Err(e.into()),
         }
     }
@@ -395,28 +395,28 @@ impl ProcessTransport {
     /// pid, the group's id, may then name another group.
     pub(crate) fn signal_group(&self, signum: i32) -> Result<()> {
         if !self.own_group {
-            return Err(Error::NotSupported);
+            return Err(ErrorKind::NotSupported.into());
         }
         signals::check(signum)?;
         let st = self.state.borrow();
         if st.status.is_some() || st.abandoned {
-            return Err(Error::ProcessExitedAlready);
+            return Err(ErrorKind::ProcessExitedAlready.into());
         }
         match sys::syscall!(kill(-st.pid, signum)) {
             Ok(_) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(Error::ProcessExitedAlready),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(ErrorKind::ProcessExitedAlready.into()),
             Err(e) => Err(e.into()),
         }
     }
 
     pub(crate) fn set_window_size(&self, rows: u16, cols: u16) -> Result<()> {
         if !self.pty {
-            return Err(Error::NotSupported);
+            return Err(ErrorKind::NotSupported.into());
         }
         let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
         let pty = self.input()?;
         let r = pty.with_fd(|fd| sys::syscall!(ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize)));
-        r.ok_or(Error::Closed)??;
+        r.ok_or(ErrorKind::Closed)??;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use super::handles::{Handle, HandleTable, Limits};
 use super::Reactor;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 pub(crate) type ThreadCall = Box<dyn FnOnce(&Reactor) + Send>;
 
@@ -33,9 +33,9 @@ impl Stopper {
 
     /// Queues `f` to run on the reactor thread and wakes the loop.
     pub fn call_from_thread(&self, f: impl FnOnce(&Reactor) + Send + 'static) -> Result<()> {
-        self.shared.calls.lock().map_err(|_| Error::Panic)?.push(Box::new(f));
+        self.shared.calls.lock().map_err(|_| ErrorKind::Panic)?.push(Box::new(f));
         self.shared.has_calls.store(true, Ordering::Release);
-        self.shared.waker.wake().map_err(|e| crate::error::os_error(&e))
+        self.shared.waker.wake().map_err(Error::from)
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::handles::Handle;
 use super::Core;
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 
 /// A call scheduled by [`super::Reactor::call_later`]. It is active until it
 /// runs or is cancelled; after that every method but `active` fails with
@@ -22,7 +22,7 @@ impl DelayedCall {
     }
 
     fn core(&self) -> Result<Rc<Core>> {
-        self.core.upgrade().ok_or(Error::StaleHandle)
+        self.core.upgrade().ok_or_else(|| ErrorKind::StaleHandle.into())
     }
 
     /// True until the call has run or been cancelled.
@@ -35,7 +35,7 @@ impl DelayedCall {
         if self.core()?.timers().cancel(self.handle) {
             Ok(())
         } else {
-            Err(Error::NotActive)
+            Err(ErrorKind::NotActive.into())
         }
     }
 
@@ -44,7 +44,7 @@ impl DelayedCall {
     /// and the call keeps its deadline.
     pub fn reset(&self, delay: Duration) -> Result<()> {
         // A call whose reactor is gone is simply not active.
-        self.core().map_err(|_| Error::NotActive)?.timers().reset(self.handle, delay)
+        self.core().map_err(|_| ErrorKind::NotActive)?.timers().reset(self.handle, delay)
     }
 
     /// Pushes the call back by `delay` from its current deadline.
@@ -54,6 +54,6 @@ impl DelayedCall {
 
     /// Time left before the call runs (zero when overdue).
     pub fn time_left(&self) -> Result<Duration> {
-        self.core()?.timers().time_left(self.handle).ok_or(Error::NotActive)
+        self.core()?.timers().time_left(self.handle).ok_or_else(|| ErrorKind::NotActive.into())
     }
 }

@@ -9,7 +9,7 @@
 //! bits a table hands out 2^48 identities: a million creations a second
 //! for 8.9 years.
 
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 
 /// Bits of a table index in a packed handle: at most 2^20 live entries.
 pub(crate) const INDEX_BITS: u32 = 20;
@@ -101,7 +101,7 @@ impl<T> HandleTable<T> {
                 self.slots.push(Slot { generation: 0, value: None });
                 (self.slots.len() - 1) as u32
             }
-            None => return Err(Error::Exhausted),
+            None => return Err(ErrorKind::Exhausted.into()),
         };
         let slot = &mut self.slots[index as usize];
         slot.generation += 1;
@@ -233,7 +233,7 @@ mod tests {
         let expected: Vec<_> = (0..2).flat_map(|index| (1..=3).map(move |generation| Handle { index, generation })).collect();
         assert_eq!(seen, expected);
         assert!(t.is_exhausted());
-        assert_eq!(t.insert(()), Err(Error::Exhausted));
+        assert_eq!(t.insert(()), Err(ErrorKind::Exhausted.into()));
         assert!(seen.iter().all(|&h| t.get(h).is_none()));
     }
 
@@ -255,7 +255,7 @@ mod tests {
         let mut t = HandleTable::new(Limits { entries: 2, last_generation: 9 });
         let a = t.insert(1).unwrap();
         t.insert(2).unwrap();
-        assert_eq!(t.insert(3), Err(Error::Exhausted));
+        assert_eq!(t.insert(3), Err(ErrorKind::Exhausted.into()));
         t.remove(a);
         assert_eq!(t.insert(3).unwrap(), Handle { index: 0, generation: 2 });
     }

@@ -31,7 +31,7 @@ use handles::{Handle, HandleTable, HANDLE_BITS};
 pub(crate) use timers::TimerCallback;
 use timers::Timers;
 
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::transport::TransportOps;
 
 /// Size of the one read buffer each reactor reuses for every read.
@@ -176,7 +176,7 @@ impl Reactor {
     /// would never run.
     pub(crate) fn schedule(&self, delay: Duration, callback: TimerCallback) -> Result<Handle> {
         if self.core.shutting_down.get() {
-            return Err(Error::Reentrant);
+            return Err(ErrorKind::Reentrant.into());
         }
         self.core.timers.borrow_mut().schedule(delay, callback)
     }
@@ -215,7 +215,7 @@ impl Core {
         // Also refused while the reactor is being freed: its final callbacks
         // run from inside the free.
         if self.shutting_down.get() || self.running.replace(true) {
-            return Err(Error::Reentrant);
+            return Err(ErrorKind::Reentrant.into());
         }
         Ok(())
     }
@@ -242,7 +242,7 @@ impl Core {
         match self.poll.borrow_mut().poll(&mut events, wait) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::error::os_error(&e)),
+            Err(e) => return Err(e.into()),
         }
         for event in events.iter() {
             if event.token() == WAKER {
@@ -317,7 +317,7 @@ impl Core {
     /// when the object table has no handle left.
     pub(crate) fn insert(&self, object: Rc<dyn Object>) -> Result<Handle> {
         if self.shutting_down.get() {
-            return Err(Error::Reentrant);
+            return Err(ErrorKind::Reentrant.into());
         }
         self.objects.borrow_mut().insert(object)
     }
@@ -329,12 +329,12 @@ impl Core {
 
     /// The live object `h` names.
     pub(crate) fn object(&self, h: Handle) -> Result<Rc<dyn Object>> {
-        self.objects.borrow().get(h).cloned().ok_or(Error::StaleHandle)
+        self.objects.borrow().get(h).cloned().ok_or_else(|| ErrorKind::StaleHandle.into())
     }
 
     /// The live object `h` names, as the concrete type `T`.
     pub(crate) fn object_as<T: Object>(&self, h: Handle) -> Result<Rc<T>> {
-        self.object(h)?.into_any().downcast::<T>().map_err(|_| Error::WrongHandleType)
+        self.object(h)?.into_any().downcast::<T>().map_err(|_| ErrorKind::WrongHandleType.into())
     }
 
     /// Registers descriptor `fd` for object `h` (sub-descriptor `sub`).

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::handles::{Handle, HandleTable};
 use super::Reactor;
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::ffi::CCall;
 
 /// What a delayed call runs.
@@ -102,7 +102,7 @@ impl Timers {
     /// Adds a call: `InvalidArgument` when `delay` is too far in the
     /// future, `Exhausted` when the table has no handle left.
     pub fn schedule(&mut self, delay: Duration, callback: TimerCallback) -> Result<Handle> {
-        let deadline = self.deadline_in(delay).ok_or(Error::InvalidArgument)?;
+        let deadline = self.deadline_in(delay).ok_or(ErrorKind::InvalidArgument)?;
         let handle = self.table.insert(callback)?;
         let index = handle.index as usize;
         if index >= self.place.len() {
@@ -132,17 +132,17 @@ impl Timers {
     /// Re-schedules a pending call `delay` from now.
     pub fn reset(&mut self, h: Handle, delay: Duration) -> Result<()> {
         if !self.is_active(h) {
-            return Err(Error::NotActive);
+            return Err(ErrorKind::NotActive.into());
         }
-        let deadline = self.deadline_in(delay).ok_or(Error::InvalidArgument)?;
+        let deadline = self.deadline_in(delay).ok_or(ErrorKind::InvalidArgument)?;
         self.move_to(h, deadline);
         Ok(())
     }
 
     /// Pushes a pending call back by `by` from its current deadline.
     pub fn delay(&mut self, h: Handle, by: Duration) -> Result<()> {
-        let deadline = self.item(h).ok_or(Error::NotActive)?.key.deadline;
-        let deadline = nanos(by).and_then(|by| deadline.checked_add(by)).ok_or(Error::InvalidArgument)?;
+        let deadline = self.item(h).ok_or(ErrorKind::NotActive)?.key.deadline;
+        let deadline = nanos(by).and_then(|by| deadline.checked_add(by)).ok_or(ErrorKind::InvalidArgument)?;
         self.move_to(h, deadline);
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::codes::TerminateReason;
 use super::engine::{Engine, Lane, Pending, Phase};
 use super::shared::Reply;
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::{Core, Reactor};
 use crate::sys;
 
@@ -20,9 +20,9 @@ impl Engine {
     pub(super) fn close(self: &Rc<Self>, core: &Rc<Core>, ticket: u64, timeout: Option<Duration>) -> Result<Option<Reply>> {
         self.require_open()?;
         if self.st.borrow().write_closed {
-            return Err(Error::Closed);
+            return Err(ErrorKind::Closed.into());
         }
-        let sock = self.st.borrow().conn.clone().ok_or(Error::NotConnected)?;
+        let sock = self.st.borrow().conn.clone().ok_or(ErrorKind::NotConnected)?;
         self.ulp_before_send();
         sock.shutdown(std::net::Shutdown::Write)?;
         drop(sock);
@@ -73,19 +73,19 @@ impl Engine {
 
     /// Both sides closed and everything was delivered both ways.
     pub(super) fn closed_both(&self, core: &Rc<Core>) {
-        self.terminate(core, TerminateReason::UlpClose, Error::Terminated, false);
+        self.terminate(core, TerminateReason::UlpClose, ErrorKind::Terminated.into(), false);
     }
 
     /// Resets the connection (SO_LINGER 0, so close sends RST), dropping
     /// whatever is queued either way. A connection attempt is cancelled.
     pub(super) fn abort(&self, core: &Rc<Core>) -> Result<Reply> {
         match self.st.borrow().phase {
-            Phase::Listening => return Err(Error::PassiveOpenInProgress),
-            Phase::Idle => return Err(Error::NotConnected),
-            Phase::Gone(_) => return Err(Error::Terminated),
+            Phase::Listening => return Err(ErrorKind::PassiveOpenInProgress.into()),
+            Phase::Idle => return Err(ErrorKind::NotConnected.into()),
+            Phase::Gone(_) => return Err(ErrorKind::Terminated.into()),
             Phase::Connecting | Phase::Open => {}
         }
-        self.terminate(core, TerminateReason::UlpAbort, Error::Terminated, true);
+        self.terminate(core, TerminateReason::UlpAbort, ErrorKind::Terminated.into(), true);
         Ok(Reply::Done)
     }
 }

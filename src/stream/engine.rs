@@ -27,7 +27,7 @@ use socket2::Socket;
 
 use super::codes::{Event, TcpState, TerminateReason};
 use super::shared::{Reply, Shared};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, DelayedCall, Object, Reactor, Readiness, Stopper};
 
@@ -185,7 +185,7 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<Link> {
                 break answer;
             }
             if thread.is_finished() {
-                break Err(Error::Panic);
+                break Err(ErrorKind::Panic.into());
             }
             slot = ready.1.wait_timeout(slot, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
         }
@@ -233,9 +233,8 @@ impl Engine {
     }
 
     fn start(self: &Rc<Self>, core: &Rc<Core>, ticket: u64, op: Op) {
-        crate::error::set_last_os_error(0); // replies carry this thread's errno
         if self.conflicts(&op) {
-            return self.shared.reply(ticket, Err(Error::StreamBusy));
+            return self.shared.reply(ticket, Err(ErrorKind::StreamBusy.into()));
         }
         let started = match op {
             Op::PassiveOpen { local } => self.passive_open(core, local).map(|()| Some(Reply::Done)),
@@ -276,7 +275,7 @@ impl Engine {
     /// Fails while a passive open is in progress.
     fn not_listening(&self) -> Result<()> {
         match self.st.borrow().phase {
-            Phase::Listening => Err(Error::PassiveOpenInProgress),
+            Phase::Listening => Err(ErrorKind::PassiveOpenInProgress.into()),
             _ => Ok(()),
         }
     }
@@ -285,9 +284,9 @@ impl Engine {
     pub(super) fn require_open(&self) -> Result<()> {
         match self.st.borrow().phase {
             Phase::Open => Ok(()),
-            Phase::Idle | Phase::Connecting => Err(Error::NotConnected),
-            Phase::Listening => Err(Error::PassiveOpenInProgress),
-            Phase::Gone(_) => Err(Error::Terminated),
+            Phase::Idle | Phase::Connecting => Err(ErrorKind::NotConnected.into()),
+            Phase::Listening => Err(ErrorKind::PassiveOpenInProgress.into()),
+            Phase::Gone(_) => Err(ErrorKind::Terminated.into()),
         }
     }
 
@@ -332,9 +331,9 @@ impl Engine {
             Some((_, true, _)) => self.connect_timed_out(core),
             Some((lane, _, true)) => {
                 self.notify(Event::UlpTimeout, 0);
-                self.finish(lane, Err(Error::TimedOut));
+                self.finish(lane, Err(ErrorKind::TimedOut.into()));
             }
-            Some((lane, _, _)) => self.finish(lane, Err(Error::TimedOut)),
+            Some((lane, _, _)) => self.finish(lane, Err(ErrorKind::TimedOut.into())),
         }
     }
 
@@ -366,7 +365,7 @@ impl Engine {
         self.drop_connection(core, reset);
         self.st.borrow_mut().phase = Phase::Gone(reason);
         self.notify(Event::Terminate, reason as i32);
-        self.finish(Lane::Receive, Err(error));
+        self.finish(Lane::Receive, Err(error.clone()));
         self.finish(Lane::Send, Err(error));
     }
 
@@ -389,7 +388,7 @@ impl Engine {
             return false;
         }
         let reason = if self.ulp_aborted(code) { TerminateReason::UlpTimeout } else { TerminateReason::from_errno(code) };
-        self.terminate(core, reason, crate::error::os_error(err), false);
+        self.terminate(core, reason, err.into(), false);
         true
     }
 
@@ -457,8 +456,8 @@ impl Object for Engine {
             core.deregister(l.as_raw_fd());
         }
         self.drop_connection(core, false);
-        self.finish(Lane::Receive, Err(Error::StaleHandle));
-        self.finish(Lane::Send, Err(Error::StaleHandle));
+        self.finish(Lane::Receive, Err(ErrorKind::StaleHandle.into()));
+        self.finish(Lane::Send, Err(ErrorKind::StaleHandle.into()));
     }
 
     fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
@@ -468,7 +467,7 @@ impl Object for Engine {
 
 /// Registers a socket of the engine with the reactor.
 pub(super) fn register(core: &Rc<Core>, engine: &Engine, fd: RawFd, sub: u8) -> Result<()> {
-    let h = engine.handle.get().ok_or(Error::StaleHandle)?;
+    let h = engine.handle.get().ok_or(ErrorKind::StaleHandle)?;
     let interest = if sub == LISTENER { Interest::READABLE } else { Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY };
     core.register(fd, h, sub, interest).map_err(Error::from)
 }

@@ -25,7 +25,7 @@
 //! reactor's `Stopper`, the thread handles), so it may be used from any
 //! thread. Operations run in two lanes: one receive and one send (or
 //! close) may be in progress at once, from two threads; a second call in
-//! a busy lane fails with [`Error::StreamBusy`]. `abort` interrupts
+//! a busy lane fails with [`ErrorKind::StreamBusy`]. `abort` interrupts
 //! whatever is in progress, and `free` cancels it.
 //!
 //! # The asr thread
@@ -51,7 +51,7 @@
 //! thread waits only for the engine. A user's thread waits for the
 //! engine, and in `free` for the asr thread, which in turn waits only for
 //! the engine, which `free` has stopped, so every blocked call in the asr
-//! returns [`Error::StaleHandle`] and the asr returns.
+//! returns [`ErrorKind::StaleHandle`] and the asr returns.
 //!
 //! The rules kept: one asr thread per stream takes one notification at a
 //! time, so an asr never runs while another asr of the same stream runs;
@@ -80,7 +80,7 @@ pub use asr::Asr;
 pub use codes::{Event, TcpState, TerminateReason, UlpAction};
 pub use status::Status;
 
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::Stopper;
 use engine::Op;
@@ -158,7 +158,7 @@ impl TcpStream {
     fn not_listening(&self) -> Result<()> {
         let st = self.shared.lock();
         if st.passive == Passive::Pending {
-            return Err(Error::PassiveOpenInProgress);
+            return Err(ErrorKind::PassiveOpenInProgress.into());
         }
         Ok(())
     }
@@ -172,7 +172,7 @@ impl TcpStream {
         {
             let st = self.shared.lock();
             if st.dead || st.freed {
-                return Err(Error::StaleHandle);
+                return Err(ErrorKind::StaleHandle.into());
             }
         }
         self.shared.notifier.set(asr);
@@ -197,7 +197,7 @@ impl TcpStream {
     /// Blocks until the passive open completes (`timeout` None = no
     /// limit). Its failure is reported once; with nothing pending, Ok.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<()> {
-        let deadline = timeout.map(|t| Instant::now().checked_add(t).ok_or(Error::InvalidArgument)).transpose()?;
+        let deadline = timeout.map(|t| Instant::now().checked_add(t).ok_or(ErrorKind::InvalidArgument)).transpose()?;
         self.shared.wait_passive(deadline)
     }
 
@@ -210,24 +210,28 @@ impl TcpStream {
     pub fn sock_name(&self) -> Result<SocketAddr> {
         let st = self.shared.lock();
         if st.freed {
-            return Err(Error::StaleHandle);
+            return Err(ErrorKind::StaleHandle.into());
         }
-        st.local.ok_or(Error::NotConnected)
+        st.local.ok_or_else(|| ErrorKind::NotConnected.into())
     }
 
     /// Connects from `local_port` (0 = any) to `host` (name or literal) and
     /// `remote_port`, blocking until established or failed (`timeout` None
     /// = no limit). A failure also sends TERMINATE to the asr. The host name
     /// is resolved first, on the calling thread, outside the time limit.
+    /// `remote_port` 0 is `InvalidArgument` (no peer listens there).
     pub fn active_open(&self, local_port: u16, host: &str, remote_port: u16, timeout: Option<Duration>) -> Result<()> {
+        if remote_port == 0 {
+            return Err(ErrorKind::InvalidArgument.into());
+        }
         self.not_listening()?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(Error::BadAddress);
+            return Err(ErrorKind::BadAddress.into());
         }
         let targets: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, remote_port)],
-            Err(_) => (host, remote_port).to_socket_addrs().map_err(|_| Error::BadAddress)?.collect(),
+            Err(_) => (host, remote_port).to_socket_addrs().map_err(|_| ErrorKind::BadAddress)?.collect(),
         };
         self.call_done(Op::ActiveOpen { local_port, targets, timeout })
     }
@@ -243,20 +247,20 @@ impl TcpStream {
     /// Returns the next piece of data, at most `cap` bytes, waiting up to
     /// `timeout` (None = no limit) for some to arrive. Urgent data comes
     /// before normal data and is never merged with it; see [`Received`].
-    /// At the peer's end of stream: [`Error::ConnectionClosing`].
+    /// At the peer's end of stream: [`ErrorKind::ConnectionClosing`].
     pub fn rcv(&self, cap: usize, timeout: Option<Duration>) -> Result<Received> {
         if cap == 0 {
-            return Err(Error::InvalidArgument);
+            return Err(ErrorKind::InvalidArgument.into());
         }
         match self.call(Op::Rcv { cap, timeout })? {
             Reply::Data { bytes, urgent, mark } => Ok(Received { data: bytes, urgent, mark }),
-            Reply::Done => Err(Error::Panic),
+            Reply::Done => Err(ErrorKind::Panic.into()),
         }
     }
 
     /// Closes our side and blocks until the peer has acknowledged all our
     /// data (SIOCOUTQ reaches 0), or `timeout` (None = no limit) passes:
-    /// then [`Error::TimedOut`] and a ULP_TIMEOUT notification. Receiving
+    /// then [`ErrorKind::TimedOut`] and a ULP_TIMEOUT notification. Receiving
     /// goes on working until the peer closes too.
     pub fn close(&self, timeout: Option<Duration>) -> Result<()> {
         self.call_done(Op::Close { timeout })
@@ -272,7 +276,7 @@ impl TcpStream {
     /// refused during a passive open (set it before).
     pub fn set_ulp_timeout(&self, timeout: Option<Duration>, action: UlpAction) -> Result<()> {
         if timeout == Some(Duration::ZERO) {
-            return Err(Error::InvalidArgument);
+            return Err(ErrorKind::InvalidArgument.into());
         }
         self.call_done(Op::SetUlp { ulp: timeout.map(|limit| ulp::Ulp { limit, action }) })
     }
@@ -288,7 +292,7 @@ impl TcpStream {
         let sock = {
             let st = self.shared.lock();
             if st.dead || st.freed {
-                return Err(Error::StaleHandle);
+                return Err(ErrorKind::StaleHandle.into());
             }
             st.sock.clone().map(|s| (s, st.acked_base))
         };
@@ -300,7 +304,7 @@ impl TcpStream {
 
     /// Frees the stream: cancels a pending passive open, fails a call
     /// blocked in another thread (or in the asr) with
-    /// [`Error::StaleHandle`], closes the connection as close(2) does, and
+    /// [`ErrorKind::StaleHandle`], closes the connection as close(2) does, and
     /// waits for a running asr to return, so no asr runs once this returns.
     /// From inside the asr it returns without waiting for that asr (its
     /// caller); no other asr follows. Calling it twice is harmless.

@@ -14,7 +14,7 @@ use socket2::{Domain, Socket, Type};
 use super::codes::{Event, TerminateReason};
 use super::engine::{register, Engine, Lane, Pending, Phase, CONNECTION, LISTENER};
 use super::shared::{Passive, Reply};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::Core;
 
 /// An active open in progress.
@@ -69,8 +69,8 @@ impl Engine {
     fn may_open(&self) -> Result<()> {
         match self.st.borrow().phase {
             Phase::Idle | Phase::Gone(_) => Ok(()),
-            Phase::Listening => Err(Error::PassiveOpenInProgress),
-            Phase::Connecting | Phase::Open => Err(Error::InvalidState),
+            Phase::Listening => Err(ErrorKind::PassiveOpenInProgress.into()),
+            Phase::Connecting | Phase::Open => Err(ErrorKind::InvalidState.into()),
         }
     }
 
@@ -119,7 +119,7 @@ impl Engine {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EINTR)) => continue,
-                Err(e) => return self.passive_done(core, Err(crate::error::os_error(&e))),
+                Err(e) => return self.passive_done(core, Err(e.into())),
             }
         }
     }
@@ -138,7 +138,7 @@ impl Engine {
                 self.st.borrow_mut().phase = Phase::Idle;
                 self.notify(Event::PassiveOpenDone, -1);
                 self.shared.update(|p| {
-                    p.passive = Passive::Failed(e, crate::error::last_os_error());
+                    p.passive = Passive::Failed(e);
                     p.local = None;
                 });
             }
@@ -183,7 +183,7 @@ impl Engine {
     ) -> Result<Option<Reply>> {
         self.may_open()?;
         if targets.is_empty() {
-            return Err(Error::BadAddress);
+            return Err(ErrorKind::BadAddress.into());
         }
         self.begin(Phase::Connecting);
         let connect = Connect { targets: targets.into(), local_port, last_error: None };
@@ -205,7 +205,7 @@ impl Engine {
                 };
                 let err = err.unwrap_or_else(|| io::Error::from_raw_os_error(libc::ECONNREFUSED));
                 let code = err.raw_os_error().unwrap_or(0);
-                return self.terminate(core, TerminateReason::from_errno(code), crate::error::os_error(&err), false);
+                return self.terminate(core, TerminateReason::from_errno(code), err.into(), false);
             };
             let attempt = start_connect(addr, local_port).and_then(|sock| {
                 register(core, self, sock.as_raw_fd(), CONNECTION).map_err(|_| io::Error::other("register"))?;
@@ -251,6 +251,6 @@ impl Engine {
 
     /// The time limit of an active open passed.
     pub(super) fn connect_timed_out(&self, core: &Rc<Core>) {
-        self.terminate(core, TerminateReason::UlpTimeout, Error::TimedOut, false);
+        self.terminate(core, TerminateReason::UlpTimeout, ErrorKind::TimedOut.into(), false);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use socket2::Socket;
 
 use super::asr::Notifier;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// What an operation gives back on success.
 #[derive(Debug)]
@@ -19,14 +19,13 @@ pub(crate) enum Reply {
 }
 
 /// Where the passive open stands, as seen by wait/isdone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Passive {
     /// None is in progress and no failure is waiting to be reported.
     Idle,
     Pending,
-    /// It failed (with this errno, 0 if none); the next wait reports this
-    /// once.
-    Failed(Error, i32),
+    /// It failed; the next wait reports this once.
+    Failed(Error),
 }
 
 pub(crate) struct Public {
@@ -38,7 +37,7 @@ pub(crate) struct Public {
     /// This side's address: the listening one during a passive open.
     pub local: Option<SocketAddr>,
     /// Answers by ticket, with the errno recorded on the engine thread.
-    replies: Vec<(u64, Result<Reply>, i32)>,
+    replies: Vec<(u64, Result<Reply>)>,
     next_ticket: u64,
     /// The engine thread has finished: nothing will reply any more.
     pub dead: bool,
@@ -89,10 +88,10 @@ impl Shared {
     pub fn ticket(&self) -> Result<u64> {
         let mut st = self.lock();
         if st.freed {
-            return Err(Error::StaleHandle);
+            return Err(ErrorKind::StaleHandle.into());
         }
         if st.dead {
-            return Err(Error::Panic);
+            return Err(ErrorKind::Panic.into());
         }
         st.next_ticket += 1;
         Ok(st.next_ticket)
@@ -100,8 +99,7 @@ impl Shared {
 
     /// Engine side: the answer to operation `ticket`.
     pub fn reply(&self, ticket: u64, result: Result<Reply>) {
-        let errno = if result.is_err() { crate::error::last_os_error() } else { 0 };
-        self.update(|st| st.replies.push((ticket, result, errno)));
+        self.update(|st| st.replies.push((ticket, result)));
     }
 
     /// Caller side: blocks until operation `ticket` is answered.
@@ -109,14 +107,10 @@ impl Shared {
         let mut st = self.lock();
         loop {
             if let Some(i) = st.replies.iter().position(|r| r.0 == ticket) {
-                let (_, result, errno) = st.replies.swap_remove(i);
-                if result.is_err() {
-                    crate::error::set_last_os_error(errno);
-                }
-                return result;
+                return st.replies.swap_remove(i).1;
             }
             if st.dead {
-                return Err(if st.freed { Error::StaleHandle } else { Error::Panic });
+                return Err(if st.freed { ErrorKind::StaleHandle.into() } else { ErrorKind::Panic.into() });
             }
             st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner());
         }
@@ -127,24 +121,20 @@ impl Shared {
     pub fn wait_passive(&self, deadline: Option<Instant>) -> Result<()> {
         let mut st = self.lock();
         loop {
-            match st.passive {
+            match std::mem::replace(&mut st.passive, Passive::Idle) {
                 Passive::Idle => return Ok(()),
-                Passive::Failed(e, errno) => {
-                    st.passive = Passive::Idle;
-                    crate::error::set_last_os_error(errno);
-                    return Err(e);
-                }
-                Passive::Pending => {}
+                Passive::Failed(e) => return Err(e),
+                Passive::Pending => st.passive = Passive::Pending,
             }
             if st.dead {
-                return Err(if st.freed { Error::StaleHandle } else { Error::Panic });
+                return Err(if st.freed { ErrorKind::StaleHandle.into() } else { ErrorKind::Panic.into() });
             }
             st = match deadline {
                 None => self.cond.wait(st).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return Err(Error::TimedOut);
+                        return Err(ErrorKind::TimedOut.into());
                     }
                     self.cond.wait_timeout(st, d - now).unwrap_or_else(|e| e.into_inner()).0
                 }

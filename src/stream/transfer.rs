@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::codes::{Event, TcpState};
 use super::engine::{Engine, Lane, Pending};
 use super::shared::Reply;
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::Core;
 use crate::sys;
 
@@ -65,15 +65,15 @@ impl Engine {
     ) -> Result<Option<Reply>> {
         self.require_open()?;
         if self.st.borrow().write_closed {
-            return Err(Error::Closed);
+            return Err(ErrorKind::Closed.into());
         }
-        let fd = self.conn_fd().ok_or(Error::NotConnected)?;
+        let fd = self.conn_fd().ok_or(ErrorKind::NotConnected)?;
         match super::status::tcp_state(fd)? {
             TcpState::Established | TcpState::CloseWait => {}
-            _ => return Err(Error::InvalidState),
+            _ => return Err(ErrorKind::InvalidState.into()),
         }
         if data.is_empty() {
-            return if urgent { Err(Error::InvalidArgument) } else { Ok(Some(Reply::Done)) };
+            return if urgent { Err(ErrorKind::InvalidArgument.into()) } else { Ok(Some(Reply::Done)) };
         }
         self.set_pending(core, ticket, Pending::Send { data, pos: 0, push, urgent }, None);
         self.continue_send(core);
@@ -127,17 +127,17 @@ impl Engine {
     pub(super) fn rcv(self: &Rc<Self>, core: &Rc<Core>, ticket: u64, cap: usize, timeout: Option<Duration>) -> Result<Option<Reply>> {
         self.require_open()?;
         if cap == 0 {
-            return Err(Error::InvalidArgument);
+            return Err(ErrorKind::InvalidArgument.into());
         }
         if self.st.borrow().peer_done {
-            return Err(Error::ConnectionClosing);
+            return Err(ErrorKind::ConnectionClosing.into());
         }
         let poll = timeout == Some(Duration::ZERO);
         self.set_pending(core, ticket, Pending::Rcv { cap }, timeout.filter(|_| !poll));
         self.try_rcv(core);
         if poll {
             // A zero limit polls: answered now, whether or not data was there.
-            self.finish(Lane::Receive, Err(Error::TimedOut));
+            self.finish(Lane::Receive, Err(ErrorKind::TimedOut.into()));
         }
         Ok(None)
     }
@@ -171,7 +171,7 @@ impl Engine {
             }
             Ok(Read::WouldBlock) => {}
             Ok(Read::Eof) => {
-                self.finish(Lane::Receive, Err(Error::ConnectionClosing));
+                self.finish(Lane::Receive, Err(ErrorKind::ConnectionClosing.into()));
                 self.check_peer_done(core);
             }
             Err(e) => {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use mio::Interest;
 use socket2::{SockRef, Socket};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Readiness};
 use crate::sys;
@@ -224,7 +224,7 @@ impl Connection<Tcp> {
 
     /// Runs `f` on the socket, for the TCP option calls.
     pub(crate) fn with_socket<R>(&self, f: impl FnOnce(&Socket) -> io::Result<R>) -> Result<R> {
-        let r = self.with_fd(|fd| f(&SockRef::from(&fd))).ok_or(Error::NotConnected)?;
+        let r = self.with_fd(|fd| f(&SockRef::from(&fd))).ok_or(ErrorKind::NotConnected)?;
         r.map_err(Error::from)
     }
 }
@@ -311,11 +311,11 @@ impl Kind for Tcp {
     }
 
     fn host(conn: &Connection<Tcp>) -> Result<Address> {
-        conn.kind.st.borrow().local.get().map(Address::Inet).ok_or(Error::NotConnected)
+        conn.kind.st.borrow().local.get().map(Address::Inet).ok_or_else(|| ErrorKind::NotConnected.into())
     }
 
     fn peer(conn: &Connection<Tcp>) -> Result<Address> {
-        conn.kind.st.borrow().remote.get().map(Address::Inet).ok_or(Error::NotConnected)
+        conn.kind.st.borrow().remote.get().map(Address::Inet).ok_or_else(|| ErrorKind::NotConnected.into())
     }
 }
 

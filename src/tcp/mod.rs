@@ -13,7 +13,7 @@ pub use listener::ProtocolFactory;
 use listener::Listener;
 pub use options::KeepAlive;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Reactor};
 use crate::transport::{Address, Protocol, Transport};
@@ -31,7 +31,7 @@ impl ListeningPort {
     }
 
     fn listener(&self) -> Result<(Rc<Core>, Rc<Listener>)> {
-        let core = self.core.upgrade().ok_or(Error::StaleHandle)?;
+        let core = self.core.upgrade().ok_or(ErrorKind::StaleHandle)?;
         let l = core.object_as::<Listener>(self.handle)?;
         Ok((core, l))
     }
@@ -64,7 +64,7 @@ pub fn parse_interface(interface: &str, port: u16) -> Result<SocketAddr> {
     if interface.is_empty() {
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
     }
-    let ip: IpAddr = interface.parse().map_err(|_| Error::BadAddress)?;
+    let ip: IpAddr = interface.parse().map_err(|_| ErrorKind::BadAddress)?;
     Ok(SocketAddr::new(ip, port))
 }
 
@@ -110,7 +110,7 @@ impl Reactor {
         protocol: Box<dyn Protocol>,
     ) -> Result<Transport> {
         if host.is_empty() || host.contains('\0') {
-            return Err(Error::BadAddress);
+            return Err(ErrorKind::BadAddress.into());
         }
         let t = TcpConnection::connecting(&self.core, protocol, timeout)?;
         let conn = self.core.object_as::<TcpConnection>(t.handle)?;

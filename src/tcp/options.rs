@@ -5,7 +5,7 @@ use std::time::Duration;
 use socket2::TcpKeepalive;
 
 use super::TcpConnection;
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::transport::Transport;
 
 /// Largest keepalive idle time and interval Linux accepts, in seconds.
@@ -27,9 +27,9 @@ pub struct KeepAlive {
 impl Transport {
     fn with_tcp<R>(&self, f: impl FnOnce(&socket2::Socket) -> std::io::Result<R>) -> Result<R> {
         let core = self.core()?;
-        let conn = core.object_as::<TcpConnection>(self.handle).map_err(|e| match e {
-            Error::WrongHandleType => Error::NotSupported,
-            e => e,
+        let conn = core.object_as::<TcpConnection>(self.handle).map_err(|e| match e.kind() {
+            ErrorKind::WrongHandleType => ErrorKind::NotSupported.into(),
+            _ => e,
         })?;
         conn.with_socket(f)
     }
@@ -69,7 +69,7 @@ impl Transport {
         // would leave the socket with a mix of old and new settings.
         let secs_ok = |d: Duration| (1..=MAX_KEEPALIVE_SECS).contains(&d.as_secs());
         if !secs_ok(k.idle) || !secs_ok(k.interval) || !(1..=MAX_KEEPALIVE_COUNT).contains(&k.count) {
-            return Err(Error::InvalidArgument);
+            return Err(ErrorKind::InvalidArgument.into());
         }
         self.with_tcp(|s| {
             let params = TcpKeepalive::new().with_time(k.idle).with_interval(k.interval).with_retries(k.count);

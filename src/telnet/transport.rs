@@ -63,7 +63,7 @@ use super::negotiator::{Action, Negotiator, RequestError, RequestOutcome, Verb};
 pub use super::negotiator::{Completion, OptionState, Side};
 use super::options::{self, EnvKind, EnvVar};
 use super::{cmd, opt};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::{Core, Object, Reactor, Readiness};
 use crate::tcp::ListeningPort;
@@ -265,10 +265,11 @@ impl Protocol for CloseAtOnce {
 
 fn request_error(e: RequestError) -> Error {
     match e {
-        RequestError::AlreadyEnabled => Error::AlreadyEnabled,
-        RequestError::AlreadyDisabled => Error::AlreadyDisabled,
-        RequestError::AlreadyNegotiating => Error::AlreadyNegotiating,
+        RequestError::AlreadyEnabled => ErrorKind::AlreadyEnabled,
+        RequestError::AlreadyDisabled => ErrorKind::AlreadyDisabled,
+        RequestError::AlreadyNegotiating => ErrorKind::AlreadyNegotiating,
     }
+    .into()
 }
 
 fn meaning(verb: Verb) -> (Side, bool) {
@@ -313,7 +314,7 @@ impl TelnetConnection {
     }
 
     fn inner(&self) -> Result<Transport> {
-        self.inner.borrow().clone().ok_or(Error::NotConnected)
+        self.inner.borrow().clone().ok_or_else(|| ErrorKind::NotConnected.into())
     }
 
     /// Learns the inner transport.
@@ -327,7 +328,7 @@ impl TelnetConnection {
     /// transport decides (it accepts writes after lose_connection until it has closed).
     fn writable(&self) -> Result<()> {
         if self.phase.get() == Phase::Closed {
-            return Err(Error::Closed);
+            return Err(ErrorKind::Closed.into());
         }
         Ok(())
     }
@@ -984,8 +985,8 @@ impl Telnet {
     pub fn send_command(&self, command: u8) -> Result<()> {
         match command {
             cmd::DM => self.send_synch(),
-            cmd::WILL | cmd::WONT | cmd::DO | cmd::DONT | cmd::SB | cmd::SE | cmd::IAC => Err(Error::InvalidArgument),
-            0..=235 => Err(Error::InvalidArgument),
+            cmd::WILL | cmd::WONT | cmd::DO | cmd::DONT | cmd::SB | cmd::SE | cmd::IAC => Err(ErrorKind::InvalidArgument.into()),
+            0..=235 => Err(ErrorKind::InvalidArgument.into()),
             _ => {
                 let c = self.conn()?.1;
                 c.writable()?;
@@ -1006,7 +1007,7 @@ impl Telnet {
     /// `timeout` (`None`, the default: wait for ever). Applies to requests sent from now on.
     pub fn set_negotiation_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         if timeout == Some(Duration::ZERO) {
-            return Err(Error::InvalidArgument);
+            return Err(ErrorKind::InvalidArgument.into());
         }
         self.conn()?.1.timeout.set(timeout);
         Ok(())
@@ -1016,7 +1017,7 @@ impl Telnet {
     /// drops the connection with [`ReasonKind::ProtocolViolation`]. Must be at least 1.
     pub fn set_max_subnegotiation(&self, bytes: usize) -> Result<()> {
         if bytes == 0 {
-            return Err(Error::InvalidArgument);
+            return Err(ErrorKind::InvalidArgument.into());
         }
         let c = self.conn()?.1;
         c.max_subneg.set(bytes);

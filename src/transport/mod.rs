@@ -16,7 +16,7 @@ pub use address::Address;
 pub(crate) use producer::ProducerSlot;
 pub use reason::{ExitInfo, Reason, ReasonKind};
 
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::handles::Handle;
 use crate::reactor::Core;
 
@@ -88,14 +88,14 @@ pub(crate) trait TransportOps {
     /// Sends `bufs` (one gather write when nothing is queued).
     fn write(self: Rc<Self>, core: &Rc<Core>, bufs: &[IoSlice<'_>]) -> Result<()>;
     fn write_urgent(self: Rc<Self>, _core: &Rc<Core>, _data: &[u8]) -> Result<()> {
-        Err(Error::NotSupported)
+        Err(ErrorKind::NotSupported.into())
     }
     /// Sends output generated in answer to the peer's input (telnet negotiation answers):
     /// past the high-water mark, reading from the peer stops until the queue drains.
     fn write_answer(self: Rc<Self>, core: &Rc<Core>, data: &[u8]) -> Result<()>;
     fn lose_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()>;
     fn lose_write_connection(self: Rc<Self>, _core: &Rc<Core>) -> Result<()> {
-        Err(Error::NotSupported)
+        Err(ErrorKind::NotSupported.into())
     }
     fn abort_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()>;
     fn host(&self) -> Result<Address>;
@@ -148,13 +148,13 @@ impl Transport {
     }
 
     pub(crate) fn core(&self) -> Result<Rc<Core>> {
-        self.core.upgrade().ok_or(Error::StaleHandle)
+        self.core.upgrade().ok_or_else(|| ErrorKind::StaleHandle.into())
     }
 
     /// Runs `f` with the live transport object.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Rc<Core>, Rc<dyn TransportOps>) -> Result<R>) -> Result<R> {
         let core = self.core()?;
-        let ops = core.object(self.handle)?.into_transport().ok_or(Error::WrongHandleType)?;
+        let ops = core.object(self.handle)?.into_transport().ok_or(ErrorKind::WrongHandleType)?;
         f(&core, ops)
     }
 
@@ -232,7 +232,7 @@ impl Transport {
                 return Err(e);
             }
         };
-        let ops = object.into_transport().ok_or(Error::WrongHandleType)?;
+        let ops = object.into_transport().ok_or(ErrorKind::WrongHandleType)?;
         ops.register_producer(&core, face, producer, streaming)
     }
 

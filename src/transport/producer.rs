@@ -9,7 +9,7 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
 use super::{Producer, Transport, DEFAULT_HIGH_WATER};
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::Core;
 
 /// The registered producer of a transport, and its pause state. The state
@@ -82,7 +82,7 @@ impl ProducerSlot {
         streaming: bool,
     ) -> Result<()> {
         if self.occupied() {
-            return Err(Error::ProducerAlreadyRegistered);
+            return Err(ErrorKind::ProducerAlreadyRegistered.into());
         }
         self.init().register(core, face, queued, producer, streaming);
         Ok(())
@@ -93,7 +93,7 @@ impl ProducerSlot {
     /// queue has drained.
     pub fn register_own_reading(&self, t: &Transport, face: &Transport, queued: usize) -> Result<()> {
         if self.occupied() {
-            return Err(Error::ProducerAlreadyRegistered);
+            return Err(ErrorKind::ProducerAlreadyRegistered.into());
         }
         if face != t {
             *self.init().face.borrow_mut() = Some(face.clone());
@@ -110,7 +110,7 @@ impl ProducerSlot {
             i.face.borrow_mut().take();
         }
         match self.own_reading.replace(OwnReading::Off) {
-            OwnReading::Off => self.get().ok_or(Error::NoProducer)?.unregister(),
+            OwnReading::Off => self.get().ok_or(ErrorKind::NoProducer)?.unregister(),
             OwnReading::Reading => Ok(()),
             OwnReading::Paused => face.resume_producing(),
         }
@@ -199,7 +199,7 @@ impl Inner {
 
     fn unregister(&self) -> Result<()> {
         if !self.registered.replace(false) {
-            return Err(Error::NoProducer);
+            return Err(ErrorKind::NoProducer.into());
         }
         self.producer.borrow_mut().take();
         self.pull_due.set(false);

@@ -102,7 +102,7 @@ static void on_completion(transport_t *t, uint8_t option, marline_telnet_result_
 
 static marline_protocol_t tcp_table(void) {
     marline_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = on_made;
     p.connection_lost = on_lost;
     p.connection_failed = on_failed;
@@ -213,7 +213,7 @@ int main(void) {
     CHECK(s != NULL && reactor_new(&r) == MARLINE_OK, "reactor_new");
     CHECK(connect_to_self(r, s, NULL), "a TCP connection to itself");
 
-    memset(&tp, 0, sizeof tp);
+    MARLINE_INIT(&tp);
     tp.connection_made = on_made;
     tp.connection_lost = on_lost;
     tp.connection_failed = on_failed;
@@ -227,7 +227,7 @@ int main(void) {
     CHECK(s->made == 4, "telnet client connected");
     CHECK(telnet_will(tn, 1, on_completion, s) == MARLINE_OK, "a WILL ECHO the raw peer never answers");
 
-    memset(&pp, 0, sizeof pp);
+    MARLINE_INIT(&pp);
     pp.connection_made = on_made;
     pp.child_data_received = on_child_data;
     pp.child_connection_lost = on_child_lost;

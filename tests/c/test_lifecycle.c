@@ -79,7 +79,7 @@ static void c_failed(transport_t *t, const marline_reason_t *reason, void *user)
 
 static marline_protocol_t recording(void) {
     marline_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = c_made;
     p.connection_lost = c_lost;
     p.connection_failed = c_failed;
@@ -133,7 +133,7 @@ int main(void) {
         int peer = connect_pair(r, lfd, port, &c);
         CHECK(peer >= 0 && c.made == 1, "connected");
         marline_producer_t cb;
-        memset(&cb, 0, sizeof cb);
+        MARLINE_INIT(&cb);
         cb.resume_producing = p_resume;
         cb.stop_producing = p_stop;
         struct prod *p = (struct prod *)calloc(1, sizeof *p);

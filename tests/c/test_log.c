@@ -124,7 +124,7 @@ int main(void) {
     CHECK(other_thread_status == MARLINE_OK, "the other thread's marline_set_log_callback succeeds");
 
     CHECK(reactor_new(&reactor) == MARLINE_OK, "reactor_new");
-    memset(&sp, 0, sizeof sp);
+    MARLINE_INIT(&sp);
     sp.connection_made = srv_made;
     sp.connection_lost = srv_lost;
     CHECK(reactor_listen_telnet(reactor, "127.0.0.1", 0, 0, &sp, &srv, &lp) == MARLINE_OK, "listen_telnet");

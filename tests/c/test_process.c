@@ -97,7 +97,7 @@ static void on_ended(transport_t *t, const marline_reason_t *reason, void *user)
 
 static marline_process_protocol_t table(void) {
     marline_process_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = on_made;
     p.child_data_received = on_data;
     p.child_connection_lost = on_child_lost;
@@ -293,8 +293,7 @@ int main(void) {
         signal(SIGUSR1, SIG_IGN);
         check(cat_with(reactor, "/proc/self/status", NULL, &r) == MARLINE_OK, "spawn with NULL options");
         check((status_mask(r.out, "SigIgn:") & usr1) == 0, "a signal ignored here is at its default in the child");
-        memset(&o, 0, sizeof o);
-        o.size = sizeof o;
+        MARLINE_INIT(&o);
         o.flags = MARLINE_SPAWN_KEEP_IGNORED_SIGNALS;
         check(cat_with(reactor, "/proc/self/status", &o, &r) == MARLINE_OK, "spawn with KEEP_IGNORED_SIGNALS");
         check((status_mask(r.out, "SigIgn:") & usr1) == usr1, "KEEP_IGNORED_SIGNALS: it stays ignored");

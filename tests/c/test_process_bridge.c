@@ -90,7 +90,7 @@ static void spawn_now(bridge_t *b) {
 static void srv_made(transport_t *t, void *user) {
     marline_bridge_callbacks_t cb;
     (void)user;
-    memset(&cb, 0, sizeof cb);
+    MARLINE_INIT(&cb);
     cb.extended_data = b_ext;
     cb.exit_status = b_status;
     cb.exit_signal = b_signal;
@@ -106,8 +106,7 @@ static void srv_made(transport_t *t, void *user) {
         const char *argv[] = {"true", NULL};
         marline_child_fd_t map[1] = {{1, MARLINE_CHILD_FD_FROM_CHILD, -1}};
         marline_spawn_options_t o;
-        memset(&o, 0, sizeof o);
-        o.size = sizeof o;
+        MARLINE_INIT(&o);
         o.fd_map = map;
         o.fd_map_len = 1;
         check(process_bridge_set_hangup_grace(S.bridge, NAN) == MARLINE_ERR_INVALID_ARGUMENT, "set_hangup_grace(NaN): INVALID_ARGUMENT");
@@ -185,7 +184,7 @@ static void session(reactor_t *reactor, int port, const char *input) {
     transport_t *t = NULL;
     int i;
     client_input = input;
-    memset(&cli, 0, sizeof cli);
+    MARLINE_INIT(&cli);
     cli.connection_made = cli_made;
     cli.data_received = cli_data;
     cli.read_connection_lost = cli_read_lost;
@@ -206,7 +205,7 @@ int main(void) {
     int port = 0;
 
     check(reactor_new(&reactor) == MARLINE_OK, "reactor_new");
-    memset(&srv, 0, sizeof srv);
+    MARLINE_INIT(&srv);
     srv.connection_made = srv_made;
     srv.data_received = srv_data;
     srv.read_connection_lost = srv_read_lost;

@@ -70,7 +70,7 @@ static void c_failed(transport_t *t, const marline_reason_t *reason, void *user)
 
 static marline_protocol_t recording(void) {
     marline_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = c_made;
     p.data_received = c_data;
     p.connection_lost = c_lost;
@@ -104,7 +104,7 @@ static void e_lost(transport_t *t, const marline_reason_t *reason, void *user) {
 
 static int listen_echo(reactor_t *r, const char *iface, listening_port_t **lp) {
     marline_protocol_t p;
-    memset(&p, 0, sizeof p);
+    MARLINE_INIT(&p);
     p.connection_made = e_made;
     p.data_received = e_data;
     p.connection_lost = e_lost;
@@ -182,6 +182,9 @@ int main(void) {
     CHECK(reactor_listen_tcp(r, "127.0.0.1", 70000, 0, &rec, NULL, &lp2) == MARLINE_ERR_INVALID_ARGUMENT, "port 70000");
     CHECK(reactor_listen_tcp(r, NULL, 0, 0, &rec, NULL, &lp2) == MARLINE_ERR_NULL_POINTER, "NULL interface");
     CHECK(reactor_listen_tcp(r, "127.0.0.1", 0, 0, NULL, NULL, &lp2) == MARLINE_ERR_NULL_POINTER, "NULL protocol");
+    marline_protocol_t unsized = rec;
+    unsized.size = 0;
+    CHECK(reactor_listen_tcp(r, "127.0.0.1", 0, 0, &unsized, NULL, &lp2) == MARLINE_ERR_INVALID_ARGUMENT, "a table whose size is not set");
     CHECK(lp2 == NULL, "out parameter untouched on failure");
 
     int port = listen_echo(r, "127.0.0.1", &lp);
@@ -222,6 +225,17 @@ int main(void) {
 
     void *user = NULL;
     CHECK(transport_get_user(t1, &user) == MARLINE_OK && user == &c1, "transport_get_user");
+
+    /* The user pointer set between connect and connection_made is the one the callbacks get. */
+    struct conn c_given, c_set;
+    memset(&c_given, 0, sizeof c_given);
+    memset(&c_set, 0, sizeof c_set);
+    transport_t *t_set = NULL;
+    CHECK(reactor_connect_tcp(r, "127.0.0.1", port, 5.0, &rec, &c_given, &t_set) == MARLINE_OK, "connect (user set later)");
+    CHECK(transport_get_user(t_set, &user) == MARLINE_OK && user == &c_given, "the connect's user pointer at once");
+    CHECK(transport_set_user(t_set, &c_set) == MARLINE_OK, "transport_set_user before connection_made");
+    CHECK(run_until(r, &c_set.made) && !c_given.made, "connection_made gets the user pointer set after connect");
+    CHECK(transport_abort_connection(t_set) == MARLINE_OK && run_until(r, &c_set.lost) && !c_given.lost, "so does connection_lost");
     bool on = true;
     CHECK(transport_get_tcp_nodelay(t1, &on) == MARLINE_OK && !on, "TCP_NODELAY off by default");
     CHECK(transport_set_tcp_nodelay(t1, true) == MARLINE_OK && transport_get_tcp_nodelay(t1, &on) == MARLINE_OK && on, "TCP_NODELAY on");

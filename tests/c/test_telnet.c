@@ -188,9 +188,9 @@ int main(void) {
     memset(&srv, 0, sizeof srv);
     memset(&cli, 0, sizeof cli);
     memset(&raw_cli, 0, sizeof raw_cli);
-    memset(&sp, 0, sizeof sp);
-    memset(&cp, 0, sizeof cp);
-    memset(&rp, 0, sizeof rp);
+    MARLINE_INIT(&sp);
+    MARLINE_INIT(&cp);
+    MARLINE_INIT(&rp);
 
     check(reactor_new(&reactor) == MARLINE_OK, "reactor_new");
 
@@ -272,9 +272,15 @@ int main(void) {
     check(lfd >= 0, "raw listener");
     rp.connection_made = on_made;
     rp.connection_lost = on_lost;
-    check(reactor_connect_telnet(reactor, "127.0.0.1", rport, 5.0, &rp, &raw_cli, &rawc) == MARLINE_OK,
-          "connect to the raw peer");
-    check(run_until(&raw_cli.made), "connected to the raw peer");
+    {
+        /* The user pointer set between connect and connection_made is the one the callbacks get. */
+        side_state first;
+        memset(&first, 0, sizeof first);
+        check(reactor_connect_telnet(reactor, "127.0.0.1", rport, 5.0, &rp, &first, &rawc) == MARLINE_OK,
+              "connect to the raw peer");
+        check(transport_set_user(rawc, &raw_cli) == MARLINE_OK, "transport_set_user before connection_made");
+        check(run_until(&raw_cli.made) && !first.made, "connected to the raw peer, with the user pointer set");
+    }
     afd = accept(lfd, NULL, NULL);
     check(afd >= 0, "raw peer accepted");
     check(telnet_set_negotiation_timeout(rawc, 0.05) == MARLINE_OK, "telnet_set_negotiation_timeout");

@@ -10,6 +10,7 @@
 // 0 only if all pass. Built with g++ -std=c++17 -Wall -Wextra -Werror -pedantic and run
 // natively and under ASan+UBSan by tests/cpp_wrapper.rs.
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -156,6 +157,11 @@ static void echo_round_trip() {
     // A second listener on the same port fails with ADDRESS_IN_USE.
     marline_status_t s = status_of([&] { auto again = r.listen_tcp("127.0.0.1", port.port(), client); });
     check(s == MARLINE_ERR_ADDRESS_IN_USE, "listening on a busy port throws ADDRESS_IN_USE");
+    try {
+        auto again = r.listen_tcp("127.0.0.1", port.port(), client);
+    } catch (const marline::error &e) {
+        check(e.os_error() == EADDRINUSE, "the error holds the errno behind it (EADDRINUSE)");
+    }
 
     // Destroying the ListeningPort stops it.
     int was = port.port();

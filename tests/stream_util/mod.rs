@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use marline::stream::{Asr, Event, TcpStream};
+use marline::ErrorKind;
 
 pub type Events = Arc<Mutex<Vec<(Event, i32)>>>;
 
@@ -118,14 +119,14 @@ pub fn slow_reader_pair() -> (TcpStream, PlainStream) {
 /// True while a send or close of `s` is in progress (an empty send is
 /// refused as busy then, and does nothing otherwise).
 pub fn sending(s: &TcpStream) -> bool {
-    s.send(b"", true, false) == Err(marline::Error::StreamBusy)
+    s.send(b"", true, false) == Err(ErrorKind::StreamBusy.into())
 }
 
 /// True while a rcv of `s` is in progress. The probe is a rcv with a zero
 /// limit, which is answered at once and so never holds the receiving lane
 /// itself; only for when no data is waiting (it would read a byte).
 pub fn receiving(s: &TcpStream) -> bool {
-    s.rcv(1, Some(Duration::ZERO)) == Err(marline::Error::StreamBusy)
+    s.rcv(1, Some(Duration::ZERO)) == Err(ErrorKind::StreamBusy.into())
 }
 
 /// A pattern of `n` bytes that shows misordering.

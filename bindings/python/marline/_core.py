@@ -17,6 +17,7 @@ C keeps function pointers and ``void *user`` values, never Python objects. So:
 
 import enum
 import itertools
+import os
 import threading
 from ctypes import (byref, c_bool, c_double, c_int32, c_size_t, c_void_p, cast, create_string_buffer,
                     string_at)
@@ -76,7 +77,9 @@ def strerror(status):
 
 class MarlineError(Exception):
     """A C call failed. ``status`` is a :class:`Status` (or the raw number if unknown),
-    ``function`` the C function that returned it."""
+    ``function`` the C function that returned it, ``errno`` the operating-system error
+    behind it (marline_last_os_error; 0 when no system call failed). Made right after
+    the failed call, on its thread."""
 
     def __init__(self, function, status):
         try:
@@ -86,7 +89,9 @@ class MarlineError(Exception):
             name = str(status)
         self.function = function
         self.status = status
-        super().__init__(f"{function}: {strerror(status)} ({name})")
+        self.errno = lib.marline_last_os_error()
+        cause = f"; {os.strerror(self.errno)}" if self.errno else ""
+        super().__init__(f"{function}: {strerror(status)} ({name}{cause})")
 
 
 def check(function, status):

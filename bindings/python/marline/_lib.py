@@ -7,7 +7,8 @@ The C API is looked up, in order:
    links marline and exports its whole C API;
 3. in the source tree (this file in ``bindings/python/marline/`` of the repository), the
    build's ``target/release/libmarline.so``, then ``target/debug/libmarline.so``;
-4. the system: ``libmarline.so.0`` through the dynamic loader (``make install``), or what
+4. the system: the soname of this version's ABI (``SONAME``, e.g. ``libmarline.so.0.2``)
+   through the dynamic loader (``make install``), or what
    ``ctypes.util.find_library("marline")`` finds.
 
 The library must have the binding's own version (``VERSION``): anything else is an
@@ -23,7 +24,10 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_double, c
 from pathlib import Path
 
 # The binding's version: the library it loads must say the same (marline_version).
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+# The soname of that version's ABI (the rule of build.rs: 0.MINOR while 0.x, else MAJOR).
+_MAJOR, _MINOR = VERSION.split(".")[:2]
+SONAME = f"libmarline.so.{_MAJOR}.{_MINOR}" if _MAJOR == "0" else f"libmarline.so.{_MAJOR}"
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,7 +45,7 @@ def _candidates():
             p = REPO_ROOT / "target" / profile / "libmarline.so"
             if p.is_file():
                 yield str(p)
-    yield "libmarline.so.0"
+    yield SONAME
     found = ctypes.util.find_library("marline")
     if found:
         yield found
@@ -86,8 +90,18 @@ completion_cb = CFUNCTYPE(None, c_void_p, c_uint8, c_int, c_void_p, c_void_p)
 log_cb = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 
-class marline_protocol_t(Structure):
+class _Sized(Structure):
+    """A struct whose first field is its size (a callback table): the ABI rule asks for
+    size = sizeof, set here when the struct is made; other arguments fill the fields
+    after it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(ctypes.sizeof(self), *args, **kwargs)
+
+
+class marline_protocol_t(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("connection_made", made_cb),
         ("data_received", data_cb),
         ("connection_lost", lost_cb),
@@ -98,8 +112,9 @@ class marline_protocol_t(Structure):
     ]
 
 
-class telnet_protocol_t(Structure):
+class telnet_protocol_t(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("connection_made", made_cb),
         ("data_received", data_cb),
         ("connection_lost", lost_cb),
@@ -122,8 +137,9 @@ class marline_iovec_t(Structure):
     _fields_ = [("base", c_void_p), ("len", c_size_t)]
 
 
-class marline_producer_t(Structure):
-    _fields_ = [("pause_producing", made_cb), ("resume_producing", made_cb), ("stop_producing", made_cb)]
+class marline_producer_t(_Sized):
+    _fields_ = [("size", c_size_t), ("pause_producing", made_cb), ("resume_producing", made_cb),
+                ("stop_producing", made_cb)]
 
 
 # ----- processes -----
@@ -135,8 +151,9 @@ class marline_child_fd_t(Structure):
     _fields_ = [("child_fd", c_int32), ("kind", c_int32), ("parent_fd", c_int32)]
 
 
-class marline_process_protocol_t(Structure):
+class marline_process_protocol_t(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("connection_made", made_cb),
         ("child_data_received", child_data_cb),
         ("child_connection_lost", child_lost_cb),
@@ -152,8 +169,9 @@ bridge_signal_cb = CFUNCTYPE(None, c_void_p, c_void_p, c_char_p, c_bool, c_void_
 bridge_ended_cb = CFUNCTYPE(None, c_void_p, c_void_p, c_void_p, c_void_p)
 
 
-class marline_bridge_callbacks_t(Structure):
+class marline_bridge_callbacks_t(_Sized):
     _fields_ = [
+        ("size", c_size_t),
         ("extended_data", bridge_data_cb),
         ("exit_status", bridge_status_cb),
         ("exit_signal", bridge_signal_cb),

@@ -1,6 +1,7 @@
 """Bad handles and other misuse raise MarlineError with the C status, never crash; a
 library of another version is refused at import."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -81,9 +82,12 @@ def test_listen_errors(reactor):
     with pytest.raises(MarlineError) as e:
         reactor.listen_tcp(port.port, marline.Protocol)
     assert e.value.status == Status.ADDRESS_IN_USE
+    assert e.value.errno == errno.EADDRINUSE, "the errno behind the failure"
+    assert str(e.value).endswith(f"(MARLINE_ERR_ADDRESS_IN_USE; {os.strerror(errno.EADDRINUSE)})")
     with pytest.raises(MarlineError) as e:
         reactor.listen_tcp(0, marline.Protocol, interface="not an address")
     assert e.value.status == Status.BAD_ADDRESS
+    assert e.value.errno == 0, "no system call failed"
     with pytest.raises(MarlineError) as e:
         reactor.listen_tcp(70000, marline.Protocol)
     assert e.value.status == Status.INVALID_ARGUMENT

@@ -116,15 +116,15 @@ fn reset_and_delay_check_their_argument_and_the_call() {
     let h = f.at(1_000, 1);
     assert_eq!(f.t.delay(h, Duration::from_nanos(500)), Ok(()));
     assert_eq!(f.t.item(h).unwrap().key.deadline, 1_500);
-    assert_eq!(f.t.delay(h, Duration::MAX), Err(Error::InvalidArgument));
-    assert_eq!(f.t.reset(h, Duration::MAX), Err(Error::InvalidArgument));
+    assert_eq!(f.t.delay(h, Duration::MAX), Err(ErrorKind::InvalidArgument.into()));
+    assert_eq!(f.t.reset(h, Duration::MAX), Err(ErrorKind::InvalidArgument.into()));
     assert_eq!(f.t.item(h).unwrap().key.deadline, 1_500, "a refused move keeps the deadline");
     assert_eq!(f.t.reset(h, Duration::from_secs(3600)), Ok(()));
     assert!(f.t.time_left(h).unwrap() > Duration::from_secs(3599));
     assert!(f.t.schedule(Duration::MAX, TimerCallback::Boxed(Box::new(|_| {}))).is_err());
     assert!(f.t.cancel(h));
-    assert_eq!(f.t.reset(h, Duration::ZERO), Err(Error::NotActive));
-    assert_eq!(f.t.delay(h, Duration::ZERO), Err(Error::NotActive));
+    assert_eq!(f.t.reset(h, Duration::ZERO), Err(ErrorKind::NotActive.into()));
+    assert_eq!(f.t.delay(h, Duration::ZERO), Err(ErrorKind::NotActive.into()));
     assert_eq!(f.t.time_left(h), None);
 }
 
@@ -253,7 +253,7 @@ fn random_operations_match_a_sorted_vec() {
                         f.t.move_to(h, deadline);
                         model.add(deadline, id, h);
                     } else {
-                        assert_eq!(f.t.delay(h, Duration::ZERO), Err(Error::NotActive));
+                        assert_eq!(f.t.delay(h, Duration::ZERO), Err(ErrorKind::NotActive.into()));
                     }
                 }
                 5 if !handles.is_empty() => {
@@ -264,7 +264,7 @@ fn random_operations_match_a_sorted_vec() {
                             f.t.delay(h, Duration::from_nanos(by)).unwrap();
                             model.add(deadline + by, id, h);
                         }
-                        None => assert_eq!(f.t.delay(h, Duration::from_nanos(by)), Err(Error::NotActive)),
+                        None => assert_eq!(f.t.delay(h, Duration::from_nanos(by)), Err(ErrorKind::NotActive.into())),
                     }
                 }
                 6 | 7 => match turn {

@@ -5,7 +5,7 @@ use std::io::IoSlice;
 use std::rc::Rc;
 
 use super::{Connection, Kind, Phase, PAUSED_BY_ANSWERS, PAUSED_BY_USER};
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::Core;
 use crate::transport::{Address, Producer, Reason, ReasonKind, Transport, TransportOps};
 
@@ -16,7 +16,7 @@ impl<K: Kind> TransportOps for Connection<K> {
 
     fn write_urgent(self: Rc<Self>, core: &Rc<Core>, data: &[u8]) -> Result<()> {
         if !K::URGENT {
-            return Err(Error::NotSupported);
+            return Err(ErrorKind::NotSupported.into());
         }
         self.write_bufs(core, &[IoSlice::new(data)], true)
     }
@@ -41,7 +41,7 @@ impl<K: Kind> TransportOps for Connection<K> {
 
     fn lose_write_connection(self: Rc<Self>, core: &Rc<Core>) -> Result<()> {
         if !K::HALF_CLOSE {
-            return Err(Error::NotSupported);
+            return Err(ErrorKind::NotSupported.into());
         }
         {
             let mut st = self.state.borrow_mut();

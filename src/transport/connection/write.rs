@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 
 use super::{Connection, Kind, Phase, State, PAUSED_BY_ANSWERS};
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reactor::Core;
 use crate::sys::MAX_IOV;
 use crate::transport::Reason;
@@ -22,7 +22,7 @@ const COALESCE_BELOW: usize = 16 * 1024;
 impl<K: Kind> Connection<K> {
     fn check_writable(st: &State) -> Result<()> {
         if st.phase == Phase::Closed || st.write_shut {
-            return Err(Error::Closed);
+            return Err(ErrorKind::Closed.into());
         }
         Ok(())
     }
